@@ -1,0 +1,1 @@
+"""Platform adapters: thin translations between a platform and the pipeline."""

@@ -1,0 +1,73 @@
+"""The contract between the pipeline and a platform adapter.
+
+An adapter translates native events into :class:`~moderation.types.ChatMessage` (that half is its
+own business) and carries out the core's actions natively (this half is the contract below). It
+declares what it can do; the pipeline checks before asking, so a policy that asks for something a
+platform cannot do gets an error that says how to fix the policy, recorded on the case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from moderation.errors import AdapterError
+from moderation.types import Action, ActionKind, ChatMessage, Decision
+
+__all__ = ["Adapter", "ActionRequest", "UnsupportedActionError", "check_supported"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """One action to carry out, with everything the adapter needs to do it.
+
+    ``case_id`` is the stored case (always set for a flagged message, since the case is written
+    before any action). ``masked_text`` is the message text with personal details masked, for
+    escalation cards that moderators see.
+    """
+
+    action: Action
+    message: ChatMessage
+    decision: Decision
+    case_id: int | None
+    masked_text: str
+
+
+class UnsupportedActionError(AdapterError):
+    """The adapter cannot carry out this kind of action."""
+
+    def __init__(self, adapter: str, kind: ActionKind) -> None:
+        super().__init__(
+            f"the {adapter} adapter cannot {kind.value}; change the ladder in the policy file "
+            f"to use one of the actions it supports instead of {kind.value!r}"
+        )
+        self.adapter = adapter
+        self.kind = kind
+
+
+class Adapter(Protocol):
+    """What the pipeline needs from a platform."""
+
+    @property
+    def name(self) -> str:
+        """The platform's name, as used in ``ChatMessage.platform``."""
+        ...
+
+    @property
+    def capabilities(self) -> frozenset[ActionKind]:
+        """The actions this adapter can carry out."""
+        ...
+
+    async def apply(self, request: ActionRequest) -> None:
+        """Carry out one action.
+
+        Raises:
+            AdapterError: the platform refused or failed; the message is recorded on the case.
+        """
+        ...
+
+
+def check_supported(adapter: Adapter, kind: ActionKind) -> None:
+    """Raise :class:`UnsupportedActionError` unless the adapter declares this action."""
+    if kind not in adapter.capabilities:
+        raise UnsupportedActionError(adapter.name, kind)

@@ -1,0 +1,117 @@
+"""The console adapter: a local class chat in a terminal, moderated by the real pipeline.
+
+Type a line to post it as the current person; lines starting with ``/`` are commands (``/help``).
+What the bot does is printed as the platform adapters would do it: a deleted message, a private
+reminder, a card in the moderators' or the safeguarding officer's channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import count
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+
+from adapters.base import ActionRequest
+from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role
+
+__all__ = ["ConsoleAdapter", "ConsoleChat"]
+
+HELP = """Type a message and press Enter to post it in the class group.
+  /as NAME [learner|tutor|staff]   post as someone else (e.g. /as Sam tutor)
+  /photo [CAPTION]                 post a photo (with an optional caption)
+  /edit TEXT                       edit your last message
+  /help                            this help
+  /quit                            leave (Ctrl-D works too)"""
+
+
+@dataclass
+class ConsoleAdapter:
+    """Prints each action the way a platform would carry it out."""
+
+    console: Console
+    name: str = "console"
+    capabilities: frozenset[ActionKind] = frozenset(ActionKind) - {ActionKind.ALLOW}
+
+    async def apply(self, request: ActionRequest) -> None:
+        """Show the action in the terminal."""
+        kind = request.action.kind
+        author = request.message.author.display_name
+        decision = request.decision
+        if kind is ActionKind.HIDE:
+            self.console.print(f"  [red]✂ the bot removed {escape(author)}'s message[/red] (kept in case #{request.case_id})")
+        elif kind in (ActionKind.REMIND, ActionKind.WARN):
+            label = "warning" if kind is ActionKind.WARN else "private message"
+            self.console.print(
+                Panel(escape(decision.reminder or ""), title=f"{label} to {escape(author)}", border_style="yellow")
+            )
+        elif kind is ActionKind.ESCALATE:
+            channel = "safeguarding officer" if request.action.route and request.action.route.value == "safeguarding" else "moderators"
+            body = (
+                f"case #{request.case_id} · {escape(author)} ({request.message.author.role.value})\n"
+                f"“{escape(request.masked_text)}”\n"
+                f"clauses {', '.join(decision.clauses) or '-'} · {escape(decision.explanation)}\n"
+                f"scorer: {escape(decision.scorer)}"
+            )
+            self.console.print(Panel(body, title=f"to the {channel}' channel", border_style="magenta"))
+
+
+@dataclass
+class ConsoleChat:
+    """Reads lines, turns them into messages and hands them to ``handle``."""
+
+    console: Console
+    handle: Callable[[ChatMessage], Awaitable[object]]
+    chat_id: str = "console-class"
+    author: Author = field(default_factory=lambda: Author(id="you", display_name="You", role=Role.LEARNER))
+    _ids: Iterator[int] = field(default_factory=lambda: count(1))
+    _last: ChatMessage | None = None
+
+    async def run(self, lines: Callable[[], str]) -> None:
+        """Run until ``/quit`` or end of input; ``lines`` returns the next line or raises EOFError."""
+        self.console.print(HELP)
+        while True:
+            try:
+                line = lines()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if line.strip() in {"/quit", "/exit"}:
+                break
+            message = self._message_for(line)
+            if message is not None:
+                await self.handle(message)
+
+    def _message_for(self, line: str) -> ChatMessage | None:
+        now = datetime.now(UTC)
+        if line.startswith("/as "):
+            parts = line.split()
+            role = Role(parts[2]) if len(parts) > 2 and parts[2] in set(Role) else Role.LEARNER
+            self.author = Author(id=parts[1].lower(), display_name=parts[1], role=role)
+            self.console.print(f"  now posting as {escape(parts[1])} ({role.value})")
+            return None
+        if line.startswith("/help"):
+            self.console.print(HELP)
+            return None
+        if line.startswith("/edit ") and self._last is not None:
+            last = self._last
+            self._last = ChatMessage(
+                platform="console", chat_id=self.chat_id, message_id=last.message_id, author=last.author,
+                text=line[len("/edit "):], sent_at=now, is_edit=True, revision=last.revision + 1,
+            )
+            return self._last
+        attachments: tuple[Attachment, ...] = ()
+        if line.startswith("/photo"):
+            attachments = (Attachment(kind=AttachmentKind.PHOTO, filename="photo.jpg"),)
+            line = line[len("/photo"):].strip()
+        elif line.startswith("/"):
+            self.console.print("  unknown command; /help lists them")
+            return None
+        self._last = ChatMessage(
+            platform="console", chat_id=self.chat_id, message_id=str(next(self._ids)),
+            author=self.author, text=line, sent_at=now, attachments=attachments,
+        )
+        return self._last

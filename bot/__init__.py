@@ -1,0 +1,1 @@
+"""The application: configuration, store, pipeline and command line."""

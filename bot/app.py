@@ -1,0 +1,62 @@
+"""Start-up: build the policy, store and scorer from the settings, once, and report what was chosen."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.store import Store
+from moderation.policy import Policy, load_policy
+from moderation.scorers.detoxify_scorer import LoadedScorer, load_text_scorer
+
+__all__ = ["Services", "load_scorer", "open_services"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What every command that moderates needs."""
+
+    settings: Settings
+    policy: Policy
+    store: Store
+    loaded: LoadedScorer
+
+
+def load_scorer(settings: Settings) -> LoadedScorer:
+    """Load Detoxify as configured, or the fallback with the reason, and say so loudly.
+
+    Raises:
+        ScorerError: Detoxify could not be loaded and ``require_detoxify`` is set.
+    """
+    loaded = load_text_scorer(
+        variant=settings.model_variant,
+        bundle_dir=settings.model_dir,
+        device=settings.model_device,
+        threads=settings.model_threads,
+        require_detoxify=settings.require_detoxify,
+    )
+    if loaded.is_fallback:
+        logger.warning(
+            "DETOXIFY NOT LOADED: scoring with %s instead (%s). Set CLASSMOD_REQUIRE_DETOXIFY=true to refuse to start.",
+            loaded.scorer.name,
+            loaded.reason,
+        )
+    else:
+        logger.info("scoring with %s", loaded.scorer.name)
+    return loaded
+
+
+def open_services(settings: Settings, *, database_url: str | None = None, policy: Policy | None = None) -> Services:
+    """Load the policy, open the store and load the scorer.
+
+    Raises:
+        PolicyError: the policy file is invalid.
+        StorageError: the database cannot be opened.
+        ScorerError: Detoxify is required but cannot be loaded.
+    """
+    policy = policy or load_policy(settings.policy_file)
+    store = Store.open(database_url or settings.database_url)
+    return Services(settings=settings, policy=policy, store=store, loaded=load_scorer(settings))

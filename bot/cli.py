@@ -1,0 +1,392 @@
+"""The ``classmod`` command line (Typer + Rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from bot import views
+from bot.app import load_scorer, open_services
+from bot.config import Settings, load_settings
+from bot.pipeline import Pipeline
+from bot.store import Store
+from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
+from moderation.engine import assess
+from moderation.errors import ModerationError
+from moderation.policy import Policy, load_policy
+from moderation.scorers.base import TextScorer
+from moderation.types import AuthorHistory, ChatMessage, Decision, ModelScores, Role
+from adapters.recording_adapter import RecordingAdapter
+
+__all__ = ["app"]
+
+app = typer.Typer(help="classmod: moderation for class chat groups.", no_args_is_help=True, add_completion=False)
+cases_app = typer.Typer(help="The moderators' queue.", no_args_is_help=True)
+policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
+model_app = typer.Typer(help="Detoxify weights for offline use.", no_args_is_help=True)
+groups_app = typer.Typer(help="Groups the service has authorised.", no_args_is_help=True)
+consent_app = typer.Typer(help="Written photo consents.", no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+app.add_typer(policy_app, name="policy")
+app.add_typer(model_app, name="model")
+app.add_typer(groups_app, name="groups")
+app.add_typer(consent_app, name="consent")
+
+out = Console(soft_wrap=False)
+err = Console(stderr=True)
+
+RoleOption = Annotated[Role, typer.Option("--role", help="the author's role")]
+CHECK_BATCH = 32
+
+
+@app.callback()
+def _main(ctx: typer.Context) -> None:
+    try:
+        settings = load_settings()
+    except ModerationError as exc:
+        _fail(str(exc))
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
+    )
+    ctx.obj = settings
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+# --- check -------------------------------------------------------------------------------------
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    text: Annotated[str | None, typer.Argument(help="text to assess; omit with --json to read JSON lines")] = None,
+    role: RoleOption = Role.LEARNER,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output; with no TEXT, JSON lines in and out")] = False,
+) -> None:
+    """Assess text statelessly (no store, no history) and show the decision."""
+    settings = _settings(ctx)
+    try:
+        policy = load_policy(settings.policy_file)
+        scorer = load_scorer(settings).scorer
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    if text is None:
+        if not as_json:
+            raise _fail("give TEXT, or --json to read JSON lines from standard input")
+        for line in _check_lines(sys.stdin, scorer, policy):
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        return
+    decision = _decide([(text, role)], scorer, policy)[0]
+    if as_json:
+        sys.stdout.write(json.dumps(views.decision_json(None, decision), ensure_ascii=False) + "\n")
+    else:
+        views.print_decision(out, text, decision)
+
+
+def _check_lines(lines: Iterable[str], scorer: TextScorer, policy: Policy) -> Iterator[str]:
+    pending: list[tuple[Any, str, Role]] = []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        item_id: Any = number
+        try:
+            item = json.loads(raw)
+            if not isinstance(item, dict):
+                raise ValueError("expected a JSON object with an id and a text")
+            item_id = item.get("id", number)
+            text = item.get("text")
+            if not isinstance(text, str):
+                raise ValueError("'text' must be a string")
+            role = Role(item.get("role", "learner"))
+        except ValueError as exc:
+            # Keep the output in input order: finish what is pending, then report this line.
+            yield from _flush(pending, scorer, policy)
+            yield json.dumps({"id": item_id, "error": f"line {number}: {exc}"}, ensure_ascii=False)
+            continue
+        pending.append((item_id, text, role))
+        if len(pending) >= CHECK_BATCH:
+            yield from _flush(pending, scorer, policy)
+    yield from _flush(pending, scorer, policy)
+
+
+def _flush(pending: list[tuple[Any, str, Role]], scorer: TextScorer, policy: Policy) -> Iterator[str]:
+    if not pending:
+        return
+    decisions = _decide([(text, role) for _, text, role in pending], scorer, policy)
+    for (item_id, _, _), decision in zip(pending, decisions, strict=True):
+        yield json.dumps(views.decision_json(item_id, decision), ensure_ascii=False)
+    pending.clear()
+
+
+def _decide(items: list[tuple[str, Role]], scorer: TextScorer, policy: Policy) -> list[Decision]:
+    now = datetime.now(UTC)
+    texts = [text for text, _ in items]
+    try:
+        labels: list[dict[str, float] | None] = list(scorer.score_batch(texts))
+        error = None
+    except ModerationError as exc:
+        labels, error = [None] * len(items), str(exc)
+    decisions = []
+    for (text, role), scores in zip(items, labels, strict=True):
+        message = views.message_for_check(text, role, now)
+        model = ModelScores(scorer=scorer.name, labels=scores or {}, error=error)
+        decisions.append(assess(message, AuthorHistory(), policy, now, model))
+    return decisions
+
+
+# --- replay, demo, run -------------------------------------------------------------------------
+
+
+@app.command()
+def replay(
+    ctx: typer.Context,
+    transcript: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines transcript")],
+    database_url: Annotated[
+        str | None, typer.Option(help="keep the cases in this store (default: a throwaway SQLite file)")
+    ] = None,
+) -> None:
+    """Run a whole chat through the full pipeline (strikes, store) and show every decision."""
+    _replay(_settings(ctx), transcript, database_url)
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Replay a bundled week of an ESOL class chat into a throwaway store, then show the moderators' queue."""
+    _replay(_settings(ctx), demo_transcript_path(), None, show_queue=True)
+
+
+def _replay(settings: Settings, transcript: Path, database_url: str | None, *, show_queue: bool = False) -> None:
+    with tempfile.TemporaryDirectory(prefix="classmod-") as scratch:
+        url = database_url or f"sqlite:///{Path(scratch) / 'replay.db'}"
+        try:
+            services = open_services(settings, database_url=url)
+            lines = list(read_transcript(transcript))
+        except (ModerationError, TranscriptError) as exc:
+            raise _fail(str(exc)) from exc
+        views.print_scorer_banner(err, services.loaded)
+        logging.getLogger("bot.pipeline").setLevel(logging.WARNING)  # the table says it all
+        adapter = RecordingAdapter()
+        pipeline = Pipeline(policy=services.policy, store=services.store, scorer=services.loaded.scorer, adapter=adapter)
+
+        async def run_all() -> list[Any]:
+            return [await pipeline.handle(line.message, now=line.message.sent_at) for line in lines]
+
+        outcomes = asyncio.run(run_all())
+        views.print_replay(out, lines, outcomes)
+        if show_queue:
+            views.print_queue(out, services.store.cases(limit=500))
+        services.store.close()
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    platform: Annotated[str, typer.Argument(help="console (telegram and discord: see the README)")] = "console",
+) -> None:
+    """Run the bot. ``console`` is a local class chat in this terminal, moderated by the real pipeline."""
+    settings = _settings(ctx)
+    if platform != "console":
+        raise _fail(f"the {platform} adapter is not part of this release yet; use `classmod run console`")
+    from adapters.console_adapter import ConsoleAdapter, ConsoleChat
+
+    try:
+        services = open_services(settings)
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    views.print_scorer_banner(err, services.loaded)
+    pipeline = Pipeline(
+        policy=services.policy, store=services.store, scorer=services.loaded.scorer, adapter=ConsoleAdapter(out)
+    )
+
+    async def handle(message: ChatMessage) -> None:
+        outcome = await pipeline.handle(message)
+        if outcome.error:
+            err.print(f"[red]not moderated:[/red] {outcome.error}")
+        elif outcome.decision is not None and not outcome.decision.is_flagged:
+            out.print("  [green]✓[/green]", highlight=False)
+
+    asyncio.run(ConsoleChat(out, handle).run(lambda: input("> ")))
+    services.store.close()
+
+
+# --- status, cases, purge ----------------------------------------------------------------------
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Show the scorer in use (and why), the store, the policy and the case counts."""
+    settings = _settings(ctx)
+    try:
+        services = open_services(settings)
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    views.print_status(out, services)
+    services.store.close()
+
+
+def _store(settings: Settings) -> Store:
+    try:
+        return Store.open(settings.database_url)
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@cases_app.command("list")
+def cases_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="open, closed, upheld, restored, ...")] = None,
+    limit: int = 50,
+) -> None:
+    """List cases, newest first."""
+    store = _store(_settings(ctx))
+    views.print_queue(out, store.cases(status=status, limit=limit))
+    store.close()
+
+
+@cases_app.command("show")
+def cases_show(ctx: typer.Context, case_id: int) -> None:
+    """Show one case: the message, the evidence, the decision and every action taken."""
+    store = _store(_settings(ctx))
+    case = store.get_case(case_id)
+    if case is None:
+        raise _fail(f"there is no case #{case_id}; `classmod cases list` shows the queue", code=1)
+    views.print_case(out, case, store.case_actions(case_id))
+    store.close()
+
+
+@app.command()
+def purge(
+    ctx: typer.Context,
+    older_than: Annotated[str | None, typer.Option(help="e.g. 90d or 12h; default: the retention setting")] = None,
+) -> None:
+    """Remove the text of cases older than the retention period (the case record stays for audit)."""
+    settings = _settings(ctx)
+    try:
+        period = _period(older_than) if older_than else timedelta(days=settings.retention_days)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    store = _store(settings)
+    purged = store.purge(older_than=period, now=datetime.now(UTC))
+    out.print(f"purged the text of {purged} case(s) older than {period.days} day(s)")
+    store.close()
+
+
+def _period(value: str) -> timedelta:
+    units = {"d": "days", "h": "hours", "w": "weeks"}
+    number, unit = value[:-1], value[-1:].lower()
+    if unit not in units or not number.isdigit() or int(number) < 1:
+        raise ValueError(f"--older-than {value!r}: use a number and d, h or w, e.g. 90d")
+    return timedelta(**{units[unit]: int(number)})
+
+
+# --- policy ------------------------------------------------------------------------------------
+
+
+@policy_app.command("validate")
+def policy_validate(file: Annotated[Path, typer.Argument(help="policy YAML file")]) -> None:
+    """Check a policy file; errors name the line."""
+    try:
+        policy = load_policy(file)
+    except ModerationError as exc:
+        raise _fail(str(exc), code=1) from exc
+    enforced = sum(1 for clause in policy.clauses if clause.is_enforced)
+    out.print(f"{file}: OK ({len(policy.clauses)} clauses, {enforced} enforced, {len(policy.detectors)} detectors)")
+
+
+@policy_app.command("show")
+def policy_show(ctx: typer.Context) -> None:
+    """Print the policy's clauses as a table."""
+    try:
+        policy = load_policy(_settings(ctx).policy_file)
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    views.print_policy(out, policy)
+
+
+# --- model, groups, consent --------------------------------------------------------------------
+
+
+@model_app.command("fetch")
+def model_fetch(ctx: typer.Context) -> None:
+    """Download the configured Detoxify variant and prepare an offline bundle (needs internet)."""
+    from bot.model_bundle import fetch_bundle
+
+    settings = _settings(ctx)
+    try:
+        path = fetch_bundle(settings.model_variant, settings.model_dir)
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"Detoxify {settings.model_variant} is ready at {path}")
+
+
+@model_app.command("export-offline")
+def model_export(ctx: typer.Context, destination: Annotated[Path, typer.Argument(help="folder to copy to")]) -> None:
+    """Copy the prepared bundle to DESTINATION, for an air-gapped site to use as its model dir."""
+    from bot.model_bundle import export_offline
+
+    settings = _settings(ctx)
+    try:
+        path = export_offline(settings.model_dir, settings.model_variant, destination)
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"bundle copied to {path}; on the offline machine set CLASSMOD_MODEL_DIR={destination}")
+
+
+@groups_app.command("authorise")
+def groups_authorise(
+    ctx: typer.Context,
+    platform: str,
+    chat_id: str,
+    title: Annotated[str, typer.Option(help="the group's name")] = "",
+    by: Annotated[str, typer.Option(help="who authorised it")] = "cli",
+) -> None:
+    """Authorise a group so the bot moderates it."""
+    store = _store(_settings(ctx))
+    store.authorise_group(platform, chat_id, title=title or chat_id, authorised_by=by, at=datetime.now(UTC))
+    out.print(f"{platform} group {chat_id} is authorised")
+    store.close()
+
+
+@groups_app.command("list")
+def groups_list(ctx: typer.Context) -> None:
+    """List known groups and whether each is authorised."""
+    store = _store(_settings(ctx))
+    views.print_groups(out, store.groups())
+    store.close()
+
+
+@consent_app.command("add")
+def consent_add(
+    ctx: typer.Context,
+    platform: str,
+    user_id: str,
+    by: Annotated[str, typer.Option(help="the staff member who holds the written consent")] = "cli",
+) -> None:
+    """Record that a person's written photo consent is on file."""
+    store = _store(_settings(ctx))
+    store.add_consent(platform, user_id, recorded_by=by, at=datetime.now(UTC))
+    out.print(f"photo consent recorded for {platform} user {user_id}")
+    store.close()

@@ -1,0 +1,95 @@
+"""Configuration, in one place: environment variables ``CLASSMOD_*`` and an optional TOML file.
+
+Precedence, highest first: arguments passed in code (the command line's options), environment
+variables, the TOML file named by ``CLASSMOD_CONFIG_FILE`` (default ``classmod.toml`` in the working
+directory, if it exists), then the defaults below. Nothing else in classmod reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from moderation.errors import ModerationError
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+DetoxifyVariant = Literal["original", "unbiased", "multilingual", "original-small", "unbiased-small"]
+
+
+class ConfigError(ModerationError):
+    """A setting is missing or invalid; the message names the variable and the fix."""
+
+
+class Settings(BaseSettings):
+    """Every setting classmod has. Environment variables are the field names, upper case, prefixed."""
+
+    model_config = SettingsConfigDict(env_prefix="CLASSMOD_", extra="forbid", frozen=True)
+
+    config_file: Path = Field(default=Path("classmod.toml"), description="optional TOML file of settings")
+    database_url: str = Field(
+        default="sqlite:///classmod.db", description="SQLAlchemy URL: SQLite file or postgresql+psycopg://..."
+    )
+    policy_file: Path | None = Field(default=None, description="policy YAML; the bundled SCLS policy when unset")
+    retention_days: int = Field(default=90, ge=1, le=3650, description="days a flagged message's text is kept")
+
+    model_variant: DetoxifyVariant = Field(default="unbiased-small", description="Detoxify variant")
+    model_dir: Path = Field(default=Path("models"), description="where offline Detoxify bundles live")
+    model_device: Literal["cpu", "cuda"] = "cpu"
+    model_threads: int | None = Field(default=None, ge=1, le=256, description="torch threads; all cores when unset")
+    require_detoxify: bool = Field(default=False, description="fail at start-up instead of using the fallback")
+
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    discord_token: SecretStr | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql", "mysql", "mariadb")):
+            raise ValueError("must be an SQLAlchemy URL such as sqlite:///classmod.db or postgresql+psycopg://...")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the TOML file."""
+        toml_path = env_settings().get("config_file") or init_settings().get("config_file") or Path("classmod.toml")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if Path(toml_path).is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once, turning validation errors into one readable ``ConfigError``.
+
+    Raises:
+        ConfigError: a value is invalid; the message names the environment variable to fix.
+    """
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"CLASSMOD_{field.upper()}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the configuration file: {exc}") from exc

@@ -1,0 +1,202 @@
+"""Offline Detoxify bundles: fetch one where internet exists, export it for an air-gapped site.
+
+A bundle for a variant is the directory ``<bundle_dir>/<variant>/`` with ``checkpoint.ckpt``,
+``hf/`` (the Hugging Face config with ``num_labels`` and the tokenizer with ``model_max_length``)
+and ``bundle.json`` (variant, labels, source URL, sha256 of the checkpoint). The bot loads it with
+:func:`moderation.scorers.detoxify_scorer.load_text_scorer`, with no network at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import detoxify.detoxify
+import torch
+import transformers
+
+from moderation.errors import ScorerError
+from moderation.scorers.detoxify_scorer import (
+    CHECKPOINT_FILE,
+    HF_DIR,
+    MANIFEST_FILE,
+    DetoxifyScorer,
+    file_sha256,
+    verify_bundle,
+)
+
+__all__ = ["DEFAULT_MAX_LENGTH", "export_offline", "fetch_bundle", "write_manifest"]
+
+DEFAULT_MAX_LENGTH = 512
+"""The window given to tokenizers that do not set ``model_max_length``."""
+
+_DOWNLOAD_TIMEOUT_S = 60
+# torch.hub's convention: a checkpoint's file name carries the start of its sha256.
+_NAME_HASH = re.compile(r"-([a-f0-9]{8,})\.")
+
+
+def fetch_bundle(variant: str, bundle_dir: Path) -> Path:
+    """Download the checkpoint and Hugging Face files of a variant into ``bundle_dir/variant``.
+
+    The bundle is built beside the target, verified by loading it through Detoxify, and only then
+    moved into place (replacing an older bundle of the same variant).
+
+    Args:
+        variant: a Detoxify variant, e.g. ``unbiased-small``.
+        bundle_dir: the folder that holds bundles, one subfolder per variant.
+
+    Returns:
+        The bundle directory.
+
+    Raises:
+        ScorerError: the variant is unknown, a download failed, or the result does not load.
+
+    """
+    urls: dict[str, str] = detoxify.detoxify.MODEL_URLS
+    if variant not in urls:
+        raise ScorerError(f"unknown Detoxify variant {variant!r}: choose one of {', '.join(sorted(urls))}")
+    url = urls[variant]
+    staging = _fresh_staging(bundle_dir, variant)
+    try:
+        checkpoint = staging / CHECKPOINT_FILE
+        _download(url, checkpoint)
+        _check_name_hash(url, checkpoint)
+        _fetch_hf_files(_checkpoint_arch(checkpoint), staging / HF_DIR)
+        scorer = DetoxifyScorer(variant, bundle=staging)
+        scorer.score_batch(["see you in class tomorrow"])
+        write_manifest(staging, variant=variant, labels=scorer.labels, source_url=url)
+        return _replace(staging, bundle_dir / variant)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def export_offline(bundle_dir: Path, variant: str, dest: Path) -> Path:
+    """Copy the verified bundle of a variant to ``dest/variant`` for an air-gapped site.
+
+    Args:
+        bundle_dir: the folder holding the fetched bundle.
+        variant: which bundle to copy.
+        dest: the folder to copy it into (e.g. removable media); it becomes a ``bundle_dir``.
+
+    Returns:
+        The copied bundle directory.
+
+    Raises:
+        ScorerError: the source bundle is missing or corrupt, or the copy does not match it.
+
+    """
+    source = bundle_dir / variant
+    if not (source / CHECKPOINT_FILE).is_file():
+        raise ScorerError(
+            f"no Detoxify bundle for {variant} at {source}: run `classmod model fetch` for it first "
+            "(where internet exists), then export it"
+        )
+    verify_bundle(source, variant)
+    target = dest / variant
+    if target.resolve() == source.resolve():
+        raise ScorerError(f"the export destination {dest} is the bundle folder itself: choose another folder")
+    staging = _fresh_staging(dest, variant)
+    try:
+        shutil.copytree(source, staging, dirs_exist_ok=True)
+        try:
+            verify_bundle(staging, variant)
+        except ScorerError as exc:
+            raise ScorerError(
+                f"the copy of {source} in {dest} is damaged ({exc}): check the disk and retry"
+            ) from exc
+        return _replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_manifest(bundle: Path, *, variant: str, labels: Sequence[str], source_url: str) -> None:
+    """Write ``bundle.json`` for a bundle, recording the sha256 of its checkpoint as it is now."""
+    manifest = {
+        "variant": variant,
+        "labels": list(labels),
+        "source_url": source_url,
+        "sha256": file_sha256(bundle / CHECKPOINT_FILE),
+    }
+    (bundle / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _download(url: str, destination: Path) -> None:
+    request = urllib.request.Request(url, headers={"User-Agent": "classmod"})
+    try:
+        with urllib.request.urlopen(request, timeout=_DOWNLOAD_TIMEOUT_S) as response:
+            with destination.open("wb") as stream:
+                shutil.copyfileobj(response, stream)
+    except OSError as exc:
+        raise ScorerError(
+            f"could not download the Detoxify checkpoint from {url} ({exc}): check that this machine can "
+            "reach it (proxy, firewall), or fetch the bundle on a machine with internet and copy it here "
+            "with `classmod model export-offline`"
+        ) from exc
+
+
+def _check_name_hash(url: str, checkpoint: Path) -> None:
+    match = _NAME_HASH.search(url.rsplit("/", 1)[-1])
+    if match and not file_sha256(checkpoint).startswith(match.group(1)):
+        raise ScorerError(
+            f"the checkpoint downloaded from {url} does not match the hash in its name: "
+            "the download was damaged or intercepted; run `classmod model fetch` again"
+        )
+
+
+def _checkpoint_arch(checkpoint: Path) -> dict[str, Any]:
+    try:
+        loaded = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        arch: dict[str, Any] = dict(loaded["config"]["arch"]["args"])
+    except Exception as exc:
+        raise ScorerError(
+            f"the downloaded file {checkpoint.name} is not a Detoxify checkpoint ({type(exc).__name__}): "
+            "check the URL and run `classmod model fetch` again"
+        ) from exc
+    return arch
+
+
+def _fetch_hf_files(arch: dict[str, Any], hf_dir: Path) -> None:
+    model_type = str(arch["model_type"])
+    try:
+        model_class = getattr(transformers, arch["model_name"])
+        config = model_class.config_class.from_pretrained(model_type, num_labels=int(arch["num_classes"]))
+        tokenizer = getattr(transformers, arch["tokenizer_name"]).from_pretrained(model_type)
+    except Exception as exc:
+        raise ScorerError(
+            f"could not fetch the Hugging Face config and tokenizer of {model_type} ({type(exc).__name__}: "
+            f"{exc}): check that this machine can reach huggingface.co, then run `classmod model fetch` again"
+        ) from exc
+    config.save_pretrained(hf_dir)
+    tokenizer.save_pretrained(hf_dir)
+    # Without model_max_length Detoxify does not truncate, and long texts crash the model.
+    max_length = int(tokenizer.model_max_length)
+    config_path = hf_dir / "tokenizer_config.json"
+    tokenizer_config = json.loads(config_path.read_text(encoding="utf-8"))
+    tokenizer_config["model_max_length"] = (
+        max_length if 0 < max_length <= DEFAULT_MAX_LENGTH else DEFAULT_MAX_LENGTH
+    )
+    config_path.write_text(json.dumps(tokenizer_config, indent=2) + "\n", encoding="utf-8")
+
+
+def _fresh_staging(parent: Path, variant: str) -> Path:
+    # Built beside the target, so the finished bundle moves into place with one rename.
+    staging = parent / f".{variant}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _replace(staging: Path, target: Path) -> Path:
+    # The old bundle stays until the new one is in place.
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target

@@ -1,0 +1,201 @@
+"""The pipeline: one message in, history from the store, the core's decision, the case stored, actions run.
+
+Every failure is handled here, once: it is recorded on the case (or logged with the message's ids
+and categories, never its text) and the pipeline carries on with the next message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from adapters.base import ActionRequest, Adapter, check_supported
+from bot.store import Store
+from moderation.engine import assess
+from moderation.errors import AdapterError, ModerationError, ScorerError, StorageError
+from moderation.policy import Policy
+from moderation.scorers.base import TextScorer
+from moderation.scorers.personal_data import mask_personal_data
+from moderation.types import ActionKind, AuthorHistory, ChatMessage, Decision, ModelScores, Strike
+
+__all__ = ["ActionOutcome", "Outcome", "Pipeline"]
+
+logger = logging.getLogger(__name__)
+
+MessageKey = tuple[str, str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """What became of one action: ``ok``, ``failed`` (with the platform's error) or ``skipped``."""
+
+    kind: ActionKind
+    outcome: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of handling one message.
+
+    ``is_duplicate`` is true when this (platform, chat, message, revision) was handled before and
+    nothing was done again. ``error`` is set when the message could not be handled at all (for
+    example the database is down); it was not marked handled, so a redelivery tries again.
+    """
+
+    key: MessageKey
+    decision: Decision | None = None
+    case_id: int | None = None
+    actions: tuple[ActionOutcome, ...] = ()
+    is_duplicate: bool = False
+    error: str | None = None
+
+
+class Pipeline:
+    """Ties an adapter, the core and the store together."""
+
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        store: Store,
+        scorer: TextScorer,
+        adapter: Adapter,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.scorer = scorer
+        self.adapter = adapter
+        self._clock = clock
+        self._locks: dict[MessageKey, asyncio.Lock] = {}
+
+    async def handle(self, message: ChatMessage, *, now: datetime | None = None) -> Outcome:
+        """Assess one message and carry out the decision; never raises for a bad message.
+
+        ``now`` overrides the clock (a replayed transcript runs on the transcript's own time).
+        """
+        message = _sanitised(message)
+        key: MessageKey = (message.platform, message.chat_id, message.message_id, message.revision)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._handle(message, key, now or self._clock())
+        except StorageError as exc:
+            logger.error("store unavailable for %s: %s", _describe(key), exc)
+            return Outcome(key=key, error=str(exc))
+        except Exception as exc:  # the one place that keeps a bug in one message from stopping the bot
+            logger.exception("could not handle %s (%s)", _describe(key), exc.__class__.__name__)
+            return Outcome(key=key, error=f"{exc.__class__.__name__}: internal error, see the log")
+        finally:
+            if not lock.locked():
+                self._locks.pop(key, None)
+
+    async def _handle(self, message: ChatMessage, key: MessageKey, now: datetime) -> Outcome:
+        if await asyncio.to_thread(self.store.is_seen, *key):
+            return Outcome(key=key, is_duplicate=True)
+        history = await asyncio.to_thread(self._history, message, now)
+        model = await self._score(message, key)
+        decision = assess(message, history, self.policy, now, model)
+        if not decision.is_flagged:
+            await asyncio.to_thread(self.store.mark_seen, *key, now)
+            logger.debug("allowed %s", _describe(key))
+            return Outcome(key=key, decision=decision)
+
+        # Write before act: the case is committed before any platform call.
+        case = await asyncio.to_thread(self.store.record_case, message, decision, now)
+        done = {
+            record.action
+            for record in await asyncio.to_thread(self.store.case_actions, case.id)
+            if record.actor == "bot" and record.outcome == "ok"
+        }
+        masked = mask_personal_data(message.text)
+        results: list[ActionOutcome] = []
+        for action in case.actions:
+            if action.kind.value in done:
+                results.append(ActionOutcome(action.kind, "ok", "done before a restart"))
+                continue
+            results.append(await self._apply(ActionRequest(action, message, decision, case.id, masked), now))
+        if decision.route is None:
+            # Nothing for a person to review: the bot's actions settle it, so it leaves the queue.
+            await asyncio.to_thread(self.store.close_case, case.id, "closed", actor="bot", at=now)
+        await asyncio.to_thread(self.store.mark_seen, *key, now)
+        logger.info(
+            "%s: %s (%s) case %s", _describe(key), decision.action.value, ",".join(decision.flagged) or "-", case.id
+        )
+        return Outcome(key=key, decision=decision, case_id=case.id, actions=tuple(results))
+
+    def _history(self, message: ChatMessage, now: datetime) -> AuthorHistory:
+        return self.store.author_history(
+            message.platform,
+            message.author.id,
+            now=now,
+            strike_lifetime=timedelta(days=self.policy.strike_lifetime_days),
+        )
+
+    async def _score(self, message: ChatMessage, key: MessageKey) -> ModelScores:
+        if not message.text.strip():
+            return ModelScores(scorer=self.scorer.name)
+        try:
+            labels = (await asyncio.to_thread(self.scorer.score_batch, [message.text]))[0]
+        except ScorerError as exc:
+            logger.error("scorer %s failed on %s: %s", self.scorer.name, _describe(key), exc)
+            return ModelScores(scorer=self.scorer.name, error=str(exc))
+        except Exception as exc:
+            logger.exception("scorer %s crashed on %s", self.scorer.name, _describe(key))
+            return ModelScores(scorer=self.scorer.name, error=f"{exc.__class__.__name__} in the scorer")
+        return ModelScores(scorer=self.scorer.name, labels=labels)
+
+    async def _apply(self, request: ActionRequest, now: datetime) -> ActionOutcome:
+        kind = request.action.kind
+        case_id = request.case_id
+        assert case_id is not None
+        try:
+            check_supported(self.adapter, kind)
+            if kind is ActionKind.WARN:
+                await asyncio.to_thread(self._record_strike, request, now)
+            await self.adapter.apply(request)
+        except AdapterError as exc:
+            outcome = "skipped" if kind not in self.adapter.capabilities else "failed"
+            logger.warning("%s on case %s %s: %s", kind.value, case_id, outcome, exc)
+            await asyncio.to_thread(self.store.record_action, case_id, kind.value, outcome, detail=str(exc), at=now)
+            return ActionOutcome(kind, outcome, str(exc))
+        except ModerationError:
+            raise
+        await asyncio.to_thread(self.store.record_action, case_id, kind.value, "ok", at=now)
+        return ActionOutcome(kind, "ok")
+
+    def _record_strike(self, request: ActionRequest, now: datetime) -> None:
+        decision = request.decision
+        category = next(
+            (
+                category
+                for category in decision.flagged
+                if ActionKind.WARN in self.policy.categories[category].step(decision.strikes)
+            ),
+            decision.flagged[0],
+        )
+        clause_id = next(
+            (clause.id for clause in self.policy.clauses_for(category, request.message.author.role)), "?"
+        )
+        self.store.add_strike(
+            request.message.platform,
+            request.message.author.id,
+            Strike(category=category, clause_id=clause_id, at=now),
+            request.case_id,
+        )
+
+
+def _sanitised(message: ChatMessage) -> ChatMessage:
+    """Drop what no database can store (NUL, lone surrogates) so a bad message cannot break the store."""
+    text = message.text.replace("\x00", "")
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return message if text == message.text else replace(message, text=text)
+
+
+def _describe(key: MessageKey) -> str:
+    platform, chat_id, message_id, revision = key
+    return f"{platform}/{chat_id}/{message_id}@{revision}"

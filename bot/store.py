@@ -1,0 +1,688 @@
+"""The case store: intent-named, synchronous storage that speaks the core's vocabulary.
+
+Only what moderators need is kept (flagged messages as cases, their action log, strikes, consents,
+groups, roles, appeals); unflagged messages leave nothing but their ids. Every database failure is
+raised as :class:`~moderation.errors.StorageError` naming the URL with its password masked, and
+nothing here logs message text or puts it into an error (the engine hides SQL parameters too).
+
+On SQLite the store turns on WAL, foreign keys and ``secure_delete`` (freed space is zeroed, so
+purged text does not linger in the file) and checkpoints the WAL after a purge. On PostgreSQL the
+old row versions stay in the table file until (auto)vacuum reclaims them.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Engine, delete, event, func, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlmodel import Session, SQLModel, col, create_engine, select
+
+from bot.tables import (
+    AppealRow,
+    CaseActionRow,
+    CaseRow,
+    ConsentRow,
+    GroupRow,
+    PersonRow,
+    SeenMessageRow,
+    StrikeRow,
+)
+from moderation.errors import StorageError
+from moderation.types import (
+    Action,
+    ActionKind,
+    AuthorHistory,
+    Category,
+    ChatMessage,
+    Decision,
+    Evidence,
+    Role,
+    Route,
+    Strike,
+)
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+__all__ = ["CASE_STATUSES", "OUTCOMES", "ActionRecord", "AppealRecord", "CaseRecord", "GroupRecord", "Store"]
+
+CASE_STATUSES = ("open", "closed", "upheld", "restored", "warned", "muted", "removed", "referred")
+"""Every status a case can have; all but ``open`` close it."""
+
+OUTCOMES = ("ok", "failed", "skipped")
+"""How an entry in the action log turned out."""
+
+_POSTGRES_CONNECT_TIMEOUT_S = 10
+_Row = TypeVar("_Row", bound=SQLModel)
+_Record = TypeVar("_Record", bound="DataclassInstance")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A stored case: one flagged message revision, the decision about it and where review stands."""
+
+    id: int
+    platform: str
+    chat_id: str
+    message_id: str
+    revision: int
+    author_id: str
+    author_name: str
+    author_role: Role
+    text: str | None
+    is_edit: bool
+    created_at: datetime
+    scores: dict[str, float]
+    flagged: tuple[Category, ...]
+    clauses: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    actions: tuple[Action, ...]
+    top_action: ActionKind
+    route: Route | None
+    reminder: str | None
+    explanation: str
+    scorer: str
+    status: str
+    closed_by: str | None
+    closed_at: datetime | None
+    purged_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the case still awaits a moderator."""
+        return self.status == "open"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One entry in a case's action log."""
+
+    id: int
+    case_id: int
+    actor: str
+    action: str
+    outcome: str
+    detail: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    """A chat group the bot knows, and whether the service authorised it."""
+
+    platform: str
+    chat_id: str
+    title: str
+    is_authorised: bool
+    authorised_by: str | None
+    authorised_at: datetime | None
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppealRecord:
+    """An author's appeal against a case."""
+
+    id: int
+    case_id: int
+    author_id: str
+    reason: str | None
+    at: datetime
+    status: str
+
+
+class Store:
+    """Cases, strikes, consents, groups and people, in SQLite or PostgreSQL.
+
+    Args:
+        url: an SQLAlchemy URL, e.g. ``sqlite:///classmod.db`` or
+            ``postgresql+psycopg://user:password@host/db``.
+        connect_args: extra arguments for the database driver's ``connect()``.
+
+    Raises:
+        StorageError: the URL cannot be used.
+
+    """
+
+    def __init__(self, url: str, *, connect_args: Mapping[str, Any] | None = None) -> None:
+        self._display = _mask(url)
+        arguments = dict(connect_args or {})
+        with self._guard("open the database"):
+            parsed = make_url(url)
+            self._is_sqlite = parsed.get_backend_name() == "sqlite"
+            self._sqlite_path = parsed.database if self._is_sqlite else None
+            if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+                arguments.setdefault("connect_timeout", _POSTGRES_CONNECT_TIMEOUT_S)
+            self._engine: Engine = create_engine(
+                url, connect_args=arguments, hide_parameters=True, pool_pre_ping=not self._is_sqlite
+            )
+        if self._is_sqlite:
+            event.listen(self._engine, "connect", _configure_sqlite)
+
+    @classmethod
+    def open(cls, url: str, *, connect_args: Mapping[str, Any] | None = None) -> Store:
+        """Open the store at ``url``, creating its folder (SQLite) and tables where missing.
+
+        Raises:
+            StorageError: the database cannot be reached or written.
+
+        """
+        store = cls(url, connect_args=connect_args)
+        try:
+            with store._guard("create the tables"):
+                path = store._sqlite_path
+                if path and path != ":memory:" and not path.startswith("file:"):
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                SQLModel.metadata.create_all(store._engine)
+        except StorageError:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def url_for_display(self) -> str:
+        """The database URL with any password masked."""
+        return self._display
+
+    # -- messages and cases ---------------------------------------------------------------------
+
+    def mark_seen(self, platform: str, chat_id: str, message_id: str, revision: int, at: datetime) -> bool:
+        """Record that a message revision was handled; True the first time, False ever after."""
+        row = SeenMessageRow(
+            platform=platform, chat_id=chat_id, message_id=message_id, revision=revision, handled_at=_utc(at)
+        )
+        with self._guard("record a handled message"), self._session() as session:
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                return False
+            return True
+
+    def is_seen(self, platform: str, chat_id: str, message_id: str, revision: int) -> bool:
+        """Whether this message revision has already been handled."""
+        with self._guard("look up a handled message"), self._session() as session:
+            found = session.exec(
+                select(SeenMessageRow.id).where(
+                    SeenMessageRow.platform == platform,
+                    SeenMessageRow.chat_id == chat_id,
+                    SeenMessageRow.message_id == message_id,
+                    SeenMessageRow.revision == revision,
+                )
+            ).first()
+            return found is not None
+
+    def record_case(self, message: ChatMessage, decision: Decision, at: datetime) -> CaseRecord:
+        """Store a flagged message and its decision, committed before this returns.
+
+        Calling it again for the same message revision returns the case already stored.
+
+        Raises:
+            ValueError: the decision is not flagged (unflagged messages are never stored).
+
+        """
+        if not decision.is_flagged:
+            raise ValueError("only flagged decisions become cases; use mark_seen for the rest")
+        row = _case_row(message, decision, _utc(at))
+        with self._guard("record a case"), self._session() as session:
+            session.add(row)
+            try:
+                session.commit()
+                return _case_record(row)
+            except IntegrityError:
+                session.rollback()
+                existing = session.exec(
+                    select(CaseRow).where(
+                        col(CaseRow.platform) == message.platform,
+                        col(CaseRow.chat_id) == message.chat_id,
+                        col(CaseRow.message_id) == message.message_id,
+                        col(CaseRow.revision) == message.revision,
+                    )
+                ).one_or_none()
+                if existing is None:
+                    raise
+                return _case_record(existing)
+
+    def get_case(self, case_id: int) -> CaseRecord | None:
+        """Return the case with this id, or None."""
+        with self._guard("read a case"), self._session() as session:
+            row = session.get(CaseRow, case_id)
+            return None if row is None else _case_record(row)
+
+    def cases(self, *, status: str | None = None, limit: int = 50) -> list[CaseRecord]:
+        """List cases newest first, optionally only those with ``status``."""
+        query = select(CaseRow)
+        if status is not None:
+            query = query.where(col(CaseRow.status) == status)
+        query = query.order_by(col(CaseRow.created_at).desc(), col(CaseRow.id).desc()).limit(limit)
+        with self._guard("list cases"), self._session() as session:
+            return [_case_record(row) for row in session.exec(query)]
+
+    def open_cases(self, *, limit: int = 50) -> list[CaseRecord]:
+        """List the open cases, newest first."""
+        return self.cases(status="open", limit=limit)
+
+    def cases_for_author(self, platform: str, author_id: str, *, limit: int = 50) -> list[CaseRecord]:
+        """List an author's cases, newest first."""
+        query = (
+            select(CaseRow)
+            .where(col(CaseRow.platform) == platform, col(CaseRow.author_id) == author_id)
+            .order_by(col(CaseRow.created_at).desc(), col(CaseRow.id).desc())
+            .limit(limit)
+        )
+        with self._guard("list an author's cases"), self._session() as session:
+            return [_case_record(row) for row in session.exec(query)]
+
+    def close_case(self, case_id: int, status: str, *, actor: str, at: datetime) -> CaseRecord:
+        """Close an open case with ``status``; a case already closed is returned unchanged.
+
+        Raises:
+            ValueError: ``status`` is not a closing status, or there is no such case.
+
+        """
+        if status not in CASE_STATUSES or status == "open":
+            raise ValueError(f"cannot close a case as {status!r}; use one of {CASE_STATUSES[1:]}")
+        statement = (
+            update(CaseRow)
+            .where(col(CaseRow.id) == case_id, col(CaseRow.status) == "open")
+            .values(status=status, closed_by=actor, closed_at=_utc(at))
+        )
+        with self._guard("close a case"), self._session() as session:
+            session.exec(statement)
+            session.commit()
+            row = session.get(CaseRow, case_id)
+            if row is None:
+                raise ValueError(f"there is no case {case_id}")
+            return _case_record(row)
+
+    def record_action(
+        self, case_id: int, action: str, outcome: str, *, actor: str = "bot", detail: str | None = None,
+        at: datetime,
+    ) -> ActionRecord:
+        """Append to a case's action log (``detail``: the platform's error, never message text).
+
+        Raises:
+            ValueError: ``outcome`` is not one of ``OUTCOMES``, or there is no such case.
+
+        """
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+        row = CaseActionRow(
+            case_id=case_id, actor=actor, action=action, outcome=outcome, detail=detail, at=_utc(at)
+        )
+        with self._guard("record an action"), self._session() as session:
+            self._insert_for_case(session, row, case_id)
+            return _action_record(row)
+
+    def case_actions(self, case_id: int) -> list[ActionRecord]:
+        """Return a case's action log, oldest first."""
+        query = (
+            select(CaseActionRow)
+            .where(col(CaseActionRow.case_id) == case_id)
+            .order_by(col(CaseActionRow.at), col(CaseActionRow.id))
+        )
+        with self._guard("read the action log"), self._session() as session:
+            return [_action_record(row) for row in session.exec(query)]
+
+    def add_appeal(self, case_id: int, author_id: str, reason: str | None, at: datetime) -> AppealRecord:
+        """Record an author's appeal against a case.
+
+        Raises:
+            ValueError: there is no such case.
+
+        """
+        row = AppealRow(case_id=case_id, author_id=author_id, reason=reason, at=_utc(at))
+        with self._guard("record an appeal"), self._session() as session:
+            self._insert_for_case(session, row, case_id)
+            return _appeal_record(row)
+
+    def appeals(self, case_id: int) -> list[AppealRecord]:
+        """List the appeals against a case, oldest first."""
+        query = select(AppealRow).where(col(AppealRow.case_id) == case_id).order_by(col(AppealRow.id))
+        with self._guard("read appeals"), self._session() as session:
+            return [_appeal_record(row) for row in session.exec(query)]
+
+    # -- authors --------------------------------------------------------------------------------
+
+    def add_strike(self, platform: str, author_id: str, strike: Strike, case_id: int | None) -> None:
+        """Record a strike against an author, linked to the case that earned it where there is one."""
+        row = StrikeRow(
+            platform=platform, author_id=author_id, category=str(strike.category),
+            clause_id=strike.clause_id, case_id=case_id, at=_utc(strike.at),
+        )
+        with self._guard("record a strike"), self._session() as session:
+            self._insert_for_case(session, row, case_id)
+
+    def author_history(
+        self, platform: str, author_id: str, *, now: datetime, strike_lifetime: timedelta
+    ) -> AuthorHistory:
+        """Return the strikes newer than ``now - strike_lifetime`` (oldest first) and photo consent."""
+        query = (
+            select(StrikeRow)
+            .where(
+                col(StrikeRow.platform) == platform,
+                col(StrikeRow.author_id) == author_id,
+                col(StrikeRow.at) > _utc(now) - strike_lifetime,
+            )
+            .order_by(col(StrikeRow.at), col(StrikeRow.id))
+        )
+        with self._guard("read an author's strikes"), self._session() as session:
+            strikes = tuple(
+                Strike(category=Category(row.category), clause_id=row.clause_id, at=row.at)
+                for row in session.exec(query)
+            )
+        return AuthorHistory(strikes=strikes, has_photo_consent=self.has_consent(platform, author_id))
+
+    def add_consent(
+        self, platform: str, user_id: str, *, recorded_by: str, at: datetime, kind: str = "photo"
+    ) -> bool:
+        """Record a written permission; False when one is already in force."""
+        if self.has_consent(platform, user_id, kind=kind):
+            return False
+        row = ConsentRow(platform=platform, user_id=user_id, kind=kind, recorded_by=recorded_by, at=_utc(at))
+        with self._guard("record a consent"), self._session() as session:
+            session.add(row)
+            session.commit()
+        return True
+
+    def revoke_consent(self, platform: str, user_id: str, *, at: datetime, kind: str = "photo") -> bool:
+        """Withdraw a permission; False when none was in force."""
+        statement = (
+            update(ConsentRow)
+            .where(*self._active_consent(platform, user_id, kind))
+            .values(revoked_at=_utc(at))
+        )
+        with self._guard("revoke a consent"), self._session() as session:
+            revoked = session.exec(statement).rowcount
+            session.commit()
+        return bool(revoked)
+
+    def has_consent(self, platform: str, user_id: str, *, kind: str = "photo") -> bool:
+        """Tell whether a permission of this kind is in force."""
+        query = select(ConsentRow.id).where(*self._active_consent(platform, user_id, kind)).limit(1)
+        with self._guard("read consents"), self._session() as session:
+            return session.exec(query).first() is not None
+
+    def upsert_person(self, platform: str, user_id: str, display_name: str, role: Role) -> None:
+        """Record or update a person's display name and role."""
+
+        def change(row: PersonRow) -> None:
+            row.display_name = display_name
+            row.role = str(role)
+
+        self._save_unique(
+            "record a person",
+            select(PersonRow).where(col(PersonRow.platform) == platform, col(PersonRow.user_id) == user_id),
+            lambda: PersonRow(platform=platform, user_id=user_id, display_name=display_name, role=str(role)),
+            change,
+        )
+
+    def role_of(self, platform: str, user_id: str) -> Role | None:
+        """Return the person's recorded role, or None when unknown."""
+        query = select(PersonRow.role).where(
+            col(PersonRow.platform) == platform, col(PersonRow.user_id) == user_id
+        )
+        with self._guard("read a role"), self._session() as session:
+            role = session.exec(query).first()
+        return None if role is None else Role(role)
+
+    # -- groups ---------------------------------------------------------------------------------
+
+    def record_group(self, platform: str, chat_id: str, *, title: str, at: datetime) -> GroupRecord:
+        """Note a group the bot is in (unauthorised unless the service already authorised it)."""
+
+        def change(row: GroupRow) -> None:
+            row.title = title
+
+        return _group_record(self._save_group(platform, chat_id, at, change, "record a group"))
+
+    def authorise_group(
+        self, platform: str, chat_id: str, *, title: str, authorised_by: str, at: datetime
+    ) -> GroupRecord:
+        """Mark a group as authorised by the service, so the bot moderates it."""
+        at = _utc(at)
+
+        def change(row: GroupRow) -> None:
+            row.title, row.is_authorised = title, True
+            row.authorised_by, row.authorised_at = authorised_by, at
+
+        return _group_record(self._save_group(platform, chat_id, at, change, "authorise a group"))
+
+    def revoke_group(self, platform: str, chat_id: str) -> bool:
+        """Withdraw a group's authorisation; False when it was not authorised."""
+        statement = (
+            update(GroupRow)
+            .where(*self._group_key(platform, chat_id), col(GroupRow.is_authorised).is_(True))
+            .values(is_authorised=False)
+        )
+        with self._guard("revoke a group"), self._session() as session:
+            revoked = session.exec(statement).rowcount
+            session.commit()
+        return bool(revoked)
+
+    def is_authorised(self, platform: str, chat_id: str) -> bool:
+        """Tell whether the service authorised this group."""
+        query = select(GroupRow.is_authorised).where(*self._group_key(platform, chat_id))
+        with self._guard("read a group"), self._session() as session:
+            return bool(session.exec(query).first())
+
+    def groups(self) -> list[GroupRecord]:
+        """List every group the bot knows, by platform and chat id."""
+        query = select(GroupRow).order_by(col(GroupRow.platform), col(GroupRow.chat_id))
+        with self._guard("list groups"), self._session() as session:
+            return [_group_record(row) for row in session.exec(query)]
+
+    # -- retention and reporting ----------------------------------------------------------------
+
+    def purge(self, *, older_than: timedelta, now: datetime) -> int:
+        """Erase the text of cases created before ``now - older_than``; return how many were purged.
+
+        Text, reminder, evidence spans and appeal reasons go; the case, its decision metadata,
+        explanation and action log stay for audit. Handled-message ids older than that go too.
+        """
+        now = _utc(now)
+        cutoff = now - older_than
+        due = (col(CaseRow.created_at) < cutoff, col(CaseRow.purged_at).is_(None))
+        with self._guard("purge old cases"), self._session() as session:
+            session.exec(
+                update(AppealRow)
+                .where(col(AppealRow.case_id).in_(select(CaseRow.id).where(*due)))
+                .values(reason=None)
+            )
+            rows = session.exec(select(CaseRow).where(*due)).all()
+            for row in rows:
+                row.text, row.reminder, row.purged_at = None, None, now
+                row.evidence = [{**item, "start": None, "end": None} for item in row.evidence]
+                session.add(row)
+            session.exec(delete(SeenMessageRow).where(col(SeenMessageRow.handled_at) < cutoff))
+            session.commit()
+            if self._is_sqlite:
+                with self._engine.connect() as connection:
+                    connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(rows)
+
+    def counts(self) -> dict[str, int]:
+        """Count records for a status report: ``cases``, ``cases_<status>`` per status, and more."""
+        with self._guard("count records"), self._session() as session:
+            by_status = dict(
+                session.exec(select(CaseRow.status, func.count()).group_by(CaseRow.status)).all()
+            )
+            counts = {"cases": sum(by_status.values())}
+            counts |= {f"cases_{status}": by_status.get(status, 0) for status in CASE_STATUSES}
+
+            def count(model: type[SQLModel], *conditions: Any) -> int:
+                return session.exec(select(func.count()).select_from(model).where(*conditions)).one()
+
+            counts["purged_cases"] = count(CaseRow, col(CaseRow.purged_at).is_not(None))
+            counts["strikes"] = count(StrikeRow)
+            counts["groups"] = count(GroupRow)
+            counts["authorised_groups"] = count(GroupRow, col(GroupRow.is_authorised).is_(True))
+            counts["consents"] = count(ConsentRow, col(ConsentRow.revoked_at).is_(None))
+        return counts
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    @contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            raise StorageError(
+                f"could not {doing} at {self._display}: {_reason(exc)}; "
+                "check CLASSMOD_DATABASE_URL / that the server is running"
+            ) from exc
+
+    @staticmethod
+    def _insert_for_case(session: Session, row: SQLModel, case_id: int | None) -> None:
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError as exc:
+            raise ValueError(f"there is no case {case_id}") from exc
+
+    @staticmethod
+    def _active_consent(platform: str, user_id: str, kind: str) -> tuple[Any, ...]:
+        return (
+            col(ConsentRow.platform) == platform, col(ConsentRow.user_id) == user_id,
+            col(ConsentRow.kind) == kind, col(ConsentRow.revoked_at).is_(None),
+        )
+
+    @staticmethod
+    def _group_key(platform: str, chat_id: str) -> tuple[Any, ...]:
+        return (col(GroupRow.platform) == platform, col(GroupRow.chat_id) == chat_id)
+
+    def _save_group(
+        self, platform: str, chat_id: str, at: datetime, change: Callable[[GroupRow], None], doing: str
+    ) -> GroupRow:
+        return self._save_unique(
+            doing,
+            select(GroupRow).where(*self._group_key(platform, chat_id)),
+            lambda: GroupRow(platform=platform, chat_id=chat_id, added_at=_utc(at)),
+            change,
+        )
+
+    def _save_unique(
+        self, doing: str, query: Any, make: Callable[[], _Row], change: Callable[[_Row], None]
+    ) -> _Row:
+        """Update the row ``query`` finds, or insert a new one; a racing insert makes it retry once."""
+        with self._guard(doing):
+            for attempt in range(2):
+                with self._session() as session:
+                    row: _Row = session.exec(query).one_or_none() or make()
+                    change(row)
+                    session.add(row)
+                    try:
+                        session.commit()
+                    except IntegrityError:
+                        if attempt:
+                            raise
+                        continue
+                    return row
+        raise AssertionError("unreachable")
+
+
+def _utc(at: datetime) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("datetimes given to the store must be timezone-aware")
+    return at.astimezone(UTC)
+
+
+def _mask(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _reason(exc: BaseException) -> str:
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    reason = lines[0] if lines else type(cause).__name__
+    return reason if len(reason) <= 200 else reason[:197] + "..."
+
+
+def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()
+
+
+def _case_row(message: ChatMessage, decision: Decision, at: datetime) -> CaseRow:
+    author = message.author
+    return CaseRow(
+        platform=message.platform, chat_id=message.chat_id, message_id=message.message_id,
+        revision=message.revision, author_id=author.id, author_name=author.display_name,
+        author_role=str(author.role), text=message.text, is_edit=message.is_edit, created_at=at,
+        scores={str(category): float(score) for category, score in decision.scores.items()},
+        flagged=[str(category) for category in decision.flagged],
+        clauses=list(decision.clauses),
+        evidence=[{**asdict(item), "category": str(item.category)} for item in decision.evidence],
+        actions=[{"kind": str(step.kind), "route": _text_or_none(step.route)} for step in decision.actions],
+        top_action=str(decision.action), route=_text_or_none(decision.route), reminder=decision.reminder,
+        explanation=decision.explanation, scorer=decision.scorer,
+    )
+
+
+def _text_or_none(value: Route | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _case_record(row: CaseRow) -> CaseRecord:
+    return _record(
+        CaseRecord, row,
+        author_role=Role(row.author_role),
+        scores=dict(row.scores),
+        flagged=tuple(Category(category) for category in row.flagged),
+        clauses=tuple(row.clauses),
+        evidence=tuple(Evidence(**{**item, "category": Category(item["category"])}) for item in row.evidence),
+        actions=tuple(
+            Action(ActionKind(item["kind"]), None if item["route"] is None else Route(item["route"]))
+            for item in row.actions
+        ),
+        top_action=ActionKind(row.top_action),
+        route=None if row.route is None else Route(row.route),
+    )
+
+
+def _action_record(row: CaseActionRow) -> ActionRecord:
+    return _record(ActionRecord, row)
+
+
+def _appeal_record(row: AppealRow) -> AppealRecord:
+    return _record(AppealRecord, row)
+
+
+def _group_record(row: GroupRow) -> GroupRecord:
+    return _record(GroupRecord, row)
+
+
+def _record(kind: type[_Record], row: SQLModel, **converted: Any) -> _Record:
+    """Build a record from the row's columns of the same names, with ``converted`` values overriding."""
+    values = {field.name: getattr(row, field.name) for field in fields(kind) if field.name not in converted}
+    return kind(**values, **converted)

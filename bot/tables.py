@@ -1,0 +1,193 @@
+"""The database tables behind the case store (SQLModel, SQLite by default, PostgreSQL by URL).
+
+Only what moderators need is kept: flagged messages (cases), their action log, strikes, consents,
+authorised groups, people's roles and appeals. Unflagged messages leave nothing but their ids in
+``classmod_seen_messages``, the pipeline's idempotency key. Every datetime is stored and read back
+as timezone-aware UTC. Nothing outside ``bot/store.py`` should use these rows directly.
+"""
+
+# No ``from __future__ import annotations``: SQLModel reads these annotations at class creation.
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "AppealRow",
+    "CaseActionRow",
+    "CaseRow",
+    "ConsentRow",
+    "GroupRow",
+    "PersonRow",
+    "SeenMessageRow",
+    "StrikeRow",
+    "UTCDateTime",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend, SQLite included.
+
+    SQLite has no time zones: values are stored there as naive UTC text, which still sorts and
+    compares correctly, and are made aware again when read back.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to UTC; naive datetimes are refused."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("datetimes given to the store must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime, whatever the backend handed back."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class GroupRow(SQLModel, table=True):
+    """A chat group the bot has been added to, and whether the service authorised it."""
+
+    __tablename__ = "classmod_groups"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", name="uq_classmod_groups_chat"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    chat_id: str
+    title: str = ""
+    is_authorised: bool = False
+    authorised_by: str | None = None
+    authorised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    added_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PersonRow(SQLModel, table=True):
+    """A person's display name and role on one platform."""
+
+    __tablename__ = "classmod_people"
+    __table_args__ = (UniqueConstraint("platform", "user_id", name="uq_classmod_people_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    user_id: str
+    display_name: str
+    role: str
+
+
+class CaseRow(SQLModel, table=True):
+    """One flagged message (one revision of it) and everything the core concluded about it."""
+
+    __tablename__ = "classmod_cases"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "message_id", "revision", name="uq_classmod_cases_message"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    chat_id: str
+    message_id: str
+    revision: int = 0
+    author_id: str
+    author_name: str
+    author_role: str
+    text: str | None = Field(default=None, sa_type=Text)
+    is_edit: bool = False
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    scores: dict[str, float] = Field(default_factory=dict, sa_type=JSON)
+    flagged: list[str] = Field(default_factory=list, sa_type=JSON)
+    clauses: list[str] = Field(default_factory=list, sa_type=JSON)
+    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    actions: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    top_action: str
+    route: str | None = None
+    reminder: str | None = Field(default=None, sa_type=Text)
+    explanation: str = Field(default="", sa_type=Text)
+    scorer: str = ""
+    status: str = Field(default="open", index=True)
+    closed_by: str | None = None
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SeenMessageRow(SQLModel, table=True):
+    """The ids of a message revision the pipeline has handled; never its text."""
+
+    __tablename__ = "classmod_seen_messages"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "message_id", "revision", name="uq_classmod_seen_message"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    chat_id: str
+    message_id: str
+    revision: int = 0
+    handled_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class CaseActionRow(SQLModel, table=True):
+    """One entry in a case's action log: who did what, and whether it worked."""
+
+    __tablename__ = "classmod_case_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="classmod_cases.id", index=True)
+    actor: str = "bot"
+    action: str
+    outcome: str
+    detail: str | None = Field(default=None, sa_type=Text)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StrikeRow(SQLModel, table=True):
+    """A warning recorded against an author."""
+
+    __tablename__ = "classmod_strikes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    author_id: str = Field(index=True)
+    category: str
+    clause_id: str
+    case_id: int | None = Field(default=None, foreign_key="classmod_cases.id")
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ConsentRow(SQLModel, table=True):
+    """A written permission on record (``photo``: photographs of this person may be posted)."""
+
+    __tablename__ = "classmod_consents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    user_id: str = Field(index=True)
+    kind: str = "photo"
+    recorded_by: str
+    at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AppealRow(SQLModel, table=True):
+    """An author's appeal against a case."""
+
+    __tablename__ = "classmod_appeals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="classmod_cases.id", index=True)
+    author_id: str
+    reason: str | None = Field(default=None, sa_type=Text)
+    at: datetime = Field(sa_type=UTCDateTime)
+    status: str = "open"

@@ -1,0 +1,222 @@
+"""How the command line shows decisions, cases and the queue (Rich), and the ``check --json`` shape."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from moderation.scorers.personal_data import mask_personal_data
+from moderation.types import Author, Category, ChatMessage, Decision, Role
+
+if TYPE_CHECKING:
+    from bot.app import Services
+    from bot.pipeline import Outcome
+    from bot.store import ActionRecord, CaseRecord, GroupRecord
+    from bot.transcript import TranscriptLine
+    from moderation.policy import Policy
+    from moderation.scorers.detoxify_scorer import LoadedScorer
+
+__all__ = [
+    "decision_json",
+    "message_for_check",
+    "print_case",
+    "print_decision",
+    "print_groups",
+    "print_policy",
+    "print_queue",
+    "print_replay",
+    "print_scorer_banner",
+    "print_status",
+]
+
+_ACTION_STYLE = {"allow": "green", "remind": "yellow", "warn": "dark_orange", "hide": "red", "escalate": "bold magenta"}
+_PREVIEW = 60
+
+
+def message_for_check(text: str, role: Role, now: datetime) -> ChatMessage:
+    """A stand-alone message for ``classmod check``, which has no chat or history."""
+    return ChatMessage(
+        platform="check", chat_id="check", message_id="check", author=Author("check", "check", role), text=text, sent_at=now
+    )
+
+
+def decision_json(item_id: Any, decision: Decision) -> dict[str, Any]:
+    """The ``check --json`` output line for one decision."""
+    return {
+        "id": item_id,
+        "action": decision.action.value,
+        "actions": [action.kind.value for action in decision.actions],
+        "flagged": [category.value for category in decision.flagged],
+        "scores": {category.value: score for category, score in decision.scores.items()},
+        "clauses": list(decision.clauses),
+        "evidence": [
+            {"category": item.category.value, "kind": item.kind, "start": item.start, "end": item.end, "source": item.source}
+            for item in decision.evidence
+        ],
+        "scorer": decision.scorer,
+    }
+
+
+def print_scorer_banner(console: Console, loaded: LoadedScorer) -> None:
+    """Say loudly when the bot is not scoring with Detoxify."""
+    if loaded.is_fallback:
+        console.print(
+            Panel(
+                f"Detoxify is NOT loaded: scoring with [bold]{escape(loaded.scorer.name)}[/bold] and the policy's "
+                f"phrase detectors.\n{escape(loaded.reason or '')}",
+                title="fallback scorer",
+                border_style="bold yellow",
+            )
+        )
+
+
+def print_decision(console: Console, text: str, decision: Decision) -> None:
+    """One decision, explained, for ``classmod check``."""
+    style = _ACTION_STYLE[decision.action.value]
+    console.print(f"[{style}]{decision.action.value.upper()}[/{style}]  {escape(decision.explanation)}")
+    if decision.clauses:
+        console.print(f"clauses: {', '.join(decision.clauses)}")
+    for item in decision.evidence:
+        where = ""
+        if item.start is not None and item.end is not None:
+            fragment = text[item.start : item.end]
+            shown = "[masked]" if item.category is Category.PERSONAL_DATA else escape(fragment)
+            where = f" at {item.start}-{item.end} “{shown}”"
+        console.print(f"  {item.category.value}: {item.kind} ({item.source}, {item.score:.2f}){where}")
+    if decision.reminder:
+        console.print(Panel(escape(decision.reminder), title="private message to the author", border_style="yellow"))
+    console.print(f"scorer: {escape(decision.scorer)}", style="dim")
+
+
+def print_replay(console: Console, lines: Sequence[TranscriptLine], outcomes: Sequence[Outcome]) -> None:
+    """A table of every message's decision, then a summary per category."""
+    table = Table(title="Decisions", show_lines=False, expand=False)
+    for column in ("#", "author", "role", "message", "action", "flagged", "clauses"):
+        table.add_column(column, overflow="fold")
+    per_category: Counter[str] = Counter()
+    per_action: Counter[str] = Counter()
+    for line, outcome in zip(lines, outcomes, strict=True):
+        message = line.message
+        decision = outcome.decision
+        preview = _preview(mask_personal_data(message.text)) + (" [photo]" if message.has_photo else "")
+        if message.is_edit:
+            preview = f"(edit) {preview}"
+        if outcome.error:
+            action, flagged, clauses = "[red]error[/red]", escape(outcome.error), ""
+        elif decision is None:
+            action, flagged, clauses = "duplicate", "", ""
+        else:
+            action = f"[{_ACTION_STYLE[decision.action.value]}]{' + '.join(a.kind.value for a in decision.actions) or 'allow'}[/]"
+            flagged = ", ".join(category.value for category in decision.flagged)
+            clauses = ", ".join(decision.clauses)
+            per_category.update(category.value for category in decision.flagged)
+            per_action.update(action.kind.value for action in decision.actions)
+            if not decision.actions:
+                per_action["allow"] += 1
+        table.add_row(
+            str(line.number), escape(message.author.display_name), message.author.role.value, escape(preview), action, flagged, clauses
+        )
+    console.print(table)
+    summary = Table(title="Summary")
+    summary.add_column("category")
+    summary.add_column("messages flagged", justify="right")
+    for category in Category:
+        summary.add_row(category.value, str(per_category.get(category.value, 0)))
+    console.print(summary)
+    console.print(
+        "actions: " + ", ".join(f"{kind} {per_action.get(kind, 0)}" for kind in _ACTION_STYLE)
+        + f" · {len(lines)} messages"
+    )
+
+
+def print_queue(console: Console, cases: Sequence[CaseRecord]) -> None:
+    """The moderators' queue."""
+    table = Table(title=f"Moderators' queue ({sum(1 for case in cases if case.is_open)} open)")
+    for column in ("case", "status", "when", "author", "message (masked)", "flagged", "action", "route"):
+        table.add_column(column, overflow="fold")
+    for case in cases:
+        text = "[text purged]" if case.text is None else _preview(mask_personal_data(case.text))
+        table.add_row(
+            f"#{case.id}",
+            case.status,
+            case.created_at.strftime("%a %d %b %H:%M"),
+            escape(case.author_name),
+            escape(text),
+            ", ".join(category.value for category in case.flagged),
+            case.top_action.value,
+            case.route.value if case.route else "",
+        )
+    console.print(table)
+
+
+def print_case(console: Console, case: CaseRecord, actions: Sequence[ActionRecord]) -> None:
+    """One case, in full, for a moderator."""
+    text = "[text purged after the retention period]" if case.text is None else case.text
+    body = [
+        f"[bold]case #{case.id}[/bold] · {case.status} · {case.platform} chat {escape(case.chat_id)} message {escape(case.message_id)}",
+        f"author: {escape(case.author_name)} ({case.author_role.value}, id {escape(case.author_id)}) · {case.created_at:%Y-%m-%d %H:%M} UTC",
+        f"message: {escape(text)}",
+        f"flagged: {', '.join(c.value for c in case.flagged)} · clauses {', '.join(case.clauses)}",
+        f"explanation: {escape(case.explanation)}",
+        f"scorer: {escape(case.scorer)}",
+        "evidence:",
+    ]
+    body += [f"  {item.category.value}: {item.kind} ({item.source}, {item.score:.2f}) {item.start}-{item.end}" for item in case.evidence]
+    body.append("actions:")
+    body += [
+        f"  {record.at:%H:%M:%S} {escape(record.actor)} {record.action}: {record.outcome}"
+        + (f" ({escape(record.detail)})" if record.detail else "")
+        for record in actions
+    ]
+    console.print(Panel("\n".join(body), border_style="magenta"))
+
+
+def print_status(console: Console, services: Services) -> None:
+    """Scorer, store, policy and counts."""
+    loaded = services.loaded
+    table = Table(show_header=False, title="classmod status")
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    scorer = f"[bold yellow]{escape(loaded.scorer.name)} (FALLBACK)[/bold yellow]\n{escape(loaded.reason or '')}" if loaded.is_fallback else escape(loaded.scorer.name)
+    table.add_row("scorer", scorer)
+    table.add_row("store", escape(services.store.url_for_display))
+    table.add_row("policy", f"{escape(services.policy.name)} (version {escape(services.policy.version)})")
+    table.add_row("retention", f"{services.settings.retention_days} days")
+    for name, count in services.store.counts().items():
+        table.add_row(name.replace("_", " "), str(count))
+    console.print(table)
+
+
+def print_policy(console: Console, policy: Policy) -> None:
+    """The clauses as a table."""
+    table = Table(title=f"{policy.name} (version {policy.version})", show_lines=True)
+    for column in ("clause", "title", "applies to", "categories", "enforced"):
+        table.add_column(column, overflow="fold")
+    for clause in policy.clauses:
+        enforced = "yes" if clause.is_enforced else f"no: {clause.not_enforced_reason}"
+        table.add_row(
+            clause.id, escape(clause.title), clause.applies_to.value, ", ".join(c.value for c in clause.categories), escape(enforced)
+        )
+    console.print(table)
+
+
+def print_groups(console: Console, groups: Sequence[GroupRecord]) -> None:
+    """Known groups."""
+    table = Table(title="Groups")
+    for column in ("platform", "chat", "title", "authorised", "by"):
+        table.add_column(column)
+    for group in groups:
+        table.add_row(group.platform, escape(group.chat_id), escape(group.title or ""), "yes" if group.is_authorised else "no", escape(group.authorised_by or ""))
+    console.print(table)
+
+
+def _preview(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _PREVIEW else flat[: _PREVIEW - 1] + "…"

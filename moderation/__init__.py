@@ -1,0 +1,1 @@
+"""The platform-neutral moderation core: types, normalisation, scorers, policy and engine."""

@@ -1,0 +1,211 @@
+"""The engine: from a message, its author's history, the policy and the model's scores to a decision.
+
+``assess`` is pure: the clock and the model's scores are arguments, it does no I/O, and the same
+input always gives the same decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from moderation.normalise import normalise
+from moderation.policy import Policy
+from moderation.scorers.personal_data import find_personal_data
+from moderation.scorers.phrases import find_phrases
+from moderation.types import (
+    Action,
+    ActionKind,
+    AuthorHistory,
+    Category,
+    ChatMessage,
+    Decision,
+    Evidence,
+    ModelScores,
+    Role,
+    Route,
+)
+
+__all__ = ["PRIORITY", "active_strikes", "assess", "detect"]
+
+# When several categories are flagged, the first in this order leads the reminder and routing.
+PRIORITY: tuple[Category, ...] = (
+    Category.SAFEGUARDING,
+    Category.STAFF_CONDUCT,
+    Category.INCITEMENT,
+    Category.EXTREMISM,
+    Category.HARASSMENT,
+    Category.SEXUAL,
+    Category.PERSONAL_DATA,
+    Category.DEFAMATION,
+    Category.PHOTO_CONSENT,
+    Category.CIVILITY,
+)
+
+# The order actions are carried out in: hide first so the breach is seen as briefly as possible.
+_EXECUTION_ORDER: tuple[ActionKind, ...] = (ActionKind.HIDE, ActionKind.REMIND, ActionKind.WARN, ActionKind.ESCALATE)
+_NEVER_PUNISHED = frozenset({ActionKind.HIDE, ActionKind.WARN})
+
+
+def active_strikes(history: AuthorHistory, policy: Policy, now: datetime) -> int:
+    """How many of the author's strikes are recent enough to count towards the ladder."""
+    lifetime = timedelta(days=policy.strike_lifetime_days)
+    return sum(1 for strike in history.strikes if now - strike.at < lifetime)
+
+
+def detect(message: ChatMessage, history: AuthorHistory, policy: Policy, model: ModelScores) -> list[Evidence]:
+    """Everything every detector found in the message, flagged or not."""
+    evidence = [
+        Evidence(category=category, kind=label, source=model.scorer, score=_clamp(model.labels[label]))
+        for label, category in policy.model_labels.items()
+        if label in model.labels
+    ]
+    text = message.text
+    evidence.extend(
+        Evidence(category=Category.PERSONAL_DATA, kind=hit.kind, source="personal_data", start=hit.start, end=hit.end)
+        for hit in find_personal_data(text)
+    )
+    evidence.extend(find_phrases(normalise(text), policy, message.author.role))
+    if message.has_photo and not history.has_photo_consent:
+        evidence.append(Evidence(category=Category.PHOTO_CONSENT, kind="photo_without_consent", source="photo"))
+    return evidence
+
+
+def assess(
+    message: ChatMessage, history: AuthorHistory, policy: Policy, now: datetime, model: ModelScores
+) -> Decision:
+    """Decide what to do about one message.
+
+    Args:
+        message: the message (or edit) to judge.
+        history: the author's recorded strikes and photo consent.
+        policy: the loaded policy.
+        now: the current time, for strike decay.
+        model: the text model's scores for this message, or the reason it has none.
+
+    Returns:
+        The decision, with its evidence, clauses, ordered actions and texts for learner and moderator.
+    """
+    role = message.author.role
+    evidence = detect(message, history, policy, model)
+    scores = {category: 0.0 for category in Category}
+    for item in evidence:
+        scores[item.category] = max(scores[item.category], item.score)
+
+    flagged = tuple(
+        category
+        for category in PRIORITY
+        if scores[category] >= policy.categories[category].threshold and policy.clauses_for(category, role)
+    )
+    strikes = active_strikes(history, policy, now)
+    kept_evidence = tuple(
+        sorted(
+            (item for item in evidence if item.category in flagged and item.score >= policy.categories[item.category].threshold),
+            key=lambda item: (PRIORITY.index(item.category), item.start if item.start is not None else -1, item.kind),
+        )
+    )
+    clauses = _unique(clause_id for category in flagged for clause_id in _clauses(category, kept_evidence, policy, role))
+    actions = _actions(flagged, policy, strikes)
+    if model.error is not None and not any(action.kind is ActionKind.ESCALATE for action in actions):
+        # A scorer that fails never silently allows: hold the message for a person to review.
+        actions = (*actions, Action(ActionKind.ESCALATE, Route.MODERATORS))
+    return Decision(
+        scores={category: round(score, 4) for category, score in scores.items()},
+        flagged=flagged,
+        evidence=kept_evidence,
+        clauses=clauses,
+        actions=actions,
+        reminder=_reminder(flagged, policy, role, model, actions),
+        explanation=_explanation(flagged, scores, kept_evidence, policy, strikes, actions, model),
+        scorer=model.scorer if model.error is None else f"{model.scorer} (failed: {model.error})",
+        strikes=strikes,
+    )
+
+
+def _clauses(category: Category, evidence: Sequence[Evidence], policy: Policy, role: Role) -> tuple[str, ...]:
+    """The clauses breached: those the detectors named, else every clause covering the category."""
+    candidates = {clause.id for clause in policy.clauses_for(category, role)}
+    named = _unique(
+        rule.clause_id
+        for item in evidence
+        if item.category is category
+        and (rule := policy.detector(item.kind)) is not None
+        and rule.clause_id in candidates
+        and rule.clause_id is not None
+    )
+    return named or tuple(clause.id for clause in policy.clauses_for(category, role))
+
+
+def _actions(flagged: Sequence[Category], policy: Policy, strikes: int) -> tuple[Action, ...]:
+    if not flagged:
+        return ()
+    if Category.SAFEGUARDING in flagged:
+        # A disclosure is never punished, whatever else the message contains.
+        steps = {kind for kind in policy.categories[Category.SAFEGUARDING].step(strikes) if kind not in _NEVER_PUNISHED}
+        return tuple(Action(kind, Route.SAFEGUARDING if kind is ActionKind.ESCALATE else None) for kind in _ordered(steps))
+    kinds: set[ActionKind] = set()
+    route = Route.MODERATORS
+    for category in flagged:
+        rule = policy.categories[category]
+        step = rule.step(strikes)
+        kinds.update(step)
+        if ActionKind.ESCALATE in step and rule.route is Route.SAFEGUARDING:
+            route = Route.SAFEGUARDING
+    if ActionKind.WARN in kinds:
+        kinds.discard(ActionKind.REMIND)  # a warning is itself the private message
+    return tuple(Action(kind, route if kind is ActionKind.ESCALATE else None) for kind in _ordered(kinds))
+
+
+def _ordered(kinds: Iterable[ActionKind]) -> tuple[ActionKind, ...]:
+    present = set(kinds)
+    return tuple(kind for kind in _EXECUTION_ORDER if kind in present)
+
+
+def _reminder(
+    flagged: Sequence[Category], policy: Policy, role: Role, model: ModelScores, actions: Sequence[Action]
+) -> str | None:
+    if Category.SAFEGUARDING in flagged:
+        return policy.support_message
+    if not flagged:
+        return policy.scorer_failure_reminder if model.error is not None and actions else None
+    texts: list[str] = []
+    for category in flagged:
+        for clause in policy.clauses_for(category, role):
+            if clause.reminder and clause.reminder not in texts:
+                texts.append(clause.reminder)
+                break
+        if len(texts) == 2:
+            break
+    return " ".join(texts) or None
+
+
+def _explanation(
+    flagged: Sequence[Category],
+    scores: dict[Category, float],
+    evidence: Sequence[Evidence],
+    policy: Policy,
+    strikes: int,
+    actions: Sequence[Action],
+    model: ModelScores,
+) -> str:
+    parts: list[str] = []
+    if model.error is not None:
+        parts.append(f"scorer {model.scorer} failed ({model.error}); held for review")
+    for category in flagged:
+        kinds = _unique(f"{item.kind}" for item in evidence if item.category is category)
+        threshold = policy.categories[category].threshold
+        parts.append(f"{category.value} {scores[category]:.2f} >= {threshold:.2f} ({', '.join(kinds)})")
+    if not parts:
+        return "nothing flagged"
+    if actions:
+        plan = ", ".join(action.kind.value + (f" to {action.route.value}" if action.route else "") for action in actions)
+        parts.append(f"{strikes} active strike(s); actions: {plan}")
+    return "; ".join(parts)
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _clamp(value: float) -> float:
+    return min(1.0, max(0.0, float(value)))

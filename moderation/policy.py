@@ -1,0 +1,379 @@
+"""Policy files: the service's rules as data, validated with line numbers and compiled once.
+
+A policy file (YAML) lists every clause of the source policy, the categories that breach each
+clause, a threshold and an action ladder per category, how model labels map to categories, and
+the phrase detectors for what no model scores (incitement, extremism, defamation, staff conduct,
+safeguarding). ``load_policy`` turns it into an immutable :class:`Policy`; every problem is a
+:class:`PolicyError` naming the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from moderation.errors import PolicyError
+from moderation.types import ActionKind, Category, Role, Route
+
+__all__ = [
+    "Audience",
+    "CategoryRule",
+    "Clause",
+    "DetectorRule",
+    "Policy",
+    "default_policy_path",
+    "load_policy",
+]
+
+DEFAULT_POLICY = "scls.yaml"
+
+
+class Audience(StrEnum):
+    """Who a clause or a detector applies to."""
+
+    EVERYONE = "everyone"
+    LEARNERS = "learners"
+    STAFF = "staff"
+
+    def includes(self, role: Role) -> bool:
+        """Whether someone with this role is bound by it."""
+        if self is Audience.EVERYONE:
+            return True
+        return role.is_staff == (self is Audience.STAFF)
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One clause of the source policy."""
+
+    id: str
+    title: str
+    wording: str
+    applies_to: Audience
+    categories: tuple[Category, ...]
+    is_enforced: bool
+    not_enforced_reason: str | None
+    reminder: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRule:
+    """How a category is judged: the score that flags it and what each breach leads to.
+
+    ``ladder[n]`` holds the actions for an author with ``n`` active strikes (the last step
+    repeats). ``records_strike`` is true when the step includes ``warn``.
+    """
+
+    category: Category
+    threshold: float
+    ladder: tuple[tuple[ActionKind, ...], ...]
+    route: Route
+
+    def step(self, active_strikes: int) -> tuple[ActionKind, ...]:
+        """The actions for an author with this many active strikes."""
+        return self.ladder[min(active_strikes, len(self.ladder) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorRule:
+    """A phrase detector: patterns over normalised text that score one category."""
+
+    id: str
+    category: Category
+    score: float
+    applies_to: Audience
+    pattern: re.Pattern[str]
+    unless: re.Pattern[str] | None
+    clause_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A loaded, validated policy, ready for the engine."""
+
+    id: str
+    name: str
+    version: str
+    source: str
+    clauses: tuple[Clause, ...]
+    categories: Mapping[Category, CategoryRule]
+    model_labels: Mapping[str, Category]
+    detectors: tuple[DetectorRule, ...]
+    idioms: re.Pattern[str] | None
+    strike_lifetime_days: int
+    support_message: str
+    scorer_failure_reminder: str | None
+
+    def clauses_for(self, category: Category, role: Role) -> tuple[Clause, ...]:
+        """The enforced clauses that this category breaches for someone with this role."""
+        return tuple(
+            clause
+            for clause in self.clauses
+            if clause.is_enforced and category in clause.categories and clause.applies_to.includes(role)
+        )
+
+    def detector(self, detector_id: str) -> DetectorRule | None:
+        """The phrase detector with this id, if there is one."""
+        for rule in self.detectors:
+            if rule.id == detector_id:
+                return rule
+        return None
+
+    def clause(self, clause_id: str) -> Clause:
+        """The clause with this id.
+
+        Raises:
+            KeyError: no clause has this id.
+        """
+        for clause in self.clauses:
+            if clause.id == clause_id:
+                return clause
+        raise KeyError(clause_id)
+
+
+def default_policy_path() -> Path:
+    """The policy file that ships inside the package (the service's own policy)."""
+    return Path(str(resources.files("policies").joinpath(DEFAULT_POLICY)))
+
+
+def load_policy(path: Path | str | None = None) -> Policy:
+    """Read, validate and compile a policy file.
+
+    Args:
+        path: the YAML file; the bundled policy when ``None``.
+
+    Raises:
+        PolicyError: the file is missing, not YAML, or breaks a rule; the message has the line.
+    """
+    file_path = Path(path) if path is not None else default_policy_path()
+    try:
+        source = file_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read the policy file ({exc.__class__.__name__}: {exc})", path=str(file_path)) from exc
+    return parse_policy(source, name=str(file_path))
+
+
+def parse_policy(source: str, *, name: str = "policy") -> Policy:
+    """Validate and compile policy YAML held in a string (``name`` is used in errors)."""
+    try:
+        node = yaml.compose(source, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyError(f"not valid YAML: {problem}", path=name, line=line) from exc
+    if node is None:
+        raise PolicyError("the file is empty; start from policies/scls.yaml", path=name, line=1)
+    lines: dict[tuple[Any, ...], int] = {}
+    data = _to_python(node, (), lines)
+    try:
+        document = _PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        location = tuple(error["loc"])
+        dotted = ".".join(str(part) for part in location) or "(top level)"
+        raise PolicyError(f"{dotted}: {error['msg']}", path=name, line=_line_of(location, lines)) from exc
+    return _compile(document, name, lines)
+
+
+# --- the file's schema -----------------------------------------------------------------------
+
+_Action = Literal["remind", "warn", "hide", "escalate"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _ClauseFile(_Strict):
+    id: str
+    title: str
+    wording: str
+    applies_to: Audience = Audience.EVERYONE
+    categories: list[Category] = Field(default_factory=list)
+    enforced: bool = True
+    not_enforced_reason: str | None = None
+    reminder: str | None = None
+
+
+class _CategoryFile(_Strict):
+    threshold: float = Field(ge=0.0, le=1.0)
+    route: Route = Route.MODERATORS
+    ladder: list[list[_Action]] = Field(min_length=1)
+
+
+class _DetectorFile(_Strict):
+    id: str
+    category: Category
+    score: float = Field(default=0.9, ge=0.0, le=1.0)
+    applies_to: Audience = Audience.EVERYONE
+    patterns: list[str] = Field(min_length=1)
+    unless: list[str] = Field(default_factory=list)
+    clause: str | None = None
+
+
+class _PolicyFile(_Strict):
+    id: str
+    name: str
+    version: str
+    source: str
+    strike_lifetime_days: int = Field(ge=1, le=3650)
+    support_message: str
+    scorer_failure_reminder: str | None = None
+    model_labels: dict[str, Category]
+    categories: dict[Category, _CategoryFile]
+    clauses: list[_ClauseFile] = Field(min_length=1)
+    detectors: list[_DetectorFile] = Field(default_factory=list)
+    idioms: list[str] = Field(default_factory=list)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+
+# --- compiling ---------------------------------------------------------------------------------
+
+
+def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]) -> Policy:
+    clauses = tuple(
+        Clause(
+            id=clause.id,
+            title=clause.title,
+            wording=" ".join(clause.wording.split()),
+            applies_to=clause.applies_to,
+            categories=tuple(clause.categories),
+            is_enforced=clause.enforced,
+            not_enforced_reason=clause.not_enforced_reason,
+            reminder=clause.reminder.strip() if clause.reminder else None,
+        )
+        for clause in document.clauses
+    )
+    seen: set[str] = set()
+    for index, clause in enumerate(clauses):
+        where = _line_of(("clauses", index), lines)
+        if clause.id in seen:
+            raise PolicyError(f"clause id {clause.id!r} is used twice; ids must be unique", path=name, line=where)
+        seen.add(clause.id)
+        if clause.is_enforced and not clause.categories:
+            raise PolicyError(
+                f"clause {clause.id} is enforced but lists no categories; add categories or set enforced: false",
+                path=name,
+                line=where,
+            )
+        if not clause.is_enforced and not clause.not_enforced_reason:
+            raise PolicyError(
+                f"clause {clause.id} is not enforced: say why in not_enforced_reason", path=name, line=where
+            )
+        if clause.is_enforced and not clause.reminder:
+            raise PolicyError(
+                f"clause {clause.id} is enforced but has no reminder text for the learner", path=name, line=where
+            )
+
+    categories: dict[Category, CategoryRule] = {}
+    for category, rule in document.categories.items():
+        categories[category] = CategoryRule(
+            category=category,
+            threshold=rule.threshold,
+            ladder=tuple(tuple(ActionKind(action) for action in step) for step in rule.ladder),
+            route=rule.route,
+        )
+    for category in Category:
+        if category not in categories:
+            raise PolicyError(
+                f"categories: {category.value} is missing; every category needs a threshold and a ladder",
+                path=name,
+                line=_line_of(("categories",), lines),
+            )
+        if not any(category in clause.categories and clause.is_enforced for clause in clauses):
+            raise PolicyError(
+                f"no enforced clause covers the category {category.value}; add it to a clause's categories",
+                path=name,
+                line=_line_of(("clauses",), lines),
+            )
+
+    detectors = tuple(
+        DetectorRule(
+            id=detector.id,
+            category=detector.category,
+            score=detector.score,
+            applies_to=detector.applies_to,
+            pattern=_compile_patterns(detector.patterns, name, lines, ("detectors", index, "patterns")),
+            unless=(
+                _compile_patterns(detector.unless, name, lines, ("detectors", index, "unless"))
+                if detector.unless
+                else None
+            ),
+            clause_id=detector.clause,
+        )
+        for index, detector in enumerate(document.detectors)
+    )
+    for index, detector in enumerate(detectors):
+        if detector.clause_id is not None and detector.clause_id not in seen:
+            raise PolicyError(
+                f"detector {detector.id} names clause {detector.clause_id!r}, which is not in clauses",
+                path=name,
+                line=_line_of(("detectors", index, "clause"), lines),
+            )
+    idioms = _compile_patterns(document.idioms, name, lines, ("idioms",)) if document.idioms else None
+    return Policy(
+        id=document.id,
+        name=document.name,
+        version=document.version,
+        source=document.source,
+        clauses=clauses,
+        categories=categories,
+        model_labels=dict(document.model_labels),
+        detectors=detectors,
+        idioms=idioms,
+        strike_lifetime_days=document.strike_lifetime_days,
+        support_message=" ".join(document.support_message.split()),
+        scorer_failure_reminder=document.scorer_failure_reminder,
+    )
+
+
+def _compile_patterns(
+    patterns: list[str], name: str, lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]
+) -> re.Pattern[str]:
+    for index, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise PolicyError(
+                f"pattern {pattern!r} is not a valid regular expression ({exc.msg})",
+                path=name,
+                line=_line_of((*path, index), lines),
+            ) from exc
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+
+def _to_python(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            result[key_node.value] = _to_python(value_node, (*path, key_node.value), lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*path, index), lines) for index, item in enumerate(node.value)]
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def _line_of(location: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int | None:
+    for end in range(len(location), -1, -1):
+        line = lines.get(tuple(location[:end]))
+        if line is not None:
+            return line
+    return None

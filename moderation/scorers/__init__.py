@@ -1,0 +1,1 @@
+"""Scorers: the text model (Detoxify or the fallback) and the detectors that need no model."""

@@ -1,0 +1,403 @@
+"""The patterns and checks behind the personal-data detector, one finder per kind of identifier.
+
+Each finder takes the original text and yields ``(start, end)`` spans into it. Finders may
+overlap one another; ``personal_data`` picks among them. Every pattern is anchored by
+lookarounds and bounded repeats so that a scan stays roughly linear in the length of the text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections.abc import Iterator
+
+import phonenumbers
+
+__all__ = [
+    "find_addresses",
+    "find_bank_accounts",
+    "find_cards",
+    "find_dates_of_birth",
+    "find_emails",
+    "find_ibans",
+    "find_nhs_numbers",
+    "find_ni_numbers",
+    "find_passports",
+    "find_phones",
+    "find_postcodes",
+]
+
+Span = tuple[int, int]
+
+_I = re.IGNORECASE
+_AI = re.ASCII | re.IGNORECASE
+_DIGIT = re.compile(r"\d")
+_SENTENCE_BREAK = re.compile(r"[!?\n\d]|\.\s")
+
+
+def _window_before(text: str, start: int, size: int) -> str:
+    return text[max(0, start - size) : start]
+
+
+def _has_context(pattern: re.Pattern[str], text: str, start: int, end: int, before: int, after: int) -> bool:
+    # The words count only when nothing but a few plain words separates them from the span.
+    for match in pattern.finditer(_window_before(text, start, before)):
+        if not _SENTENCE_BREAK.search(match.string[match.end() :]):
+            return True
+    following = text[end : end + after]
+    later = pattern.search(following)
+    return later is not None and not _SENTENCE_BREAK.search(following[: later.start()])
+
+
+# --- phone -------------------------------------------------------------------------------------
+
+# Any phone number has seven digits with at most a little punctuation between them; the library is
+# only worth its cost when the text has such a run.
+_DIGIT_RUN = re.compile(r"\d(?:\W{0,3}\d){6}")
+_PHONE_SHAPE = re.compile(
+    r"(?<![\w+])(?<!\d[\s.-])(?:(?:\+|00)\s?44\s?(?:\(0\)\s?)?|\(?0)(?:[\s.()-]{0,2}\d){9,10}(?![\s.-]?\d)"
+)
+_PHONE_CONTEXT = re.compile(
+    r"\b(?:numbers?|no|call|text|ring|mobile|mob|phone|tel|telephone|whats\s?app|contact|reach|"
+    r"landline|cell|sms|digits)\b",
+    _I,
+)
+_SPOKEN_DIGITS = {
+    "zero": "0", "oh": "0", "o": "0", "nought": "0", "nil": "0", "one": "1", "two": "2", "three": "3",
+    "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+_REPEATS = {"double": 2, "triple": 3, "treble": 3}
+_SPOKEN_TOKEN = (
+    r"(?:(?:double|triple|treble)[\s-]+)?"
+    r"(?:zero|oh|o|nought|nil|one|two|three|four|five|six|seven|eight|nine|\d+)\b"
+)
+_SPOKEN_NUMBER = re.compile(rf"(?<!\w)(?:plus[\s-]+)?{_SPOKEN_TOKEN}(?:[\s,.-]+{_SPOKEN_TOKEN})+", _AI)
+_SPOKEN_PART = re.compile(r"(?:(double|triple|treble)[\s-]+)?([a-z]+|\d+)", _AI)
+
+
+def _spoken_digits(words: str) -> str | None:
+    digits: list[str] = []
+    has_word = False
+    for part in _SPOKEN_PART.finditer(words):
+        repeat, token = part.group(1), part.group(2).lower()
+        if token == "plus":
+            continue
+        if token.isdecimal():
+            digit = token
+        elif token in _SPOKEN_DIGITS:
+            has_word = True
+            digit = _SPOKEN_DIGITS[token]
+        else:
+            return None
+        digits.append(digit * (_REPEATS[repeat.lower()] if repeat else 1))
+    return "".join(digits) if has_word else None
+
+
+def _is_counting(digits: str) -> bool:
+    return all(int(later) - int(earlier) == 1 for earlier, later in itertools.pairwise(digits))
+
+
+def _spoken_phones(text: str) -> Iterator[Span]:
+    for match in _SPOKEN_NUMBER.finditer(text):
+        digits = _spoken_digits(match.group())
+        if digits is None or _is_counting(digits):
+            continue
+        if (digits.startswith("0") and 10 <= len(digits) <= 12) or (
+            digits.startswith("44") and 11 <= len(digits) <= 13
+        ):
+            yield match.span()
+
+
+def find_phones(text: str) -> Iterator[Span]:
+    """Yield valid phone numbers, UK-shaped numbers beside a phone word, and spoken numbers."""
+    if _DIGIT_RUN.search(text):
+        try:
+            matcher = phonenumbers.PhoneNumberMatcher(text, "GB", leniency=phonenumbers.Leniency.VALID)
+            for found in matcher:
+                yield found.start, found.end
+        except Exception:  # a library failure must not stop the other checks
+            pass
+        for match in _PHONE_SHAPE.finditer(text):
+            if not _is_counting("".join(_DIGIT.findall(match.group()))) and _has_context(
+                _PHONE_CONTEXT, text, match.start(), match.end(), 40, 25
+            ):
+                yield match.span()
+    yield from _spoken_phones(text)
+
+
+# --- email -------------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])")
+_OPEN, _CLOSE = r"[(\[{<]", r"[)\]}>]"
+_AT = rf"(?P<at>\s*{_OPEN}\s*(?:at|@)\s*{_CLOSE}\s*|\s+at\s+|\s*@\s*)"
+_DOT = rf"(?:\s*{_OPEN}\s*(?:dot|\.)\s*{_CLOSE}\s*|\s+dot\s+|\.)"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_OBFUSCATED_EMAIL = re.compile(
+    rf"(?<![\w.+-])(?P<local>[\w.+-]{{1,64}}){_AT}(?P<domain>{_LABEL}(?:{_DOT}{_LABEL}){{1,4}})(?![\w-])", _I
+)
+_DOMAIN_LABEL = re.compile(_LABEL)
+_TLDS = frozenset(
+    "com co uk org net ac gov nhs io me info edu biz sch police mod ltd plc us ca au nz ie eu de fr es it nl "
+    "be pl pt ro in pk ng za tv app dev online email cymru scot wales london".split()
+)
+_NOT_NAMES = frozenset(
+    "look looking looked me us him her them it this that these those here there you home work school college "
+    "class least all once first last best be is am are was were meet see stay good great laugh smile point "
+    "stare glance aim arrive arrived the a an my your his our their".split()
+)
+
+
+def find_emails(text: str) -> Iterator[Span]:
+    """Yield email addresses, plain or lightly obfuscated ("john (at) example (dot) com")."""
+    if "@" in text:
+        yield from (match.span() for match in _EMAIL.finditer(text))
+    for match in _OBFUSCATED_EMAIL.finditer(text):
+        labels = _DOMAIN_LABEL.findall(match.group("domain"))
+        if labels[-1].lower() not in _TLDS:
+            continue
+        if match.group("at").strip().lower() == "at" and (
+            match.group("local").lower() in _NOT_NAMES or labels[0].lower() in _NOT_NAMES
+        ):
+            continue
+        yield match.span()
+
+
+# --- postcode and address ----------------------------------------------------------------------
+
+_POSTCODE = re.compile(
+    r"(?<!\w)(?:GIR[ \t]?0AA|"
+    r"(?:[A-PR-UWYZ](?:\d{1,2}|[A-HK-Y]\d{1,2}|\d[A-HJKPSTUW]|[A-HK-Y]\d[ABEHMNPRV-Y]))[ \t]?"
+    r"(?!(?-i:(?:1st|2nd|3rd|[04-9]th))\b)\d[ABD-HJLNP-UW-Z]{2})(?!\w)",
+    _AI,
+)
+
+
+def find_postcodes(text: str) -> Iterator[Span]:
+    """Yield full UK postcodes, with or without the space, in any case."""
+    yield from (match.span() for match in _POSTCODE.finditer(text))
+
+
+_SUFFIX = (
+    r"(?:road|rd|street|st|avenue|ave|lane|ln|close|drive|dr|way|crescent|cres|grove|place|pl|terrace|tce|"
+    r"court|ct|gardens|gdns|walk|hill|park|row|square|sq|mews|view|rise|vale|green|parade|boulevard|mount|"
+    r"wharf|fields|meadows|brow|heights|croft|wynd)"
+)
+_STREET = rf"(?P<name>(?:[^\W\d_][\w'’.-]*\s+){{1,3}})(?P<suffix>{_SUFFIX})(?!\w)"
+_FLAT = r"(?:(?:flat|apartment|apt|unit)\.?\s*\d{1,4}[a-z]?\s*,?\s*)"
+_HOUSE = r"(?:\d{1,4}[a-z]?(?![\d.,:/])\s*,?\s+)"
+_NUMBERED_ADDRESS = re.compile(rf"(?<![\w£$€#.,:/-]){_FLAT}?(?<![\w£$€#.,:/-]){_HOUSE}{_STREET}", _I)
+_ADDRESS_CONTEXT = re.compile(
+    r"\b(?:(?:lives?|living|staying|stay|moved)\s+(?:at|on|in|to)|address\s*(?:is\s*)?:?|house\s+is\s+(?:at|on|in))"
+    rf"\s+(?:the\s+)?(?P<address>{_FLAT}?{_HOUSE}?{_STREET})",
+    _I,
+)
+_NOT_HOUSE_NUMBER = re.compile(
+    r"\b(?:pages?|pg|pp?|chapter|ch|rooms?|rm|questions?|q|exercise|ex|section|lesson|week|year|yr|level|"
+    r"module|step|table|figure|fig|slide|line|grade|class|group|bus|route|score|platform|gate|"
+    r"seat|part|size|age|aged|times|x)\.?\s*$",
+    _I,
+)
+_NOT_STREET_WORDS = frozenset(
+    "the a an of in on at to my your his her our their top bottom end near by next up down corner this that "
+    "same other just and or off out back over from with for is are was were very big small nice".split()
+)
+
+
+def _is_street_name(name: str, require_capitals: bool) -> bool:
+    words = name.split()
+    if any(word.lower() in _NOT_STREET_WORDS for word in words):
+        return False
+    return not require_capitals or all(word[0].isupper() for word in words)
+
+
+def find_addresses(text: str) -> Iterator[Span]:
+    """Yield street addresses: a house number and a capitalised street, or any street after "I live at"."""
+    for match in _ADDRESS_CONTEXT.finditer(text):
+        if _is_street_name(match.group("name"), require_capitals=False):
+            yield match.span("address")
+    if not _DIGIT.search(text):
+        return
+    for match in _NUMBERED_ADDRESS.finditer(text):
+        if _is_street_name(match.group("name"), require_capitals=True) and not _NOT_HOUSE_NUMBER.search(
+            _window_before(text, match.start(), 20)
+        ):
+            yield match.span()
+
+
+# --- national and health identifiers -----------------------------------------------------------
+
+_NI_NUMBER = re.compile(
+    r"(?<!\w)(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][ -]?"
+    r"\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D](?!\w)",
+    _AI,
+)
+_NHS_NUMBER = re.compile(r"(?<!\d)(?<!\d[ -])\d{3}(?P<sep>[ -]?)\d{3}(?P=sep)\d{4}(?![ -]?\d)")
+_NHS_WEIGHTS = range(10, 1, -1)
+
+
+def find_ni_numbers(text: str) -> Iterator[Span]:
+    """Yield National Insurance numbers with a valid prefix and an A to D suffix."""
+    yield from (match.span() for match in _NI_NUMBER.finditer(text))
+
+
+def _passes_nhs_check(digits: str) -> bool:
+    total = sum(int(digit) * weight for digit, weight in zip(digits, _NHS_WEIGHTS, strict=False))
+    check = 11 - total % 11
+    return check != 10 and check % 11 == int(digits[9])
+
+
+def find_nhs_numbers(text: str) -> Iterator[Span]:
+    """Yield ten-digit numbers that pass the NHS modulus-11 check."""
+    for match in _NHS_NUMBER.finditer(text):
+        digits = "".join(_DIGIT.findall(match.group()))
+        if _passes_nhs_check(digits) and not _is_counting(digits):
+            yield match.span()
+
+
+_PASSPORT = re.compile(r"\bpassport\b[^\n!?]{0,30}?(?<!\w)(?P<number>\d{9}|[A-Z]{1,2}\d{6,8})(?!\w)", _AI)
+
+
+def find_passports(text: str) -> Iterator[Span]:
+    """Yield passport numbers written a few words after "passport"."""
+    yield from (match.span("number") for match in _PASSPORT.finditer(text))
+
+
+# --- money -------------------------------------------------------------------------------------
+
+_CARD = re.compile(
+    r"(?<!\d)(?<!\d[ -])(?:\d{4}(?P<sep>[ -]?)\d{4}(?P=sep)\d{4}(?P=sep)\d{1,4}(?:(?P=sep)\d{3})?"
+    r"|\d{4}(?P<amex>[ -]?)\d{6}(?P=amex)\d{4,5}|\d{13,19})(?![ -]?\d)"
+)
+
+
+def _passes_luhn(digits: str) -> bool:
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _has_issuer_prefix(digits: str) -> bool:
+    length, two, four = len(digits), int(digits[:2]), int(digits[:4])
+    if digits[0] == "4":
+        return length in (13, 16, 19)
+    if two in (34, 37):
+        return length == 15
+    if 51 <= two <= 55 or 2221 <= four <= 2720:
+        return length == 16
+    return four == 6011 or two == 50 or 56 <= two <= 69
+
+
+def find_cards(text: str) -> Iterator[Span]:
+    """Yield payment card numbers with a real issuer prefix that pass the Luhn check."""
+    for match in _CARD.finditer(text):
+        digits = "".join(_DIGIT.findall(match.group()))
+        if 13 <= len(digits) <= 19 and _has_issuer_prefix(digits) and _passes_luhn(digits):
+            yield match.span()
+
+
+# A sort code may touch an account number but not another group of one or two digits, and an
+# account number may touch a sort code but not another long group, so neither is cut from a longer run.
+_SORT_CODE = re.compile(
+    r"(?<![\d/.:])(?<!(?<!\d)\d[ -])(?<!(?<!\d)\d\d[ -])\d{2}(?P<sep>[ -]?)\d{2}(?P=sep)\d{2}"
+    r"(?!\d|(?P=sep)\d{1,2}(?!\d)|[/.:]\d)"
+)
+_ACCOUNT_NUMBER = re.compile(
+    r"(?<![\d/.:£$€#])(?<!\d\d\d[ -])(?:\d{8}|\d{4}[ -]\d{4})(?!\d|[ -]\d{3}|[/.:]\d)"
+)
+_SORT_CODE_CONTEXT = re.compile(r"\b(?:sort\s*code|s/c)\b", _I)
+_ACCOUNT_CONTEXT = re.compile(
+    r"(?:\baccount\s*(?:number|no|num)?|\bacc(?:t)?\s*(?:no|number|num)|\ba/c)\b|\bbank\s+details\b", _I
+)
+_PAIR_GAP = re.compile(r"\D{0,40}")
+
+
+def _accounts_beside(code: Span, accounts: list[Span], starts: list[int], text: str) -> Iterator[Span]:
+    # Only accounts that start within the gap's reach can pair, which keeps long texts linear.
+    low = bisect.bisect_left(starts, code[0] - 60)
+    high = bisect.bisect_right(starts, code[1] + 41)
+    for account in accounts[low:high]:
+        first, second = (code, account) if account[0] >= code[1] else (account, code)
+        if second[0] >= first[1] and _PAIR_GAP.fullmatch(text, first[1], second[0]):
+            yield first[0], second[1]
+
+
+def find_bank_accounts(text: str) -> Iterator[Span]:
+    """Yield a sort code with an account number, or either one after words like "sort code"."""
+    if not _DIGIT.search(text):
+        return
+    sort_codes = [match.span() for match in _SORT_CODE.finditer(text)]
+    accounts = [match.span() for match in _ACCOUNT_NUMBER.finditer(text)]
+    starts = [account[0] for account in accounts]
+    for code in sort_codes:
+        is_separated = not text[code[0] : code[1]].isdecimal()
+        for pair in _accounts_beside(code, accounts, starts, text):
+            if is_separated or _has_context(_SORT_CODE_CONTEXT, text, *pair, 40, 0):
+                yield pair
+        if _has_context(_SORT_CODE_CONTEXT, text, *code, 30, 0):
+            yield code
+    for account in accounts:
+        if _has_context(_ACCOUNT_CONTEXT, text, *account, 30, 0):
+            yield account
+
+
+_IBAN = re.compile(r"(?<!\w)[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{1,4}){3,8})(?!\w)", _AI)
+
+
+def _passes_mod97(iban: str) -> bool:
+    if not (iban.isascii() and iban.isalnum() and 15 <= len(iban) <= 34):
+        return False
+    rearranged = (iban[4:] + iban[:4]).upper()
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+def find_ibans(text: str) -> Iterator[Span]:
+    """Yield IBANs of any country that pass the mod-97 check, trimming words caught after them."""
+    for match in _IBAN.finditer(text):
+        candidate = match.group()
+        while True:
+            if _passes_mod97(candidate.replace(" ", "")):
+                yield match.start(), match.start() + len(candidate)
+                break
+            cut = candidate.rfind(" ")
+            if cut < 0:
+                break
+            candidate = candidate[:cut]
+
+
+# --- date of birth -----------------------------------------------------------------------------
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DAY = r"(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?"
+_DATE = re.compile(
+    rf"(?<![\w/.-])(?:(?P<a>\d{{1,2}})(?P<s>[/.-])(?P<b>\d{{1,2}})(?P=s)(?:\d{{4}}|\d{{2}})"
+    rf"|\d{{4}}(?P<t>[/.-])(?P<m>\d{{1,2}})(?P=t)(?P<d>\d{{1,2}})"
+    rf"|{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?|{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?)(?![\w/-]|\.\d)",
+    _I,
+)
+_BIRTH_CONTEXT = re.compile(
+    r"\b(?:born|dob|d\.o\.b\.?|date\s+of\s+birth|birth\s*date|(?:my|his|her|their|\w+'s)\s+(?:birthday|b-?day)|"
+    r"(?:birthday|b-?day)\s*(?:is|was|:))",
+    _I,
+)
+
+
+def _is_plausible_date(match: re.Match[str]) -> bool:
+    if match.group("a") is not None:
+        first, second = int(match.group("a")), int(match.group("b"))
+        return 1 <= min(first, second) and (first <= 12 or second <= 12) and max(first, second) <= 31
+    if match.group("m") is not None:
+        return 1 <= int(match.group("m")) <= 12 and 1 <= int(match.group("d")) <= 31
+    return True
+
+
+def find_dates_of_birth(text: str) -> Iterator[Span]:
+    """Yield dates written next to words such as "born", "DOB" or "my birthday is"."""
+    for match in _DATE.finditer(text):
+        if _is_plausible_date(match) and _has_context(_BIRTH_CONTEXT, text, *match.span(), 40, 25):
+            yield match.span()

@@ -1,0 +1,328 @@
+"""The Detoxify text scorer, loaded offline from a bundle, and the start-up loader that falls back.
+
+A bundle for a variant is a directory ``<bundle_dir>/<variant>/`` holding ``checkpoint.ckpt`` (a
+Detoxify checkpoint), ``hf/`` (the Hugging Face config and tokenizer files it needs) and
+``bundle.json`` (variant, labels, source URL and the checkpoint's sha256). ``bot/model_bundle.py``
+writes bundles; this module only reads them and never downloads anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from moderation.errors import ScorerError
+from moderation.scorers.base import TextScorer
+from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "DEFAULT_VARIANT",
+    "HF_DIR",
+    "MANIFEST_FILE",
+    "DetoxifyScorer",
+    "LoadedScorer",
+    "file_sha256",
+    "load_text_scorer",
+    "verify_bundle",
+]
+
+DEFAULT_VARIANT = "unbiased-small"
+CHECKPOINT_FILE = "checkpoint.ckpt"
+HF_DIR = "hf"
+MANIFEST_FILE = "bundle.json"
+
+_MAX_WINDOW_TOKENS = 512
+_FIX = (
+    "run `classmod model fetch` where internet exists, "
+    "or copy a bundle made by `classmod model export-offline`"
+)
+
+
+class DetoxifyScorer:
+    """Scores texts with a Detoxify model, loaded once through ``detoxify.Detoxify``.
+
+    Texts longer than the model's window are split into overlapping token windows and each label
+    is the maximum over the windows, so abuse at the end of a long message is not truncated away.
+
+    Args:
+        variant: the Detoxify variant, e.g. ``unbiased-small``; names the scorer. With no bundle,
+            Detoxify downloads it (needs internet). ``None`` takes the variant from the bundle.
+        bundle: an offline bundle directory (``checkpoint.ckpt``, ``hf/``); loads with no network.
+        device: ``cpu`` or ``cuda`` (only when torch sees a CUDA GPU).
+        threads: the number of torch CPU threads, or ``None`` to leave torch's default.
+        batch_size: the most texts (windows) handed to the model at once.
+
+    Raises:
+        ScorerError: the model could not be loaded; the message says why and what to do.
+
+    """
+
+    def __init__(
+        self,
+        variant: str | None = DEFAULT_VARIANT,
+        *,
+        bundle: Path | None = None,
+        device: str = "cpu",
+        threads: int | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        if variant is None and bundle is None:
+            raise ScorerError("DetoxifyScorer needs a variant or a bundle directory: set one of them")
+        detoxify, torch = _import_libraries()
+        _check_device(torch, device)
+        if threads is not None:
+            if threads < 1:
+                raise ScorerError(f"the torch thread count must be at least 1, not {threads}: fix it")
+            torch.set_num_threads(threads)
+        self._name = _scorer_name(variant, bundle)
+        try:
+            if bundle is None:
+                self._detoxify: Any = detoxify.Detoxify(model_type=variant, device=device)
+            else:
+                self._detoxify = _load_from_bundle(detoxify, torch, bundle, device)
+            self._labels = tuple(str(label) for label in self._detoxify.class_names)
+            self._tokenizer: Any = self._detoxify.tokenizer
+            window = min(int(self._tokenizer.model_max_length), _MAX_WINDOW_TOKENS)
+            # Detoxify truncates to model_max_length; an unset one (a huge sentinel) would not truncate.
+            self._tokenizer.model_max_length = window
+            self._body = max(1, window - int(self._tokenizer.num_special_tokens_to_add(pair=False)))
+        except ScorerError:
+            raise
+        except Exception as exc:
+            where = f"from {bundle}" if bundle is not None else "by download"
+            raise ScorerError(
+                f"Detoxify could not load {self._name} {where} ({type(exc).__name__}: {exc}): {_FIX}"
+            ) from exc
+        self._overlap = self._body // 4
+        self._batch_size = batch_size
+        # Fast tokenizers are not safe to call from two threads at once.
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """Which model this is, e.g. ``detoxify:unbiased-small``."""
+        return self._name
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels of the checkpoint, with Detoxify's standard names."""
+        return self._labels
+
+    def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Score texts, one label mapping per text, in order; long texts take the max over windows.
+
+        Raises:
+            ScorerError: the model failed while scoring.
+
+        """
+        segments: list[str] = []
+        owners: list[int] = []
+        for index, text in enumerate(texts):
+            for start, end in self._window_spans(text):
+                segments.append(text[start:end])
+                owners.append(index)
+        results: list[dict[str, float]] = [dict.fromkeys(self._labels, 0.0) for _ in texts]
+        for begin in range(0, len(segments), self._batch_size):
+            chunk = segments[begin : begin + self._batch_size]
+            chunk_owners = owners[begin : begin + self._batch_size]
+            for owner, scores in zip(chunk_owners, self._predict(chunk), strict=True):
+                result = results[owner]
+                for label in self._labels:
+                    result[label] = max(result[label], scores[label])
+        return results
+
+    def _window_spans(self, text: str) -> list[tuple[int, int]]:
+        # Character spans of the token windows of the text: the whole text when it fits one window.
+        try:
+            with self._lock:
+                encoding = self._tokenizer(
+                    text,
+                    add_special_tokens=False,
+                    return_offsets_mapping=True,
+                    truncation=False,
+                    verbose=False,
+                )
+        except Exception as exc:
+            raise ScorerError(
+                f"{self._name} could not tokenize a text ({type(exc).__name__}); the message is held for "
+                "review: check the bundle's hf/ tokenizer files"
+            ) from exc
+        offsets: list[tuple[int, int]] = encoding["offset_mapping"]
+        if len(offsets) <= self._body:
+            return [(0, len(text))]
+        words: list[int | None] = encoding.word_ids()
+        spans: list[tuple[int, int]] = []
+        start = 0
+        while True:
+            end = min(start + self._body, len(offsets))
+            spans.append((offsets[start][0], offsets[end - 1][1]))
+            if end == len(offsets):
+                return spans
+            next_start = end - self._overlap
+            # Start each window on a word's first token, so a word is never re-read from its middle.
+            while next_start > start + 1 and _continues_word(words, next_start):
+                next_start -= 1
+            start = next_start
+
+    def _predict(self, chunk: list[str]) -> list[dict[str, float]]:
+        try:
+            with self._lock:
+                raw = self._detoxify.predict(chunk)
+            columns = {label: raw[label] for label in self._labels}
+        except Exception as exc:
+            raise ScorerError(
+                f"{self._name} failed while scoring {len(chunk)} text(s) ({type(exc).__name__}); "
+                "the message is held for review: check the model bundle and the device setting"
+            ) from exc
+        # Detoxify squeezes a batch of one into plain floats instead of one-element lists.
+        lists = {label: value if isinstance(value, list) else [value] for label, value in columns.items()}
+        return [{label: float(lists[label][row]) for label in self._labels} for row in range(len(chunk))]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedScorer:
+    """The text scorer chosen at start-up, and why it is the fallback when it is."""
+
+    scorer: TextScorer
+    is_fallback: bool
+    reason: str | None = None
+
+
+def load_text_scorer(
+    *, variant: str, bundle_dir: Path | None, device: str, threads: int | None, require_detoxify: bool
+) -> LoadedScorer:
+    """Load Detoxify from the offline bundle for ``variant``, or the profanity fallback.
+
+    Never downloads: a missing or broken bundle gives the fallback, with ``reason`` saying why and
+    how to fix it.
+
+    Raises:
+        ScorerError: Detoxify could not load and ``require_detoxify`` is set (same message as the
+            reason), or not even the fallback could load.
+
+    """
+    try:
+        if bundle_dir is None:
+            raise ScorerError(
+                f"no model bundle directory is set, so Detoxify {variant} cannot load: set it to the folder "
+                f"holding `{variant}/` and {_FIX}"
+            )
+        bundle = bundle_dir / variant
+        if not (bundle / CHECKPOINT_FILE).is_file():
+            raise ScorerError(f"no Detoxify weights at {bundle}: {_FIX}")
+        verify_bundle(bundle, variant)
+        detoxify_scorer = DetoxifyScorer(variant, bundle=bundle, device=device, threads=threads)
+    except ScorerError as exc:
+        if require_detoxify:
+            raise
+        try:
+            fallback = ProfanityFallbackScorer()
+        except ScorerError as fallback_exc:
+            raise ScorerError(f"{exc}; and the fallback could not load either: {fallback_exc}") from exc
+        return LoadedScorer(scorer=fallback, is_fallback=True, reason=str(exc))
+    return LoadedScorer(scorer=detoxify_scorer, is_fallback=False)
+
+
+def verify_bundle(bundle: Path, variant: str | None = None) -> None:
+    """Check that a bundle has its files and that the checkpoint matches ``bundle.json``.
+
+    Args:
+        bundle: the bundle directory.
+        variant: the variant it must hold, or ``None`` to accept any.
+
+    Raises:
+        ScorerError: a file is missing, the manifest is unreadable or disagrees with the bundle.
+
+    """
+    checkpoint, manifest_path = bundle / CHECKPOINT_FILE, bundle / MANIFEST_FILE
+    for required in (checkpoint, bundle / HF_DIR, manifest_path):
+        if not required.exists():
+            raise ScorerError(f"the Detoxify bundle {bundle} has no {required.name}: {_FIX}")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        expected_sha, found_variant = str(manifest["sha256"]), str(manifest["variant"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScorerError(f"the bundle manifest {manifest_path} is unreadable ({exc}): {_FIX}") from exc
+    if variant is not None and found_variant != variant:
+        raise ScorerError(f"the bundle {bundle} holds variant {found_variant!r}, not {variant!r}: {_FIX}")
+    if file_sha256(checkpoint) != expected_sha:
+        raise ScorerError(
+            f"the Detoxify checkpoint {checkpoint} does not match the sha256 in {manifest_path}, so it is "
+            f"corrupt or incomplete: {_FIX}"
+        )
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _continues_word(words: list[int | None], position: int) -> bool:
+    return words[position] is not None and words[position] == words[position - 1]
+
+
+def _import_libraries() -> tuple[ModuleType, ModuleType]:
+    try:
+        return importlib.import_module("detoxify"), importlib.import_module("torch")
+    except Exception as exc:
+        raise ScorerError(
+            f"detoxify or torch cannot be imported ({type(exc).__name__}: {exc}): reinstall classmod's "
+            "dependencies (pip install -e .) in this environment"
+        ) from exc
+
+
+def _check_device(torch: ModuleType, device: str) -> None:
+    if device == "cpu":
+        return
+    if device == "cuda" or device.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ScorerError(
+                f"the device is set to {device!r} but torch {torch.__version__} sees no CUDA GPU: "
+                "set the device to 'cpu', or install a CUDA build of torch on a machine with a GPU"
+            )
+        return
+    raise ScorerError(f"unknown device {device!r}: set the device to 'cpu' or 'cuda'")
+
+
+def _scorer_name(variant: str | None, bundle: Path | None) -> str:
+    if variant is None and bundle is not None:
+        try:
+            variant = str(json.loads((bundle / MANIFEST_FILE).read_text(encoding="utf-8"))["variant"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return f"detoxify:checkpoint {bundle.name}/{CHECKPOINT_FILE}"
+    return f"detoxify:{variant}"
+
+
+def _load_from_bundle(detoxify: ModuleType, torch: ModuleType, bundle: Path, device: str) -> Any:
+    checkpoint, hf_dir = bundle / CHECKPOINT_FILE, (bundle / HF_DIR).resolve()
+    if not checkpoint.is_file() or not hf_dir.is_dir():
+        raise ScorerError(f"the Detoxify bundle {bundle} needs {CHECKPOINT_FILE} and {HF_DIR}/: {_FIX}")
+    try:
+        loaded = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        # Detoxify always asks transformers for model_type; point it at the bundle's own files.
+        loaded["config"]["arch"]["args"]["model_type"] = str(hf_dir)
+    except Exception as exc:
+        raise ScorerError(
+            f"the Detoxify checkpoint {checkpoint} cannot be read ({type(exc).__name__}), so it is corrupt "
+            f"or not a Detoxify checkpoint: {_FIX}"
+        ) from exc
+    buffer = io.BytesIO()
+    torch.save(loaded, buffer)
+    del loaded
+    buffer.seek(0)
+    return detoxify.Detoxify(checkpoint=buffer, device=device, huggingface_config_path=str(hf_dir))

@@ -1,0 +1,1 @@
+"""Policy files (YAML) that ship with classmod."""

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import detoxify
+import pytest
+import torch
+
+from moderation.errors import ScorerError
+from moderation.scorers.base import TextScorer
+from moderation.scorers.detoxify_scorer import CHECKPOINT_FILE, MANIFEST_FILE, DetoxifyScorer
+from tests.tinymodel import TINY_VARIANT, UNBIASED_SMALL_LABELS, build_tiny_detoxify
+
+CALM = "see you in class tomorrow . "
+RUDE = "you stupid idiot , shut up ! "
+TEXTS = [
+    "hello everyone",
+    "you stupid idiot",
+    "",
+    "   ",
+    CALM * 3,
+    RUDE * 20,
+    "thanks for the lesson today !",
+]
+
+
+def _assert_close(left: dict[str, float], right: dict[str, float]) -> None:
+    assert left.keys() == right.keys()
+    for label in left:
+        assert left[label] == pytest.approx(right[label], abs=1e-5), label
+
+
+def test_tiny_model_loads_through_detoxify(tiny_scorer: DetoxifyScorer) -> None:
+    assert isinstance(tiny_scorer._detoxify, detoxify.Detoxify)
+    assert isinstance(tiny_scorer, TextScorer)
+    assert tiny_scorer.name == "detoxify:tiny"
+    assert tiny_scorer.labels == UNBIASED_SMALL_LABELS
+
+
+def test_single_text_gives_one_mapping_of_scores_in_range(tiny_scorer: DetoxifyScorer) -> None:
+    results = tiny_scorer.score_batch(["hello everyone, see you tomorrow"])
+
+    assert len(results) == 1
+    assert tuple(results[0]) == UNBIASED_SMALL_LABELS
+    assert all(isinstance(score, float) and 0.0 <= score <= 1.0 for score in results[0].values())
+
+
+def test_no_texts_give_no_scores(tiny_scorer: DetoxifyScorer) -> None:
+    assert tiny_scorer.score_batch([]) == []
+
+
+def test_a_batch_scores_each_text_as_if_alone(tiny_scorer: DetoxifyScorer) -> None:
+    batch = tiny_scorer.score_batch(TEXTS)
+
+    assert len(batch) == len(TEXTS)
+    for text, scores in zip(TEXTS, batch, strict=True):
+        _assert_close(scores, tiny_scorer.score_batch([text])[0])
+
+
+def test_batches_larger_than_the_model_batch_are_split_in_order(tiny_bundle_dir: Path) -> None:
+    small_batches = DetoxifyScorer(TINY_VARIANT, bundle=tiny_bundle_dir / TINY_VARIANT, batch_size=2)
+    one_batch = DetoxifyScorer(TINY_VARIANT, bundle=tiny_bundle_dir / TINY_VARIANT, batch_size=64)
+
+    for left, right in zip(small_batches.score_batch(TEXTS), one_batch.score_batch(TEXTS), strict=True):
+        _assert_close(left, right)
+
+
+def test_texts_at_or_under_the_window_are_not_split(tiny_scorer: DetoxifyScorer) -> None:
+    assert tiny_scorer._window_spans(CALM) == [(0, len(CALM))]
+    assert tiny_scorer._window_spans("") == [(0, 0)]
+
+
+def test_a_long_text_scores_the_maximum_over_its_windows(tiny_scorer: DetoxifyScorer) -> None:
+    text = CALM * 12 + RUDE * 12
+    spans = tiny_scorer._window_spans(text)
+    windows = [text[start:end] for start, end in spans]
+    tokenizer = tiny_scorer._detoxify.tokenizer
+
+    assert len(windows) > 3
+    assert spans[0][0] == 0 and spans[-1][1] == len(text.rstrip())
+    assert all(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+    assert all(len(tokenizer(window)["input_ids"]) <= 32 for window in windows)
+
+    score = tiny_scorer.score_batch([text])[0]
+    window_scores = [tiny_scorer.score_batch([window])[0] for window in windows]
+    _assert_close(score, {label: max(each[label] for each in window_scores) for label in score})
+    # Truncation would keep only the calm first window; the rude end raises some label clearly.
+    assert max(score[label] - window_scores[0][label] for label in score) > 0.05
+
+
+def test_empty_and_blank_texts_score(tiny_scorer: DetoxifyScorer) -> None:
+    for scores in tiny_scorer.score_batch(["", " \n\t "]):
+        assert all(0.0 <= score <= 1.0 for score in scores.values())
+
+
+def test_original_label_names_arrive_with_detoxify_standard_names(tmp_path: Path) -> None:
+    labels = ("toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate")
+    bundle = build_tiny_detoxify(tmp_path, labels, variant="original-tiny")
+
+    scorer = DetoxifyScorer(None, bundle=bundle)
+
+    assert scorer.name == "detoxify:original-tiny"
+    assert scorer.labels == ("toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack")
+    assert tuple(scorer.score_batch(["hello"])[0]) == scorer.labels
+
+
+def test_a_bundle_without_manifest_is_named_by_its_checkpoint(tmp_path: Path) -> None:
+    bundle = build_tiny_detoxify(tmp_path)
+    (bundle / MANIFEST_FILE).unlink()
+
+    assert DetoxifyScorer(None, bundle=bundle).name == f"detoxify:checkpoint tiny/{CHECKPOINT_FILE}"
+
+
+def test_the_bundle_loads_after_it_is_moved(tmp_path: Path) -> None:
+    bundle = build_tiny_detoxify(tmp_path / "first")
+    moved = shutil.move(bundle, tmp_path / "second")
+    shutil.rmtree(tmp_path / "first")
+
+    assert DetoxifyScorer(TINY_VARIANT, bundle=Path(moved)).score_batch(["hello"])
+
+
+def test_a_corrupt_checkpoint_raises_a_scorer_error(tmp_path: Path) -> None:
+    bundle = build_tiny_detoxify(tmp_path)
+    (bundle / CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
+
+    with pytest.raises(ScorerError, match=r"checkpoint\.ckpt cannot be read .*corrupt.*classmod model fetch"):
+        DetoxifyScorer(TINY_VARIANT, bundle=bundle)
+
+
+def test_a_missing_bundle_raises_a_scorer_error(tmp_path: Path) -> None:
+    with pytest.raises(ScorerError, match=r"needs checkpoint\.ckpt and hf/"):
+        DetoxifyScorer(TINY_VARIANT, bundle=tmp_path / "absent")
+
+
+def test_a_failure_while_scoring_raises_a_scorer_error(
+    tiny_bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scorer = DetoxifyScorer(TINY_VARIANT, bundle=tiny_bundle_dir / TINY_VARIANT)
+
+    def broken(texts: list[str]) -> None:
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(scorer._detoxify, "predict", broken)
+    with pytest.raises(ScorerError, match=r"detoxify:tiny failed while scoring 1 text\(s\) \(RuntimeError\)"):
+        scorer.score_batch(["hello"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_cuda_without_a_gpu_raises_a_clear_error(tiny_bundle_dir: Path) -> None:
+    with pytest.raises(ScorerError, match=r"'cuda' but torch .* sees no CUDA GPU: set the device to 'cpu'"):
+        DetoxifyScorer(TINY_VARIANT, bundle=tiny_bundle_dir / TINY_VARIANT, device="cuda")
+
+
+def test_an_unknown_device_raises(tiny_bundle_dir: Path) -> None:
+    with pytest.raises(ScorerError, match="unknown device 'tpu'"):
+        DetoxifyScorer(TINY_VARIANT, bundle=tiny_bundle_dir / TINY_VARIANT, device="tpu")
+
+
+def test_threads_set_the_torch_thread_count(tiny_bundle_dir: Path) -> None:
+    before = torch.get_num_threads()
+    try:
+        DetoxifyScorer(TINY_VARIANT, bundle=tiny_bundle_dir / TINY_VARIANT, threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

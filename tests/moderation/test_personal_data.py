@@ -1,0 +1,272 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moderation.scorers.personal_data import (
+    PERSONAL_DATA_KINDS,
+    PersonalDataHit,
+    find_personal_data,
+    mask_personal_data,
+)
+
+POSITIVES: list[tuple[str, str, str]] = [
+    # phone: valid numbers, drama-range numbers beside a phone word, spoken numbers
+    ("phone", "call me on 07700 900123", "07700 900123"),
+    ("phone", "Tom's mobile is 07700 900123", "07700 900123"),
+    ("phone", "07700 900123 is my number", "07700 900123"),
+    ("phone", "text me 07700-900-123", "07700-900-123"),
+    ("phone", "whatsapp 07700900123", "07700900123"),
+    ("phone", "my number: 0770 0900 123", "0770 0900 123"),
+    ("phone", "call me on +44 (0)7700 900123", "+44 (0)7700 900123"),
+    ("phone", "07911 123456", "07911 123456"),
+    ("phone", "my number is 07911123456", "07911123456"),
+    ("phone", "ring me on 0151 496 0000", "0151 496 0000"),
+    ("phone", "my landline is (0151) 496 0000", "(0151) 496 0000"),
+    ("phone", "0044 7911 123456", "0044 7911 123456"),
+    ("phone", "reach me on +1 650 253 0000", "+1 650 253 0000"),
+    (
+        "phone",
+        "my number is oh seven seven zero zero nine double zero one two three",
+        "oh seven seven zero zero nine double zero one two three",
+    ),
+    (
+        "phone",
+        "zero seven nine one one, one two three, four five six",
+        "zero seven nine one one, one two three, four five six",
+    ),
+    (
+        "phone",
+        "Nought seven seven double zero nine double zero one two three thanks",
+        "Nought seven seven double zero nine double zero one two three",
+    ),
+    ("phone", "it's 07700 nine double zero one two three", "07700 nine double zero one two three"),
+    (
+        "phone",
+        "plus four four seven seven zero zero nine double zero one two three",
+        "plus four four seven seven zero zero nine double zero one two three",
+    ),
+    # email, plain and obfuscated
+    ("email", "email me at john.smith@example.co.uk.", "john.smith@example.co.uk"),
+    ("email", "Tom's email is tom_b@mail.example.org", "tom_b@mail.example.org"),
+    ("email", "john (at) example (dot) com", "john (at) example (dot) com"),
+    ("email", "john [at] example [dot] co [dot] uk", "john [at] example [dot] co [dot] uk"),
+    ("email", "sarah{at}college{dot}ac{dot}uk", "sarah{at}college{dot}ac{dot}uk"),
+    ("email", "write to john at example dot com please", "john at example dot com"),
+    ("email", "JOHN AT EXAMPLE DOT COM", "JOHN AT EXAMPLE DOT COM"),
+    ("email", "jane.doe at gmail.com", "jane.doe at gmail.com"),
+    # postcode
+    ("postcode", "L20 3AB", "L20 3AB"),
+    ("postcode", "it's l203ab", "l203ab"),
+    ("postcode", "SW1A 1AA", "SW1A 1AA"),
+    ("postcode", "GIR 0AA", "GIR 0AA"),
+    ("postcode", "my postcode is m1 1ae", "m1 1ae"),
+    ("postcode", "near EC1A 1BB.", "EC1A 1BB"),
+    # address
+    ("address", "I live at 12 Acacia Avenue", "12 Acacia Avenue"),
+    ("address", "flat 3, 45 Bridge Street", "flat 3, 45 Bridge Street"),
+    ("address", "I live on Acacia Avenue", "Acacia Avenue"),
+    ("address", "my address is 7 acacia avenue now", "7 acacia avenue"),
+    ("address", "she lives at 221b Baker Street", "221b Baker Street"),
+    ("address", "send it to 5 St John's Road please", "5 St John's Road"),
+    ("address", "we're at 9 Church Rd", "9 Church Rd"),
+    ("address", "it's 14 Green Park Road, Bootle", "14 Green Park Road"),
+    # national insurance
+    ("ni_number", "AB 12 34 56 C", "AB 12 34 56 C"),
+    ("ni_number", "my NI number is ab123456c", "ab123456c"),
+    ("ni_number", "JG103759A", "JG103759A"),
+    # NHS
+    ("nhs_number", "NHS no 943 476 5919", "943 476 5919"),
+    ("nhs_number", "9434765919", "9434765919"),
+    ("nhs_number", "943-476-5919", "943-476-5919"),
+    # card
+    ("card", "4111 1111 1111 1111", "4111 1111 1111 1111"),
+    ("card", "card 4111-1111-1111-1111 exp 12/27", "4111-1111-1111-1111"),
+    ("card", "5555555555554444", "5555555555554444"),
+    ("card", "378282246310005", "378282246310005"),
+    ("card", "3782 822463 10005", "3782 822463 10005"),
+    ("card", "6011 1111 1111 1117", "6011 1111 1111 1117"),
+    # bank account
+    ("bank_account", "12-34-56 12345678", "12-34-56 12345678"),
+    ("bank_account", "my account is 12345678 sort code 12-34-56", "12345678 sort code 12-34-56"),
+    ("bank_account", "bank details: 12-34-56, 12345678", "12-34-56, 12345678"),
+    ("bank_account", "sort code 123456 acc 12345678", "123456 acc 12345678"),
+    ("bank_account", "sort code 12-34-56", "12-34-56"),
+    ("bank_account", "sort code is 12 34 56", "12 34 56"),
+    ("bank_account", "account number 12345678", "12345678"),
+    ("bank_account", "acc no 1234 5678", "1234 5678"),
+    ("bank_account", "a/c 12345678", "12345678"),
+    # IBAN
+    ("iban", "GB29 NWBK 6016 1331 9268 19", "GB29 NWBK 6016 1331 9268 19"),
+    ("iban", "GB29NWBK60161331926819 thanks", "GB29NWBK60161331926819"),
+    ("iban", "DE89 3704 0044 0532 0130 00", "DE89 3704 0044 0532 0130 00"),
+    ("iban", "pay FR14 2004 1010 0505 0001 3M02 606 thanks", "FR14 2004 1010 0505 0001 3M02 606"),
+    # date of birth
+    ("date_of_birth", "DOB 12/03/1985", "12/03/1985"),
+    ("date_of_birth", "d.o.b. 12-03-85", "12-03-85"),
+    ("date_of_birth", "I was born on 12th March 1985", "12th March 1985"),
+    ("date_of_birth", "my birthday is March 12 1985", "March 12 1985"),
+    ("date_of_birth", "date of birth: 1985-03-12", "1985-03-12"),
+    ("date_of_birth", "12/03/1985 is my date of birth", "12/03/1985"),
+    ("date_of_birth", "Tom's birthday is 3rd May", "3rd May"),
+    # passport
+    ("passport", "passport number 123456789", "123456789"),
+    ("passport", "my passport no. is 987654321", "987654321"),
+    ("passport", "passport: 123456789, expires 2030", "123456789"),
+]
+
+NEGATIVES: list[str] = [
+    "",
+    "Hi everyone, class is in room 101 at 10:30 tomorrow",
+    "We meet in Room B12 on Thursday",
+    "Room B12 3rd floor",
+    "It costs £12.50 or £1,200 for the full course, $20 online",
+    "See you at 7.30pm or at 6pm",
+    "See you on 3rd May",
+    "The exam is on 12/06/2026, don't forget your calculator",
+    "Lesson 4 starts at 6pm on 12.05.2026",
+    "Happy birthday Sarah! See you on 12th March",
+    "She was born in 1985",
+    "ISBN 978-0-14-044913-6",
+    "ISBN 9780140449136",
+    "order #112233445566",
+    "ref 12345678",
+    "Call 999 in an emergency, 111 for advice, 101 for the police or 112 abroad",
+    "My score was 85% in 2024",
+    "Can someone tell me the answer to 3 x 4 = 12?",
+    "1234 5678 9012 3456",
+    "4111 1111 1111 1112",
+    "943 476 5918",
+    "GB29 NWBK 6016 1331 9268 18",
+    "BG 12 34 56 C",
+    "L20",
+    "page 12 Main Street",
+    "Homework: page 12, questions 3 to 7",
+    "Chapter 3 Wuthering Heights is great",
+    "There are 12 people in our group",
+    "I'll be there in 5 minutes, it's just down the road",
+    "I have 2 kids at Park View school",
+    "look at this dot point",
+    "look at this dot com",
+    "I work at Tesco dot com",
+    "12 34 56 78",
+    "12-34-56",
+    "Count from zero to nine: zero one two three four five six seven eight nine",
+    "The answer is 0123456789",
+    "07700 900123",
+    "Tel me about it",
+    "score 3-2 in the match, the year 2025-26",
+]
+
+
+@pytest.mark.parametrize(("kind", "text", "expected"), POSITIVES)
+def test_finds_each_kind_with_its_exact_span(kind: str, text: str, expected: str) -> None:
+    hits = find_personal_data(text)
+
+    assert [(hit.kind, text[hit.start : hit.end]) for hit in hits] == [(kind, expected)]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_ignores_ordinary_chat(text: str) -> None:
+    assert find_personal_data(text) == []
+
+
+def test_positive_table_covers_every_kind() -> None:
+    assert {kind for kind, _, _ in POSITIVES} == set(PERSONAL_DATA_KINDS)
+
+
+def test_finds_several_kinds_in_one_message_in_order() -> None:
+    text = "I live at 12 Acacia Avenue, L20 3AB. Text 07700 900123 or mail me@example.com"
+
+    hits = find_personal_data(text)
+
+    assert [(hit.kind, text[hit.start : hit.end]) for hit in hits] == [
+        ("address", "12 Acacia Avenue"),
+        ("postcode", "L20 3AB"),
+        ("phone", "07700 900123"),
+        ("email", "me@example.com"),
+    ]
+
+
+def test_prefers_the_longer_hit_when_two_overlap() -> None:
+    text = "sort code 12-34-56 12345678"
+
+    assert find_personal_data(text) == [PersonalDataHit("bank_account", 10, 27)]
+
+
+def test_masks_each_hit_with_its_kind() -> None:
+    assert mask_personal_data("call me on 07700 900123") == "call me on [phone removed]"
+    assert (
+        mask_personal_data("email john@example.com or call 07911 123456, I'm at L20 3AB")
+        == "email [email removed] or call [phone removed], I'm at [postcode removed]"
+    )
+
+
+def test_masking_leaves_clean_text_alone() -> None:
+    text = "See you in room 101 at 10:30"
+
+    assert mask_personal_data(text) == text
+    assert mask_personal_data("") == ""
+
+
+def test_masks_with_hits_given_by_the_caller() -> None:
+    text = "my pin is 1234 ok"
+
+    assert mask_personal_data(text, [PersonalDataHit("card", 10, 14)]) == "my pin is [card removed] ok"
+    assert mask_personal_data(text, []) == text
+
+
+def test_masking_clips_and_skips_bad_hits() -> None:
+    text = "abcdef"
+    hits = [
+        PersonalDataHit("phone", 4, 99),
+        PersonalDataHit("email", -3, 2),
+        PersonalDataHit("card", 1, 3),
+        PersonalDataHit("iban", 3, 3),
+    ]
+
+    assert mask_personal_data(text, hits) == "[email removed]cd[phone removed]"
+
+
+def _assert_well_formed(text: str, hits: list[PersonalDataHit]) -> None:
+    previous_end = 0
+    for hit in hits:
+        assert hit.kind in PERSONAL_DATA_KINDS
+        assert previous_end <= hit.start < hit.end <= len(text)
+        previous_end = hit.end
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_never_raises_and_returns_ordered_spans_within_the_text(text: str) -> None:
+    hits = find_personal_data(text)
+
+    _assert_well_formed(text, hits)
+    assert isinstance(mask_personal_data(text, hits), str)
+
+
+_NUMBERISH = st.text(alphabet="0123456789 -+()./@#:£abdotACGBNZ\n\x00😀\u202e", max_size=80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_NUMBERISH)
+def test_never_raises_on_digit_heavy_text(text: str) -> None:
+    hits = find_personal_data(text)
+
+    _assert_well_formed(text, hits)
+    assert mask_personal_data(text) == mask_personal_data(text, hits)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\x00" * 1000,
+        "a" * 100_000,
+        "1 " * 50_000,
+        "call me on 07700 900123 " * 2_000,
+        "שלום 😀\u202e\x00 " * 1_000,
+    ],
+)
+def test_handles_long_and_odd_text(text: str) -> None:
+    _assert_well_formed(text, find_personal_data(text))
