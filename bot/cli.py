@@ -87,14 +87,14 @@ def check(
 ) -> None:
     """Assess text statelessly (no store, no history) and show the decision."""
     settings = _settings(ctx)
+    if text is None and not as_json:
+        raise _fail("give TEXT, or --json to read JSON lines from standard input")
     try:
         policy = load_policy(settings.policy_file)
         scorer = load_scorer(settings).scorer
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
     if text is None:
-        if not as_json:
-            raise _fail("give TEXT, or --json to read JSON lines from standard input")
         for line in _check_lines(sys.stdin, scorer, policy):
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
@@ -290,7 +290,7 @@ def purge(
         raise _fail(str(exc)) from exc
     store = _store(settings)
     purged = store.purge(older_than=period, now=datetime.now(UTC))
-    out.print(f"purged the text of {purged} case(s) older than {period.days} day(s)")
+    out.print(f"purged the text of {purged} case(s) older than {older_than or f'{period.days}d'}")
     store.close()
 
 
@@ -355,7 +355,8 @@ def model_export(ctx: typer.Context, destination: Annotated[Path, typer.Argument
     out.print(f"bundle copied to {path}; on the offline machine set CLASSMOD_MODEL_DIR={destination}")
 
 
-@groups_app.command("authorise")
+# Telegram group ids are negative (-100...): let them through as arguments, not options.
+@groups_app.command("authorise", context_settings={"ignore_unknown_options": True})
 def groups_authorise(
     ctx: typer.Context,
     platform: str,

@@ -70,10 +70,14 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments, then the environment, then the TOML file."""
-        toml_path = env_settings().get("config_file") or init_settings().get("config_file") or Path("classmod.toml")
+        named = init_settings().get("config_file") or env_settings().get("config_file")
+        toml_path = Path(named or "classmod.toml")
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if Path(toml_path).is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        elif named:
+            # Only the default file is optional: one named on purpose must exist.
+            raise FileNotFoundError(f"CLASSMOD_CONFIG_FILE names {toml_path}, which does not exist")
         return tuple(sources)
 
 
@@ -89,7 +93,11 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "settings"
-            problems.append(f"CLASSMOD_{field.upper()}: {error['msg']}")
+            if error["type"] == "extra_forbidden":
+                # Only the TOML file can carry unknown keys; unknown environment variables are ignored.
+                problems.append(f"{field!r} in the configuration file is not a setting classmod knows")
+            else:
+                problems.append(f"CLASSMOD_{field.upper()}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the configuration file: {exc}") from exc

@@ -19,7 +19,7 @@ from moderation.errors import AdapterError, ModerationError, ScorerError, Storag
 from moderation.policy import Policy
 from moderation.scorers.base import TextScorer
 from moderation.scorers.personal_data import mask_personal_data
-from moderation.types import ActionKind, AuthorHistory, ChatMessage, Decision, ModelScores, Strike
+from moderation.types import ActionKind, AuthorHistory, Category, ChatMessage, Decision, ModelScores, Strike
 
 __all__ = ["ActionOutcome", "Outcome", "Pipeline"]
 
@@ -112,6 +112,8 @@ class Pipeline:
             for record in await asyncio.to_thread(self.store.case_actions, case.id)
             if record.actor == "bot" and record.outcome == "ok"
         }
+        if "strike" not in done and decision.flagged:
+            await asyncio.to_thread(self._record_strikes, case.id, message, decision, now)
         masked = mask_personal_data(message.text)
         results: list[ActionOutcome] = []
         for action in case.actions:
@@ -155,8 +157,6 @@ class Pipeline:
         assert case_id is not None
         try:
             check_supported(self.adapter, kind)
-            if kind is ActionKind.WARN:
-                await asyncio.to_thread(self._record_strike, request, now)
             await self.adapter.apply(request)
         except AdapterError as exc:
             outcome = "skipped" if kind not in self.adapter.capabilities else "failed"
@@ -168,25 +168,16 @@ class Pipeline:
         await asyncio.to_thread(self.store.record_action, case_id, kind.value, "ok", at=now)
         return ActionOutcome(kind, "ok")
 
-    def _record_strike(self, request: ActionRequest, now: datetime) -> None:
-        decision = request.decision
-        category = next(
-            (
-                category
-                for category in decision.flagged
-                if ActionKind.WARN in self.policy.categories[category].step(decision.strikes)
-            ),
-            decision.flagged[0],
-        )
-        clause_id = next(
-            (clause.id for clause in self.policy.clauses_for(category, request.message.author.role)), "?"
-        )
-        self.store.add_strike(
-            request.message.platform,
-            request.message.author.id,
-            Strike(category=category, clause_id=clause_id, at=now),
-            request.case_id,
-        )
+    def _record_strikes(self, case_id: int, message: ChatMessage, decision: Decision, now: datetime) -> None:
+        """One strike per flagged category: repeated breaches climb the ladder. Disclosures never count."""
+        if Category.SAFEGUARDING in decision.flagged:
+            return
+        recorded = []
+        for category in decision.flagged:
+            clause_id = next((clause.id for clause in self.policy.clauses_for(category, message.author.role)), "?")
+            self.store.add_strike(message.platform, message.author.id, Strike(category, clause_id, now), case_id)
+            recorded.append(f"{category.value} ({clause_id})")
+        self.store.record_action(case_id, "strike", "ok", detail=", ".join(recorded), at=now)
 
 
 def _sanitised(message: ChatMessage) -> ChatMessage:

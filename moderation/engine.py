@@ -6,7 +6,7 @@ input always gives the same decision.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from moderation.normalise import normalise
@@ -47,10 +47,14 @@ _EXECUTION_ORDER: tuple[ActionKind, ...] = (ActionKind.HIDE, ActionKind.REMIND, 
 _NEVER_PUNISHED = frozenset({ActionKind.HIDE, ActionKind.WARN})
 
 
-def active_strikes(history: AuthorHistory, policy: Policy, now: datetime) -> int:
-    """How many of the author's strikes are recent enough to count towards the ladder."""
+def active_strikes(history: AuthorHistory, policy: Policy, now: datetime, category: Category | None = None) -> int:
+    """How many of the author's strikes (in one category, or in all) still count towards the ladder."""
     lifetime = timedelta(days=policy.strike_lifetime_days)
-    return sum(1 for strike in history.strikes if now - strike.at < lifetime)
+    return sum(
+        1
+        for strike in history.strikes
+        if now - strike.at < lifetime and (category is None or strike.category is category)
+    )
 
 
 def detect(message: ChatMessage, history: AuthorHistory, policy: Policy, model: ModelScores) -> list[Evidence]:
@@ -97,7 +101,7 @@ def assess(
         for category in PRIORITY
         if scores[category] >= policy.categories[category].threshold and policy.clauses_for(category, role)
     )
-    strikes = active_strikes(history, policy, now)
+    strikes = {category: active_strikes(history, policy, now, category) for category in flagged}
     kept_evidence = tuple(
         sorted(
             (item for item in evidence if item.category in flagged and item.score >= policy.categories[item.category].threshold),
@@ -118,7 +122,7 @@ def assess(
         reminder=_reminder(flagged, policy, role, model, actions),
         explanation=_explanation(flagged, scores, kept_evidence, policy, strikes, actions, model),
         scorer=model.scorer if model.error is None else f"{model.scorer} (failed: {model.error})",
-        strikes=strikes,
+        strikes=active_strikes(history, policy, now),
     )
 
 
@@ -136,18 +140,18 @@ def _clauses(category: Category, evidence: Sequence[Evidence], policy: Policy, r
     return named or tuple(clause.id for clause in policy.clauses_for(category, role))
 
 
-def _actions(flagged: Sequence[Category], policy: Policy, strikes: int) -> tuple[Action, ...]:
+def _actions(flagged: Sequence[Category], policy: Policy, strikes: Mapping[Category, int]) -> tuple[Action, ...]:
     if not flagged:
         return ()
     if Category.SAFEGUARDING in flagged:
         # A disclosure is never punished, whatever else the message contains.
-        steps = {kind for kind in policy.categories[Category.SAFEGUARDING].step(strikes) if kind not in _NEVER_PUNISHED}
+        steps = {kind for kind in policy.categories[Category.SAFEGUARDING].step(0) if kind not in _NEVER_PUNISHED}
         return tuple(Action(kind, Route.SAFEGUARDING if kind is ActionKind.ESCALATE else None) for kind in _ordered(steps))
     kinds: set[ActionKind] = set()
     route = Route.MODERATORS
     for category in flagged:
         rule = policy.categories[category]
-        step = rule.step(strikes)
+        step = rule.step(strikes[category])
         kinds.update(step)
         if ActionKind.ESCALATE in step and rule.route is Route.SAFEGUARDING:
             route = Route.SAFEGUARDING
@@ -184,7 +188,7 @@ def _explanation(
     scores: dict[Category, float],
     evidence: Sequence[Evidence],
     policy: Policy,
-    strikes: int,
+    strikes: Mapping[Category, int],
     actions: Sequence[Action],
     model: ModelScores,
 ) -> str:
@@ -194,12 +198,13 @@ def _explanation(
     for category in flagged:
         kinds = _unique(f"{item.kind}" for item in evidence if item.category is category)
         threshold = policy.categories[category].threshold
-        parts.append(f"{category.value} {scores[category]:.2f} >= {threshold:.2f} ({', '.join(kinds)})")
+        earlier = f", {strikes[category]} earlier in {policy.strike_lifetime_days} days" if strikes[category] else ""
+        parts.append(f"{category.value} {scores[category]:.2f} >= {threshold:.2f} ({', '.join(kinds)}{earlier})")
     if not parts:
         return "nothing flagged"
     if actions:
         plan = ", ".join(action.kind.value + (f" to {action.route.value}" if action.route else "") for action in actions)
-        parts.append(f"{strikes} active strike(s); actions: {plan}")
+        parts.append(f"actions: {plan}")
     return "; ".join(parts)
 
 

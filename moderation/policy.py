@@ -68,8 +68,8 @@ class Clause:
 class CategoryRule:
     """How a category is judged: the score that flags it and what each breach leads to.
 
-    ``ladder[n]`` holds the actions for an author with ``n`` active strikes (the last step
-    repeats). ``records_strike`` is true when the step includes ``warn``.
+    ``ladder[n]`` holds the actions for an author with ``n`` active strikes in this category
+    (the last step repeats).
     """
 
     category: Category

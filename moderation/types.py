@@ -152,7 +152,12 @@ class ChatMessage:
 
 @dataclass(frozen=True, slots=True)
 class Strike:
-    """A recorded warning against an author: which category, under which clause, when."""
+    """A breach on an author's record: which category, under which clause, when.
+
+    Every flagged message except a safeguarding disclosure (and a message merely held because a
+    scorer failed) leaves one strike per category; repeated strikes in a category climb that
+    category's ladder until they lapse.
+    """
 
     category: Category
     clause_id: str
@@ -219,6 +224,7 @@ class Decision:
     explanation: str
     scorer: str
     strikes: int = 0
+    """The author's active strikes in all categories when the message was judged."""
 
     @property
     def action(self) -> ActionKind:

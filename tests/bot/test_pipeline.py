@@ -1,0 +1,255 @@
+"""The pipeline with a real store (SQLite file), the real policy and a recording adapter."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.base import ActionRequest
+from adapters.recording_adapter import RecordingAdapter
+from bot.pipeline import Pipeline
+from bot.store import Store
+from moderation.errors import ScorerError
+from moderation.policy import Policy, load_policy
+from moderation.types import ActionKind, Category, Role, Route
+from tests.factories import NOW, make_message
+
+
+@dataclass
+class FixedScorer:
+    """A stand-in text model: the labels are given, or it fails. (Not Detoxify: the pipeline's tests.)"""
+
+    labels_for: dict[str, dict[str, float]]
+    error: str | None = None
+    name: str = "fixed-model"
+    labels: tuple[str, ...] = ("toxicity", "insult")
+    calls: int = 0
+
+    def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        self.calls += 1
+        if self.error:
+            raise ScorerError(self.error)
+        return [self.labels_for.get(text, {"toxicity": 0.01, "insult": 0.01}) for text in texts]
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "classmod.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Store:
+    store = Store.open(f"sqlite:///{db_path}")
+    yield store
+    store.close()
+
+
+def make_pipeline(policy: Policy, store: Store, adapter: object | None = None, scorer: FixedScorer | None = None) -> Pipeline:
+    return Pipeline(
+        policy=policy,
+        store=store,
+        scorer=scorer or FixedScorer({}),
+        adapter=adapter or RecordingAdapter(),  # type: ignore[arg-type]
+    )
+
+
+async def test_clean_message_is_allowed_and_not_stored(policy: Policy, store: Store, db_path: Path) -> None:
+    adapter = RecordingAdapter()
+    pipeline = make_pipeline(policy, store, adapter)
+    outcome = await pipeline.handle(make_message("Marmalade-sandwich rendezvous at the library, Tuesday"))
+    assert outcome.decision is not None and outcome.decision.action is ActionKind.ALLOW
+    assert outcome.case_id is None
+    assert adapter.applied == []
+    assert store.cases() == []
+    flagged = await pipeline.handle(make_message("Zebra-crossing rant: you are so stupid Tariq"))
+    assert flagged.case_id is not None
+    store.close()
+    raw = b"".join(path.read_bytes() for path in db_path.parent.glob("classmod.db*"))
+    assert b"Marmalade-sandwich" not in raw
+    assert b"Zebra-crossing" in raw  # the check can fail: flagged text is stored
+
+
+async def test_case_is_written_before_any_action(policy: Policy, store: Store) -> None:
+    seen: list[tuple[ActionKind, str | None]] = []
+
+    class CheckingAdapter(RecordingAdapter):
+        async def apply(self, request: ActionRequest) -> None:
+            assert request.case_id is not None
+            case = store.get_case(request.case_id)
+            seen.append((request.action.kind, case.text if case else None))
+            await super().apply(request)
+
+    pipeline = make_pipeline(policy, store, CheckingAdapter())
+    await pipeline.handle(make_message("my number is 07700 900123"))
+    assert seen == [(ActionKind.HIDE, "my number is 07700 900123"), (ActionKind.REMIND, "my number is 07700 900123")]
+
+
+async def test_same_message_handled_twice_acts_once(policy: Policy, store: Store) -> None:
+    adapter = RecordingAdapter()
+    scorer = FixedScorer({})
+    pipeline = make_pipeline(policy, store, adapter, scorer)
+    message = make_message("you are so stupid")
+    first = await pipeline.handle(message)
+    second = await pipeline.handle(message)
+    assert not first.is_duplicate and second.is_duplicate
+    assert [a.kind for a in adapter.applied] == [ActionKind.HIDE, ActionKind.WARN, ActionKind.ESCALATE]
+    assert scorer.calls == 1
+    assert len(store.author_history("test", "learner-1", now=NOW, strike_lifetime=NOW - NOW.replace(year=2000)).strikes) == 1
+
+
+async def test_concurrent_deliveries_of_one_message_act_once(policy: Policy, store: Store) -> None:
+    adapter = RecordingAdapter()
+    pipeline = make_pipeline(policy, store, adapter)
+    message = make_message("my email is sam@example.com")
+    outcomes = await asyncio.gather(*(pipeline.handle(message) for _ in range(3)))
+    assert sum(not outcome.is_duplicate for outcome in outcomes) == 1
+    assert [a.kind for a in adapter.applied] == [ActionKind.HIDE, ActionKind.REMIND]
+
+
+async def test_an_edit_is_reassessed(policy: Policy, store: Store) -> None:
+    adapter = RecordingAdapter()
+    pipeline = make_pipeline(policy, store, adapter)
+    original = make_message("see you on Monday")
+    edit = replace(original, text="see you on Monday, you useless idiot", is_edit=True, revision=1)
+    assert (await pipeline.handle(original)).decision.action is ActionKind.ALLOW  # type: ignore[union-attr]
+    outcome = await pipeline.handle(edit)
+    assert outcome.decision is not None and Category.HARASSMENT in outcome.decision.flagged
+    assert {a.message_id for a in adapter.applied} == {original.message_id}
+    case = store.get_case(outcome.case_id or 0)
+    assert case is not None and case.is_edit and case.revision == 1
+
+
+async def test_warnings_climb_the_ladder_across_messages(policy: Policy, store: Store) -> None:
+    adapter = RecordingAdapter()
+    pipeline = make_pipeline(policy, store, adapter)
+    actions = []
+    for _ in range(3):
+        outcome = await pipeline.handle(make_message("this homework is shit"))
+        assert outcome.decision is not None
+        actions.append([a.kind.value for a in outcome.decision.actions])
+    assert actions == [["remind"], ["warn"], ["hide", "warn", "escalate"]]
+
+
+async def test_platform_failure_is_recorded_and_other_actions_still_run(policy: Policy, store: Store) -> None:
+    adapter = RecordingAdapter(fail={ActionKind.HIDE: "400 Bad Request: message to delete not found"})
+    pipeline = make_pipeline(policy, store, adapter)
+    outcome = await pipeline.handle(make_message("I know where you live"))
+    assert [(a.kind.value, a.outcome) for a in outcome.actions] == [("hide", "failed"), ("warn", "ok"), ("escalate", "ok")]
+    log = store.case_actions(outcome.case_id or 0)
+    failed = [record for record in log if record.outcome == "failed"]
+    assert failed[0].action == "hide" and "not found" in (failed[0].detail or "")
+    assert any(record.action == "strike" for record in log)
+
+
+async def test_an_action_the_adapter_cannot_do_is_skipped_with_a_fix(policy: Policy, store: Store) -> None:
+    adapter = RecordingAdapter(name="limited", capabilities=frozenset({ActionKind.REMIND, ActionKind.ESCALATE}))
+    pipeline = make_pipeline(policy, store, adapter)
+    outcome = await pipeline.handle(make_message("my number is 07700 900123"))
+    hide = outcome.actions[0]
+    assert (hide.kind, hide.outcome) == (ActionKind.HIDE, "skipped")
+    assert "policy file" in (hide.detail or "")
+    assert [a.kind for a in adapter.applied] == [ActionKind.REMIND]
+
+
+async def test_scorer_failure_holds_the_message_for_review(policy: Policy, store: Store) -> None:
+    adapter = RecordingAdapter()
+    pipeline = make_pipeline(policy, store, adapter, FixedScorer({}, error="model file truncated"))
+    outcome = await pipeline.handle(make_message("lovely weather today"))
+    assert outcome.decision is not None and outcome.decision.action is ActionKind.ESCALATE
+    case = store.get_case(outcome.case_id or 0)
+    assert case is not None and case.is_open and "model file truncated" in case.scorer
+
+
+async def test_safeguarding_goes_only_to_the_officer_and_records_no_strike(policy: Policy, store: Store) -> None:
+    adapter = RecordingAdapter()
+    pipeline = make_pipeline(policy, store, adapter)
+    await pipeline.handle(make_message("my partner hits me and I am scared to go home"))
+    assert [(a.kind, a.route) for a in adapter.applied] == [(ActionKind.REMIND, None), (ActionKind.ESCALATE, Route.SAFEGUARDING.value)]
+    history = store.author_history("test", "learner-1", now=NOW, strike_lifetime=NOW - NOW.replace(year=2000))
+    assert history.strikes == ()
+
+
+async def test_cases_with_nothing_to_review_leave_the_queue(policy: Policy, store: Store) -> None:
+    pipeline = make_pipeline(policy, store)
+    reminded = await pipeline.handle(make_message("my number is 07700 900123"))
+    escalated = await pipeline.handle(make_message("I know where you live"))
+    assert store.get_case(reminded.case_id or 0).status == "closed"  # type: ignore[union-attr]
+    assert store.get_case(escalated.case_id or 0).is_open  # type: ignore[union-attr]
+
+
+async def test_a_crash_mid_actions_resumes_without_repeating_done_ones(policy: Policy, store: Store) -> None:
+    class CrashOnce(RecordingAdapter):
+        crashed = False
+
+        async def apply(self, request: ActionRequest) -> None:
+            if request.action.kind is ActionKind.ESCALATE and not self.crashed:
+                self.crashed = True
+                raise RuntimeError("process died")
+            await super().apply(request)
+
+    adapter = CrashOnce()
+    pipeline = make_pipeline(policy, store, adapter)
+    message = make_message("you are a stupid idiot")
+    first = await pipeline.handle(message)
+    assert first.error is not None
+    second = await pipeline.handle(message)
+    assert second.error is None and not second.is_duplicate
+    assert [a.kind for a in adapter.applied] == [ActionKind.HIDE, ActionKind.WARN, ActionKind.ESCALATE]
+    strikes = store.author_history("test", "learner-1", now=NOW, strike_lifetime=NOW - NOW.replace(year=2000)).strikes
+    assert len(strikes) == 1
+
+
+async def test_a_dead_database_is_reported_and_the_bot_carries_on(policy: Policy, tmp_path: Path) -> None:
+    store = Store("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    adapter = RecordingAdapter()
+    pipeline = make_pipeline(policy, store, adapter)
+    outcome = await pipeline.handle(make_message("you are so stupid"))
+    assert outcome.error is not None and "127.0.0.1:1" in outcome.error
+    assert adapter.applied == []  # nothing is done that could not be recorded first
+    healthy = make_pipeline(policy, Store.open(f"sqlite:///{tmp_path / 'ok.db'}"), adapter)
+    assert (await healthy.handle(make_message("you are so stupid"))).case_id is not None
+
+
+BAD_INPUTS = [
+    "",
+    "   \n\t  ",
+    "a" * 100_000,
+    ("word " * 20_000) + "you are so stupid",
+    "\x00\x01\x02\ufffd\ufffd binary \x7f\x1b[31m",
+    "\ud800\udfff lone surrogates",
+    "😀😂🤣🙏🏽👩‍👩‍👧‍👦",
+    "مرحبا بالجميع، أين الواجب؟ \u202eevil\u202c",
+    "Привет всем! 你好 नमस्ते Olá ¿qué tal? שלום",
+]
+
+
+@pytest.mark.parametrize("text", BAD_INPUTS, ids=range(len(BAD_INPUTS)))
+async def test_bad_input_never_breaks_the_pipeline(policy: Policy, store: Store, text: str) -> None:
+    outcome = await make_pipeline(policy, store).handle(make_message(text))
+    assert outcome.error is None
+    assert outcome.decision is not None
+
+
+def test_any_text_is_handled_without_error(policy: Policy, tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'fuzz.db'}")
+    pipeline = make_pipeline(policy, store)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(text=st.text(max_size=400), role=st.sampled_from(list(Role)))
+    def run(text: str, role: Role) -> None:
+        outcome = asyncio.run(pipeline.handle(make_message(text, role=role)))
+        assert outcome.error is None, outcome.error
+
+    run()
+    store.close()
