@@ -14,7 +14,7 @@ from typing import Protocol
 from moderation.errors import AdapterError
 from moderation.types import Action, ActionKind, ChatMessage, Decision
 
-__all__ = ["Adapter", "ActionRequest", "UnsupportedActionError", "check_supported"]
+__all__ = ["ActionRequest", "Adapter", "UnsupportedActionError", "check_supported"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,21 +43,29 @@ class ConsoleAdapter:
         author = request.message.author.display_name
         decision = request.decision
         if kind is ActionKind.HIDE:
-            self.console.print(f"  [red]✂ the bot removed {escape(author)}'s message[/red] (kept in case #{request.case_id})")
+            self.console.print(
+                f"  [red]✂ the bot removed {escape(author)}'s message[/red] (kept in case #{request.case_id})"
+            )
         elif kind in (ActionKind.REMIND, ActionKind.WARN):
             label = "warning" if kind is ActionKind.WARN else "private message"
             self.console.print(
-                Panel(escape(decision.reminder or ""), title=f"{label} to {escape(author)}", border_style="yellow")
+                Panel(
+                    escape(decision.reminder or ""),
+                    title=f"{label} to {escape(author)}",
+                    border_style="yellow",
+                )
             )
         elif kind is ActionKind.ESCALATE:
-            channel = "safeguarding officer" if request.action.route and request.action.route.value == "safeguarding" else "moderators"
+            route = request.action.route
+            is_safeguarding = route is not None and route.value == "safeguarding"
+            channel = "safeguarding officer's" if is_safeguarding else "moderators'"
             body = (
                 f"case #{request.case_id} · {escape(author)} ({request.message.author.role.value})\n"
                 f"“{escape(request.masked_text)}”\n"
                 f"clauses {', '.join(decision.clauses) or '-'} · {escape(decision.explanation)}\n"
                 f"scorer: {escape(decision.scorer)}"
             )
-            self.console.print(Panel(body, title=f"to the {channel}' channel", border_style="magenta"))
+            self.console.print(Panel(body, title=f"to the {channel} channel", border_style="magenta"))
 
 
 @dataclass
@@ -73,7 +81,7 @@ class ConsoleChat:
 
     async def run(self, lines: Callable[[], str]) -> None:
         """Run until ``/quit`` or end of input; ``lines`` returns the next line or raises EOFError."""
-        self.console.print(HELP)
+        self.console.print(HELP, markup=False)
         while True:
             try:
                 line = lines()
@@ -87,31 +95,48 @@ class ConsoleChat:
 
     def _message_for(self, line: str) -> ChatMessage | None:
         now = datetime.now(UTC)
-        if line.startswith("/as "):
-            parts = line.split()
+        parts = line.split()
+        if parts[:1] == ["/as"]:
+            if len(parts) < 2:
+                self.console.print("  usage: /as NAME [learner|tutor|staff]", markup=False)
+                return None
             role = Role(parts[2]) if len(parts) > 2 and parts[2] in set(Role) else Role.LEARNER
             self.author = Author(id=parts[1].lower(), display_name=parts[1], role=role)
             self.console.print(f"  now posting as {escape(parts[1])} ({role.value})")
             return None
         if line.startswith("/help"):
-            self.console.print(HELP)
+            self.console.print(HELP, markup=False)
             return None
-        if line.startswith("/edit ") and self._last is not None:
+        if parts[:1] == ["/edit"]:
+            if self._last is None or len(parts) < 2:
+                self.console.print("  usage: /edit TEXT, after posting a message")
+                return None
             last = self._last
             self._last = ChatMessage(
-                platform="console", chat_id=self.chat_id, message_id=last.message_id, author=last.author,
-                text=line[len("/edit "):], sent_at=now, is_edit=True, revision=last.revision + 1,
+                platform="console",
+                chat_id=self.chat_id,
+                message_id=last.message_id,
+                author=last.author,
+                text=line.split(None, 1)[1],
+                sent_at=now,
+                is_edit=True,
+                revision=last.revision + 1,
             )
             return self._last
         attachments: tuple[Attachment, ...] = ()
         if line.startswith("/photo"):
             attachments = (Attachment(kind=AttachmentKind.PHOTO, filename="photo.jpg"),)
-            line = line[len("/photo"):].strip()
+            line = line[len("/photo") :].strip()
         elif line.startswith("/"):
             self.console.print("  unknown command; /help lists them")
             return None
         self._last = ChatMessage(
-            platform="console", chat_id=self.chat_id, message_id=str(next(self._ids)),
-            author=self.author, text=line, sent_at=now, attachments=attachments,
+            platform="console",
+            chat_id=self.chat_id,
+            message_id=str(next(self._ids)),
+            author=self.author,
+            text=line,
+            sent_at=now,
+            attachments=attachments,
         )
         return self._last

@@ -40,7 +40,8 @@ def load_scorer(settings: Settings) -> LoadedScorer:
     )
     if loaded.is_fallback:
         logger.warning(
-            "DETOXIFY NOT LOADED: scoring with %s instead (%s). Set CLASSMOD_REQUIRE_DETOXIFY=true to refuse to start.",
+            "DETOXIFY NOT LOADED: scoring with %s instead (%s). "
+            "Set CLASSMOD_REQUIRE_DETOXIFY=true to refuse to start instead.",
             loaded.scorer.name,
             loaded.reason,
         )
@@ -49,7 +50,9 @@ def load_scorer(settings: Settings) -> LoadedScorer:
     return loaded
 
 
-def open_services(settings: Settings, *, database_url: str | None = None, policy: Policy | None = None) -> Services:
+def open_services(
+    settings: Settings, *, database_url: str | None = None, policy: Policy | None = None
+) -> Services:
     """Load the policy, open the store and load the scorer.
 
     Raises:

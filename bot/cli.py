@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from adapters.recording_adapter import RecordingAdapter
 from bot import views
 from bot.app import load_scorer, open_services
 from bot.config import Settings, load_settings
@@ -27,11 +28,12 @@ from moderation.errors import ModerationError
 from moderation.policy import Policy, load_policy
 from moderation.scorers.base import TextScorer
 from moderation.types import AuthorHistory, ChatMessage, Decision, ModelScores, Role
-from adapters.recording_adapter import RecordingAdapter
 
 __all__ = ["app"]
 
-app = typer.Typer(help="classmod: moderation for class chat groups.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="classmod: moderation for class chat groups.", no_args_is_help=True, add_completion=False
+)
 cases_app = typer.Typer(help="The moderators' queue.", no_args_is_help=True)
 policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
 model_app = typer.Typer(help="Detoxify weights for offline use.", no_args_is_help=True)
@@ -81,9 +83,13 @@ def _settings(ctx: typer.Context) -> Settings:
 @app.command()
 def check(
     ctx: typer.Context,
-    text: Annotated[str | None, typer.Argument(help="text to assess; omit with --json to read JSON lines")] = None,
+    text: Annotated[
+        str | None, typer.Argument(help="text to assess; omit with --json to read JSON lines")
+    ] = None,
     role: RoleOption = Role.LEARNER,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output; with no TEXT, JSON lines in and out")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON output; with no TEXT, JSON lines in and out")
+    ] = False,
 ) -> None:
     """Assess text statelessly (no store, no history) and show the decision."""
     settings = _settings(ctx)
@@ -178,33 +184,44 @@ def demo(ctx: typer.Context) -> None:
     _replay(_settings(ctx), demo_transcript_path(), None, show_queue=True)
 
 
-def _replay(settings: Settings, transcript: Path, database_url: str | None, *, show_queue: bool = False) -> None:
+def _replay(
+    settings: Settings, transcript: Path, database_url: str | None, *, show_queue: bool = False
+) -> None:
     with tempfile.TemporaryDirectory(prefix="classmod-") as scratch:
         url = database_url or f"sqlite:///{Path(scratch) / 'replay.db'}"
         try:
-            services = open_services(settings, database_url=url)
+            # The transcript first: a typo in it should not cost a model load, nor leave a store open.
             lines = list(read_transcript(transcript))
+            services = open_services(settings, database_url=url)
         except (ModerationError, TranscriptError) as exc:
             raise _fail(str(exc)) from exc
-        views.print_scorer_banner(err, services.loaded)
-        logging.getLogger("bot.pipeline").setLevel(logging.WARNING)  # the table says it all
-        adapter = RecordingAdapter()
-        pipeline = Pipeline(policy=services.policy, store=services.store, scorer=services.loaded.scorer, adapter=adapter)
+        try:
+            views.print_scorer_banner(err, services.loaded)
+            logging.getLogger("bot.pipeline").setLevel(logging.WARNING)  # the table says it all
+            pipeline = Pipeline(
+                policy=services.policy,
+                store=services.store,
+                scorer=services.loaded.scorer,
+                adapter=RecordingAdapter(),
+            )
 
-        async def run_all() -> list[Any]:
-            return [await pipeline.handle(line.message, now=line.message.sent_at) for line in lines]
+            async def run_all() -> list[Any]:
+                return [await pipeline.handle(line.message, now=line.message.sent_at) for line in lines]
 
-        outcomes = asyncio.run(run_all())
-        views.print_replay(out, lines, outcomes)
-        if show_queue:
-            views.print_queue(out, services.store.cases(limit=500))
-        services.store.close()
+            outcomes = asyncio.run(run_all())
+            views.print_replay(out, lines, outcomes)
+            if show_queue:
+                views.print_queue(out, services.store.cases(limit=500))
+        finally:
+            services.store.close()
 
 
 @app.command()
 def run(
     ctx: typer.Context,
-    platform: Annotated[str, typer.Argument(help="console (telegram and discord: see the README)")] = "console",
+    platform: Annotated[
+        str, typer.Argument(help="console (telegram and discord: see the README)")
+    ] = "console",
 ) -> None:
     """Run the bot. ``console`` is a local class chat in this terminal, moderated by the real pipeline."""
     settings = _settings(ctx)
@@ -217,8 +234,12 @@ def run(
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
     views.print_scorer_banner(err, services.loaded)
+    logging.getLogger("bot.pipeline").setLevel(logging.WARNING)  # the chat shows every action
     pipeline = Pipeline(
-        policy=services.policy, store=services.store, scorer=services.loaded.scorer, adapter=ConsoleAdapter(out)
+        policy=services.policy,
+        store=services.store,
+        scorer=services.loaded.scorer,
+        adapter=ConsoleAdapter(out),
     )
 
     async def handle(message: ChatMessage) -> None:
@@ -270,17 +291,21 @@ def cases_list(
 def cases_show(ctx: typer.Context, case_id: int) -> None:
     """Show one case: the message, the evidence, the decision and every action taken."""
     store = _store(_settings(ctx))
-    case = store.get_case(case_id)
-    if case is None:
-        raise _fail(f"there is no case #{case_id}; `classmod cases list` shows the queue", code=1)
-    views.print_case(out, case, store.case_actions(case_id))
-    store.close()
+    try:
+        case = store.get_case(case_id)
+        if case is None:
+            raise _fail(f"there is no case #{case_id}; `classmod cases list` shows the queue", code=1)
+        views.print_case(out, case, store.case_actions(case_id))
+    finally:
+        store.close()
 
 
 @app.command()
 def purge(
     ctx: typer.Context,
-    older_than: Annotated[str | None, typer.Option(help="e.g. 90d or 12h; default: the retention setting")] = None,
+    older_than: Annotated[
+        str | None, typer.Option(help="e.g. 90d or 12h; default: the retention setting")
+    ] = None,
 ) -> None:
     """Remove the text of cases older than the retention period (the case record stays for audit)."""
     settings = _settings(ctx)
@@ -313,7 +338,9 @@ def policy_validate(file: Annotated[Path, typer.Argument(help="policy YAML file"
     except ModerationError as exc:
         raise _fail(str(exc), code=1) from exc
     enforced = sum(1 for clause in policy.clauses if clause.is_enforced)
-    out.print(f"{file}: OK ({len(policy.clauses)} clauses, {enforced} enforced, {len(policy.detectors)} detectors)")
+    out.print(
+        f"{file}: OK ({len(policy.clauses)} clauses, {enforced} enforced, {len(policy.detectors)} detectors)"
+    )
 
 
 @policy_app.command("show")
@@ -343,7 +370,9 @@ def model_fetch(ctx: typer.Context) -> None:
 
 
 @model_app.command("export-offline")
-def model_export(ctx: typer.Context, destination: Annotated[Path, typer.Argument(help="folder to copy to")]) -> None:
+def model_export(
+    ctx: typer.Context, destination: Annotated[Path, typer.Argument(help="folder to copy to")]
+) -> None:
     """Copy the prepared bundle to DESTINATION, for an air-gapped site to use as its model dir."""
     from bot.model_bundle import export_offline
 

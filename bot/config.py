@@ -38,14 +38,22 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///classmod.db", description="SQLAlchemy URL: SQLite file or postgresql+psycopg://..."
     )
-    policy_file: Path | None = Field(default=None, description="policy YAML; the bundled SCLS policy when unset")
-    retention_days: int = Field(default=90, ge=1, le=3650, description="days a flagged message's text is kept")
+    policy_file: Path | None = Field(
+        default=None, description="policy YAML; the bundled SCLS policy when unset"
+    )
+    retention_days: int = Field(
+        default=90, ge=1, le=3650, description="days a flagged message's text is kept"
+    )
 
     model_variant: DetoxifyVariant = Field(default="unbiased-small", description="Detoxify variant")
     model_dir: Path = Field(default=Path("models"), description="where offline Detoxify bundles live")
     model_device: Literal["cpu", "cuda"] = "cpu"
-    model_threads: int | None = Field(default=None, ge=1, le=256, description="torch threads; all cores when unset")
-    require_detoxify: bool = Field(default=False, description="fail at start-up instead of using the fallback")
+    model_threads: int | None = Field(
+        default=None, ge=1, le=256, description="torch threads; all cores when unset"
+    )
+    require_detoxify: bool = Field(
+        default=False, description="fail at start-up instead of using the fallback"
+    )
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
@@ -57,7 +65,9 @@ class Settings(BaseSettings):
     @classmethod
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql", "mysql", "mariadb")):
-            raise ValueError("must be an SQLAlchemy URL such as sqlite:///classmod.db or postgresql+psycopg://...")
+            raise ValueError(
+                "must be an SQLAlchemy URL such as sqlite:///classmod.db or postgresql+psycopg://..."
+            )
         return value
 
     @classmethod

@@ -126,7 +126,11 @@ class Pipeline:
             await asyncio.to_thread(self.store.close_case, case.id, "closed", actor="bot", at=now)
         await asyncio.to_thread(self.store.mark_seen, *key, now)
         logger.info(
-            "%s: %s (%s) case %s", _describe(key), decision.action.value, ",".join(decision.flagged) or "-", case.id
+            "%s: %s (%s) case %s",
+            _describe(key),
+            decision.action.value,
+            ",".join(decision.flagged) or "-",
+            case.id,
         )
         return Outcome(key=key, decision=decision, case_id=case.id, actions=tuple(results))
 
@@ -161,7 +165,9 @@ class Pipeline:
         except AdapterError as exc:
             outcome = "skipped" if kind not in self.adapter.capabilities else "failed"
             logger.warning("%s on case %s %s: %s", kind.value, case_id, outcome, exc)
-            await asyncio.to_thread(self.store.record_action, case_id, kind.value, outcome, detail=str(exc), at=now)
+            await asyncio.to_thread(
+                self.store.record_action, case_id, kind.value, outcome, detail=str(exc), at=now
+            )
             return ActionOutcome(kind, outcome, str(exc))
         except ModerationError:
             raise
@@ -174,8 +180,12 @@ class Pipeline:
             return
         recorded = []
         for category in decision.flagged:
-            clause_id = next((clause.id for clause in self.policy.clauses_for(category, message.author.role)), "?")
-            self.store.add_strike(message.platform, message.author.id, Strike(category, clause_id, now), case_id)
+            clause_id = next(
+                (clause.id for clause in self.policy.clauses_for(category, message.author.role)), "?"
+            )
+            self.store.add_strike(
+                message.platform, message.author.id, Strike(category, clause_id, now), case_id
+            )
             recorded.append(f"{category.value} ({clause_id})")
         self.store.record_action(case_id, "strike", "ok", detail=", ".join(recorded), at=now)
 

@@ -315,7 +315,13 @@ class Store:
             return _case_record(row)
 
     def record_action(
-        self, case_id: int, action: str, outcome: str, *, actor: str = "bot", detail: str | None = None,
+        self,
+        case_id: int,
+        action: str,
+        outcome: str,
+        *,
+        actor: str = "bot",
+        detail: str | None = None,
         at: datetime,
     ) -> ActionRecord:
         """Append to a case's action log (``detail``: the platform's error, never message text).
@@ -366,8 +372,12 @@ class Store:
     def add_strike(self, platform: str, author_id: str, strike: Strike, case_id: int | None) -> None:
         """Record a strike against an author, linked to the case that earned it where there is one."""
         row = StrikeRow(
-            platform=platform, author_id=author_id, category=str(strike.category),
-            clause_id=strike.clause_id, case_id=case_id, at=_utc(strike.at),
+            platform=platform,
+            author_id=author_id,
+            category=str(strike.category),
+            clause_id=strike.clause_id,
+            case_id=case_id,
+            at=_utc(strike.at),
         )
         with self._guard("record a strike"), self._session() as session:
             self._insert_for_case(session, row, case_id)
@@ -565,8 +575,10 @@ class Store:
     @staticmethod
     def _active_consent(platform: str, user_id: str, kind: str) -> tuple[Any, ...]:
         return (
-            col(ConsentRow.platform) == platform, col(ConsentRow.user_id) == user_id,
-            col(ConsentRow.kind) == kind, col(ConsentRow.revoked_at).is_(None),
+            col(ConsentRow.platform) == platform,
+            col(ConsentRow.user_id) == user_id,
+            col(ConsentRow.kind) == kind,
+            col(ConsentRow.revoked_at).is_(None),
         )
 
     @staticmethod
@@ -636,16 +648,26 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
 def _case_row(message: ChatMessage, decision: Decision, at: datetime) -> CaseRow:
     author = message.author
     return CaseRow(
-        platform=message.platform, chat_id=message.chat_id, message_id=message.message_id,
-        revision=message.revision, author_id=author.id, author_name=author.display_name,
-        author_role=str(author.role), text=message.text, is_edit=message.is_edit, created_at=at,
+        platform=message.platform,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        revision=message.revision,
+        author_id=author.id,
+        author_name=author.display_name,
+        author_role=str(author.role),
+        text=message.text,
+        is_edit=message.is_edit,
+        created_at=at,
         scores={str(category): float(score) for category, score in decision.scores.items()},
         flagged=[str(category) for category in decision.flagged],
         clauses=list(decision.clauses),
         evidence=[{**asdict(item), "category": str(item.category)} for item in decision.evidence],
         actions=[{"kind": str(step.kind), "route": _text_or_none(step.route)} for step in decision.actions],
-        top_action=str(decision.action), route=_text_or_none(decision.route), reminder=decision.reminder,
-        explanation=decision.explanation, scorer=decision.scorer,
+        top_action=str(decision.action),
+        route=_text_or_none(decision.route),
+        reminder=decision.reminder,
+        explanation=decision.explanation,
+        scorer=decision.scorer,
     )
 
 
@@ -655,7 +677,8 @@ def _text_or_none(value: Route | None) -> str | None:
 
 def _case_record(row: CaseRow) -> CaseRecord:
     return _record(
-        CaseRecord, row,
+        CaseRecord,
+        row,
         author_role=Role(row.author_role),
         scores=dict(row.scores),
         flagged=tuple(Category(category) for category in row.flagged),

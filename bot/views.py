@@ -36,14 +36,25 @@ __all__ = [
     "print_status",
 ]
 
-_ACTION_STYLE = {"allow": "green", "remind": "yellow", "warn": "dark_orange", "hide": "red", "escalate": "bold magenta"}
+_ACTION_STYLE = {
+    "allow": "green",
+    "remind": "yellow",
+    "warn": "dark_orange",
+    "hide": "red",
+    "escalate": "bold magenta",
+}
 _PREVIEW = 60
 
 
 def message_for_check(text: str, role: Role, now: datetime) -> ChatMessage:
     """A stand-alone message for ``classmod check``, which has no chat or history."""
     return ChatMessage(
-        platform="check", chat_id="check", message_id="check", author=Author("check", "check", role), text=text, sent_at=now
+        platform="check",
+        chat_id="check",
+        message_id="check",
+        author=Author("check", "check", role),
+        text=text,
+        sent_at=now,
     )
 
 
@@ -57,7 +68,13 @@ def decision_json(item_id: Any, decision: Decision) -> dict[str, Any]:
         "scores": {category.value: score for category, score in decision.scores.items()},
         "clauses": list(decision.clauses),
         "evidence": [
-            {"category": item.category.value, "kind": item.kind, "start": item.start, "end": item.end, "source": item.source}
+            {
+                "category": item.category.value,
+                "kind": item.kind,
+                "start": item.start,
+                "end": item.end,
+                "source": item.source,
+            }
             for item in decision.evidence
         ],
         "scorer": decision.scorer,
@@ -69,8 +86,8 @@ def print_scorer_banner(console: Console, loaded: LoadedScorer) -> None:
     if loaded.is_fallback:
         console.print(
             Panel(
-                f"Detoxify is NOT loaded: scoring with [bold]{escape(loaded.scorer.name)}[/bold] and the policy's "
-                f"phrase detectors.\n{escape(loaded.reason or '')}",
+                f"Detoxify is NOT loaded: scoring with [bold]{escape(loaded.scorer.name)}[/bold] "
+                f"and the policy's phrase detectors.\n{escape(loaded.reason or '')}",
                 title="fallback scorer",
                 border_style="bold yellow",
             )
@@ -91,7 +108,9 @@ def print_decision(console: Console, text: str, decision: Decision) -> None:
             where = f" at {item.start}-{item.end} “{shown}”"
         console.print(f"  {item.category.value}: {item.kind} ({item.source}, {item.score:.2f}){where}")
     if decision.reminder:
-        console.print(Panel(escape(decision.reminder), title="private message to the author", border_style="yellow"))
+        console.print(
+            Panel(escape(decision.reminder), title="private message to the author", border_style="yellow")
+        )
     console.print(f"scorer: {escape(decision.scorer)}", style="dim")
 
 
@@ -113,7 +132,8 @@ def print_replay(console: Console, lines: Sequence[TranscriptLine], outcomes: Se
         elif decision is None:
             action, flagged, clauses = "duplicate", "", ""
         else:
-            action = f"[{_ACTION_STYLE[decision.action.value]}]{' + '.join(a.kind.value for a in decision.actions) or 'allow'}[/]"
+            plan = " + ".join(action.kind.value for action in decision.actions) or "allow"
+            action = f"[{_ACTION_STYLE[decision.action.value]}]{plan}[/]"
             flagged = ", ".join(category.value for category in decision.flagged)
             clauses = ", ".join(decision.clauses)
             per_category.update(category.value for category in decision.flagged)
@@ -121,7 +141,13 @@ def print_replay(console: Console, lines: Sequence[TranscriptLine], outcomes: Se
             if not decision.actions:
                 per_action["allow"] += 1
         table.add_row(
-            str(line.number), escape(message.author.display_name), message.author.role.value, escape(preview), action, flagged, clauses
+            str(line.number),
+            escape(message.author.display_name),
+            message.author.role.value,
+            escape(preview),
+            action,
+            flagged,
+            clauses,
         )
     console.print(table)
     summary = Table(title="Summary")
@@ -131,7 +157,8 @@ def print_replay(console: Console, lines: Sequence[TranscriptLine], outcomes: Se
         summary.add_row(category.value, str(per_category.get(category.value, 0)))
     console.print(summary)
     console.print(
-        "actions: " + ", ".join(f"{kind} {per_action.get(kind, 0)}" for kind in _ACTION_STYLE)
+        "actions: "
+        + ", ".join(f"{kind} {per_action.get(kind, 0)}" for kind in _ACTION_STYLE)
         + f" · {len(lines)} messages"
     )
 
@@ -160,15 +187,20 @@ def print_case(console: Console, case: CaseRecord, actions: Sequence[ActionRecor
     """One case, in full, for a moderator."""
     text = "[text purged after the retention period]" if case.text is None else case.text
     body = [
-        f"[bold]case #{case.id}[/bold] · {case.status} · {case.platform} chat {escape(case.chat_id)} message {escape(case.message_id)}",
-        f"author: {escape(case.author_name)} ({case.author_role.value}, id {escape(case.author_id)}) · {case.created_at:%Y-%m-%d %H:%M} UTC",
+        f"[bold]case #{case.id}[/bold] · {case.status} · {case.platform} "
+        f"chat {escape(case.chat_id)} message {escape(case.message_id)}",
+        f"author: {escape(case.author_name)} ({case.author_role.value}, id {escape(case.author_id)}) "
+        f"· {case.created_at:%Y-%m-%d %H:%M} UTC",
         f"message: {escape(text)}",
         f"flagged: {', '.join(c.value for c in case.flagged)} · clauses {', '.join(case.clauses)}",
         f"explanation: {escape(case.explanation)}",
         f"scorer: {escape(case.scorer)}",
         "evidence:",
     ]
-    body += [f"  {item.category.value}: {item.kind} ({item.source}, {item.score:.2f}) {item.start}-{item.end}" for item in case.evidence]
+    body += [
+        f"  {item.category.value}: {item.kind} ({item.source}, {item.score:.2f}) {item.start}-{item.end}"
+        for item in case.evidence
+    ]
     body.append("actions:")
     body += [
         f"  {record.at:%H:%M:%S} {escape(record.actor)} {record.action}: {record.outcome}"
@@ -184,7 +216,11 @@ def print_status(console: Console, services: Services) -> None:
     table = Table(show_header=False, title="classmod status")
     table.add_column("what")
     table.add_column("value", overflow="fold")
-    scorer = f"[bold yellow]{escape(loaded.scorer.name)} (FALLBACK)[/bold yellow]\n{escape(loaded.reason or '')}" if loaded.is_fallback else escape(loaded.scorer.name)
+    scorer = (
+        f"[bold yellow]{escape(loaded.scorer.name)} (FALLBACK)[/bold yellow]\n{escape(loaded.reason or '')}"
+        if loaded.is_fallback
+        else escape(loaded.scorer.name)
+    )
     table.add_row("scorer", scorer)
     table.add_row("store", escape(services.store.url_for_display))
     table.add_row("policy", f"{escape(services.policy.name)} (version {escape(services.policy.version)})")
@@ -202,7 +238,11 @@ def print_policy(console: Console, policy: Policy) -> None:
     for clause in policy.clauses:
         enforced = "yes" if clause.is_enforced else f"no: {clause.not_enforced_reason}"
         table.add_row(
-            clause.id, escape(clause.title), clause.applies_to.value, ", ".join(c.value for c in clause.categories), escape(enforced)
+            clause.id,
+            escape(clause.title),
+            clause.applies_to.value,
+            ", ".join(c.value for c in clause.categories),
+            escape(enforced),
         )
     console.print(table)
 
@@ -213,7 +253,13 @@ def print_groups(console: Console, groups: Sequence[GroupRecord]) -> None:
     for column in ("platform", "chat", "title", "authorised", "by"):
         table.add_column(column)
     for group in groups:
-        table.add_row(group.platform, escape(group.chat_id), escape(group.title or ""), "yes" if group.is_authorised else "no", escape(group.authorised_by or ""))
+        table.add_row(
+            group.platform,
+            escape(group.chat_id),
+            escape(group.title or ""),
+            "yes" if group.is_authorised else "no",
+            escape(group.authorised_by or ""),
+        )
     console.print(table)
 
 

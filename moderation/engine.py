@@ -43,11 +43,18 @@ PRIORITY: tuple[Category, ...] = (
 )
 
 # The order actions are carried out in: hide first so the breach is seen as briefly as possible.
-_EXECUTION_ORDER: tuple[ActionKind, ...] = (ActionKind.HIDE, ActionKind.REMIND, ActionKind.WARN, ActionKind.ESCALATE)
+_EXECUTION_ORDER: tuple[ActionKind, ...] = (
+    ActionKind.HIDE,
+    ActionKind.REMIND,
+    ActionKind.WARN,
+    ActionKind.ESCALATE,
+)
 _NEVER_PUNISHED = frozenset({ActionKind.HIDE, ActionKind.WARN})
 
 
-def active_strikes(history: AuthorHistory, policy: Policy, now: datetime, category: Category | None = None) -> int:
+def active_strikes(
+    history: AuthorHistory, policy: Policy, now: datetime, category: Category | None = None
+) -> int:
     """How many of the author's strikes (in one category, or in all) still count towards the ladder."""
     lifetime = timedelta(days=policy.strike_lifetime_days)
     return sum(
@@ -57,7 +64,9 @@ def active_strikes(history: AuthorHistory, policy: Policy, now: datetime, catego
     )
 
 
-def detect(message: ChatMessage, history: AuthorHistory, policy: Policy, model: ModelScores) -> list[Evidence]:
+def detect(
+    message: ChatMessage, history: AuthorHistory, policy: Policy, model: ModelScores
+) -> list[Evidence]:
     """Everything every detector found in the message, flagged or not."""
     evidence = [
         Evidence(category=category, kind=label, source=model.scorer, score=_clamp(model.labels[label]))
@@ -66,12 +75,20 @@ def detect(message: ChatMessage, history: AuthorHistory, policy: Policy, model: 
     ]
     text = message.text
     evidence.extend(
-        Evidence(category=Category.PERSONAL_DATA, kind=hit.kind, source="personal_data", start=hit.start, end=hit.end)
+        Evidence(
+            category=Category.PERSONAL_DATA,
+            kind=hit.kind,
+            source="personal_data",
+            start=hit.start,
+            end=hit.end,
+        )
         for hit in find_personal_data(text)
     )
     evidence.extend(find_phrases(normalise(text), policy, message.author.role))
     if message.has_photo and not history.has_photo_consent:
-        evidence.append(Evidence(category=Category.PHOTO_CONSENT, kind="photo_without_consent", source="photo"))
+        evidence.append(
+            Evidence(category=Category.PHOTO_CONSENT, kind="photo_without_consent", source="photo")
+        )
     return evidence
 
 
@@ -104,11 +121,21 @@ def assess(
     strikes = {category: active_strikes(history, policy, now, category) for category in flagged}
     kept_evidence = tuple(
         sorted(
-            (item for item in evidence if item.category in flagged and item.score >= policy.categories[item.category].threshold),
-            key=lambda item: (PRIORITY.index(item.category), item.start if item.start is not None else -1, item.kind),
+            (
+                item
+                for item in evidence
+                if item.category in flagged and item.score >= policy.categories[item.category].threshold
+            ),
+            key=lambda item: (
+                PRIORITY.index(item.category),
+                item.start if item.start is not None else -1,
+                item.kind,
+            ),
         )
     )
-    clauses = _unique(clause_id for category in flagged for clause_id in _clauses(category, kept_evidence, policy, role))
+    clauses = _unique(
+        clause_id for category in flagged for clause_id in _clauses(category, kept_evidence, policy, role)
+    )
     actions = _actions(flagged, policy, strikes)
     if model.error is not None and not any(action.kind is ActionKind.ESCALATE for action in actions):
         # A scorer that fails never silently allows: hold the message for a person to review.
@@ -140,13 +167,20 @@ def _clauses(category: Category, evidence: Sequence[Evidence], policy: Policy, r
     return named or tuple(clause.id for clause in policy.clauses_for(category, role))
 
 
-def _actions(flagged: Sequence[Category], policy: Policy, strikes: Mapping[Category, int]) -> tuple[Action, ...]:
+def _actions(
+    flagged: Sequence[Category], policy: Policy, strikes: Mapping[Category, int]
+) -> tuple[Action, ...]:
     if not flagged:
         return ()
     if Category.SAFEGUARDING in flagged:
         # A disclosure is never punished, whatever else the message contains.
-        steps = {kind for kind in policy.categories[Category.SAFEGUARDING].step(0) if kind not in _NEVER_PUNISHED}
-        return tuple(Action(kind, Route.SAFEGUARDING if kind is ActionKind.ESCALATE else None) for kind in _ordered(steps))
+        steps = {
+            kind for kind in policy.categories[Category.SAFEGUARDING].step(0) if kind not in _NEVER_PUNISHED
+        }
+        return tuple(
+            Action(kind, Route.SAFEGUARDING if kind is ActionKind.ESCALATE else None)
+            for kind in _ordered(steps)
+        )
     kinds: set[ActionKind] = set()
     route = Route.MODERATORS
     for category in flagged:
@@ -198,12 +232,20 @@ def _explanation(
     for category in flagged:
         kinds = _unique(f"{item.kind}" for item in evidence if item.category is category)
         threshold = policy.categories[category].threshold
-        earlier = f", {strikes[category]} earlier in {policy.strike_lifetime_days} days" if strikes[category] else ""
-        parts.append(f"{category.value} {scores[category]:.2f} >= {threshold:.2f} ({', '.join(kinds)}{earlier})")
+        earlier = (
+            f", {strikes[category]} earlier in {policy.strike_lifetime_days} days"
+            if strikes[category]
+            else ""
+        )
+        parts.append(
+            f"{category.value} {scores[category]:.2f} >= {threshold:.2f} ({', '.join(kinds)}{earlier})"
+        )
     if not parts:
         return "nothing flagged"
     if actions:
-        plan = ", ".join(action.kind.value + (f" to {action.route.value}" if action.route else "") for action in actions)
+        plan = ", ".join(
+            action.kind.value + (f" to {action.route.value}" if action.route else "") for action in actions
+        )
         parts.append(f"actions: {plan}")
     return "; ".join(parts)
 

@@ -157,7 +157,9 @@ def load_policy(path: Path | str | None = None) -> Policy:
     try:
         source = file_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"cannot read the policy file ({exc.__class__.__name__}: {exc})", path=str(file_path)) from exc
+        raise PolicyError(
+            f"cannot read the policy file ({exc.__class__.__name__}: {exc})", path=str(file_path)
+        ) from exc
     return parse_policy(source, name=str(file_path))
 
 
@@ -261,11 +263,14 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
     for index, clause in enumerate(clauses):
         where = _line_of(("clauses", index), lines)
         if clause.id in seen:
-            raise PolicyError(f"clause id {clause.id!r} is used twice; ids must be unique", path=name, line=where)
+            raise PolicyError(
+                f"clause id {clause.id!r} is used twice; ids must be unique", path=name, line=where
+            )
         seen.add(clause.id)
         if clause.is_enforced and not clause.categories:
             raise PolicyError(
-                f"clause {clause.id} is enforced but lists no categories; add categories or set enforced: false",
+                f"clause {clause.id} is enforced but lists no categories; "
+                "add categories or set enforced: false",
                 path=name,
                 line=where,
             )
@@ -275,7 +280,9 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
             )
         if clause.is_enforced and not clause.reminder:
             raise PolicyError(
-                f"clause {clause.id} is enforced but has no reminder text for the learner", path=name, line=where
+                f"clause {clause.id} is enforced but has no reminder text for the learner",
+                path=name,
+                line=where,
             )
 
     categories: dict[Category, CategoryRule] = {}

@@ -15,7 +15,9 @@ _ids = count(1)
 def make_message(text: str, **overrides: Any) -> ChatMessage:
     """A learner's message in a class group, with any field overridden."""
     role = overrides.pop("role", Role.LEARNER)
-    author = overrides.pop("author", Author(id=overrides.pop("author_id", "learner-1"), display_name="Amina", role=role))
+    author = overrides.pop(
+        "author", Author(id=overrides.pop("author_id", "learner-1"), display_name="Amina", role=role)
+    )
     photo = overrides.pop("photo", False)
     fields: dict[str, Any] = {
         "platform": "test",

@@ -55,7 +55,9 @@ def store(db_path: Path) -> Store:
     store.close()
 
 
-def make_pipeline(policy: Policy, store: Store, adapter: object | None = None, scorer: FixedScorer | None = None) -> Pipeline:
+def make_pipeline(
+    policy: Policy, store: Store, adapter: object | None = None, scorer: FixedScorer | None = None
+) -> Pipeline:
     return Pipeline(
         policy=policy,
         store=store,
@@ -92,7 +94,10 @@ async def test_case_is_written_before_any_action(policy: Policy, store: Store) -
 
     pipeline = make_pipeline(policy, store, CheckingAdapter())
     await pipeline.handle(make_message("my number is 07700 900123"))
-    assert seen == [(ActionKind.HIDE, "my number is 07700 900123"), (ActionKind.REMIND, "my number is 07700 900123")]
+    assert seen == [
+        (ActionKind.HIDE, "my number is 07700 900123"),
+        (ActionKind.REMIND, "my number is 07700 900123"),
+    ]
 
 
 async def test_same_message_handled_twice_acts_once(policy: Policy, store: Store) -> None:
@@ -105,7 +110,14 @@ async def test_same_message_handled_twice_acts_once(policy: Policy, store: Store
     assert not first.is_duplicate and second.is_duplicate
     assert [a.kind for a in adapter.applied] == [ActionKind.HIDE, ActionKind.WARN, ActionKind.ESCALATE]
     assert scorer.calls == 1
-    assert len(store.author_history("test", "learner-1", now=NOW, strike_lifetime=NOW - NOW.replace(year=2000)).strikes) == 1
+    assert (
+        len(
+            store.author_history(
+                "test", "learner-1", now=NOW, strike_lifetime=NOW - NOW.replace(year=2000)
+            ).strikes
+        )
+        == 1
+    )
 
 
 async def test_concurrent_deliveries_of_one_message_act_once(policy: Policy, store: Store) -> None:
@@ -145,7 +157,11 @@ async def test_platform_failure_is_recorded_and_other_actions_still_run(policy: 
     adapter = RecordingAdapter(fail={ActionKind.HIDE: "400 Bad Request: message to delete not found"})
     pipeline = make_pipeline(policy, store, adapter)
     outcome = await pipeline.handle(make_message("I know where you live"))
-    assert [(a.kind.value, a.outcome) for a in outcome.actions] == [("hide", "failed"), ("warn", "ok"), ("escalate", "ok")]
+    assert [(a.kind.value, a.outcome) for a in outcome.actions] == [
+        ("hide", "failed"),
+        ("warn", "ok"),
+        ("escalate", "ok"),
+    ]
     log = store.case_actions(outcome.case_id or 0)
     failed = [record for record in log if record.outcome == "failed"]
     assert failed[0].action == "hide" and "not found" in (failed[0].detail or "")
@@ -153,7 +169,9 @@ async def test_platform_failure_is_recorded_and_other_actions_still_run(policy: 
 
 
 async def test_an_action_the_adapter_cannot_do_is_skipped_with_a_fix(policy: Policy, store: Store) -> None:
-    adapter = RecordingAdapter(name="limited", capabilities=frozenset({ActionKind.REMIND, ActionKind.ESCALATE}))
+    adapter = RecordingAdapter(
+        name="limited", capabilities=frozenset({ActionKind.REMIND, ActionKind.ESCALATE})
+    )
     pipeline = make_pipeline(policy, store, adapter)
     outcome = await pipeline.handle(make_message("my number is 07700 900123"))
     hide = outcome.actions[0]
@@ -171,11 +189,16 @@ async def test_scorer_failure_holds_the_message_for_review(policy: Policy, store
     assert case is not None and case.is_open and "model file truncated" in case.scorer
 
 
-async def test_safeguarding_goes_only_to_the_officer_and_records_no_strike(policy: Policy, store: Store) -> None:
+async def test_safeguarding_goes_only_to_the_officer_and_records_no_strike(
+    policy: Policy, store: Store
+) -> None:
     adapter = RecordingAdapter()
     pipeline = make_pipeline(policy, store, adapter)
     await pipeline.handle(make_message("my partner hits me and I am scared to go home"))
-    assert [(a.kind, a.route) for a in adapter.applied] == [(ActionKind.REMIND, None), (ActionKind.ESCALATE, Route.SAFEGUARDING.value)]
+    assert [(a.kind, a.route) for a in adapter.applied] == [
+        (ActionKind.REMIND, None),
+        (ActionKind.ESCALATE, Route.SAFEGUARDING.value),
+    ]
     history = store.author_history("test", "learner-1", now=NOW, strike_lifetime=NOW - NOW.replace(year=2000))
     assert history.strikes == ()
 
@@ -206,7 +229,9 @@ async def test_a_crash_mid_actions_resumes_without_repeating_done_ones(policy: P
     second = await pipeline.handle(message)
     assert second.error is None and not second.is_duplicate
     assert [a.kind for a in adapter.applied] == [ActionKind.HIDE, ActionKind.WARN, ActionKind.ESCALATE]
-    strikes = store.author_history("test", "learner-1", now=NOW, strike_lifetime=NOW - NOW.replace(year=2000)).strikes
+    strikes = store.author_history(
+        "test", "learner-1", now=NOW, strike_lifetime=NOW - NOW.replace(year=2000)
+    ).strikes
     assert len(strikes) == 1
 
 

@@ -162,9 +162,7 @@ def test_strikes_decay_after_the_policy_period(policy: Policy) -> None:
 
 def test_safeguarding_is_never_punished_and_goes_only_to_the_officer(policy: Policy) -> None:
     strikes = tuple(Strike(Category.HARASSMENT, "4.2", NOW) for _ in range(3))
-    decision = decide(
-        policy, "my boyfriend beats me, this is shit", history=AuthorHistory(strikes=strikes)
-    )
+    decision = decide(policy, "my boyfriend beats me, this is shit", history=AuthorHistory(strikes=strikes))
     kinds = {action.kind for action in decision.actions}
     assert Category.SAFEGUARDING in decision.flagged
     assert kinds == {ActionKind.REMIND, ActionKind.ESCALATE}
@@ -199,7 +197,12 @@ def test_photo_without_consent_gets_a_private_reminder(policy: Policy) -> None:
 
 
 def test_photo_caption_is_assessed_like_text(policy: Policy) -> None:
-    decision = decide(policy, "look at this idiot, you are so stupid", photo=True, history=AuthorHistory(has_photo_consent=True))
+    decision = decide(
+        policy,
+        "look at this idiot, you are so stupid",
+        photo=True,
+        history=AuthorHistory(has_photo_consent=True),
+    )
     assert Category.HARASSMENT in decision.flagged
 
 

@@ -30,7 +30,7 @@ def test_unenforced_clauses_say_why() -> None:
 
 
 def test_clause_wording_matches_the_source_policy_text() -> None:
-    policy_text = (Path(__file__).parents[3] / "shared" / "policy" / "social-media-policy.txt")
+    policy_text = Path(__file__).parents[3] / "shared" / "policy" / "social-media-policy.txt"
     if not policy_text.exists():
         pytest.skip("the shared policy text is not beside this checkout")
     flat = " ".join(policy_text.read_text(encoding="utf-8").replace("’", "'").split()).lower()

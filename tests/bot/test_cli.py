@@ -1,0 +1,544 @@
+"""The ``classmod`` command line, driven in-process through Typer's runner, as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from bot.cli import app
+from bot.store import Store
+from moderation.policy import default_policy_path, load_policy
+from moderation.types import Category
+
+CHECK_KEYS = {"id", "action", "actions", "flagged", "scores", "clauses", "evidence", "scorer"}
+EVIDENCE_KEYS = {"category", "kind", "start", "end", "source"}
+FALLBACK = "fallback:alt-profanity-check"
+PHONE_TEXT = "call me on 07700 900123"
+STAFF_TEXT = "Add me on my personal instagram"
+# Environment variables the test suite itself uses; loading the settings must ignore them.
+SUITE_VARIABLES = {"CLASSMOD_TEST_POSTGRES_URL", "CLASSMOD_REQUIRE_POSTGRES"}
+
+
+class Cli:
+    """Runs ``classmod`` in-process in a scratch working directory."""
+
+    def __init__(self, directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.directory = directory
+        self.database_url = f"sqlite:///{directory / 'x.db'}"
+        self._monkeypatch = monkeypatch
+        self._runner = CliRunner()
+
+    def setenv(self, name: str, value: str) -> None:
+        self._monkeypatch.setenv(name, value)
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return self._runner.invoke(app, list(args), input=input)
+
+    def json_lines(self, *args: str, input: str | None = None) -> list[dict[str, object]]:
+        result = self("check", "--json", *args, input=input)
+        assert result.exit_code == 0, result.output
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    for name in list(os.environ):
+        if name.startswith("CLASSMOD_") and name not in SUITE_VARIABLES:
+            monkeypatch.delenv(name)
+    # CI sets these for the store's tests; they must not disturb the command line.
+    monkeypatch.setenv("CLASSMOD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    monkeypatch.setenv("CLASSMOD_REQUIRE_POSTGRES", "0")
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")  # Rich tables one row per line
+    monkeypatch.chdir(tmp_path)
+    runner = Cli(tmp_path, monkeypatch)
+    monkeypatch.setenv("CLASSMOD_DATABASE_URL", runner.database_url)
+    monkeypatch.setenv("CLASSMOD_MODEL_DIR", str(tmp_path / "models"))
+    # `replay` quietens the pipeline's logger; keep that from leaking into other tests.
+    pipeline_logger = logging.getLogger("bot.pipeline")
+    level = pipeline_logger.level
+    yield runner
+    pipeline_logger.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def detoxify_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding the tiny model as the default variant, ``unbiased-small/``."""
+    from tests.tinymodel import build_tiny_detoxify
+
+    directory = tmp_path_factory.mktemp("detoxify-models")
+    build_tiny_detoxify(directory, variant="unbiased-small")
+    return directory
+
+
+def _transcript(directory: Path, lines: list[dict[str, object]], name: str = "chat.jsonl") -> Path:
+    path = directory / name
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _class_chat(directory: Path, *, recent: bool = False) -> Path:
+    """A small chat in January 2020: a tutor, two learners, a rude message edited away, a photo."""
+    start = datetime(2020, 1, 6, 9, 0, tzinfo=UTC)
+
+    def at(minutes: int) -> str:
+        return (start + timedelta(minutes=minutes)).isoformat()
+
+    lines: list[dict[str, object]] = [
+        {
+            "id": "m1",
+            "at": at(0),
+            "author": "sam",
+            "name": "Sam",
+            "role": "tutor",
+            "text": "Morning all, class is in Room 12 at 10:30.",
+        },
+        {
+            "id": "m2",
+            "at": at(1),
+            "author": "amina",
+            "name": "Amina",
+            "text": "My number is 07700 900123, text me",
+        },
+        {"id": "m3", "at": at(2), "author": "piotr", "name": "Piotr", "text": "you are an idiot"},
+        {
+            "id": "m4",
+            "at": at(3),
+            "author": "piotr",
+            "name": "Piotr",
+            "edit_of": "m3",
+            "text": "sorry, see you in class",
+        },
+        {"id": "m5", "at": at(4), "author": "amina", "name": "Amina", "text": "Our trip!", "photo": True},
+        {"id": "m6", "at": at(5), "author": "sam", "name": "Sam", "role": "tutor", "text": STAFF_TEXT},
+    ]
+    if recent:
+        lines.append(
+            {
+                "id": "m7",
+                "at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+                "author": "amina",
+                "name": "Amina",
+                "text": "this homework is shit",
+            }
+        )
+    return _transcript(directory, lines)
+
+
+def _table_rows(output: str) -> list[list[str]]:
+    """The cells of each row of the Rich tables in ``output``."""
+    return [
+        [cell.strip() for cell in line.strip().strip("│").split("│")]
+        for line in output.splitlines()
+        if line.startswith("│")
+    ]
+
+
+# --- check ---------------------------------------------------------------------------------------
+
+
+def test_check_prints_the_action_the_clause_and_the_scorer(cli: Cli) -> None:
+    result = cli("check", "you are an idiot")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ESCALATE")
+    assert "4.2" in result.stdout
+    assert "private message to the author" in result.stdout
+    assert f"scorer: {FALLBACK}" in result.stdout
+
+
+def test_check_allows_an_ordinary_message(cli: Cli) -> None:
+    result = cli("check", "See you in class tomorrow, I will bring the book")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ALLOW")
+    assert "private message" not in result.stdout
+
+
+def test_check_masks_personal_data_in_its_explanation(cli: Cli) -> None:
+    result = cli("check", PHONE_TEXT)
+
+    assert result.stdout.startswith("HIDE")
+    assert "phone" in result.stdout
+    assert "07700 900123" not in result.stdout
+
+
+def test_check_json_prints_one_object_with_the_contracted_keys(cli: Cli) -> None:
+    [decision] = cli.json_lines(PHONE_TEXT)
+
+    assert set(decision) == CHECK_KEYS
+    assert decision["id"] is None
+    assert decision["action"] == "hide"
+    assert decision["actions"] == ["hide", "remind"]
+    assert decision["flagged"] == ["personal_data"]
+    assert decision["clauses"] == ["4.7"]
+    assert decision["scorer"] == FALLBACK
+    scores = decision["scores"]
+    assert isinstance(scores, dict)
+    assert set(scores) == {category.value for category in Category}
+    assert all(0.0 <= score <= 1.0 for score in scores.values())
+    [evidence] = decision["evidence"]  # type: ignore[misc]
+    assert set(evidence) == EVIDENCE_KEYS
+    assert evidence["category"] == "personal_data"
+    assert evidence["kind"] == "phone"
+    assert PHONE_TEXT[evidence["start"] : evidence["end"]] == "07700 900123"
+
+
+def test_check_role_option_applies_staff_only_rules(cli: Cli) -> None:
+    [as_learner] = cli.json_lines(STAFF_TEXT)
+    [as_tutor] = cli.json_lines("--role", "tutor", STAFF_TEXT)
+
+    assert as_learner["action"] == "allow"
+    assert as_tutor["flagged"] == ["staff_conduct"]
+    assert as_tutor["action"] == "escalate"
+
+
+def test_check_json_lines_answers_each_line_in_order_and_survives_bad_ones(cli: Cli) -> None:
+    lines = [
+        json.dumps({"id": "a", "text": STAFF_TEXT, "role": "tutor"}),
+        json.dumps({"id": "b", "text": STAFF_TEXT}),
+        "",
+        "this is not json",
+        json.dumps(["a", "list"]),
+        json.dumps({"id": "c", "text": 5}),
+        "   ",
+        json.dumps({"id": "d", "text": "hello", "role": "headteacher"}),
+        json.dumps({"id": 7, "text": PHONE_TEXT}),
+        json.dumps({"id": "e", "text": "See you on Monday"}),
+    ]
+
+    results = cli.json_lines(input="\n".join(lines) + "\n")
+
+    assert [result["id"] for result in results] == ["a", "b", 4, 5, "c", "d", 7, "e"]
+    assert results[0]["flagged"] == ["staff_conduct"]
+    assert results[1]["action"] == "allow"
+    for bad in results[2:6]:
+        assert set(bad) == {"id", "error"}
+    assert "line 4" in str(results[2]["error"])
+    assert "object" in str(results[3]["error"])
+    assert "text" in str(results[4]["error"])
+    assert "headteacher" in str(results[5]["error"])
+    assert results[6]["action"] == "hide"
+    assert results[6]["evidence"] == [
+        {"category": "personal_data", "kind": "phone", "start": 11, "end": 23, "source": "personal_data"}
+    ]
+    assert set(results[7]) == CHECK_KEYS
+    assert results[7]["action"] == "allow"
+    assert all(result.get("scorer", FALLBACK) == FALLBACK for result in results)
+
+
+def test_check_json_lines_keeps_order_across_batches(cli: Cli) -> None:
+    lines = [json.dumps({"id": number, "text": f"message number {number}"}) for number in range(70)]
+    lines[40] = "{broken"
+
+    results = cli.json_lines(input="\n".join(lines))
+
+    # A line that cannot be read has no id of its own: its line number stands in.
+    assert [result["id"] for result in results] == [*range(40), 41, *range(41, 70)]
+    assert set(results[40]) == {"id", "error"}
+
+
+def test_check_without_text_or_json_is_a_usage_error(cli: Cli) -> None:
+    result = cli("check")
+
+    assert result.exit_code == 2
+    assert "give TEXT, or --json" in result.stderr
+
+
+def test_check_with_an_unknown_role_is_a_usage_error(cli: Cli) -> None:
+    result = cli("check", "--role", "headteacher", "hello")
+
+    assert result.exit_code == 2
+    assert "headteacher" in result.output
+
+
+def test_check_uses_detoxify_when_a_bundle_is_present(cli: Cli, detoxify_models: Path) -> None:
+    cli.setenv("CLASSMOD_MODEL_DIR", str(detoxify_models))
+
+    [decision] = cli.json_lines(PHONE_TEXT)
+
+    assert decision["scorer"] == "detoxify:unbiased-small"
+    assert "personal_data" in decision["flagged"]  # type: ignore[operator]
+
+
+# --- status and start-up -------------------------------------------------------------------------
+
+
+def test_status_says_loudly_that_it_runs_on_the_fallback(cli: Cli) -> None:
+    result = cli("status")
+
+    assert result.exit_code == 0, result.output
+    assert f"{FALLBACK} (FALLBACK)" in result.stdout
+    assert "no Detoxify weights at" in result.stdout
+    assert cli.database_url in result.stdout
+    assert load_policy().name in result.stdout
+    assert "90 days" in result.stdout
+
+
+def test_status_shows_detoxify_when_a_bundle_is_present(cli: Cli, detoxify_models: Path) -> None:
+    cli.setenv("CLASSMOD_MODEL_DIR", str(detoxify_models))
+    cli.setenv("CLASSMOD_REQUIRE_DETOXIFY", "true")
+
+    result = cli("status")
+
+    assert result.exit_code == 0, result.output
+    assert "detoxify:unbiased-small" in result.stdout
+    assert "FALLBACK" not in result.stdout
+
+
+@pytest.mark.parametrize("command", [["status"], ["check", "hello"]])
+def test_require_detoxify_without_weights_refuses_to_start(cli: Cli, command: list[str]) -> None:
+    cli.setenv("CLASSMOD_REQUIRE_DETOXIFY", "true")
+
+    result = cli(*command)
+
+    assert result.exit_code == 2
+    assert "no Detoxify weights at" in result.stderr
+    assert str(cli.directory / "models" / "unbiased-small") in result.stderr.replace("\n", "")
+    assert result.stdout == ""
+
+
+def test_an_invalid_setting_names_the_variable(cli: Cli) -> None:
+    cli.setenv("CLASSMOD_RETENTION_DAYS", "0")
+
+    result = cli("status")
+
+    assert result.exit_code == 2
+    assert "CLASSMOD_RETENTION_DAYS" in result.stderr
+
+
+def test_a_broken_settings_file_is_reported(cli: Cli) -> None:
+    (cli.directory / "classmod.toml").write_text("retention_days = [\n", encoding="utf-8")
+
+    result = cli("status")
+
+    assert result.exit_code == 2
+    assert "configuration file" in result.stderr
+
+
+def test_run_discord_is_not_available_yet(cli: Cli) -> None:
+    result = cli("run", "discord")
+
+    assert result.exit_code == 2
+    assert "not part of this release" in result.stderr
+    assert "classmod run console" in result.stderr
+
+
+def test_run_console_moderates_what_is_typed(cli: Cli) -> None:
+    result = cli("run", "console", input="See you on Monday\nthis homework is shit\n/quit\nnever read\n")
+
+    assert result.exit_code == 0, result.output
+    assert "✓" in result.stdout
+    assert "private message to You" in result.stdout
+    assert "4.1" in result.stdout
+
+
+# --- replay and demo -----------------------------------------------------------------------------
+
+
+def test_replay_shows_a_row_per_message_and_a_summary_per_category(cli: Cli) -> None:
+    transcript = _class_chat(cli.directory)
+
+    result = cli("replay", str(transcript))
+
+    assert result.exit_code == 0, result.output
+    decisions, summary = result.stdout.split("Summary", 1)
+    rows = {row[0]: row for row in _table_rows(decisions) if row[0].isdigit()}
+    assert set(rows) == {"1", "2", "3", "4", "5", "6"}
+    assert rows["1"][1:3] == ["Sam", "tutor"] and rows["1"][4] == "allow"
+    assert rows["2"][4] == "hide + remind" and rows["2"][5] == "personal_data"
+    assert "07700" not in rows["2"][3]  # personal data is masked in the table
+    assert rows["3"][5] == "harassment, civility"
+    assert rows["4"][3].startswith("(edit)") and rows["4"][4] == "allow"
+    assert rows["5"][3].endswith("[photo]") and rows["5"][5] == "photo_consent"
+    assert rows["6"][1:3] == ["Sam", "tutor"] and rows["6"][5] == "staff_conduct"
+    counts = {row[0]: int(row[1]) for row in _table_rows(summary) if len(row) == 2}
+    assert counts == {
+        "civility": 1,
+        "harassment": 1,
+        "incitement": 0,
+        "extremism": 0,
+        "defamation": 0,
+        "personal_data": 1,
+        "photo_consent": 1,
+        "sexual": 0,
+        "staff_conduct": 1,
+        "safeguarding": 0,
+    }
+    assert "6 messages" in result.stdout
+    assert not (cli.directory / "x.db").exists()  # a plain replay uses a throwaway store
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "expected"),
+    [
+        ("{not json", "line 2: not JSON"),
+        ('{"id": "m2", "text": "no author"}', "line 2: missing key 'author'"),
+        ('{"id": "m2", "author": "x", "role": "headteacher"}', "line 2"),
+        ('{"id": "m2", "author": "x", "at": "last tuesday"}', "line 2"),
+        ('["a list"]', "line 2: expected a JSON object"),
+    ],
+)
+def test_replay_reports_a_malformed_line_by_number(cli: Cli, bad_line: str, expected: str) -> None:
+    transcript = cli.directory / "bad.jsonl"
+    good = json.dumps({"id": "m1", "author": "amina", "text": "hello"})
+    transcript.write_text(f"{good}\n{bad_line}\n{good}\n", encoding="utf-8")
+
+    result = cli("replay", str(transcript))
+
+    assert result.exit_code == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_replay_of_a_missing_file_is_a_usage_error(cli: Cli) -> None:
+    result = cli("replay", "nowhere.jsonl")
+
+    assert result.exit_code == 2
+    assert "nowhere.jsonl" in result.output
+
+
+def test_replay_into_a_store_feeds_the_moderators_queue(cli: Cli) -> None:
+    transcript = _class_chat(cli.directory)
+    kept = f"sqlite:///{cli.directory / 'kept.db'}"
+
+    assert cli("replay", str(transcript), "--database-url", kept).exit_code == 0
+    cli.setenv("CLASSMOD_DATABASE_URL", kept)
+    queue = cli("cases", "list")
+    case = cli("cases", "show", "1")
+    missing = cli("cases", "show", "999")
+
+    assert queue.exit_code == 0, queue.output
+    assert "Moderators' queue (2 open)" in queue.stdout
+    listed = {row[0]: row for row in _table_rows(queue.stdout) if row[0].startswith("#")}
+    assert set(listed) == {"#1", "#2", "#3", "#4"}
+    assert listed["#4"][3] == "Sam" and listed["#4"][-1] == "safeguarding"
+    assert listed["#2"][1] == "open" and listed["#2"][-1] == "moderators"
+    assert "07700" not in queue.stdout
+    assert case.exit_code == 0, case.output
+    assert "case #1" in case.stdout
+    assert "My number is 07700 900123, text me" in case.stdout  # moderators see the message itself
+    assert "personal_data: phone" in case.stdout
+    assert "bot hide: ok" in case.stdout
+    assert missing.exit_code == 1
+    assert "no case #999" in missing.stderr
+
+
+def test_demo_shows_every_category_and_the_queue(cli: Cli) -> None:
+    result = cli("demo")
+
+    assert result.exit_code == 0, result.output
+    summary = result.stdout.split("Summary", 1)[1]
+    counts = {row[0]: int(row[1]) for row in _table_rows(summary) if len(row) == 2 and row[1].isdigit()}
+    assert set(counts) == {category.value for category in Category}
+    assert all(count > 0 for count in counts.values()), counts
+    assert "Moderators' queue" in summary
+    assert not (cli.directory / "x.db").exists()  # the demo never touches the configured store
+
+
+# --- purge ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("period", ["0d", "90", "d", "-1d", "3y"])
+def test_purge_refuses_a_meaningless_period(cli: Cli, period: str) -> None:
+    result = cli("purge", "--older-than", period)
+
+    assert result.exit_code == 2
+    assert "--older-than" in result.stderr
+
+
+def test_purge_erases_the_text_of_old_cases_only(cli: Cli) -> None:
+    transcript = _class_chat(cli.directory, recent=True)
+    assert cli("replay", str(transcript), "--database-url", cli.database_url).exit_code == 0
+
+    result = cli("purge", "--older-than", "1d")
+
+    assert result.exit_code == 0, result.output
+    assert "purged the text of 4 case(s) older than 1d" in result.stdout
+    old = cli("cases", "show", "1").stdout
+    assert "[text purged" in old and "07700" not in old
+    assert "this homework is shit" in cli("cases", "show", "5").stdout
+    again = cli("purge")  # the retention setting, 90 days: nothing left to purge
+    assert "purged the text of 0 case(s) older than 90d" in again.stdout
+
+
+# --- policy --------------------------------------------------------------------------------------
+
+
+def test_policy_validate_accepts_the_bundled_policy(cli: Cli) -> None:
+    result = cli("policy", "validate", str(default_policy_path()))
+
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.stdout
+
+
+def test_policy_validate_reports_a_bad_pattern_with_its_line(cli: Cli) -> None:
+    lines = default_policy_path().read_text(encoding="utf-8").splitlines()
+    number = next(index for index, line in enumerate(lines) if line.strip() == "patterns:") + 2
+    indent = lines[number - 1][: len(lines[number - 1]) - len(lines[number - 1].lstrip())]
+    lines[number - 1] = f"{indent}- '(unclosed'"
+    broken = cli.directory / "broken.yaml"
+    broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = cli("policy", "validate", str(broken))
+
+    assert result.exit_code == 1
+    message = " ".join(result.stderr.split())
+    assert f"broken.yaml:{number}" in message
+    assert "(unclosed" in message
+
+
+def test_policy_validate_of_a_missing_file_says_so(cli: Cli) -> None:
+    result = cli("policy", "validate", "missing.yaml")
+
+    assert result.exit_code == 1
+    assert "missing.yaml" in result.stderr
+
+
+def test_policy_show_lists_the_clauses(cli: Cli) -> None:
+    result = cli("policy", "show")
+
+    assert result.exit_code == 0, result.output
+    clause_ids = {row[0] for row in _table_rows(result.stdout)}
+    assert {"4.1", "4.1a", "4.7", "4.10"} <= clause_ids
+
+
+# --- groups and consent --------------------------------------------------------------------------
+
+
+def test_groups_authorise_and_list_round_trip_through_the_store(cli: Cli) -> None:
+    authorised = cli("groups", "authorise", "telegram", "-1001234567", "--title", "ESOL E3", "--by", "alice")
+    listed = cli("groups", "list")
+
+    assert authorised.exit_code == 0, authorised.output
+    assert "-1001234567 is authorised" in authorised.stdout
+    assert ["telegram", "-1001234567", "ESOL E3", "yes", "alice"] in _table_rows(listed.stdout)
+    with Store.open(cli.database_url) as store:
+        assert store.is_authorised("telegram", "-1001234567")
+
+
+def test_consent_add_is_recorded_in_the_store(cli: Cli) -> None:
+    result = cli("consent", "add", "telegram", "42", "--by", "Mrs Hughes")
+
+    assert result.exit_code == 0, result.output
+    assert "photo consent recorded" in result.stdout
+    with Store.open(cli.database_url) as store:
+        assert store.has_consent("telegram", "42")
+        assert not store.has_consent("telegram", "43")
+
+
+def test_help_lists_the_commands(cli: Cli) -> None:
+    result = cli("--help")
+
+    assert result.exit_code == 0
+    for command in ("check", "replay", "demo", "run", "status", "cases", "purge", "policy"):
+        assert re.search(rf"\b{command}\b", result.stdout)

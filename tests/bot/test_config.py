@@ -1,0 +1,196 @@
+"""Settings: defaults, environment variables, the TOML file, their precedence, and readable errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No CLASSMOD_* from the machine running the tests, and a scratch working directory."""
+    for name in list(os.environ):
+        if name.startswith("CLASSMOD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+
+    assert settings.database_url == "sqlite:///classmod.db"
+    assert settings.retention_days == 90
+    assert settings.model_variant == "unbiased-small"
+    assert settings.model_dir == Path("models")
+    assert settings.model_device == "cpu"
+    assert settings.model_threads is None
+    assert settings.require_detoxify is False
+    assert settings.policy_file is None
+    assert settings.telegram_token is None
+    assert settings.discord_token is None
+    assert settings.log_level == "INFO"
+
+
+def test_environment_variables_override_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLASSMOD_DATABASE_URL", "postgresql+psycopg://classmod@db.internal/classmod")
+    monkeypatch.setenv("CLASSMOD_RETENTION_DAYS", "30")
+    monkeypatch.setenv("CLASSMOD_MODEL_VARIANT", "original")
+    monkeypatch.setenv("CLASSMOD_MODEL_DIR", "/srv/models")
+    monkeypatch.setenv("CLASSMOD_REQUIRE_DETOXIFY", "true")
+    monkeypatch.setenv("CLASSMOD_POLICY_FILE", "policies/other.yaml")
+
+    settings = load_settings()
+
+    assert settings.database_url == "postgresql+psycopg://classmod@db.internal/classmod"
+    assert settings.retention_days == 30
+    assert settings.model_variant == "original"
+    assert settings.model_dir == Path("/srv/models")
+    assert settings.require_detoxify is True
+    assert settings.policy_file == Path("policies/other.yaml")
+
+
+def test_a_classmod_toml_in_the_working_directory_is_read(clean_environment: Path) -> None:
+    _write(clean_environment / "classmod.toml", 'retention_days = 45\nmodel_variant = "multilingual"\n')
+
+    settings = load_settings()
+
+    assert settings.retention_days == 45
+    assert settings.model_variant == "multilingual"
+
+
+def test_classmod_config_file_points_elsewhere(
+    clean_environment: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(clean_environment / "classmod.toml", "retention_days = 45\n")
+    elsewhere = _write(
+        tmp_path_factory.mktemp("etc") / "site.toml", 'retention_days = 60\nlog_level = "DEBUG"\n'
+    )
+    monkeypatch.setenv("CLASSMOD_CONFIG_FILE", str(elsewhere))
+
+    settings = load_settings()
+
+    assert settings.retention_days == 60  # not the working directory's file
+    assert settings.log_level == "DEBUG"
+    assert settings.config_file == elsewhere
+
+
+def test_a_named_config_file_that_does_not_exist_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLASSMOD_CONFIG_FILE", "/nowhere/classmod.toml")
+
+    with pytest.raises(ConfigError, match=r"CLASSMOD_CONFIG_FILE.*/nowhere/classmod.toml"):
+        load_settings()
+
+
+def test_the_environment_beats_the_toml_file(
+    clean_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(
+        clean_environment / "classmod.toml", 'retention_days = 45\ndatabase_url = "sqlite:///from-toml.db"\n'
+    )
+    monkeypatch.setenv("CLASSMOD_RETENTION_DAYS", "7")
+
+    settings = load_settings()
+
+    assert settings.retention_days == 7
+    assert settings.database_url == "sqlite:///from-toml.db"
+
+
+def test_arguments_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLASSMOD_DATABASE_URL", "sqlite:///from-env.db")
+
+    settings = load_settings(database_url="sqlite:///from-argument.db", retention_days=None)
+
+    assert settings.database_url == "sqlite:///from-argument.db"
+    assert settings.retention_days == 90  # None means "not given"
+
+
+def test_tokens_are_secret_and_never_shown(clean_environment: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(clean_environment / "classmod.toml", 'discord_token = "discord-s3cret-from-toml"\n')
+    monkeypatch.setenv("CLASSMOD_TELEGRAM_TOKEN", "123456:telegram-s3cret")
+
+    settings = load_settings()
+
+    assert isinstance(settings.telegram_token, SecretStr)
+    assert isinstance(settings.discord_token, SecretStr)
+    assert settings.telegram_token.get_secret_value() == "123456:telegram-s3cret"
+    assert settings.discord_token.get_secret_value() == "discord-s3cret-from-toml"
+    for shown in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "s3cret" not in shown
+
+
+def test_variables_the_test_suite_uses_do_not_break_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLASSMOD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    monkeypatch.setenv("CLASSMOD_REQUIRE_POSTGRES", "1")
+    monkeypatch.setenv("CLASSMOD_SOMETHING_ELSE", "x")
+
+    settings = load_settings()
+
+    assert settings.database_url == "sqlite:///classmod.db"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CLASSMOD_RETENTION_DAYS", "0"),
+        ("CLASSMOD_RETENTION_DAYS", "ninety"),
+        ("CLASSMOD_MODEL_VARIANT", "huge"),
+        ("CLASSMOD_MODEL_DEVICE", "tpu"),
+        ("CLASSMOD_MODEL_THREADS", "0"),
+        ("CLASSMOD_DATABASE_URL", "http://example.org/db"),
+        ("CLASSMOD_LOG_LEVEL", "chatty"),
+        ("CLASSMOD_REQUIRE_DETOXIFY", "perhaps"),
+    ],
+)
+def test_an_invalid_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError, match=variable) as raised:
+        load_settings()
+
+    assert "invalid configuration" in str(raised.value)
+
+
+def test_every_problem_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLASSMOD_RETENTION_DAYS", "0")
+    monkeypatch.setenv("CLASSMOD_MODEL_VARIANT", "huge")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    assert "CLASSMOD_RETENTION_DAYS" in str(raised.value)
+    assert "CLASSMOD_MODEL_VARIANT" in str(raised.value)
+
+
+def test_an_unknown_key_in_the_toml_file_is_named(clean_environment: Path) -> None:
+    _write(clean_environment / "classmod.toml", "retention_dayz = 30\n")
+
+    with pytest.raises(ConfigError, match="'retention_dayz' in the configuration file"):
+        load_settings()
+
+
+def test_a_toml_file_that_does_not_parse_is_reported(clean_environment: Path) -> None:
+    _write(clean_environment / "classmod.toml", "retention_days = [\n")
+
+    with pytest.raises(ConfigError, match="cannot read the configuration file"):
+        load_settings()
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings()
+
+    with pytest.raises(ValidationError):
+        settings.retention_days = 1  # type: ignore[misc]
+    assert isinstance(settings, Settings)
