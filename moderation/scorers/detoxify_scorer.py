@@ -133,9 +133,13 @@ class DetoxifyScorer:
                 segments.append(text[start:end])
                 owners.append(index)
         results: list[dict[str, float]] = [dict.fromkeys(self._labels, 0.0) for _ in texts]
-        for begin in range(0, len(segments), self._batch_size):
-            chunk = segments[begin : begin + self._batch_size]
-            chunk_owners = owners[begin : begin + self._batch_size]
+        # Detoxify pads a batch to its longest text: batch similar lengths so one long message
+        # does not make every short one pay for a full window.
+        order = sorted(range(len(segments)), key=lambda position: len(segments[position]))
+        for begin in range(0, len(order), self._batch_size):
+            positions = order[begin : begin + self._batch_size]
+            chunk = [segments[position] for position in positions]
+            chunk_owners = [owners[position] for position in positions]
             for owner, scores in zip(chunk_owners, self._predict(chunk), strict=True):
                 result = results[owner]
                 for label in self._labels:
@@ -278,12 +282,15 @@ def _continues_word(words: list[int | None], position: int) -> bool:
 
 def _import_libraries() -> tuple[ModuleType, ModuleType]:
     try:
-        return importlib.import_module("detoxify"), importlib.import_module("torch")
+        detoxify, torch = importlib.import_module("detoxify"), importlib.import_module("torch")
+        # A progress bar per model load is noise in a bot's log and in `classmod check` output.
+        importlib.import_module("transformers").utils.logging.disable_progress_bar()
     except Exception as exc:
         raise ScorerError(
             f"detoxify or torch cannot be imported ({type(exc).__name__}: {exc}): reinstall classmod's "
             "dependencies (pip install -e .) in this environment"
         ) from exc
+    return detoxify, torch
 
 
 def _check_device(torch: ModuleType, device: str) -> None:

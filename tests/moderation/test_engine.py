@@ -57,6 +57,7 @@ BREACHES = [
     ("4.5", Role.LEARNER, "hitler was right", Category.EXTREMISM),
     ("4.7", Role.LEARNER, "my number is 07700 900123", Category.PERSONAL_DATA),
     ("4.1", Role.LEARNER, "send me nudes", Category.SEXUAL),
+    ("4.1", Role.LEARNER, "you look so sexy today", Category.SEXUAL),
     ("4.10", Role.TUTOR, "Add me on my personal instagram", Category.STAFF_CONDUCT),
     ("4.11", Role.STAFF, "have a look at my personal facebook page", Category.STAFF_CONDUCT),
     ("4.13", Role.TUTOR, "you look gorgeous today, fancy a drink with me?", Category.STAFF_CONDUCT),
@@ -64,6 +65,7 @@ BREACHES = [
     ("4.9", Role.TUTOR, "this is bullshit", Category.CIVILITY),
     ("5", Role.LEARNER, "My husband hits me and I'm scared to go home", Category.SAFEGUARDING),
     ("5", Role.LEARNER, "some days I want to kill myself", Category.SAFEGUARDING),
+    ("5", Role.LEARNER, "sometimes I think about ending it all", Category.SAFEGUARDING),
 ]
 
 NEAR_MISSES = [
@@ -84,6 +86,7 @@ NEAR_MISSES = [
     ("4.7", "the exam is on 12/06/2026"),
     ("4.10", "Please use the class group for homework questions"),
     ("5", "the dentist hurt me yesterday lol"),
+    ("4.1", "is the tea hot? you look so tired today"),
 ]
 
 
