@@ -9,12 +9,74 @@ platform cannot do gets an error that says how to fix the policy, recorded on th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from moderation.errors import AdapterError
-from moderation.types import Action, ActionKind, ChatMessage, Decision
+from moderation.types import Action, ActionKind, ChatMessage, Decision, Route
 
-__all__ = ["ActionRequest", "Adapter", "UnsupportedActionError", "check_supported"]
+__all__ = [
+    "ActionRequest",
+    "Adapter",
+    "Button",
+    "Card",
+    "ReviewAction",
+    "ReviewRequest",
+    "UnsupportedActionError",
+    "check_supported",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button on a card: what it says and the opaque data it sends back when pressed."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A case as moderators see it: plain-text lines (personal details masked) and buttons.
+
+    The adapter renders it natively (a message with an inline keyboard, an embed with a view);
+    ``route`` says whose channel it belongs in.
+    """
+
+    title: str
+    lines: tuple[str, ...]
+    buttons: tuple[Button, ...]
+    route: Route
+
+    @property
+    def text(self) -> str:
+        """The card as plain text: the title, then one line each."""
+        return "\n".join((self.title, *self.lines))
+
+
+class ReviewAction(StrEnum):
+    """What a moderator's verdict asks the platform to do."""
+
+    RESTORE = "restore"
+    WARN = "warn"
+    MUTE = "mute"
+    REMOVE = "remove"
+    REFER = "refer"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRequest:
+    """One platform step of a moderator's verdict on a case."""
+
+    action: ReviewAction
+    case_id: int
+    chat_id: str
+    author_id: str
+    author_name: str
+    text: str | None = None
+    duration: timedelta | None = None
+    card: Card | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +84,8 @@ class ActionRequest:
     """One action to carry out, with everything the adapter needs to do it.
 
     ``case_id`` is the stored case (always set for a flagged message, since the case is written
-    before any action). ``masked_text`` is the message text with personal details masked, for
-    escalation cards that moderators see.
+    before any action). ``masked_text`` is the message text with personal details masked.
+    ``card`` is set on escalations: what to post in the moderators' (or safeguarding) channel.
     """
 
     action: Action
@@ -31,6 +93,7 @@ class ActionRequest:
     decision: Decision
     case_id: int | None
     masked_text: str
+    card: Card | None = None
 
 
 class UnsupportedActionError(AdapterError):

@@ -12,14 +12,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from adapters.base import ActionRequest, Adapter, check_supported
-from bot.store import Store
+from adapters.base import ActionRequest, Adapter, Card, check_supported
+from bot.cards import build_card
+from bot.store import CaseRecord, Store
 from moderation.engine import assess
 from moderation.errors import AdapterError, ModerationError, ScorerError, StorageError
 from moderation.policy import Policy
 from moderation.scorers.base import TextScorer
 from moderation.scorers.personal_data import mask_personal_data
-from moderation.types import ActionKind, AuthorHistory, Category, ChatMessage, Decision, ModelScores, Strike
+from moderation.types import (
+    ActionKind,
+    AuthorHistory,
+    Category,
+    ChatMessage,
+    Decision,
+    ModelScores,
+    Route,
+    Strike,
+)
 
 __all__ = ["ActionOutcome", "Outcome", "Pipeline"]
 
@@ -120,7 +130,11 @@ class Pipeline:
             if action.kind.value in done:
                 results.append(ActionOutcome(action.kind, "ok", "done before a restart"))
                 continue
-            results.append(await self._apply(ActionRequest(action, message, decision, case.id, masked), now))
+            card = (
+                self._card(case, message, decision, results) if action.kind is ActionKind.ESCALATE else None
+            )
+            request = ActionRequest(action, message, decision, case.id, masked, card)
+            results.append(await self._apply(request, now))
         if decision.route is None:
             # Nothing for a person to review: the bot's actions settle it, so it leaves the queue.
             await asyncio.to_thread(self.store.close_case, case.id, "closed", actor="bot", at=now)
@@ -133,6 +147,29 @@ class Pipeline:
             case.id,
         )
         return Outcome(key=key, decision=decision, case_id=case.id, actions=tuple(results))
+
+    def _card(
+        self, case: CaseRecord, message: ChatMessage, decision: Decision, results: list[ActionOutcome]
+    ) -> Card:
+        return build_card(
+            case_id=case.id,
+            policy=self.policy,
+            author_name=message.author.display_name,
+            author_role=message.author.role.value,
+            author_id=message.author.id,
+            chat_title=message.chat_title or message.chat_id,
+            when=message.sent_at,
+            text=message.text,
+            flagged=decision.flagged,
+            clauses=decision.clauses,
+            evidence=[(item.kind, item.source, item.score) for item in decision.evidence],
+            scores={category.value: score for category, score in decision.scores.items()},
+            explanation=decision.explanation,
+            scorer=decision.scorer,
+            done=[(result.kind.value, result.outcome, result.detail) for result in results],
+            route=decision.route or Route.MODERATORS,
+            was_hidden=any(r.kind is ActionKind.HIDE and r.outcome == "ok" for r in results),
+        )
 
     def _history(self, message: ChatMessage, now: datetime) -> AuthorHistory:
         return self.store.author_history(

@@ -314,6 +314,23 @@ class Store:
                 raise ValueError(f"there is no case {case_id}")
             return _case_record(row)
 
+    def claim_case(self, case_id: int, status: str, *, actor: str, at: datetime) -> bool:
+        """Close an open case with ``status`` and say whether this call closed it.
+
+        Of two moderators pressing at once (or one pressing twice), exactly one gets ``True``.
+        """
+        if status not in CASE_STATUSES or status == "open":
+            raise ValueError(f"cannot close a case as {status!r}; use one of {CASE_STATUSES[1:]}")
+        statement = (
+            update(CaseRow)
+            .where(col(CaseRow.id) == case_id, col(CaseRow.status) == "open")
+            .values(status=status, closed_by=actor, closed_at=_utc(at))
+        )
+        with self._guard("close a case"), self._session() as session:
+            result = session.exec(statement)
+            session.commit()
+            return bool(result.rowcount)
+
     def record_action(
         self,
         case_id: int,

@@ -143,6 +143,7 @@ class ChatMessage:
     is_edit: bool = False
     revision: int = 0
     reply_to: str | None = None
+    chat_title: str | None = None
 
     @property
     def has_photo(self) -> bool:
