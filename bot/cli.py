@@ -225,8 +225,13 @@ def run(
 ) -> None:
     """Run the bot. ``console`` is a local class chat in this terminal, moderated by the real pipeline."""
     settings = _settings(ctx)
+    if platform == "telegram":
+        _run_telegram(settings)
+        return
     if platform != "console":
-        raise _fail(f"the {platform} adapter is not part of this release yet; use `classmod run console`")
+        raise _fail(
+            f"the {platform} adapter is not part of this release yet; use `classmod run console` or telegram"
+        )
     from adapters.console_adapter import ConsoleAdapter, ConsoleChat
 
     try:
@@ -251,6 +256,23 @@ def run(
 
     asyncio.run(ConsoleChat(out, handle).run(lambda: input("> ")))
     services.store.close()
+
+
+def _run_telegram(settings: Settings) -> None:
+    from bot.telegram_app import TelegramBot, build_application
+
+    try:
+        application = build_application(settings)
+        services = open_services(settings)
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    views.print_scorer_banner(err, services.loaded)
+    try:
+        TelegramBot(services, application).run()
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        services.store.close()
 
 
 # --- status, cases, purge ----------------------------------------------------------------------

@@ -56,7 +56,29 @@ class Settings(BaseSettings):
     )
 
     telegram_token: SecretStr | None = None
-    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org/bot",
+        description="Bot API base URL (a self-hosted Bot API server's)",
+    )
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_url: str | None = Field(default=None, description="public HTTPS URL Telegram posts to")
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_moderators_chat: int | None = Field(default=None, description="the private moderators' group")
+    telegram_safeguarding_chat: int | None = Field(
+        default=None,
+        description="the safeguarding officer's chat (safeguarding and staff-conduct cases only)",
+    )
+    telegram_moderators: list[int] = Field(default_factory=list, description="user ids who may act on cases")
+    telegram_safeguarding_officers: list[int] = Field(default_factory=list)
+    telegram_staff: list[int] = Field(
+        default_factory=list,
+        description="tutors and staff: judged by the staff rules, may /authorise and /consent",
+    )
+    notice_lifetime_seconds: float = Field(
+        default=60.0, ge=0, description="how long a public fallback reminder stays before it deletes itself"
+    )
     discord_token: SecretStr | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -1,0 +1,259 @@
+"""Telegram: native updates into :class:`ChatMessage`, and the core's actions into Bot API calls.
+
+Translation only: nothing here scores, decides or stores. Every python-telegram-bot error is
+wrapped in :class:`AdapterError` (``retryable`` for time-outs and network failures), so the pipeline
+can record it on the case and carry on. Rate limits (HTTP 429) are retried by PTB's
+``AIORateLimiter`` before they ever reach this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from telegram import Bot, ChatPermissions, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.constants import MessageLimit
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+
+from adapters.base import ActionRequest, Card, ReviewAction, ReviewRequest
+from moderation.errors import AdapterError
+from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role, Route
+
+__all__ = ["PLATFORM", "TelegramAdapter", "message_from_telegram", "render_card"]
+
+PLATFORM = "telegram"
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_RETRIES = 2
+_PUBLIC_NUDGE = (
+    "{name}, I have a private note for you about the group's rules. "
+    "Please open a chat with me and press Start so I can send it."
+)
+
+
+def message_from_telegram(message: Message, role: Role, *, is_edit: bool = False) -> ChatMessage:
+    """Translate a Telegram message (or edit) into the core's message; text or caption, photos included."""
+    user = message.from_user
+    author = Author(
+        id=str(user.id) if user else "unknown",
+        display_name=(user.full_name if user else None) or "someone",
+        role=role,
+    )
+    attachments: list[Attachment] = []
+    if message.photo:
+        attachments.append(Attachment(kind=AttachmentKind.PHOTO, filename=message.photo[-1].file_unique_id))
+    if message.document:
+        kind = (
+            AttachmentKind.PHOTO
+            if (message.document.mime_type or "").startswith("image/")
+            else AttachmentKind.DOCUMENT
+        )
+        attachments.append(Attachment(kind=kind, filename=message.document.file_name))
+    if message.video:
+        attachments.append(Attachment(kind=AttachmentKind.VIDEO))
+    edited = message.edit_date if is_edit and message.edit_date else None
+    return ChatMessage(
+        platform=PLATFORM,
+        chat_id=str(message.chat_id),
+        message_id=str(message.message_id),
+        author=author,
+        text=message.text or message.caption or "",
+        sent_at=(edited or message.date or datetime.now(UTC)).astimezone(UTC),
+        attachments=tuple(attachments),
+        is_edit=is_edit,
+        revision=int(edited.timestamp()) if edited else 0,
+        reply_to=str(message.reply_to_message.message_id) if message.reply_to_message else None,
+        chat_title=message.chat.title,
+    )
+
+
+def render_card(card: Card, *, outcome: str | None = None) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A card as Telegram text and an inline keyboard (two buttons a row); no keyboard once decided."""
+    text = card.text if outcome is None else f"{card.text}\n{outcome}"
+    if len(text) > MessageLimit.MAX_TEXT_LENGTH:
+        text = text[: MessageLimit.MAX_TEXT_LENGTH - 1] + "…"
+    if outcome is not None or not card.buttons:
+        return text, None
+    rows = [
+        [
+            InlineKeyboardButton(button.label, callback_data=button.data)
+            for button in card.buttons[index : index + 2]
+        ]
+        for index in range(0, len(card.buttons), 2)
+    ]
+    return text, InlineKeyboardMarkup(rows)
+
+
+@dataclass
+class TelegramAdapter:
+    """Carries out actions and verdicts with the Bot API."""
+
+    bot: Bot
+    moderators_chat: int | None
+    safeguarding_chat: int | None
+    notice_lifetime: float = 60.0
+    name: str = PLATFORM
+    capabilities: frozenset[ActionKind] = frozenset(
+        {ActionKind.REMIND, ActionKind.WARN, ActionKind.HIDE, ActionKind.ESCALATE}
+    )
+    _cleanup: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def apply(self, request: ActionRequest) -> None:
+        """Carry out one of the core's actions on Telegram."""
+        message = request.message
+        kind = request.action.kind
+        if kind is ActionKind.HIDE:
+            await self._call(
+                "delete the message",
+                lambda: self.bot.delete_message(int(message.chat_id), int(message.message_id)),
+            )
+        elif kind in (ActionKind.REMIND, ActionKind.WARN):
+            text = request.decision.reminder or "Please remember the group's rules."
+            if kind is ActionKind.WARN:
+                text = f"This is a formal warning. {text}"
+            await self.send_private_or_nudge(
+                message.author.id, message.author.display_name, message.chat_id, text
+            )
+        elif kind is ActionKind.ESCALATE:
+            if request.card is None:
+                raise AdapterError("escalation without a card")
+            await self.post_card(request.card)
+
+    async def apply_review(self, request: ReviewRequest) -> None:
+        """Carry out one step of a moderator's verdict."""
+        chat, user = int(request.chat_id), int(request.author_id)
+        if request.action is ReviewAction.RESTORE:
+            text = f"Restored message from {request.author_name}:\n{request.text or ''}"
+            await self._call(
+                "re-post the message",
+                lambda: self.bot.send_message(chat, text[: MessageLimit.MAX_TEXT_LENGTH]),
+            )
+        elif request.action is ReviewAction.WARN:
+            await self.send_private_or_nudge(
+                request.author_id, request.author_name, request.chat_id, request.text or ""
+            )
+        elif request.action is ReviewAction.MUTE:
+            until = datetime.now(UTC) + (request.duration or datetime.resolution)
+            await self._call(
+                "mute the member",
+                lambda: self.bot.restrict_chat_member(
+                    chat, user, ChatPermissions.no_permissions(), until_date=until
+                ),
+            )
+        elif request.action is ReviewAction.REMOVE:
+            await self._call("remove the member", lambda: self.bot.ban_chat_member(chat, user))
+            await self._call(
+                "allow them to rejoin later",
+                lambda: self.bot.unban_chat_member(chat, user, only_if_banned=True),
+            )
+        elif request.action is ReviewAction.REFER and request.card is not None:
+            await self.post_card(request.card)
+
+    async def post_card(self, card: Card) -> Message:
+        """Post a card in the moderators' or the safeguarding officer's chat."""
+        chat = self.safeguarding_chat if card.route is Route.SAFEGUARDING else self.moderators_chat
+        if chat is None:
+            setting = "SAFEGUARDING_CHAT" if card.route is Route.SAFEGUARDING else "MODERATORS_CHAT"
+            raise AdapterError(f"no chat to post the case in: set CLASSMOD_TELEGRAM_{setting}")
+        text, keyboard = render_card(card)
+        return await self._call(
+            "post the case card", lambda: self.bot.send_message(chat, text, reply_markup=keyboard)
+        )
+
+    async def close_card(self, chat_id: int, message_id: int, card_text: str, outcome: str) -> None:
+        """Replace a decided card's buttons with the outcome line."""
+        text = f"{card_text}\n{outcome}"[: MessageLimit.MAX_TEXT_LENGTH]
+        await self._call(
+            "update the card",
+            lambda: self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id),
+        )
+
+    async def send_private(self, user_id: str, text: str) -> bool:
+        """Send a private message; ``False`` when Telegram refuses (the user never started the bot)."""
+        try:
+            await self._call("send a private message", lambda: self.bot.send_message(int(user_id), text))
+        except AdapterError as exc:
+            if isinstance(exc.__cause__, Forbidden | BadRequest):
+                return False
+            raise
+        return True
+
+    async def send_private_or_nudge(self, user_id: str, name: str, chat_id: str, text: str) -> None:
+        """Send privately; where refused, a short public nudge that names no breach and deletes itself."""
+        if await self.send_private(user_id, text):
+            return
+        nudge = await self._call(
+            "post a short reminder",
+            lambda: self.bot.send_message(int(chat_id), _PUBLIC_NUDGE.format(name=name)),
+        )
+        self._delete_later(nudge)
+        raise AdapterError(
+            "the learner has not started a private chat with the bot; a short public nudge was posted instead"
+        )
+
+    async def post(self, chat_id: int, text: str) -> Message:
+        """Post a plain message in a chat."""
+        return await self._call(
+            "post a message", lambda: self.bot.send_message(chat_id, text[: MessageLimit.MAX_TEXT_LENGTH])
+        )
+
+    async def leave(self, chat_id: int) -> None:
+        """Leave a chat."""
+        await self._call("leave the chat", lambda: self.bot.leave_chat(chat_id))
+
+    async def missing_rights(self, chat_id: int) -> list[str]:
+        """The admin rights the bot lacks in a group (empty when it can delete and restrict)."""
+        member = await self._call(
+            "read the bot's rights", lambda: self.bot.get_chat_member(chat_id, self.bot.id)
+        )
+        if member.status == "creator":
+            return []
+        if member.status != "administrator":
+            return ["administrator (make the bot an admin of the group)"]
+        missing = []
+        if not getattr(member, "can_delete_messages", False):
+            missing.append("can_delete_messages (Delete messages)")
+        if not getattr(member, "can_restrict_members", False):
+            missing.append("can_restrict_members (Ban users)")
+        return missing
+
+    async def close(self) -> None:
+        """Finish pending clean-ups (self-deleting notices) before shutdown."""
+        for task in list(self._cleanup):
+            task.cancel()
+        await asyncio.gather(*self._cleanup, return_exceptions=True)
+
+    def _delete_later(self, message: Message) -> None:
+        async def delete() -> None:
+            await asyncio.sleep(self.notice_lifetime)
+            try:
+                await self.bot.delete_message(message.chat_id, message.message_id)
+            except TelegramError as exc:
+                logger.info("could not delete the notice %s: %s", message.message_id, exc)
+
+        task = asyncio.get_running_loop().create_task(delete())
+        self._cleanup.add(task)
+        task.add_done_callback(self._cleanup.discard)
+
+    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(_RETRIES + 1):
+            try:
+                return await call()
+            except (BadRequest, Forbidden) as exc:  # the request itself is refused: retrying cannot help
+                raise AdapterError(f"could not {what}: {exc.message}") from exc
+            except RetryAfter as exc:  # only when the rate limiter has given up
+                raise AdapterError(
+                    f"could not {what}: Telegram rate limit ({exc.retry_after}s)", retryable=True
+                ) from exc
+            except (TimedOut, NetworkError) as exc:
+                if attempt == _RETRIES:
+                    raise AdapterError(f"could not {what}: {exc.message}", retryable=True) from exc
+                await asyncio.sleep(0.5 * (attempt + 1))
+            except TelegramError as exc:
+                raise AdapterError(f"could not {what}: {exc.message}") from exc
+        raise AssertionError("unreachable")

@@ -1,0 +1,427 @@
+"""The Telegram bot: python-telegram-bot's Application wired to the pipeline, the review and the store.
+
+Handlers route updates; the adapter translates them and carries out actions. Every handler's
+errors end in ``_on_error``, which logs ids (never text) and keeps the bot running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
+
+from telegram import Chat, Message, Update, User
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from adapters.telegram_adapter import PLATFORM, TelegramAdapter, message_from_telegram
+from bot import texts
+from bot.app import Services
+from bot.cards import outcome_line
+from bot.config import ConfigError, Settings
+from bot.pipeline import Pipeline
+from bot.review import Press, Review, Staff
+from moderation.errors import AdapterError
+from moderation.types import Role
+
+__all__ = ["TelegramBot", "build_application"]
+
+logger = logging.getLogger(__name__)
+_MEMBER = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
+_GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
+
+
+def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    """PTB's Application for these settings: token, Bot API URL, rate limiter.
+
+    Raises:
+        ConfigError: no token is set.
+    """
+    if settings.telegram_token is None:
+        raise ConfigError(
+            "CLASSMOD_TELEGRAM_TOKEN is not set: create a bot with @BotFather and set its token"
+        )
+    base = settings.telegram_api_url.rstrip("/")
+    file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
+    return (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(base)
+        .base_file_url(file_base)
+        .rate_limiter(AIORateLimiter(max_retries=5))
+        .build()
+    )
+
+
+class TelegramBot:
+    """Moderates authorised Telegram groups and runs the moderators' review."""
+
+    def __init__(self, services: Services, application: Application) -> None:  # type: ignore[type-arg]
+        settings = services.settings
+        self.services = services
+        self.settings = settings
+        self.application = application
+        self.adapter = TelegramAdapter(
+            application.bot,
+            moderators_chat=settings.telegram_moderators_chat,
+            safeguarding_chat=settings.telegram_safeguarding_chat,
+            notice_lifetime=settings.notice_lifetime_seconds,
+        )
+        self.pipeline = Pipeline(
+            policy=services.policy, store=services.store, scorer=services.loaded.scorer, adapter=self.adapter
+        )
+        self.staff = Staff(
+            moderators=frozenset(str(user) for user in settings.telegram_moderators),
+            safeguarding_officers=frozenset(str(user) for user in settings.telegram_safeguarding_officers),
+            moderators_chat=_str(settings.telegram_moderators_chat),
+            safeguarding_chat=_str(settings.telegram_safeguarding_chat),
+        )
+        self.review = Review(
+            store=services.store, policy=services.policy, staff=self.staff, platform=PLATFORM
+        )
+        self._reported: set[int] = set()
+        self._register()
+
+    # --- wiring ------------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        app = self.application
+        private = filters.ChatType.PRIVATE
+        groups = filters.ChatType.GROUPS
+        app.add_handler(CommandHandler("start", self._start, filters=private))
+        app.add_handler(CommandHandler("policy", self._policy))
+        app.add_handler(CommandHandler("mycases", self._my_cases, filters=private))
+        app.add_handler(CommandHandler("appeal", self._appeal, filters=private))
+        app.add_handler(CommandHandler("authorise", self._authorise))
+        app.add_handler(CommandHandler("consent", self._consent))
+        app.add_handler(CallbackQueryHandler(self._button))
+        app.add_handler(ChatMemberHandler(self._membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_handler(MessageHandler(groups & filters.StatusUpdate.NEW_CHAT_MEMBERS, self._joined))
+        content = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO
+        app.add_handler(MessageHandler(groups & content & ~filters.COMMAND, self._group_message))
+        app.add_error_handler(self._on_error)
+        app.post_init = self._startup_checks
+        app.post_shutdown = self._shutdown
+
+    async def _shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self.adapter.close()
+
+    def run(self) -> None:
+        """Run until interrupted: long polling by default, or a webhook when configured."""
+        settings = self.settings
+        if settings.telegram_mode == "webhook":
+            if not settings.telegram_webhook_url:
+                raise ConfigError(
+                    "CLASSMOD_TELEGRAM_MODE=webhook needs CLASSMOD_TELEGRAM_WEBHOOK_URL (public HTTPS)"
+                )
+            secret = settings.telegram_webhook_secret
+            self.application.run_webhook(
+                listen=settings.telegram_webhook_listen,
+                port=settings.telegram_webhook_port,
+                webhook_url=settings.telegram_webhook_url,
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            self.application.run_polling(allowed_updates=Update.ALL_TYPES)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        update_id = update.update_id if isinstance(update, Update) else "?"
+        error = context.error
+        logger.error("update %s failed: %s: %s", update_id, type(error).__name__, _short(error))
+
+    # --- start-up ----------------------------------------------------------------------------
+
+    async def _startup_checks(self, application: Application) -> None:  # type: ignore[type-arg]
+        me = await application.bot.get_me()
+        problems: list[str] = []
+        if not me.can_read_all_group_messages:
+            problems.append(
+                f"Privacy mode is on for @{me.username}: in groups it only sees commands and replies to it. "
+                "Turn it off with @BotFather (/setprivacy, Disable) or make the bot an admin of each group."
+            )
+        if self.settings.telegram_moderators_chat is None:
+            logger.warning("CLASSMOD_TELEGRAM_MODERATORS_CHAT is not set: escalations cannot be posted")
+        if self.settings.telegram_safeguarding_chat is None:
+            logger.warning(
+                "CLASSMOD_TELEGRAM_SAFEGUARDING_CHAT is not set: safeguarding cases cannot be posted"
+            )
+        groups = await asyncio.to_thread(self.services.store.groups)
+        for group in groups:
+            if group.platform != PLATFORM or not group.is_authorised:
+                continue
+            problems.extend(await self._rights_problems(int(group.chat_id), group.title or group.chat_id))
+        for problem in problems:
+            logger.warning("%s", problem)
+            await self._tell_moderators(problem)
+
+    async def _rights_problems(self, chat_id: int, title: str) -> list[str]:
+        try:
+            missing = await self.adapter.missing_rights(chat_id)
+        except AdapterError as exc:
+            return [f"In {title}: could not check the bot's rights ({exc})."]
+        if not missing:
+            return []
+        return [
+            f"In {title} the bot lacks {', '.join(missing)}. It will keep sending reminders and escalations, "
+            "but cannot hide messages or mute until an admin grants these rights."
+        ]
+
+    # --- group messages ----------------------------------------------------------------------
+
+    async def _group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None or message.from_user is None or message.from_user.is_bot:
+            return
+        if self._is_staff_room(chat.id):
+            return
+        if not await self._is_authorised(chat):
+            await self._unauthorised(chat, message.from_user)
+            return
+        role = await self._role(message.from_user.id)
+        chat_message = message_from_telegram(message, role, is_edit=update.edited_message is not None)
+        outcome = await self.pipeline.handle(chat_message)
+        if outcome.error:
+            logger.error(
+                "message %s in chat %s not moderated: %s", message.message_id, chat.id, outcome.error
+            )
+
+    async def _joined(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, chat = update.effective_message, update.effective_chat
+        if message is None or chat is None or not await self._is_authorised(chat):
+            return
+        for member in message.new_chat_members:
+            if member.is_bot:
+                continue
+            welcome = texts.welcome_text(self.services.policy, member.first_name)
+            if not await self.adapter.send_private(str(member.id), welcome):
+                await self.adapter.post(
+                    chat.id, f"Welcome, {member.first_name}! Send me /policy to read the group's rules."
+                )
+
+    async def _membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.my_chat_member
+        if change is None or change.chat.type == ChatType.PRIVATE:
+            return
+        was, now = change.old_chat_member.status, change.new_chat_member.status
+        if not (was in _GONE and now in _MEMBER):
+            return
+        chat, adder = change.chat, change.from_user
+        if self._is_staff_room(chat.id) or await self._is_authorised(chat):
+            return
+        if str(adder.id) in self._staff_ids():
+            await self.adapter.post(
+                chat.id,
+                "Thank you. A listed staff member must send /authorise here before I moderate this group.",
+            )
+            return
+        await self._unauthorised(chat, adder)
+
+    async def _unauthorised(self, chat: Chat, by: User | None) -> None:
+        if chat.id in self._reported:
+            return
+        self._reported.add(chat.id)
+        await asyncio.to_thread(
+            self.services.store.record_group,
+            PLATFORM,
+            str(chat.id),
+            title=chat.title or str(chat.id),
+            at=_now(),
+        )
+        who = f"{by.full_name} (id {by.id})" if by else "someone"
+        await self._try(self.adapter.post(chat.id, texts.unauthorised_notice()))
+        await self._tell_moderators(
+            f"Added to unauthorised group {chat.title or chat.id} (id {chat.id}) by {who}; leaving."
+        )
+        await self._try(self.adapter.leave(chat.id))
+
+    # --- buttons -----------------------------------------------------------------------------
+
+    async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        card = query.message if isinstance(query.message, Message) else None
+        press = Press(
+            platform=PLATFORM,
+            data=query.data or "",
+            presser_id=str(query.from_user.id),
+            presser_name=query.from_user.full_name,
+            chat_id=str(card.chat_id) if card else "",
+        )
+        now = _now()
+        verdict = await asyncio.to_thread(self.review.press, press, now)
+        if not verdict.accepted or verdict.case is None or verdict.verb is None:
+            await self._try(query.answer(verdict.message, show_alert=True))
+            return
+        problems = []
+        for step in verdict.steps:
+            try:
+                await self.adapter.apply_review(step)
+                error = None
+            except AdapterError as exc:
+                error = str(exc)
+                problems.append(f"{step.action.value} failed: {exc}")
+            await asyncio.to_thread(
+                self.review.record_step, verdict.case.id, step.action, error, actor=press.presser_id, now=now
+            )
+        await self._try(
+            query.answer(verdict.message if not problems else "Recorded, but: " + "; ".join(problems))
+        )
+        if card is not None:
+            outcome = outcome_line(verdict.verb, press.presser_name, now, problems)
+            await self._try(self.adapter.close_card(card.chat_id, card.message_id, card.text or "", outcome))
+
+    # --- commands ----------------------------------------------------------------------------
+
+    async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._reply(update, texts.start_text(self.services.policy))
+
+    async def _policy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._reply(update, texts.policy_brief(self.services.policy))
+
+    async def _my_cases(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = update.effective_user
+        if user is None:
+            return
+        store = self.services.store
+        cases = await asyncio.to_thread(store.cases_for_author, PLATFORM, str(user.id))
+        lifetime = timedelta(days=self.services.policy.strike_lifetime_days)
+        history = await asyncio.to_thread(
+            store.author_history, PLATFORM, str(user.id), now=_now(), strike_lifetime=lifetime
+        )
+        await self._reply(update, texts.case_list(cases, len(history.strikes)))
+
+    async def _appeal(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = update.effective_user
+        args = context.args or []
+        if user is None:
+            return
+        if not args or not args[0].lstrip("#").isdigit():
+            await self._reply(
+                update, "Please write the case number, then why: /appeal 12 I was quoting the book"
+            )
+            return
+        case_id = int(args[0].lstrip("#"))
+        case = await asyncio.to_thread(self.services.store.get_case, case_id)
+        if case is None or case.platform != PLATFORM or case.author_id != str(user.id):
+            await self._reply(update, f"I cannot find case #{case_id} among your cases. /mycases lists them.")
+            return
+        reason = " ".join(args[1:])[:1000] or None
+        await asyncio.to_thread(self.services.store.add_appeal, case_id, str(user.id), reason, _now())
+        await self._tell_moderators(
+            f"Appeal on case #{case_id} by {user.full_name}: {reason or '(no reason given)'}"
+        )
+        await self._reply(
+            update, f"Thank you. Your appeal on case #{case_id} has been sent to the moderators."
+        )
+
+    async def _authorise(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        if str(user.id) not in self._staff_ids():
+            await self._reply(update, "Only listed staff can authorise a group.")
+            logger.warning("refused /authorise by %s in chat %s", user.id, chat.id)
+            return
+        target, title = chat.id, chat.title or str(chat.id)
+        if self._is_staff_room(chat.id) or chat.type == ChatType.PRIVATE:
+            if not context.args or not context.args[0].lstrip("-").isdigit():
+                await self._reply(update, "Send /authorise in the class group, or here: /authorise CHAT_ID")
+                return
+            target, title = int(context.args[0]), context.args[0]
+        await asyncio.to_thread(
+            self.services.store.authorise_group,
+            PLATFORM,
+            str(target),
+            title=title,
+            authorised_by=str(user.id),
+            at=_now(),
+        )
+        self._reported.discard(target)
+        await self._reply(update, f"{title} is now moderated under the social media policy.")
+        await self._tell_moderators(f"{title} (id {target}) authorised by {user.full_name}.")
+        for problem in await self._rights_problems(target, title):
+            await self._tell_moderators(problem)
+
+    async def _consent(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user, message = update.effective_user, update.effective_message
+        if user is None or message is None:
+            return
+        if str(user.id) not in self._staff_ids():
+            await self._reply(update, "Only tutors and staff can record photo consent.")
+            return
+        target = message.reply_to_message.from_user if message.reply_to_message else None
+        if target is None:
+            await self._reply(
+                update,
+                "Reply to one of the learner's messages with /consent once their written consent is on file.",
+            )
+            return
+        await asyncio.to_thread(
+            self.services.store.add_consent, PLATFORM, str(target.id), recorded_by=str(user.id), at=_now()
+        )
+        await self._reply(update, f"Written photo consent recorded for {target.full_name}.")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    async def _is_authorised(self, chat: Chat) -> bool:
+        return await asyncio.to_thread(self.services.store.is_authorised, PLATFORM, str(chat.id))
+
+    async def _role(self, user_id: int) -> Role:
+        key = str(user_id)
+        if key in self.staff.moderators or key in self.staff.safeguarding_officers:
+            return Role.MODERATOR
+        if user_id in self.settings.telegram_staff:
+            return Role.STAFF
+        stored = await asyncio.to_thread(self.services.store.role_of, PLATFORM, key)
+        return stored or Role.LEARNER
+
+    def _staff_ids(self) -> set[str]:
+        return (
+            {str(user) for user in self.settings.telegram_staff}
+            | self.staff.moderators
+            | self.staff.safeguarding_officers
+        )
+
+    def _is_staff_room(self, chat_id: int) -> bool:
+        return str(chat_id) in {self.staff.moderators_chat, self.staff.safeguarding_chat}
+
+    async def _tell_moderators(self, text: str) -> None:
+        chat = self.settings.telegram_moderators_chat
+        if chat is not None:
+            await self._try(self.adapter.post(chat, text))
+
+    async def _reply(self, update: Update, text: str) -> None:
+        chat = update.effective_chat
+        if chat is not None:
+            await self._try(self.adapter.post(chat.id, text))
+
+    async def _try(self, call: Awaitable[object]) -> None:
+        try:
+            await call
+        except Exception as exc:  # a notice that cannot be sent must not stop the handler
+            logger.warning("could not complete a Telegram call: %s", _short(exc))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _str(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _short(error: BaseException | None) -> str:
+    return str(error).splitlines()[0][:200] if error else ""

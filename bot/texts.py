@@ -1,0 +1,73 @@
+"""What the bot says to people, whatever the platform: the policy in brief, welcomes, notices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.store import CaseRecord
+from moderation.policy import Policy
+
+__all__ = ["case_list", "policy_brief", "start_text", "unauthorised_notice", "welcome_text"]
+
+_BRIEF = (
+    "Be polite and use kind words.",
+    "Do not bully, threaten or pressure anyone.",
+    "Do not encourage drugs, violence or extreme ideas.",
+    "Do not share personal details (phone numbers, emails, addresses) in the group.",
+    "Only post photos of people who have given written permission.",
+    "Complaints go through the Complaints Procedure, not the group.",
+    "If you are worried about your safety or someone else's, talk to the designated safeguarding officer.",
+)
+
+
+def policy_brief(policy: Policy) -> str:
+    """The policy in brief, in plain English, with the clauses it enforces."""
+    enforced = ", ".join(clause.id for clause in policy.clauses if clause.is_enforced)
+    lines = "\n".join(f"• {line}" for line in _BRIEF)
+    return (
+        f"This group follows the {policy.name}.\n{lines}\n"
+        f"Spelling and grammar mistakes are fine: everyone is here to learn. (Clauses {enforced}.)"
+    )
+
+
+def welcome_text(policy: Policy, name: str) -> str:
+    """A short welcome for someone who joins an authorised group."""
+    return (
+        f"Welcome, {name}! I help keep this class group safe and friendly. "
+        "If a message breaks the rules I will tell you privately, never in public.\n\n" + policy_brief(policy)
+    )
+
+
+def start_text(policy: Policy) -> str:
+    """What the bot is, for /start in a private chat."""
+    return (
+        "Hello! I am the class groups' moderation helper. I read messages in authorised class groups and, "
+        "if one breaks the social media policy, I send a private reminder or pass it to staff.\n"
+        "Commands: /policy (the rules), /mycases (your cases), "
+        "/appeal CASE reason (ask staff to look again).\n\n"
+        + policy_brief(policy)
+    )
+
+
+def unauthorised_notice() -> str:
+    """Posted once in a group the service has not authorised, before the bot leaves."""
+    return (
+        "This group has not been authorised by the learning service, "
+        "so I cannot moderate it and I am leaving. "
+        "Staff can authorise class groups (policy clause 4.6)."
+    )
+
+
+def case_list(cases: Sequence[CaseRecord], active_strikes: int) -> str:
+    """A learner's own cases and strikes, for /mycases."""
+    if not cases:
+        return "You have no cases. Thank you for keeping the group friendly!"
+    lines = [
+        f"#{case.id} · {case.created_at:%d %b} · "
+        f"{', '.join(c.value for c in case.flagged) or 'held for review'} · {case.status}"
+        for case in cases
+    ]
+    return (
+        "Your cases:\n" + "\n".join(lines) + f"\nActive strikes: {active_strikes}. "
+        "To ask staff to look again: /appeal CASE your reason"
+    )
