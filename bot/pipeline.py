@@ -122,8 +122,9 @@ class Pipeline:
             for record in await asyncio.to_thread(self.store.case_actions, case.id)
             if record.actor == "bot" and record.outcome == "ok"
         }
-        if "strike" not in done and decision.flagged:
-            await asyncio.to_thread(self._record_strikes, case.id, message, decision, now)
+        if "strike" not in done and any(action.kind is ActionKind.WARN for action in case.actions):
+            # The strike counts even when the platform cannot deliver the warning.
+            await asyncio.to_thread(self._record_strike, case.id, message, decision, now)
         masked = mask_personal_data(message.text)
         results: list[ActionOutcome] = []
         for action in case.actions:
@@ -177,6 +178,7 @@ class Pipeline:
             message.author.id,
             now=now,
             strike_lifetime=timedelta(days=self.policy.strike_lifetime_days),
+            exclude_message=(message.chat_id, message.message_id),
         )
 
     async def _score(self, message: ChatMessage, key: MessageKey) -> ModelScores:
@@ -211,20 +213,15 @@ class Pipeline:
         await asyncio.to_thread(self.store.record_action, case_id, kind.value, "ok", at=now)
         return ActionOutcome(kind, "ok")
 
-    def _record_strikes(self, case_id: int, message: ChatMessage, decision: Decision, now: datetime) -> None:
-        """One strike per flagged category: repeated breaches climb the ladder. Disclosures never count."""
-        if Category.SAFEGUARDING in decision.flagged:
-            return
-        recorded = []
-        for category in decision.flagged:
-            clause_id = next(
-                (clause.id for clause in self.policy.clauses_for(category, message.author.role)), "?"
-            )
-            self.store.add_strike(
-                message.platform, message.author.id, Strike(category, clause_id, now), case_id
-            )
-            recorded.append(f"{category.value} ({clause_id})")
-        self.store.record_action(case_id, "strike", "ok", detail=", ".join(recorded), at=now)
+    def _record_strike(self, case_id: int, message: ChatMessage, decision: Decision, now: datetime) -> None:
+        """A warning puts one strike on the author's record, under the clause the decision cites."""
+        category = next(category for category in decision.flagged if category is not Category.SAFEGUARDING)
+        covering = {clause.id for clause in self.policy.clauses_for(category, message.author.role)}
+        clause_id = next((clause for clause in decision.clauses if clause in covering), "?")
+        self.store.add_strike(message.platform, message.author.id, Strike(category, clause_id, now), case_id)
+        self.store.record_action(
+            case_id, "strike", "ok", detail=f"{category.value} under {clause_id}", at=now
+        )
 
 
 def _sanitised(message: ChatMessage) -> ChatMessage:

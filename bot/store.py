@@ -38,6 +38,7 @@ from bot.tables import (
 )
 from moderation.errors import StorageError
 from moderation.types import (
+    Breach,
     Action,
     ActionKind,
     AuthorHistory,
@@ -400,24 +401,55 @@ class Store:
             self._insert_for_case(session, row, case_id)
 
     def author_history(
-        self, platform: str, author_id: str, *, now: datetime, strike_lifetime: timedelta
+        self,
+        platform: str,
+        author_id: str,
+        *,
+        now: datetime,
+        strike_lifetime: timedelta,
+        exclude_message: tuple[str, str] | None = None,
     ) -> AuthorHistory:
-        """Return the strikes newer than ``now - strike_lifetime`` (oldest first) and photo consent."""
-        query = (
+        """The author's warnings and breaches newer than ``now - strike_lifetime``, and photo consent.
+
+        Breaches are the categories of the author's earlier cases, except safeguarding (never held
+        against anyone) and cases moderators restored. ``exclude_message`` (chat id, message id)
+        leaves out the message being judged, so editing a message does not count against it twice.
+        """
+        since = _utc(now) - strike_lifetime
+        strikes_query = (
             select(StrikeRow)
             .where(
                 col(StrikeRow.platform) == platform,
                 col(StrikeRow.author_id) == author_id,
-                col(StrikeRow.at) > _utc(now) - strike_lifetime,
+                col(StrikeRow.at) > since,
             )
             .order_by(col(StrikeRow.at), col(StrikeRow.id))
         )
-        with self._guard("read an author's strikes"), self._session() as session:
-            strikes = tuple(
-                Strike(category=Category(row.category), clause_id=row.clause_id, at=row.at)
-                for row in session.exec(query)
+        cases_query = (
+            select(CaseRow.chat_id, CaseRow.message_id, CaseRow.flagged, CaseRow.created_at)
+            .where(
+                col(CaseRow.platform) == platform,
+                col(CaseRow.author_id) == author_id,
+                col(CaseRow.created_at) > since,
+                col(CaseRow.status) != "restored",
             )
-        return AuthorHistory(strikes=strikes, has_photo_consent=self.has_consent(platform, author_id))
+            .order_by(col(CaseRow.created_at), col(CaseRow.id))
+        )
+        with self._guard("read an author's history"), self._session() as session:
+            strikes = tuple(
+                Strike(category=Category(row.category), clause_id=row.clause_id, at=_utc(row.at))
+                for row in session.exec(strikes_query)
+            )
+            breaches = tuple(
+                Breach(category=Category(name), at=_utc(created_at))
+                for chat_id, message_id, flagged, created_at in session.exec(cases_query)
+                if (chat_id, message_id) != exclude_message
+                for name in flagged or ()
+                if name != Category.SAFEGUARDING.value
+            )
+        return AuthorHistory(
+            strikes=strikes, has_photo_consent=self.has_consent(platform, author_id), breaches=breaches
+        )
 
     def add_consent(
         self, platform: str, user_id: str, *, recorded_by: str, at: datetime, kind: str = "photo"

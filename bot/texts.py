@@ -44,8 +44,7 @@ def start_text(policy: Policy) -> str:
         "Hello! I am the class groups' moderation helper. I read messages in authorised class groups and, "
         "if one breaks the social media policy, I send a private reminder or pass it to staff.\n"
         "Commands: /policy (the rules), /mycases (your cases), "
-        "/appeal CASE reason (ask staff to look again).\n\n"
-        + policy_brief(policy)
+        "/appeal CASE reason (ask staff to look again).\n\n" + policy_brief(policy)
     )
 
 

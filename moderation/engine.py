@@ -26,7 +26,7 @@ from moderation.types import (
     Route,
 )
 
-__all__ = ["PRIORITY", "active_strikes", "assess", "detect"]
+__all__ = ["PRIORITY", "active_strikes", "assess", "detect", "earlier_breaches"]
 
 # When several categories are flagged, the first in this order leads the reminder and routing.
 PRIORITY: tuple[Category, ...] = (
@@ -52,16 +52,16 @@ _EXECUTION_ORDER: tuple[ActionKind, ...] = (
 _NEVER_PUNISHED = frozenset({ActionKind.HIDE, ActionKind.WARN})
 
 
-def active_strikes(
-    history: AuthorHistory, policy: Policy, now: datetime, category: Category | None = None
-) -> int:
-    """How many of the author's strikes (in one category, or in all) still count towards the ladder."""
+def active_strikes(history: AuthorHistory, policy: Policy, now: datetime) -> int:
+    """How many of the author's formal warnings have not yet lapsed."""
     lifetime = timedelta(days=policy.strike_lifetime_days)
-    return sum(
-        1
-        for strike in history.strikes
-        if now - strike.at < lifetime and (category is None or strike.category is category)
-    )
+    return sum(1 for strike in history.strikes if now - strike.at < lifetime)
+
+
+def earlier_breaches(history: AuthorHistory, policy: Policy, now: datetime, category: Category) -> int:
+    """How many of the author's earlier breaches in this category still count towards its ladder."""
+    lifetime = timedelta(days=policy.strike_lifetime_days)
+    return sum(1 for breach in history.breaches if breach.category is category and now - breach.at < lifetime)
 
 
 def detect(
@@ -99,7 +99,7 @@ def assess(
 
     Args:
         message: the message (or edit) to judge.
-        history: the author's recorded strikes and photo consent.
+        history: the author's earlier breaches, warnings and photo consent.
         policy: the loaded policy.
         now: the current time, for strike decay.
         model: the text model's scores for this message, or the reason it has none.
@@ -118,7 +118,7 @@ def assess(
         for category in PRIORITY
         if scores[category] >= policy.categories[category].threshold and policy.clauses_for(category, role)
     )
-    strikes = {category: active_strikes(history, policy, now, category) for category in flagged}
+    breaches = {category: earlier_breaches(history, policy, now, category) for category in flagged}
     kept_evidence = tuple(
         sorted(
             (
@@ -136,7 +136,7 @@ def assess(
     clauses = _unique(
         clause_id for category in flagged for clause_id in _clauses(category, kept_evidence, policy, role)
     )
-    actions = _actions(flagged, policy, strikes)
+    actions = _actions(flagged, policy, breaches)
     if model.error is not None and not any(action.kind is ActionKind.ESCALATE for action in actions):
         # A scorer that fails never silently allows: hold the message for a person to review.
         actions = (*actions, Action(ActionKind.ESCALATE, Route.MODERATORS))
@@ -147,7 +147,7 @@ def assess(
         clauses=clauses,
         actions=actions,
         reminder=_reminder(flagged, policy, role, model, actions),
-        explanation=_explanation(flagged, scores, kept_evidence, policy, strikes, actions, model),
+        explanation=_explanation(flagged, scores, kept_evidence, policy, breaches, actions, model),
         scorer=model.scorer if model.error is None else f"{model.scorer} (failed: {model.error})",
         strikes=active_strikes(history, policy, now),
     )
@@ -168,7 +168,7 @@ def _clauses(category: Category, evidence: Sequence[Evidence], policy: Policy, r
 
 
 def _actions(
-    flagged: Sequence[Category], policy: Policy, strikes: Mapping[Category, int]
+    flagged: Sequence[Category], policy: Policy, breaches: Mapping[Category, int]
 ) -> tuple[Action, ...]:
     if not flagged:
         return ()
@@ -185,7 +185,7 @@ def _actions(
     route = Route.MODERATORS
     for category in flagged:
         rule = policy.categories[category]
-        step = rule.step(strikes[category])
+        step = rule.step(breaches[category])
         kinds.update(step)
         if ActionKind.ESCALATE in step and rule.route is Route.SAFEGUARDING:
             route = Route.SAFEGUARDING
@@ -222,7 +222,7 @@ def _explanation(
     scores: dict[Category, float],
     evidence: Sequence[Evidence],
     policy: Policy,
-    strikes: Mapping[Category, int],
+    breaches: Mapping[Category, int],
     actions: Sequence[Action],
     model: ModelScores,
 ) -> str:
@@ -232,11 +232,8 @@ def _explanation(
     for category in flagged:
         kinds = _unique(f"{item.kind}" for item in evidence if item.category is category)
         threshold = policy.categories[category].threshold
-        earlier = (
-            f", {strikes[category]} earlier in {policy.strike_lifetime_days} days"
-            if strikes[category]
-            else ""
-        )
+        count = breaches[category]
+        earlier = f", {count} earlier in {policy.strike_lifetime_days} days" if count else ""
         parts.append(
             f"{category.value} {scores[category]:.2f} >= {threshold:.2f} ({', '.join(kinds)}{earlier})"
         )

@@ -68,8 +68,8 @@ class Clause:
 class CategoryRule:
     """How a category is judged: the score that flags it and what each breach leads to.
 
-    ``ladder[n]`` holds the actions for an author with ``n`` active strikes in this category
-    (the last step repeats).
+    ``ladder[n]`` holds the actions for an author with ``n`` earlier breaches in this category
+    that have not lapsed (the last step repeats).
     """
 
     category: Category
@@ -77,14 +77,18 @@ class CategoryRule:
     ladder: tuple[tuple[ActionKind, ...], ...]
     route: Route
 
-    def step(self, active_strikes: int) -> tuple[ActionKind, ...]:
-        """The actions for an author with this many active strikes."""
-        return self.ladder[min(active_strikes, len(self.ladder) - 1)]
+    def step(self, earlier_breaches: int) -> tuple[ActionKind, ...]:
+        """The actions for an author with this many earlier breaches in the category."""
+        return self.ladder[min(earlier_breaches, len(self.ladder) - 1)]
 
 
 @dataclass(frozen=True, slots=True)
 class DetectorRule:
-    """A phrase detector: patterns over normalised text that score one category."""
+    """A phrase detector: patterns over normalised text that score one category.
+
+    ``unless`` suppresses a match when it matches in the same sentence (or anywhere in the
+    message, when ``unless_in_message``): "we studied how propaganda radicalised people".
+    """
 
     id: str
     category: Category
@@ -93,6 +97,7 @@ class DetectorRule:
     pattern: re.Pattern[str]
     unless: re.Pattern[str] | None
     clause_id: str | None = None
+    unless_in_message: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +224,7 @@ class _DetectorFile(_Strict):
     applies_to: Audience = Audience.EVERYONE
     patterns: list[str] = Field(min_length=1)
     unless: list[str] = Field(default_factory=list)
+    unless_scope: Literal["sentence", "message"] = "sentence"
     clause: str | None = None
 
 
@@ -320,6 +326,7 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
                 else None
             ),
             clause_id=detector.clause,
+            unless_in_message=detector.unless_scope == "message",
         )
         for index, detector in enumerate(document.detectors)
     )

@@ -19,6 +19,7 @@ __all__ = [
     "AttachmentKind",
     "Author",
     "AuthorHistory",
+    "Breach",
     "Category",
     "ChatMessage",
     "Decision",
@@ -153,12 +154,7 @@ class ChatMessage:
 
 @dataclass(frozen=True, slots=True)
 class Strike:
-    """A breach on an author's record: which category, under which clause, when.
-
-    Every flagged message except a safeguarding disclosure (and a message merely held because a
-    scorer failed) leaves one strike per category; repeated strikes in a category climb that
-    category's ladder until they lapse.
-    """
+    """A formal warning on an author's record: which category, under which clause, when."""
 
     category: Category
     clause_id: str
@@ -166,11 +162,24 @@ class Strike:
 
 
 @dataclass(frozen=True, slots=True)
+class Breach:
+    """An earlier flagged message of the author's, in one category (moderators did not overturn it)."""
+
+    category: Category
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AuthorHistory:
-    """What the store knows about an author that the engine needs to decide."""
+    """What the store knows about an author that the engine needs to decide.
+
+    ``breaches`` climb the policy's ladder: a second breach in a category gets the ladder's second
+    step. ``strikes`` are the formal warnings given. Both lapse after the policy's period.
+    """
 
     strikes: tuple[Strike, ...] = ()
     has_photo_consent: bool = False
+    breaches: tuple[Breach, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +234,7 @@ class Decision:
     explanation: str
     scorer: str
     strikes: int = 0
-    """The author's active strikes in all categories when the message was judged."""
+    """The author's active formal warnings (strikes) when the message was judged."""
 
     @property
     def action(self) -> ActionKind:

@@ -9,6 +9,7 @@ from moderation.types import Evidence, Role
 __all__ = ["SOURCE", "find_phrases"]
 
 SOURCE = "phrases"
+_SENTENCE_ENDS = (".", "!", "?", "\n", ";")
 
 
 def find_phrases(normalised: NormalisedText, policy: Policy, role: Role) -> list[Evidence]:
@@ -29,11 +30,15 @@ def find_phrases(normalised: NormalisedText, policy: Policy, role: Role) -> list
         matches = [match for match in rule.pattern.finditer(text) if match.end() > match.start()]
         if not matches:
             continue
-        if rule.unless is not None and rule.unless.search(text):
+        if rule.unless is not None and rule.unless_in_message and rule.unless.search(text):
             continue
         for match in matches:
             if any(_overlaps(match.span(), idiom) for idiom in idiom_spans):
                 continue
+            if rule.unless is not None and not rule.unless_in_message:
+                start, end = _sentence(text, match.start(), match.end())
+                if rule.unless.search(text, start, end):
+                    continue
             start, end = normalised.span(match.start(), match.end())
             found.append(
                 Evidence(
@@ -46,6 +51,13 @@ def find_phrases(normalised: NormalisedText, policy: Policy, role: Role) -> list
                 )
             )
     return found
+
+
+def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence around a match: from the last full stop, question mark or line break before it."""
+    before = max(text.rfind(mark, 0, start) for mark in _SENTENCE_ENDS)
+    after = [position for mark in _SENTENCE_ENDS if (position := text.find(mark, end)) != -1]
+    return before + 1, min(after) if after else len(text)
 
 
 def _overlaps(first: tuple[int, int], second: tuple[int, int]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,26 @@ def test_any_text_is_handled_without_error(policy: Policy, tmp_path: Path) -> No
 
     run()
     store.close()
+
+
+async def test_editing_a_flagged_message_does_not_climb_the_ladder(policy: Policy, store: Store) -> None:
+    pipeline = make_pipeline(policy, store)
+    original = make_message("this homework is shit")
+    await pipeline.handle(original)
+    for revision in (1, 2):
+        edit = replace(
+            original, text=f"this homework is shit{'!' * revision}", is_edit=True, revision=revision
+        )
+        outcome = await pipeline.handle(edit)
+        assert outcome.decision is not None
+        assert [a.kind for a in outcome.decision.actions] == [ActionKind.REMIND]
+
+
+async def test_a_restored_case_does_not_count_against_the_author(policy: Policy, store: Store) -> None:
+    pipeline = make_pipeline(policy, store)
+    upheld = await pipeline.handle(make_message("you are so stupid"))
+    restored = await pipeline.handle(make_message("you are a total idiot"))
+    assert store.claim_case(restored.case_id or 0, "restored", actor="mod-1", at=NOW)
+    history = store.author_history("test", "learner-1", now=NOW, strike_lifetime=timedelta(days=30))
+    assert [breach.category for breach in history.breaches] == [Category.HARASSMENT]
+    assert upheld.case_id != restored.case_id

@@ -11,6 +11,7 @@ from moderation.policy import Policy, load_policy
 from moderation.types import (
     ActionKind,
     AuthorHistory,
+    Breach,
     Category,
     Decision,
     ModelScores,
@@ -51,6 +52,26 @@ BREACHES = [
     ("4.3", Role.LEARNER, "lets all get stoned before the exam", Category.INCITEMENT),
     ("4.3", Role.LEARNER, "we should batter him when he leaves", Category.INCITEMENT),
     ("4.3", Role.LEARNER, "join the cause and take up arms", Category.INCITEMENT),
+    ("4.3", Role.LEARNER, "I can sell you some pills cheap", Category.INCITEMENT),
+    ("4.3", Role.LEARNER, "come to my house for some coke tonight", Category.INCITEMENT),
+    ("4.3", Role.LEARNER, "Don't be late lol. Anyone want some weed after class?", Category.INCITEMENT),
+    (
+        "4.3",
+        Role.LEARNER,
+        "We studied verbs today. Join the jihad brothers, take up arms",
+        Category.INCITEMENT,
+    ),
+    ("4.2", Role.LEARNER, "u r a m0r0n", Category.HARASSMENT),
+    ("4.2", Role.LEARNER, "I'm gonna smash your face in", Category.HARASSMENT),
+    ("4.2", Role.LEARNER, "you are such a f*cking idiot", Category.HARASSMENT),
+    ("4.5", Role.LEARNER, "Muslims are terrorists", Category.EXTREMISM),
+    (
+        "4.5",
+        Role.LEARNER,
+        "He said hello. All immigrants are vermin and should be deported",
+        Category.EXTREMISM,
+    ),
+    ("4.4", Role.LEARNER, "This course is a total scam", Category.DEFAMATION),
     ("4.4", Role.LEARNER, "This college is a joke", Category.DEFAMATION),
     ("4.4", Role.LEARNER, "the tutor is useless and lazy", Category.DEFAMATION),
     ("4.5", Role.LEARNER, "all immigrants should go back home", Category.EXTREMISM),
@@ -66,6 +87,9 @@ BREACHES = [
     ("5", Role.LEARNER, "My husband hits me and I'm scared to go home", Category.SAFEGUARDING),
     ("5", Role.LEARNER, "some days I want to kill myself", Category.SAFEGUARDING),
     ("5", Role.LEARNER, "sometimes I think about ending it all", Category.SAFEGUARDING),
+    ("5", Role.LEARNER, "Nobody would miss me if I was gone", Category.SAFEGUARDING),
+    ("5", Role.LEARNER, "That was a funny character. My dad hits me every night", Category.SAFEGUARDING),
+    ("4.10", Role.TUTOR, "text me on my personal number", Category.STAFF_CONDUCT),
 ]
 
 NEAR_MISSES = [
@@ -87,6 +111,16 @@ NEAR_MISSES = [
     ("4.10", "Please use the class group for homework questions"),
     ("5", "the dentist hurt me yesterday lol"),
     ("4.1", "is the tea hot? you look so tired today"),
+    ("5", "My husband hit the jackpot at bingo lol"),
+    ("5", "My daughter beat me at chess"),
+    ("5", "I want to die laughing"),
+    ("4.3", "Can I take some pills for my headache?"),
+    ("4.3", "Who wants some green tea?"),
+    ("4.3", "Anyone want some coke? I bought a big bottle for the party"),
+    ("4.3", "I can bring some speed cameras photo"),
+    ("4.2", "I'll get you a coffee"),
+    ("4.2", "You're dead right about that"),
+    ("4.2", "you are not stupid, you are learning"),
 ]
 
 
@@ -110,6 +144,31 @@ def test_near_misses_are_allowed(policy: Policy, clause: str, text: str) -> None
 
 def test_every_enforced_clause_has_a_breach_test(policy: Policy) -> None:
     tested = {clause for clause, *_ in BREACHES} | {"4.8"}  # 4.8 (photos): test_photo_without_consent_...
+    enforced = {clause.id for clause in policy.clauses if clause.is_enforced}
+    assert enforced <= tested
+
+
+TUTOR_NEAR_MISSES = [
+    ("4.13", "You look lovely in that photo, congratulations on your graduation"),
+    ("4.13", "Looking beautiful today, the classroom displays are great"),
+    ("4.13", "You're stunning at presentations, well done"),
+    ("4.10", "Please don't tell anyone the answers before the test"),
+    ("4.10", "My personal email is not for homework, use the college one"),
+    ("4.11", "Please keep your personal facebook private, it is safer"),
+    ("4.12", "The office number is on the letter you got"),
+    ("4.9", "Great work today everyone, see you on Thursday"),
+    ("4.8", "Here is the worksheet for next week"),
+]
+
+
+@pytest.mark.parametrize(("clause", "text"), TUTOR_NEAR_MISSES)
+def test_tutor_near_misses_are_allowed(policy: Policy, clause: str, text: str) -> None:
+    decision = decide(policy, text, role=Role.TUTOR)
+    assert decision.action is ActionKind.ALLOW, decision.explanation
+
+
+def test_every_enforced_clause_has_a_near_miss_test(policy: Policy) -> None:
+    tested = {clause for clause, _ in NEAR_MISSES} | {clause for clause, _ in TUTOR_NEAR_MISSES}
     enforced = {clause.id for clause in policy.clauses if clause.is_enforced}
     assert enforced <= tested
 
@@ -144,23 +203,36 @@ def test_model_labels_map_to_categories_with_thresholds(policy: Policy) -> None:
     assert decide(policy, "some words", model=below).action is ActionKind.ALLOW
 
 
-def test_civility_ladder_climbs_with_active_strikes(policy: Policy) -> None:
+def test_civility_ladder_climbs_with_earlier_breaches(policy: Policy) -> None:
     text = "this homework is shit"
-    strike = Strike(Category.CIVILITY, "4.1", NOW - timedelta(days=2))
+    breach = Breach(Category.CIVILITY, NOW - timedelta(days=2))
     first = decide(policy, text)
-    second = decide(policy, text, history=AuthorHistory(strikes=(strike,)))
-    third = decide(policy, text, history=AuthorHistory(strikes=(strike, strike)))
+    second = decide(policy, text, history=AuthorHistory(breaches=(breach,)))
+    third = decide(policy, text, history=AuthorHistory(breaches=(breach, breach)))
     assert [a.kind for a in first.actions] == [ActionKind.REMIND]
     assert [a.kind for a in second.actions] == [ActionKind.WARN]
     assert [a.kind for a in third.actions] == [ActionKind.HIDE, ActionKind.WARN, ActionKind.ESCALATE]
     assert third.route is Route.MODERATORS
+    assert "2 earlier" in third.explanation
 
 
-def test_strikes_decay_after_the_policy_period(policy: Policy) -> None:
-    old = Strike(Category.CIVILITY, "4.1", NOW - timedelta(days=policy.strike_lifetime_days + 1))
-    decision = decide(policy, "this homework is shit", history=AuthorHistory(strikes=(old, old)))
-    assert decision.strikes == 0
+def test_breaches_in_another_category_do_not_climb_this_ladder(policy: Policy) -> None:
+    other = Breach(Category.PERSONAL_DATA, NOW - timedelta(days=1))
+    decision = decide(policy, "this homework is shit", history=AuthorHistory(breaches=(other, other)))
     assert [a.kind for a in decision.actions] == [ActionKind.REMIND]
+
+
+def test_breaches_lapse_after_the_policy_period(policy: Policy) -> None:
+    old = Breach(Category.CIVILITY, NOW - timedelta(days=policy.strike_lifetime_days + 1))
+    decision = decide(policy, "this homework is shit", history=AuthorHistory(breaches=(old, old)))
+    assert [a.kind for a in decision.actions] == [ActionKind.REMIND]
+
+
+def test_decision_reports_active_warnings(policy: Policy) -> None:
+    recent = Strike(Category.HARASSMENT, "4.2", NOW - timedelta(days=3))
+    lapsed = Strike(Category.HARASSMENT, "4.2", NOW - timedelta(days=policy.strike_lifetime_days + 3))
+    decision = decide(policy, "hello", history=AuthorHistory(strikes=(recent, lapsed)))
+    assert decision.strikes == 1
 
 
 def test_safeguarding_is_never_punished_and_goes_only_to_the_officer(policy: Policy) -> None:
