@@ -38,10 +38,10 @@ from bot.tables import (
 )
 from moderation.errors import StorageError
 from moderation.types import (
-    Breach,
     Action,
     ActionKind,
     AuthorHistory,
+    Breach,
     Category,
     ChatMessage,
     Decision,
