@@ -134,23 +134,33 @@ class Review:
         return None, case, verb
 
     def _steps(self, case: CaseRecord, verb: str) -> tuple[ReviewRequest, ...]:
-        common = {
-            "case_id": case.id,
-            "chat_id": case.chat_id,
-            "author_id": case.author_id,
-            "author_name": case.author_name,
-        }
+        action: ReviewAction | None = None
         if verb == "restore":
-            return (ReviewRequest(ReviewAction.RESTORE, text=case.text, **common),)
-        if verb == "warn":
-            return (ReviewRequest(ReviewAction.WARN, text=self._warning(case), **common),)
+            action, text = ReviewAction.RESTORE, case.text
+        elif verb == "warn":
+            action, text = ReviewAction.WARN, self._warning(case)
+        else:
+            text = None
         if verb in _MUTE:
-            return (ReviewRequest(ReviewAction.MUTE, duration=_MUTE[verb], **common),)
-        if verb == "remove":
-            return (ReviewRequest(ReviewAction.REMOVE, **common),)
-        if verb == "refer":
-            return (ReviewRequest(ReviewAction.REFER, card=self.referral_card(case), **common),)
-        return ()
+            action = ReviewAction.MUTE
+        elif verb == "remove":
+            action = ReviewAction.REMOVE
+        elif verb == "refer":
+            action = ReviewAction.REFER
+        if action is None:
+            return ()
+        return (
+            ReviewRequest(
+                action,
+                case_id=case.id,
+                chat_id=case.chat_id,
+                author_id=case.author_id,
+                author_name=case.author_name,
+                text=text,
+                duration=_MUTE.get(verb),
+                card=self.referral_card(case) if action is ReviewAction.REFER else None,
+            ),
+        )
 
     def _warning(self, case: CaseRecord) -> str:
         reminder = case.reminder or "Please follow the group's rules."

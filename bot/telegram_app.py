@@ -42,8 +42,10 @@ _MEMBER = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberSt
 _GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
-    """PTB's Application for these settings: token, Bot API URL, rate limiter.
+def build_application(settings: Settings, *, group_max_rate: int = 20) -> Application:  # type: ignore[type-arg]
+    """PTB's Application for these settings: token, Bot API URL, and Telegram's rate limits.
+
+    ``group_max_rate`` is Telegram's limit of messages per minute in one group (20); tests raise it.
 
     Raises:
         ConfigError: no token is set.
@@ -59,7 +61,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .token(settings.telegram_token.get_secret_value())
         .base_url(base)
         .base_file_url(file_base)
-        .rate_limiter(AIORateLimiter(max_retries=5))
+        .rate_limiter(AIORateLimiter(group_max_rate=group_max_rate, max_retries=5))
         .build()
     )
 
@@ -144,7 +146,11 @@ class TelegramBot:
     # --- start-up ----------------------------------------------------------------------------
 
     async def _startup_checks(self, application: Application) -> None:  # type: ignore[type-arg]
-        me = await application.bot.get_me()
+        await self.startup_checks()
+
+    async def startup_checks(self) -> None:
+        """Check privacy mode and the bot's rights in every authorised group; tell the moderators."""
+        me = await self.application.bot.get_me()
         problems: list[str] = []
         if not me.can_read_all_group_messages:
             problems.append(

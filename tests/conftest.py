@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 # imports transformers; the session fixture below sets them again so they show in its scope.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# PTB 22 warns when it builds RetryAfter unless durations are timedeltas; warnings are errors here.
+os.environ["PTB_TIMEDELTA"] = "true"
 
 
 def _is_loopback(host: object) -> bool:

@@ -95,10 +95,8 @@ async def test_case_is_written_before_any_action(policy: Policy, store: Store) -
 
     pipeline = make_pipeline(policy, store, CheckingAdapter())
     await pipeline.handle(make_message("my number is 07700 900123"))
-    assert seen == [
-        (ActionKind.HIDE, "my number is 07700 900123"),
-        (ActionKind.REMIND, "my number is 07700 900123"),
-    ]
+    text = "my number is 07700 900123"
+    assert seen == [(ActionKind.HIDE, text), (ActionKind.REMIND, text), (ActionKind.ESCALATE, text)]
 
 
 async def test_same_message_handled_twice_acts_once(policy: Policy, store: Store) -> None:
@@ -127,7 +125,7 @@ async def test_concurrent_deliveries_of_one_message_act_once(policy: Policy, sto
     message = make_message("my email is sam@example.com")
     outcomes = await asyncio.gather(*(pipeline.handle(message) for _ in range(3)))
     assert sum(not outcome.is_duplicate for outcome in outcomes) == 1
-    assert [a.kind for a in adapter.applied] == [ActionKind.HIDE, ActionKind.REMIND]
+    assert [a.kind for a in adapter.applied] == [ActionKind.HIDE, ActionKind.REMIND, ActionKind.ESCALATE]
 
 
 async def test_an_edit_is_reassessed(policy: Policy, store: Store) -> None:
@@ -178,7 +176,7 @@ async def test_an_action_the_adapter_cannot_do_is_skipped_with_a_fix(policy: Pol
     hide = outcome.actions[0]
     assert (hide.kind, hide.outcome) == (ActionKind.HIDE, "skipped")
     assert "policy file" in (hide.detail or "")
-    assert [a.kind for a in adapter.applied] == [ActionKind.REMIND]
+    assert [a.kind for a in adapter.applied] == [ActionKind.REMIND, ActionKind.ESCALATE]
 
 
 async def test_scorer_failure_holds_the_message_for_review(policy: Policy, store: Store) -> None:
@@ -206,7 +204,7 @@ async def test_safeguarding_goes_only_to_the_officer_and_records_no_strike(
 
 async def test_cases_with_nothing_to_review_leave_the_queue(policy: Policy, store: Store) -> None:
     pipeline = make_pipeline(policy, store)
-    reminded = await pipeline.handle(make_message("my number is 07700 900123"))
+    reminded = await pipeline.handle(make_message("this homework is shit"))
     escalated = await pipeline.handle(make_message("I know where you live"))
     assert store.get_case(reminded.case_id or 0).status == "closed"  # type: ignore[union-attr]
     assert store.get_case(escalated.case_id or 0).is_open  # type: ignore[union-attr]

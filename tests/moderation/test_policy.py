@@ -67,7 +67,7 @@ def test_bad_regex_is_reported_with_its_line() -> None:
 
 
 def test_unknown_action_is_reported_with_its_line() -> None:
-    broken = _broken("      - [hide, remind]\n  photo_consent", "      - [hide, scold]\n  photo_consent")
+    broken = _broken("      - [hide, remind, escalate]\n  photo_consent", "      - [hide, scold]\n  photo_consent")
     with pytest.raises(PolicyError) as caught:
         parse_policy(broken, name="broken.yaml")
     assert caught.value.line == _line_of(broken, "[hide, scold]")

@@ -1,0 +1,349 @@
+"""Whole scenarios: the real python-telegram-bot against the fake Bot API, asserting the exact calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Services
+from bot.config import Settings, load_settings
+from bot.store import Store
+from bot.telegram_app import TelegramBot, build_application
+from moderation.policy import Policy, load_policy
+from moderation.scorers.detoxify_scorer import LoadedScorer
+from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
+from tests.fakes import ApiCall, FakeBotAPI, running_application
+
+GROUP = -1001111111111
+MODS = -1002222222222
+OFFICER_CHAT = -1003333333333
+OTHER_GROUP = -1004444444444
+
+ANN, BEN = 1001, 1002
+TUTOR, MOD, OFFICER, STRANGER = 2001, 3001, 4001, 5001
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy()
+
+
+@pytest.fixture(scope="module")
+def scorer() -> LoadedScorer:
+    return LoadedScorer(scorer=ProfanityFallbackScorer(), is_fallback=True, reason="tests use the fallback")
+
+
+@dataclass
+class World:
+    fake: FakeBotAPI
+    settings: Settings
+    store: Store
+    services: Services
+    users: dict[int, dict[str, Any]]
+
+    def bot(self) -> TelegramBot:
+        application = build_application(self.settings, group_max_rate=10_000)
+        return TelegramBot(self.services, application)
+
+    def calls(self) -> list[ApiCall]:
+        return self.fake.calls_to()
+
+    def summary(self) -> list[tuple[str, int | None]]:
+        return [(call.method, call.params.get("chat_id")) for call in self.calls()]
+
+
+@pytest.fixture
+async def world(tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> AsyncIterator[World]:
+    async with FakeBotAPI() as fake:
+        settings = load_settings(
+            database_url=f"sqlite:///{tmp_path / 'telegram.db'}",
+            model_dir=tmp_path / "models",
+            telegram_token=fake.token,
+            telegram_api_url=fake.base_url,
+            telegram_moderators_chat=MODS,
+            telegram_safeguarding_chat=OFFICER_CHAT,
+            telegram_moderators=[MOD],
+            telegram_safeguarding_officers=[OFFICER],
+            telegram_staff=[TUTOR],
+            notice_lifetime_seconds=0.2,
+        )
+        store = Store.open(settings.database_url)
+        services = Services(settings=settings, policy=policy, store=store, loaded=scorer)
+        fake.add_group(GROUP, "ESOL Entry 3 (Mon)")
+        fake.add_group(MODS, "Moderators")
+        fake.add_group(OFFICER_CHAT, "Safeguarding")
+        users = {
+            user_id: fake.make_user(user_id, name)
+            for user_id, name in [(ANN, "Ann"), (BEN, "Ben"), (TUTOR, "Tess"), (MOD, "Mo"), (OFFICER, "Olu"), (STRANGER, "Sid")]
+        }
+        for user_id in (ANN, BEN, TUTOR):
+            fake.allow_private(user_id)
+        store.authorise_group("telegram", str(GROUP), title="ESOL Entry 3 (Mon)", authorised_by="test", at=_now())
+        yield World(fake, settings, store, services, users)
+        store.close()
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+async def _card(world: World, chat: int) -> dict[str, Any]:
+    await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == chat and "reply_markup" in call.params)
+    return [message for message in world.fake.sent_messages(chat) if message.get("reply_markup")][-1]
+
+
+async def test_clean_message_makes_no_call_and_a_rude_one_gets_a_private_reminder(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[ANN], "Good morning, see you in Room 12 at 10:30")
+        world.fake.send_text(GROUP, world.users[ANN], "this homework is shit")
+        reminder = await world.fake.wait_for_call("sendMessage")
+    assert world.summary() == [("sendMessage", ANN)]
+    assert "4.1" in reminder.params["text"]
+
+
+async def test_personal_data_is_deleted_reminded_and_carded_masked(world: World) -> None:
+    async with running_application(world.bot().application):
+        sent = world.fake.send_text(GROUP, world.users[BEN], "my number is 07700 900123, text me")
+        card = await _card(world, MODS)
+    assert world.summary() == [("deleteMessage", GROUP), ("sendMessage", BEN), ("sendMessage", MODS)]
+    assert world.fake.is_deleted(GROUP, sent["message_id"])
+    assert "07700" not in card["text"] and "[phone removed]" in card["text"]
+    assert "4.7" in card["text"]
+
+
+async def test_threat_is_deleted_warned_and_carded_with_buttons(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
+        card = await _card(world, MODS)
+    assert world.summary() == [("deleteMessage", GROUP), ("sendMessage", BEN), ("sendMessage", MODS)]
+    labels = [button["text"] for row in card["reply_markup"]["inline_keyboard"] for button in row]
+    assert labels == ["Uphold", "Restore", "Warn", "Mute 1 h", "Mute 24 h", "Remove from group", "Refer to safeguarding officer"]
+    assert "I know where you live" in card["text"] and "4.2" in card["text"]
+    assert len(world.store.author_history("telegram", str(BEN), now=_now(), strike_lifetime=timedelta(days=30)).strikes) == 1
+
+
+async def test_an_edit_that_turns_abusive_is_reassessed(world: World) -> None:
+    async with running_application(world.bot().application):
+        sent = world.fake.send_text(GROUP, world.users[ANN], "thanks Ben, see you tomorrow")
+        world.fake.edit_text(GROUP, sent["message_id"], world.users[ANN], "thanks Ben, you useless idiot")
+        await _card(world, MODS)
+    assert world.summary() == [("deleteMessage", GROUP), ("sendMessage", ANN), ("sendMessage", MODS)]
+    assert world.fake.is_deleted(GROUP, sent["message_id"])
+
+
+async def test_photo_without_consent_gets_the_permission_reminder(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_photo(GROUP, world.users[ANN], caption="our trip to the library")
+        reminder = await world.fake.wait_for_call("sendMessage")
+    assert world.summary() == [("sendMessage", ANN)]
+    assert "4.8" in reminder.params["text"]
+
+
+async def test_tutor_consent_lets_a_learner_post_photos(world: World) -> None:
+    async with running_application(world.bot().application):
+        sent = world.fake.send_text(GROUP, world.users[ANN], "I have signed the photo form")
+        world.fake.send_text(GROUP, world.users[TUTOR], "/consent", reply_to=sent)
+        await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == GROUP)
+        world.fake.send_photo(GROUP, world.users[ANN], caption="class photo")
+        world.fake.send_text(GROUP, world.users[ANN], "this homework is shit")
+        await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == ANN)
+    assert [call.params["chat_id"] for call in world.fake.calls_to("sendMessage")] == [GROUP, ANN]
+    assert world.store.has_consent("telegram", str(ANN))
+
+
+async def test_safeguarding_goes_only_to_the_officer_with_support_and_no_strike(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[ANN], "I can't come Thursday, my husband hits me and I'm scared to go home")
+        card = await _card(world, OFFICER_CHAT)
+    assert world.summary() == [("sendMessage", ANN), ("sendMessage", OFFICER_CHAT)]
+    support = world.fake.calls_to("sendMessage")[0].params["text"]
+    assert "not in trouble" in support and "999" in support
+    assert card["text"].startswith("Safeguarding")
+    history = world.store.author_history("telegram", str(ANN), now=_now(), strike_lifetime=timedelta(days=30))
+    assert history.strikes == () and history.breaches == ()
+
+
+@pytest.mark.parametrize(
+    ("verb", "expected"),
+    [
+        ("uphold", []),
+        ("restore", [("sendMessage", GROUP)]),
+        ("warn", [("sendMessage", BEN)]),
+        ("mute1h", [("restrictChatMember", GROUP)]),
+        ("mute24h", [("restrictChatMember", GROUP)]),
+        ("remove", [("banChatMember", GROUP), ("unbanChatMember", GROUP)]),
+        ("refer", [("sendMessage", OFFICER_CHAT)]),
+    ],
+)
+async def test_each_moderator_button(world: World, verb: str, expected: list[tuple[str, int]]) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "you are a stupid idiot Ann")
+        card = await _card(world, MODS)
+        case_id = int(card["text"].split("#", 1)[1].split(" ", 1)[0])
+        world.fake.clear_calls()
+        world.fake.press_button(world.users[MOD], card, f"cm:{case_id}:{verb}")
+        await world.fake.wait_for_call("editMessageText")
+    calls = [(c.method, c.params.get("chat_id")) for c in world.fake.calls_to() if c.method not in {"answerCallbackQuery", "editMessageText"}]
+    assert calls == expected
+    edited = world.fake.message(MODS, card["message_id"])
+    assert "Outcome:" in edited["text"] and "Mo" in edited["text"] and not edited.get("reply_markup")
+    case = world.store.get_case(case_id)
+    assert case is not None and not case.is_open
+    if verb == "restore":
+        assert "you are a stupid idiot Ann" in world.fake.calls_to("sendMessage")[0].params["text"]
+    if verb.startswith("mute"):
+        params = world.fake.calls_to("restrictChatMember")[0].params
+        hours = 1 if verb == "mute1h" else 24
+        assert params["user_id"] == BEN
+        assert abs(params["until_date"] - (_now() + timedelta(hours=hours)).timestamp()) < 60
+    if verb == "remove":
+        assert world.fake.calls_to("unbanChatMember")[0].params.get("only_if_banned") is True
+
+
+async def test_forged_and_outsider_presses_do_nothing(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "you are a stupid idiot Ann")
+        card = await _card(world, MODS)
+        case_id = int(card["text"].split("#", 1)[1].split(" ", 1)[0])
+        world.fake.clear_calls()
+        presses = [
+            (world.users[STRANGER], f"cm:{case_id}:remove"),  # not a moderator
+            (world.users[MOD], f"cm:{case_id + 99}:remove"),  # no such case
+            (world.users[MOD], f"cm:{case_id}:explode"),  # unknown verb
+            (world.users[MOD], "garbage"),
+        ]
+        for user, data in presses:
+            world.fake.press_button(user, card, data)
+        await world.fake.wait_until(lambda: len(world.fake.calls_to("answerCallbackQuery")) == len(presses))
+    assert {call.method for call in world.fake.calls_to()} == {"answerCallbackQuery"}
+    assert all(call.params.get("show_alert") for call in world.fake.calls_to("answerCallbackQuery"))
+    case = world.store.get_case(case_id)
+    assert case is not None and case.is_open
+
+
+async def test_a_double_press_acts_once(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "you are a stupid idiot Ann")
+        card = await _card(world, MODS)
+        case_id = int(card["text"].split("#", 1)[1].split(" ", 1)[0])
+        world.fake.clear_calls()
+        world.fake.press_button(world.users[MOD], card, f"cm:{case_id}:remove")
+        world.fake.press_button(world.users[MOD], card, f"cm:{case_id}:remove")
+        await world.fake.wait_until(lambda: len(world.fake.calls_to("answerCallbackQuery")) == 2)
+    assert len(world.fake.calls_to("banChatMember")) == 1
+
+
+async def test_moderators_cannot_act_on_the_officers_cases(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[ANN], "my husband hits me and I'm scared to go home")
+        card = await _card(world, OFFICER_CHAT)
+        case_id = int(card["text"].split("#", 1)[1].split(" ", 1)[0])
+        world.fake.clear_calls()
+        world.fake.press_button(world.users[MOD], card, f"cm:{case_id}:uphold")
+        answer = await world.fake.wait_for_call("answerCallbackQuery")
+    assert answer.params.get("show_alert") is True
+    assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]
+
+
+async def test_unauthorised_group_gets_a_notice_a_report_and_the_bot_leaves(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.bot_added_to_group(OTHER_GROUP, "Unofficial chat", world.users[STRANGER])
+        await world.fake.wait_for_call("leaveChat")
+    assert world.summary() == [("sendMessage", OTHER_GROUP), ("sendMessage", MODS), ("leaveChat", OTHER_GROUP)]
+    report = world.fake.calls_to("sendMessage")[1].params["text"]
+    assert "Unofficial chat" in report and "Sid" in report
+
+
+async def test_failed_delete_is_recorded_and_shown_on_the_card(world: World) -> None:
+    world.fake.fail_next("deleteMessage", status=400, description="Bad Request: message to delete not found")
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
+        card = await _card(world, MODS)
+    assert "hide FAILED" in card["text"] and "message to delete not found" in card["text"].lower()
+    case_id = int(card["text"].split("#", 1)[1].split(" ", 1)[0])
+    failed = [record for record in world.store.case_actions(case_id) if record.outcome == "failed"]
+    assert [record.action for record in failed] == ["hide"]
+
+
+async def test_a_429_storm_loses_nothing(world: World) -> None:
+    world.fake.rate_limit(times=4, retry_after=0.2, methods={"sendMessage", "deleteMessage"})
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
+        world.fake.send_text(GROUP, world.users[ANN], "this homework is shit")
+        await world.fake.wait_until(lambda: len([c for c in world.fake.calls_to("sendMessage") if c.ok]) == 3, timeout=15)
+    ok = [(call.method, call.params["chat_id"]) for call in world.fake.calls_to() if call.ok]
+    assert ok == [("deleteMessage", GROUP), ("sendMessage", BEN), ("sendMessage", MODS), ("sendMessage", ANN)]
+
+
+async def test_a_restart_mid_scenario_handles_nothing_twice_and_loses_nothing(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
+        await _card(world, MODS)
+    world.fake.send_text(GROUP, world.users[ANN], "this homework is shit")  # arrives while the bot is down
+    async with running_application(world.bot().application):
+        await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == ANN)
+        await world.fake.expect_no_call("deleteMessage", lambda call: False, within=0.3)
+    assert [(c.method, c.params["chat_id"]) for c in world.fake.calls_to() if c.method in {"deleteMessage", "sendMessage"}] == [
+        ("deleteMessage", GROUP),
+        ("sendMessage", BEN),
+        ("sendMessage", MODS),
+        ("sendMessage", ANN),
+    ]
+
+
+async def test_learner_commands_in_private(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
+        card = await _card(world, MODS)
+        case_id = int(card["text"].split("#", 1)[1].split(" ", 1)[0])
+        world.fake.clear_calls()
+        world.fake.private_command(world.users[BEN], "/mycases")
+        mine = await world.fake.wait_for_call("sendMessage")
+        world.fake.private_command(world.users[ANN], "/mycases")
+        theirs = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == ANN)
+        world.fake.private_command(world.users[ANN], f"/appeal {case_id} not mine")
+        refused = await world.fake.wait_for_call("sendMessage", lambda call: "cannot find" in call.params["text"])
+        world.fake.private_command(world.users[BEN], f"/appeal {case_id} I was quoting a film")
+        appeal = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == MODS)
+        world.fake.private_command(world.users[ANN], "/policy")
+        policy = await world.fake.wait_for_call("sendMessage", lambda call: "Complaints Procedure" in call.params["text"])
+    assert f"#{case_id}" in mine.params["text"] and "Active strikes: 1" in mine.params["text"]
+    assert "no cases" in theirs.params["text"]
+    assert refused.params["chat_id"] == ANN
+    assert f"case #{case_id}" in appeal.params["text"] and "quoting a film" in appeal.params["text"]
+    assert policy.params["chat_id"] == ANN
+
+
+async def test_welcome_is_private_where_possible(world: World) -> None:
+    newcomer = world.fake.make_user(6001, "Nia")
+    async with running_application(world.bot().application):
+        world.fake.members_joined(GROUP, [world.users[ANN], newcomer])
+        await world.fake.wait_until(lambda: len(world.fake.calls_to("sendMessage")) >= 2)
+    sent = [(call.params["chat_id"], call.ok) for call in world.fake.calls_to("sendMessage")]
+    assert sent == [(ANN, True), (6001, False), (GROUP, True)]
+
+
+async def test_startup_checks_report_privacy_mode_and_missing_rights(world: World) -> None:
+    world.fake.set_bot_rights(GROUP, can_delete_messages=False)
+    bot = world.bot()
+    async with running_application(bot.application):
+        await bot.startup_checks()
+    reports = [call.params["text"] for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == MODS]
+    assert any("can_delete_messages" in report and "ESOL Entry 3" in report for report in reports)
+
+
+async def test_staff_authorise_a_group_from_inside_it(world: World) -> None:
+    world.fake.add_group(OTHER_GROUP, "ESOL Entry 2 (Wed)")
+    async with running_application(world.bot().application):
+        world.fake.send_text(OTHER_GROUP, world.users[STRANGER], "/authorise")
+        await world.fake.wait_for_call("sendMessage", lambda call: "Only listed staff" in call.params["text"])
+        world.fake.send_text(OTHER_GROUP, world.users[TUTOR], "/authorise")
+        await world.fake.wait_for_call("sendMessage", lambda call: "now moderated" in call.params["text"])
+    assert world.store.is_authorised("telegram", str(OTHER_GROUP))
