@@ -247,7 +247,9 @@ class TelegramAdapter:
             except (BadRequest, Forbidden) as exc:  # the request itself is refused: retrying cannot help
                 raise AdapterError(f"could not {what}: {exc.message}") from exc
             except RetryAfter as exc:  # only when the rate limiter has given up
-                raise AdapterError(f"could not {what}: still rate limited by Telegram", retryable=True) from exc
+                raise AdapterError(
+                    f"could not {what}: still rate limited by Telegram", retryable=True
+                ) from exc
             except (TimedOut, NetworkError) as exc:
                 if attempt == _RETRIES:
                     raise AdapterError(f"could not {what}: {exc.message}", retryable=True) from exc

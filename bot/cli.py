@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -19,9 +20,9 @@ from rich.logging import RichHandler
 from adapters.recording_adapter import RecordingAdapter
 from bot import views
 from bot.app import load_scorer, open_services
-from bot.config import Settings, load_settings
+from bot.config import Settings, check_database_url, load_settings
 from bot.pipeline import Pipeline
-from bot.store import Store
+from bot.store import CASE_STATUSES, Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
 from moderation.engine import assess
 from moderation.errors import ModerationError
@@ -45,25 +46,32 @@ app.add_typer(model_app, name="model")
 app.add_typer(groups_app, name="groups")
 app.add_typer(consent_app, name="consent")
 
-out = Console(soft_wrap=False)
-err = Console(stderr=True)
-
 RoleOption = Annotated[Role, typer.Option("--role", help="the author's role")]
 CHECK_BATCH = 32
+PIPED_WIDTH = 120
+MAX_LIMIT = 1000
+MAX_PERIOD = timedelta(days=3650)
+_MAX_CASE_ID = 2**63 - 1  # no database here holds a larger id, and SQLite overflows on one
+_SETTINGS = "classmod.settings"
+
+
+def _stdout_console() -> Console:
+    console = Console(soft_wrap=False)
+    if console.is_terminal:
+        return console
+    # Piped or captured, Rich assumes 80 columns, which folds the replay table into fragments.
+    return Console(soft_wrap=False, width=max(PIPED_WIDTH, console.width))
+
+
+out = _stdout_console()
+err = Console(stderr=True)
 
 
 @app.callback()
-def _main(ctx: typer.Context) -> None:
-    try:
-        settings = load_settings()
-    except ModerationError as exc:
-        _fail(str(exc))
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
-    )
-    ctx.obj = settings
+def _main() -> None:
+    # Standard output may have changed since import (a pipe, a test runner): size the tables for it.
+    global out
+    out = _stdout_console()
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -72,8 +80,20 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _settings(ctx: typer.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
+    # Built on first use, so a command that needs none (`policy validate`) never fails on them.
+    settings = ctx.meta.get(_SETTINGS)
+    if isinstance(settings, Settings):
+        return settings
+    try:
+        settings = load_settings()
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
+    )
+    ctx.meta[_SETTINGS] = settings
     return settings
 
 
@@ -101,27 +121,26 @@ def check(
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
     if text is None:
-        for line in _check_lines(sys.stdin, scorer, policy):
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+        # Bytes, not text: one line that is not UTF-8 must not cost the lines around it.
+        for line in _check_lines(sys.stdin.buffer, scorer, policy):
+            sys.stdout.buffer.write(line + b"\n")
+            sys.stdout.buffer.flush()
         return
     decision = _decide([(text, role)], scorer, policy)[0]
     if as_json:
-        sys.stdout.write(json.dumps(views.decision_json(None, decision), ensure_ascii=False) + "\n")
+        sys.stdout.buffer.write(_json_line(views.decision_json(None, decision)) + b"\n")
     else:
         views.print_decision(out, text, decision)
 
 
-def _check_lines(lines: Iterable[str], scorer: TextScorer, policy: Policy) -> Iterator[str]:
+def _check_lines(lines: Iterable[bytes], scorer: TextScorer, policy: Policy) -> Iterator[bytes]:
     pending: list[tuple[Any, str, Role]] = []
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         item_id: Any = number
         try:
-            item = json.loads(raw)
-            if not isinstance(item, dict):
-                raise ValueError("expected a JSON object with an id and a text")
+            item = _read_item(raw)
             item_id = item.get("id", number)
             text = item.get("text")
             if not isinstance(text, str):
@@ -130,7 +149,7 @@ def _check_lines(lines: Iterable[str], scorer: TextScorer, policy: Policy) -> It
         except ValueError as exc:
             # Keep the output in input order: finish what is pending, then report this line.
             yield from _flush(pending, scorer, policy)
-            yield json.dumps({"id": item_id, "error": f"line {number}: {exc}"}, ensure_ascii=False)
+            yield _json_line({"id": item_id, "error": f"line {number}: {exc}"})
             continue
         pending.append((item_id, text, role))
         if len(pending) >= CHECK_BATCH:
@@ -138,29 +157,70 @@ def _check_lines(lines: Iterable[str], scorer: TextScorer, policy: Policy) -> It
     yield from _flush(pending, scorer, policy)
 
 
-def _flush(pending: list[tuple[Any, str, Role]], scorer: TextScorer, policy: Policy) -> Iterator[str]:
+def _read_item(raw: bytes) -> dict[str, Any]:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"not UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start + 1}); send UTF-8 text"
+        ) from exc
+    try:
+        item = json.loads(line, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from exc
+    if not isinstance(item, dict):
+        raise ValueError("expected a JSON object with an id and a text")
+    try:
+        json.dumps(item, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            "a \\u escape names half a character (a lone surrogate); send whole characters"
+        ) from exc
+    return item
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(value: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value} is too large for a JSON number")
+    return number
+
+
+def _json_line(item: dict[str, Any]) -> bytes:
+    return json.dumps(item, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def _flush(pending: list[tuple[Any, str, Role]], scorer: TextScorer, policy: Policy) -> Iterator[bytes]:
     if not pending:
         return
     decisions = _decide([(text, role) for _, text, role in pending], scorer, policy)
     for (item_id, _, _), decision in zip(pending, decisions, strict=True):
-        yield json.dumps(views.decision_json(item_id, decision), ensure_ascii=False)
+        yield _json_line(views.decision_json(item_id, decision))
     pending.clear()
 
 
 def _decide(items: list[tuple[str, Role]], scorer: TextScorer, policy: Policy) -> list[Decision]:
     now = datetime.now(UTC)
-    texts = [text for text, _ in items]
-    try:
-        labels: list[dict[str, float] | None] = list(scorer.score_batch(texts))
-        error = None
-    except ModerationError as exc:
-        labels, error = [None] * len(items), str(exc)
     decisions = []
-    for (text, role), scores in zip(items, labels, strict=True):
+    for (text, role), (scores, error) in zip(items, _score([text for text, _ in items], scorer), strict=True):
         message = views.message_for_check(text, role, now)
         model = ModelScores(scorer=scorer.name, labels=scores or {}, error=error)
         decisions.append(assess(message, AuthorHistory(), policy, now, model))
     return decisions
+
+
+def _score(texts: list[str], scorer: TextScorer) -> list[tuple[dict[str, float] | None, str | None]]:
+    try:
+        return [(labels, None) for labels in scorer.score_batch(texts)]
+    except ModerationError as exc:
+        if len(texts) == 1:
+            return [(None, str(exc))]
+    # One message the model cannot score must not cost its batch: find it by scoring them singly.
+    return [result for text in texts for result in _score([text], scorer)]
 
 
 # --- replay, demo, run -------------------------------------------------------------------------
@@ -175,6 +235,11 @@ def replay(
     ] = None,
 ) -> None:
     """Run a whole chat through the full pipeline (strikes, store) and show every decision."""
+    if database_url is not None:
+        try:
+            check_database_url(database_url)
+        except ValueError as exc:
+            raise _fail(f"--database-url: {exc}") from exc
     _replay(_settings(ctx), transcript, database_url)
 
 
@@ -300,10 +365,12 @@ def _store(settings: Settings) -> Store:
 @cases_app.command("list")
 def cases_list(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="open, closed, upheld, restored, ...")] = None,
-    limit: int = 50,
+    status: Annotated[str | None, typer.Option(help=", ".join(CASE_STATUSES))] = None,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="how many cases to show")] = 50,
 ) -> None:
     """List cases, newest first."""
+    if status is not None and status not in CASE_STATUSES:
+        raise _fail(f"--status {status!r} is not a case status; use one of {', '.join(CASE_STATUSES)}")
     store = _store(_settings(ctx))
     views.print_queue(out, store.cases(status=status, limit=limit))
     store.close()
@@ -314,7 +381,7 @@ def cases_show(ctx: typer.Context, case_id: int) -> None:
     """Show one case: the message, the evidence, the decision and every action taken."""
     store = _store(_settings(ctx))
     try:
-        case = store.get_case(case_id)
+        case = store.get_case(case_id) if 1 <= case_id <= _MAX_CASE_ID else None
         if case is None:
             raise _fail(f"there is no case #{case_id}; `classmod cases list` shows the queue", code=1)
         views.print_case(out, case, store.case_actions(case_id))
@@ -344,9 +411,14 @@ def purge(
 def _period(value: str) -> timedelta:
     units = {"d": "days", "h": "hours", "w": "weeks"}
     number, unit = value[:-1], value[-1:].lower()
-    if unit not in units or not number.isdigit() or int(number) < 1:
+    digits = number.lstrip("0")
+    if unit not in units or not (number.isascii() and number.isdigit()) or not digits:
         raise ValueError(f"--older-than {value!r}: use a number and d, h or w, e.g. 90d")
-    return timedelta(**{units[unit]: int(number)})
+    # Checked before timedelta() sees it: a huge period overflows the date arithmetic.
+    period = timedelta(**{units[unit]: int(digits)}) if len(digits) <= 6 else None
+    if period is None or period > MAX_PERIOD:
+        raise ValueError(f"--older-than {value!r} is too long: at most {MAX_PERIOD.days}d (ten years)")
+    return period
 
 
 # --- policy ------------------------------------------------------------------------------------

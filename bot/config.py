@@ -7,6 +7,7 @@ directory, if it exists), then the defaults below. Nothing else in classmod read
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,10 +18,12 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from moderation.errors import ModerationError
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["ConfigError", "Settings", "check_database_url", "load_settings"]
 
 DetoxifyVariant = Literal["original", "unbiased", "multilingual", "original-small", "unbiased-small"]
 
@@ -86,11 +89,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite:", "postgresql", "mysql", "mariadb")):
-            raise ValueError(
-                "must be an SQLAlchemy URL such as sqlite:///classmod.db or postgresql+psycopg://..."
-            )
-        return value
+        return check_database_url(value)
 
     @classmethod
     def settings_customise_sources(
@@ -113,6 +112,39 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def check_database_url(url: str) -> str:
+    """Return ``url`` if classmod can keep its cases there: an SQLite file or PostgreSQL.
+
+    Raises:
+        ValueError: another database, an in-memory SQLite database, or not a URL; the message never
+            repeats the URL, which may hold a password.
+    """
+    if not url.startswith(("sqlite:", "postgresql")):
+        scheme = url.split(":", 1)[0] if ":" in url else "(none)"
+        raise ValueError(
+            f"classmod supports only SQLite and PostgreSQL, not {scheme!r}: use sqlite:///classmod.db "
+            "or postgresql+psycopg://user:password@host/database"
+        )
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            "is not a database URL: use sqlite:///classmod.db or postgresql+psycopg://user:password@host/database"
+        ) from None
+    if parsed.get_backend_name() == "sqlite" and _is_in_memory(parsed.database, parsed.query):
+        raise ValueError(
+            "names an in-memory SQLite database, which loses every case when classmod stops: "
+            "give a file, e.g. sqlite:///classmod.db"
+        )
+    return url
+
+
+def _is_in_memory(database: str | None, query: Mapping[str, Any]) -> bool:
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return True
+    return "mode=memory" in database or query.get("mode") == "memory"
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings once, turning validation errors into one readable ``ConfigError``.
 
@@ -128,6 +160,11 @@ def load_settings(**overrides: Any) -> Settings:
             if error["type"] == "extra_forbidden":
                 # Only the TOML file can carry unknown keys; unknown environment variables are ignored.
                 problems.append(f"{field!r} in the configuration file is not a setting classmod knows")
+            elif error["type"] == "value_error":
+                # Our validators' own words, without pydantic's "Value error, " prefix.
+                problems.append(
+                    f"CLASSMOD_{field.upper()}: {error.get('ctx', {}).get('error', error['msg'])}"
+                )
             else:
                 problems.append(f"CLASSMOD_{field.upper()}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, delete, event, func, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from bot.tables import (
@@ -157,7 +157,7 @@ class Store:
     def __init__(self, url: str, *, connect_args: Mapping[str, Any] | None = None) -> None:
         self._display = _mask(url)
         arguments = dict(connect_args or {})
-        with self._guard("open the database"):
+        try:
             parsed = make_url(url)
             self._is_sqlite = parsed.get_backend_name() == "sqlite"
             self._sqlite_path = parsed.database if self._is_sqlite else None
@@ -166,6 +166,13 @@ class Store:
             self._engine: Engine = create_engine(
                 url, connect_args=arguments, hide_parameters=True, pool_pre_ping=not self._is_sqlite
             )
+        except (ImportError, ArgumentError) as exc:
+            # A database or driver classmod does not ship (mysql://, postgresql+asyncpg://, ...).
+            raise StorageError(
+                f"cannot use the database at {self._display}: {_reason(exc)}; classmod supports SQLite "
+                "(sqlite:///path/to/classmod.db) and PostgreSQL through psycopg "
+                "(postgresql+psycopg://user:password@host/database): fix CLASSMOD_DATABASE_URL"
+            ) from exc
         if self._is_sqlite:
             event.listen(self._engine, "connect", _configure_sqlite)
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from bot.cards import safe_text
 from moderation.scorers.personal_data import mask_personal_data
 from moderation.types import Author, Category, ChatMessage, Decision, Role
 
@@ -184,8 +185,12 @@ def print_queue(console: Console, cases: Sequence[CaseRecord]) -> None:
 
 
 def print_case(console: Console, case: CaseRecord, actions: Sequence[ActionRecord]) -> None:
-    """One case, in full, for a moderator."""
-    text = "[text purged after the retention period]" if case.text is None else case.text
+    """One case, in full, for a moderator; personal details are masked when personal data was flagged."""
+    text = (
+        "[text purged after the retention period]"
+        if case.text is None
+        else safe_text(case.text, case.flagged)
+    )
     body = [
         f"[bold]case #{case.id}[/bold] · {case.status} · {case.platform} "
         f"chat {escape(case.chat_id)} message {escape(case.message_id)}",

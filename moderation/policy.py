@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from moderation.errors import PolicyError
 from moderation.types import ActionKind, Category, Role, Route
@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 DEFAULT_POLICY = "scls.yaml"
+_MAX_PROBLEMS = 10
+
+_Problem = tuple[int | None, str]
+"""A problem in a policy file: its line (when known) and what is wrong."""
 
 
 class Audience(StrEnum):
@@ -169,7 +173,11 @@ def load_policy(path: Path | str | None = None) -> Policy:
 
 
 def parse_policy(source: str, *, name: str = "policy") -> Policy:
-    """Validate and compile policy YAML held in a string (``name`` is used in errors)."""
+    """Validate and compile policy YAML held in a string (``name`` is used in errors).
+
+    Raises:
+        PolicyError: every problem found (up to ten), each with its line; ``line`` is the first's.
+    """
     try:
         node = yaml.compose(source, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -180,14 +188,20 @@ def parse_policy(source: str, *, name: str = "policy") -> Policy:
     if node is None:
         raise PolicyError("the file is empty; start from policies/scls.yaml", path=name, line=1)
     lines: dict[tuple[Any, ...], int] = {}
-    data = _to_python(node, (), lines)
+    problems: list[_Problem] = []
+    unreadable: set[tuple[Any, ...]] = set()
+    data = _to_python(node, (), lines, problems, unreadable, frozenset())
     try:
         document = _PolicyFile.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        location = tuple(error["loc"])
-        dotted = ".".join(str(part) for part in location) or "(top level)"
-        raise PolicyError(f"{dotted}: {error['msg']}", path=name, line=_line_of(location, lines)) from exc
+        problems += [
+            _schema_problem(error, lines)
+            for error in exc.errors()
+            if tuple(error["loc"]) not in unreadable  # already reported as unreadable
+        ]
+        raise _policy_error(problems, name) from exc
+    if problems:
+        raise _policy_error(problems, name)
     return _compile(document, name, lines)
 
 
@@ -211,10 +225,19 @@ class _ClauseFile(_Strict):
     reminder: str | None = None
 
 
+def _has_an_action(step: list[_Action]) -> list[_Action]:
+    if not step:
+        raise ValueError("a ladder step needs at least one action (remind, warn, hide or escalate)")
+    return step
+
+
+_Step = Annotated[list[_Action], AfterValidator(_has_an_action)]
+
+
 class _CategoryFile(_Strict):
     threshold: float = Field(ge=0.0, le=1.0)
     route: Route = Route.MODERATORS
-    ladder: list[list[_Action]] = Field(min_length=1)
+    ladder: list[_Step] = Field(min_length=1)
 
 
 class _DetectorFile(_Strict):
@@ -252,6 +275,7 @@ class _PolicyFile(_Strict):
 
 
 def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]) -> Policy:
+    problems: list[_Problem] = []
     clauses = tuple(
         Clause(
             id=clause.id,
@@ -269,26 +293,21 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
     for index, clause in enumerate(clauses):
         where = _line_of(("clauses", index), lines)
         if clause.id in seen:
-            raise PolicyError(
-                f"clause id {clause.id!r} is used twice; ids must be unique", path=name, line=where
-            )
+            problems.append((where, f"clause id {clause.id!r} is used twice; ids must be unique"))
         seen.add(clause.id)
         if clause.is_enforced and not clause.categories:
-            raise PolicyError(
-                f"clause {clause.id} is enforced but lists no categories; "
-                "add categories or set enforced: false",
-                path=name,
-                line=where,
+            problems.append(
+                (
+                    where,
+                    f"clause {clause.id} is enforced but lists no categories; "
+                    "add categories or set enforced: false",
+                )
             )
         if not clause.is_enforced and not clause.not_enforced_reason:
-            raise PolicyError(
-                f"clause {clause.id} is not enforced: say why in not_enforced_reason", path=name, line=where
-            )
+            problems.append((where, f"clause {clause.id} is not enforced: say why in not_enforced_reason"))
         if clause.is_enforced and not clause.reminder:
-            raise PolicyError(
-                f"clause {clause.id} is enforced but has no reminder text for the learner",
-                path=name,
-                line=where,
+            problems.append(
+                (where, f"clause {clause.id} is enforced but has no reminder text for the learner")
             )
 
     categories: dict[Category, CategoryRule] = {}
@@ -301,43 +320,57 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
         )
     for category in Category:
         if category not in categories:
-            raise PolicyError(
-                f"categories: {category.value} is missing; every category needs a threshold and a ladder",
-                path=name,
-                line=_line_of(("categories",), lines),
+            problems.append(
+                (
+                    _line_of(("categories",), lines),
+                    f"categories: {category.value} is missing; every category needs a threshold and a ladder",
+                )
             )
         if not any(category in clause.categories and clause.is_enforced for clause in clauses):
-            raise PolicyError(
-                f"no enforced clause covers the category {category.value}; add it to a clause's categories",
-                path=name,
-                line=_line_of(("clauses",), lines),
+            problems.append(
+                (
+                    _line_of(("clauses",), lines),
+                    f"no enforced clause covers the category {category.value}; "
+                    "add it to a clause's categories",
+                )
             )
 
-    detectors = tuple(
-        DetectorRule(
-            id=detector.id,
-            category=detector.category,
-            score=detector.score,
-            applies_to=detector.applies_to,
-            pattern=_compile_patterns(detector.patterns, name, lines, ("detectors", index, "patterns")),
-            unless=(
-                _compile_patterns(detector.unless, name, lines, ("detectors", index, "unless"))
-                if detector.unless
-                else None
-            ),
-            clause_id=detector.clause,
-            unless_in_message=detector.unless_scope == "message",
-        )
-        for index, detector in enumerate(document.detectors)
-    )
-    for index, detector in enumerate(detectors):
-        if detector.clause_id is not None and detector.clause_id not in seen:
-            raise PolicyError(
-                f"detector {detector.id} names clause {detector.clause_id!r}, which is not in clauses",
-                path=name,
-                line=_line_of(("detectors", index, "clause"), lines),
+    detector_ids: set[str] = set()
+    detectors: list[DetectorRule] = []
+    for index, detector in enumerate(document.detectors):
+        if detector.id in detector_ids:
+            problems.append(
+                (
+                    _line_of(("detectors", index, "id"), lines),
+                    f"detector id {detector.id!r} is used twice; ids must be unique",
+                )
             )
-    idioms = _compile_patterns(document.idioms, name, lines, ("idioms",)) if document.idioms else None
+        detector_ids.add(detector.id)
+        if detector.clause is not None and detector.clause not in seen:
+            problems.append(
+                (
+                    _line_of(("detectors", index, "clause"), lines),
+                    f"detector {detector.id} names clause {detector.clause!r}, which is not in clauses",
+                )
+            )
+        pattern = _compile_patterns(detector.patterns, lines, ("detectors", index, "patterns"), problems)
+        unless = _compile_patterns(detector.unless, lines, ("detectors", index, "unless"), problems)
+        if pattern is not None:
+            detectors.append(
+                DetectorRule(
+                    id=detector.id,
+                    category=detector.category,
+                    score=detector.score,
+                    applies_to=detector.applies_to,
+                    pattern=pattern,
+                    unless=unless,
+                    clause_id=detector.clause,
+                    unless_in_message=detector.unless_scope == "message",
+                )
+            )
+    idioms = _compile_patterns(document.idioms, lines, ("idioms",), problems)
+    if problems:
+        raise _policy_error(problems, name)
     return Policy(
         id=document.id,
         name=document.name,
@@ -346,7 +379,7 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
         clauses=clauses,
         categories=categories,
         model_labels=dict(document.model_labels),
-        detectors=detectors,
+        detectors=tuple(detectors),
         idioms=idioms,
         strike_lifetime_days=document.strike_lifetime_days,
         support_message=" ".join(document.support_message.split()),
@@ -355,32 +388,106 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
 
 
 def _compile_patterns(
-    patterns: list[str], name: str, lines: dict[tuple[Any, ...], int], path: tuple[Any, ...]
-) -> re.Pattern[str]:
+    patterns: list[str], lines: dict[tuple[Any, ...], int], path: tuple[Any, ...], problems: list[_Problem]
+) -> re.Pattern[str] | None:
+    is_valid = True
     for index, pattern in enumerate(patterns):
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise PolicyError(
-                f"pattern {pattern!r} is not a valid regular expression ({exc.msg})",
-                path=name,
-                line=_line_of((*path, index), lines),
-            ) from exc
+            is_valid = False
+            problems.append(
+                (
+                    _line_of((*path, index), lines),
+                    f"pattern {pattern!r} is not a valid regular expression ({exc.msg})",
+                )
+            )
+    if not patterns or not is_valid:
+        return None
     return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
 
 
-def _to_python(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> Any:
-    lines[path] = node.start_mark.line + 1
+def _schema_problem(error: Any, lines: dict[tuple[Any, ...], int]) -> _Problem:
+    location = tuple(error["loc"])
+    dotted = ".".join(str(part) for part in location) or "(top level)"
+    if location and location[-1] == "[key]":
+        parent = ".".join(str(part) for part in location[:-1])
+        message = f"{parent}: {location[-2]!r} is not a name allowed here; {error['msg'].lower()}"
+    elif error["type"] == "extra_forbidden":
+        parent = ".".join(str(part) for part in location[:-1]) or "the top level"
+        message = f"{dotted}: unknown key {location[-1]!r} in {parent}; check its spelling"
+    elif error["type"] == "missing":
+        message = f"{dotted}: this key is required but missing"
+    elif error["type"] in ("model_type", "dict_type"):
+        message = (
+            f"{dotted}: expected keys with values here (key: value), not {type(error['input']).__name__}"
+        )
+    elif error["type"] == "value_error":
+        message = f"{dotted}: {error.get('ctx', {}).get('error', error['msg'])}"
+    else:
+        message = f"{dotted}: {error['msg']}"
+    return _line_of(location, lines), message
+
+
+def _policy_error(problems: list[_Problem], name: str) -> PolicyError:
+    # Earliest line first, like a compiler; `line` stays the first problem's.
+    ordered = sorted(problems, key=lambda problem: (problem[0] is None, problem[0] or 0))
+    shown = ordered[:_MAX_PROBLEMS]
+    (first_line, first_message), rest = shown[0], shown[1:]
+    message = first_message + "".join(
+        f"\n{name}:{line}: {text}" if line is not None else f"\n{name}: {text}" for line, text in rest
+    )
+    if len(ordered) > _MAX_PROBLEMS:
+        message += f"\n{name}: ... and {len(ordered) - _MAX_PROBLEMS} more problem(s)"
+    return PolicyError(message, path=name, line=first_line)
+
+
+def _to_python(
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    problems: list[_Problem],
+    unreadable: set[tuple[Any, ...]],
+    ancestors: frozenset[int],
+) -> Any:
+    line = node.start_mark.line + 1
+    lines[path] = line
+    if id(node) in ancestors:
+        problems.append((line, "an alias here refers to itself; write the value out instead"))
+        unreadable.add(path)
+        return None
+    inner = ancestors | {id(node)}
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            result[key_node.value] = _to_python(value_node, (*path, key_node.value), lines)
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append((key_line, "a key must be a plain word, not a list or a mapping"))
+                continue
+            key = key_node.value
+            if key in result:
+                # YAML would quietly keep only the last one: a typo could silently drop a rule.
+                first = lines.get((*path, key))
+                problems.append(
+                    (key_line, f"key {key!r} appears twice here (first on line {first}); keep one")
+                )
+                continue
+            result[key] = _to_python(value_node, (*path, key), lines, problems, unreadable, inner)
+            lines[(*path, key)] = key_line  # errors point at the key, not at a block below it
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, (*path, index), lines) for index, item in enumerate(node.value)]
+        return [
+            _to_python(item, (*path, index), lines, problems, unreadable, inner)
+            for index, item in enumerate(node.value)
+        ]
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError) as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        problems.append((line, f"cannot read this value ({problem}); write it as plain text or a number"))
+        unreadable.add(path)
+        return None
     finally:
         loader.dispose()
 

@@ -79,11 +79,20 @@ async def world(tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> AsyncIt
         fake.add_group(OFFICER_CHAT, "Safeguarding")
         users = {
             user_id: fake.make_user(user_id, name)
-            for user_id, name in [(ANN, "Ann"), (BEN, "Ben"), (TUTOR, "Tess"), (MOD, "Mo"), (OFFICER, "Olu"), (STRANGER, "Sid")]
+            for user_id, name in [
+                (ANN, "Ann"),
+                (BEN, "Ben"),
+                (TUTOR, "Tess"),
+                (MOD, "Mo"),
+                (OFFICER, "Olu"),
+                (STRANGER, "Sid"),
+            ]
         }
         for user_id in (ANN, BEN, TUTOR):
             fake.allow_private(user_id)
-        store.authorise_group("telegram", str(GROUP), title="ESOL Entry 3 (Mon)", authorised_by="test", at=_now())
+        store.authorise_group(
+            "telegram", str(GROUP), title="ESOL Entry 3 (Mon)", authorised_by="test", at=_now()
+        )
         yield World(fake, settings, store, services, users)
         store.close()
 
@@ -95,7 +104,9 @@ def _now() -> Any:
 
 
 async def _card(world: World, chat: int) -> dict[str, Any]:
-    await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == chat and "reply_markup" in call.params)
+    await world.fake.wait_for_call(
+        "sendMessage", lambda call: call.params["chat_id"] == chat and "reply_markup" in call.params
+    )
     return [message for message in world.fake.sent_messages(chat) if message.get("reply_markup")][-1]
 
 
@@ -124,9 +135,24 @@ async def test_threat_is_deleted_warned_and_carded_with_buttons(world: World) ->
         card = await _card(world, MODS)
     assert world.summary() == [("deleteMessage", GROUP), ("sendMessage", BEN), ("sendMessage", MODS)]
     labels = [button["text"] for row in card["reply_markup"]["inline_keyboard"] for button in row]
-    assert labels == ["Uphold", "Restore", "Warn", "Mute 1 h", "Mute 24 h", "Remove from group", "Refer to safeguarding officer"]
+    assert labels == [
+        "Uphold",
+        "Restore",
+        "Warn",
+        "Mute 1 h",
+        "Mute 24 h",
+        "Remove from group",
+        "Refer to safeguarding officer",
+    ]
     assert "I know where you live" in card["text"] and "4.2" in card["text"]
-    assert len(world.store.author_history("telegram", str(BEN), now=_now(), strike_lifetime=timedelta(days=30)).strikes) == 1
+    assert (
+        len(
+            world.store.author_history(
+                "telegram", str(BEN), now=_now(), strike_lifetime=timedelta(days=30)
+            ).strikes
+        )
+        == 1
+    )
 
 
 async def test_an_edit_that_turns_abusive_is_reassessed(world: World) -> None:
@@ -160,7 +186,9 @@ async def test_tutor_consent_lets_a_learner_post_photos(world: World) -> None:
 
 async def test_safeguarding_goes_only_to_the_officer_with_support_and_no_strike(world: World) -> None:
     async with running_application(world.bot().application):
-        world.fake.send_text(GROUP, world.users[ANN], "I can't come Thursday, my husband hits me and I'm scared to go home")
+        world.fake.send_text(
+            GROUP, world.users[ANN], "I can't come Thursday, my husband hits me and I'm scared to go home"
+        )
         card = await _card(world, OFFICER_CHAT)
     assert world.summary() == [("sendMessage", ANN), ("sendMessage", OFFICER_CHAT)]
     support = world.fake.calls_to("sendMessage")[0].params["text"]
@@ -190,7 +218,11 @@ async def test_each_moderator_button(world: World, verb: str, expected: list[tup
         world.fake.clear_calls()
         world.fake.press_button(world.users[MOD], card, f"cm:{case_id}:{verb}")
         await world.fake.wait_for_call("editMessageText")
-    calls = [(c.method, c.params.get("chat_id")) for c in world.fake.calls_to() if c.method not in {"answerCallbackQuery", "editMessageText"}]
+    calls = [
+        (c.method, c.params.get("chat_id"))
+        for c in world.fake.calls_to()
+        if c.method not in {"answerCallbackQuery", "editMessageText"}
+    ]
     assert calls == expected
     edited = world.fake.message(MODS, card["message_id"])
     assert "Outcome:" in edited["text"] and "Mo" in edited["text"] and not edited.get("reply_markup")
@@ -256,7 +288,11 @@ async def test_unauthorised_group_gets_a_notice_a_report_and_the_bot_leaves(worl
     async with running_application(world.bot().application):
         world.fake.bot_added_to_group(OTHER_GROUP, "Unofficial chat", world.users[STRANGER])
         await world.fake.wait_for_call("leaveChat")
-    assert world.summary() == [("sendMessage", OTHER_GROUP), ("sendMessage", MODS), ("leaveChat", OTHER_GROUP)]
+    assert world.summary() == [
+        ("sendMessage", OTHER_GROUP),
+        ("sendMessage", MODS),
+        ("leaveChat", OTHER_GROUP),
+    ]
     report = world.fake.calls_to("sendMessage")[1].params["text"]
     assert "Unofficial chat" in report and "Sid" in report
 
@@ -277,7 +313,9 @@ async def test_a_429_storm_loses_nothing(world: World) -> None:
     async with running_application(world.bot().application):
         world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
         world.fake.send_text(GROUP, world.users[ANN], "this homework is shit")
-        await world.fake.wait_until(lambda: len([c for c in world.fake.calls_to("sendMessage") if c.ok]) == 3, timeout=15)
+        await world.fake.wait_until(
+            lambda: len([c for c in world.fake.calls_to("sendMessage") if c.ok]) == 3, timeout=15
+        )
     ok = [(call.method, call.params["chat_id"]) for call in world.fake.calls_to() if call.ok]
     assert ok == [("deleteMessage", GROUP), ("sendMessage", BEN), ("sendMessage", MODS), ("sendMessage", ANN)]
 
@@ -290,7 +328,11 @@ async def test_a_restart_mid_scenario_handles_nothing_twice_and_loses_nothing(wo
     async with running_application(world.bot().application):
         await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == ANN)
         await world.fake.expect_no_call("deleteMessage", lambda call: False, within=0.3)
-    assert [(c.method, c.params["chat_id"]) for c in world.fake.calls_to() if c.method in {"deleteMessage", "sendMessage"}] == [
+    assert [
+        (c.method, c.params["chat_id"])
+        for c in world.fake.calls_to()
+        if c.method in {"deleteMessage", "sendMessage"}
+    ] == [
         ("deleteMessage", GROUP),
         ("sendMessage", BEN),
         ("sendMessage", MODS),
@@ -309,11 +351,15 @@ async def test_learner_commands_in_private(world: World) -> None:
         world.fake.private_command(world.users[ANN], "/mycases")
         theirs = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == ANN)
         world.fake.private_command(world.users[ANN], f"/appeal {case_id} not mine")
-        refused = await world.fake.wait_for_call("sendMessage", lambda call: "cannot find" in call.params["text"])
+        refused = await world.fake.wait_for_call(
+            "sendMessage", lambda call: "cannot find" in call.params["text"]
+        )
         world.fake.private_command(world.users[BEN], f"/appeal {case_id} I was quoting a film")
         appeal = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == MODS)
         world.fake.private_command(world.users[ANN], "/policy")
-        policy = await world.fake.wait_for_call("sendMessage", lambda call: "Complaints Procedure" in call.params["text"])
+        policy = await world.fake.wait_for_call(
+            "sendMessage", lambda call: "Complaints Procedure" in call.params["text"]
+        )
     assert f"#{case_id}" in mine.params["text"] and "Active strikes: 1" in mine.params["text"]
     assert "no cases" in theirs.params["text"]
     assert refused.params["chat_id"] == ANN
@@ -335,7 +381,9 @@ async def test_startup_checks_report_privacy_mode_and_missing_rights(world: Worl
     bot = world.bot()
     async with running_application(bot.application):
         await bot.startup_checks()
-    reports = [call.params["text"] for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == MODS]
+    reports = [
+        call.params["text"] for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == MODS
+    ]
     assert any("can_delete_messages" in report and "ESOL Entry 3" in report for report in reports)
 
 

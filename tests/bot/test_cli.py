@@ -14,8 +14,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
-from bot.store import Store
+from bot.store import CASE_STATUSES, Store
+from moderation.errors import ScorerError
 from moderation.policy import default_policy_path, load_policy
+from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.types import Category
 
 CHECK_KEYS = {"id", "action", "actions", "flagged", "scores", "clauses", "evidence", "scorer"}
@@ -39,13 +41,21 @@ class Cli:
     def setenv(self, name: str, value: str) -> None:
         self._monkeypatch.setenv(name, value)
 
-    def __call__(self, *args: str, input: str | None = None) -> Result:
+    def delenv(self, name: str) -> None:
+        self._monkeypatch.delenv(name, raising=False)
+
+    def __call__(self, *args: str, input: str | bytes | None = None) -> Result:
         return self._runner.invoke(app, list(args), input=input)
 
-    def json_lines(self, *args: str, input: str | None = None) -> list[dict[str, object]]:
+    def json_lines(self, *args: str, input: str | bytes | None = None) -> list[dict[str, object]]:
         result = self("check", "--json", *args, input=input)
         assert result.exit_code == 0, result.output
-        return [json.loads(line) for line in result.stdout.splitlines()]
+        # Strict JSON, as other languages read it: NaN and Infinity are not JSON.
+        return [json.loads(line, parse_constant=_not_json) for line in result.stdout.splitlines()]
+
+
+def _not_json(name: str) -> None:
+    raise AssertionError(f"{name} in the output is not JSON")
 
 
 @pytest.fixture
@@ -167,7 +177,7 @@ def test_check_allows_an_ordinary_message(cli: Cli) -> None:
 def test_check_masks_personal_data_in_its_explanation(cli: Cli) -> None:
     result = cli("check", PHONE_TEXT)
 
-    assert result.stdout.startswith("HIDE")
+    assert result.stdout.startswith("ESCALATE")
     assert "phone" in result.stdout
     assert "07700 900123" not in result.stdout
 
@@ -177,8 +187,8 @@ def test_check_json_prints_one_object_with_the_contracted_keys(cli: Cli) -> None
 
     assert set(decision) == CHECK_KEYS
     assert decision["id"] is None
-    assert decision["action"] == "hide"
-    assert decision["actions"] == ["hide", "remind"]
+    assert decision["action"] == "escalate"
+    assert decision["actions"] == ["hide", "remind", "escalate"]
     assert decision["flagged"] == ["personal_data"]
     assert decision["clauses"] == ["4.7"]
     assert decision["scorer"] == FALLBACK
@@ -227,7 +237,7 @@ def test_check_json_lines_answers_each_line_in_order_and_survives_bad_ones(cli: 
     assert "object" in str(results[3]["error"])
     assert "text" in str(results[4]["error"])
     assert "headteacher" in str(results[5]["error"])
-    assert results[6]["action"] == "hide"
+    assert results[6]["action"] == "escalate"
     assert results[6]["evidence"] == [
         {"category": "personal_data", "kind": "phone", "start": 11, "end": 23, "source": "personal_data"}
     ]
@@ -245,6 +255,69 @@ def test_check_json_lines_keeps_order_across_batches(cli: Cli) -> None:
     # A line that cannot be read has no id of its own: its line number stands in.
     assert [result["id"] for result in results] == [*range(40), 41, *range(41, 70)]
     assert set(results[40]) == {"id", "error"}
+
+
+def test_check_json_lines_reports_a_line_that_is_not_utf8_and_carries_on(cli: Cli) -> None:
+    lines = b'{"id": 1, "text": "ok"}\n\xff\n{"id": 3, "text": "caf\xc3\xa9 at ten?"}\n'
+
+    results = cli.json_lines(input=lines)
+
+    assert [result["id"] for result in results] == [1, 2, 3]
+    assert results[0]["action"] == "allow"
+    assert results[1] == {"id": 2, "error": "line 2: not UTF-8 (byte 0xff at position 1); send UTF-8 text"}
+    assert results[2]["action"] == "allow"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"id": NaN, "text": "hello"}', "NaN is not a JSON number"),
+        ('{"id": Infinity, "text": "hello"}', "Infinity is not a JSON number"),
+        ('{"id": -Infinity, "text": "hello"}', "-Infinity is not a JSON number"),
+        ('{"id": 1e400, "text": "hello"}', "1e400 is too large"),
+        ('{"id": "\\ud800", "text": "hello"}', "lone surrogate"),
+    ],
+)
+def test_check_json_lines_output_is_always_valid_json(cli: Cli, line: str, expected: str) -> None:
+    results = cli.json_lines(input=f'{line}\n{{"id": "next", "text": "hello"}}\n')
+
+    assert set(results[0]) == {"id", "error"}
+    assert results[0]["id"] == 1  # the line number stands in for an id that cannot be read
+    assert str(results[0]["error"]).startswith("line 1: ")
+    assert expected in str(results[0]["error"])
+    assert results[1]["id"] == "next"
+    assert results[1]["action"] == "allow"
+
+
+class _FussyScorer:
+    """Scores everything but texts containing ``poison``, on which it fails as a model can."""
+
+    name = "fussy"
+    labels = ("toxicity",)
+
+    def score_batch(self, texts: list[str]) -> list[dict[str, float]]:
+        if any("poison" in text for text in texts):
+            raise ScorerError("fussy could not score the batch")
+        return [{"toxicity": 0.0} for _ in texts]
+
+
+def test_check_json_lines_holds_only_the_message_the_scorer_fails_on(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.cli.load_scorer", lambda settings: LoadedScorer(_FussyScorer(), False))
+    texts = ["See you on Monday", "poison", "I will bring the book", "thanks", "poison again"]
+    lines = [json.dumps({"id": number, "text": text}) for number, text in enumerate(texts)]
+
+    results = cli.json_lines(input="\n".join(lines) + "\n")
+
+    assert [result["action"] for result in results] == ["allow", "escalate", "allow", "allow", "escalate"]
+    assert [result["scorer"] for result in results] == [
+        "fussy",
+        "fussy (failed: fussy could not score the batch)",
+        "fussy",
+        "fussy",
+        "fussy (failed: fussy could not score the batch)",
+    ]
 
 
 def test_check_without_text_or_json_is_a_usage_error(cli: Cli) -> None:
@@ -316,6 +389,49 @@ def test_an_invalid_setting_names_the_variable(cli: Cli) -> None:
     assert "CLASSMOD_RETENTION_DAYS" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://u:pw1234@localhost/db", "only SQLite and PostgreSQL, not 'mysql'"),
+        ("mariadb+pymysql://u:pw1234@localhost/db", "only SQLite and PostgreSQL, not 'mariadb+pymysql'"),
+        ("sqlite:///", "in-memory SQLite database, which loses every case"),
+        ("sqlite:///:memory:", "in-memory SQLite database, which loses every case"),
+    ],
+)
+def test_status_refuses_a_database_classmod_cannot_keep_cases_in(cli: Cli, url: str, expected: str) -> None:
+    cli.setenv("CLASSMOD_DATABASE_URL", url)
+
+    result = cli("status")
+
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert "CLASSMOD_DATABASE_URL" in message
+    assert expected in message
+    assert "pw1234" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_status_names_a_database_driver_that_is_not_installed(cli: Cli) -> None:
+    cli.setenv("CLASSMOD_DATABASE_URL", "postgresql+asyncpg://u:pw1234@127.0.0.1/db")
+
+    result = cli("status")
+
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert "postgresql+asyncpg://u:***@127.0.0.1/db" in message
+    assert "postgresql+psycopg://" in message
+    assert "pw1234" not in result.output
+
+
+def test_policy_validate_does_not_need_valid_settings(cli: Cli) -> None:
+    cli.setenv("CLASSMOD_RETENTION_DAYS", "0")
+
+    result = cli("policy", "validate", str(default_policy_path()))
+
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.stdout
+
+
 def test_a_broken_settings_file_is_reported(cli: Cli) -> None:
     (cli.directory / "classmod.toml").write_text("retention_days = [\n", encoding="utf-8")
 
@@ -355,7 +471,7 @@ def test_replay_shows_a_row_per_message_and_a_summary_per_category(cli: Cli) -> 
     rows = {row[0]: row for row in _table_rows(decisions) if row[0].isdigit()}
     assert set(rows) == {"1", "2", "3", "4", "5", "6"}
     assert rows["1"][1:3] == ["Sam", "tutor"] and rows["1"][4] == "allow"
-    assert rows["2"][4] == "hide + remind" and rows["2"][5] == "personal_data"
+    assert rows["2"][4] == "hide + remind + escalate" and rows["2"][5] == "personal_data"
     assert "07700" not in rows["2"][3]  # personal data is masked in the table
     assert rows["3"][5] == "harassment, civility"
     assert rows["4"][3].startswith("(edit)") and rows["4"][4] == "allow"
@@ -418,19 +534,92 @@ def test_replay_into_a_store_feeds_the_moderators_queue(cli: Cli) -> None:
     missing = cli("cases", "show", "999")
 
     assert queue.exit_code == 0, queue.output
-    assert "Moderators' queue (2 open)" in queue.stdout
+    assert "Moderators' queue (3 open)" in queue.stdout
     listed = {row[0]: row for row in _table_rows(queue.stdout) if row[0].startswith("#")}
     assert set(listed) == {"#1", "#2", "#3", "#4"}
+    assert listed["#1"][1] == "open" and listed["#1"][-1] == "moderators"
+    assert listed["#1"][4] == "My number is [phone removed], text me"
     assert listed["#4"][3] == "Sam" and listed["#4"][-1] == "safeguarding"
     assert listed["#2"][1] == "open" and listed["#2"][-1] == "moderators"
     assert "07700" not in queue.stdout
     assert case.exit_code == 0, case.output
     assert "case #1" in case.stdout
-    assert "My number is 07700 900123, text me" in case.stdout  # moderators see the message itself
+    # Moderators see the message, with the personal details that got it flagged masked.
+    assert "My number is [phone removed], text me" in case.stdout
+    assert "07700" not in case.stdout
     assert "personal_data: phone" in case.stdout
     assert "bot hide: ok" in case.stdout
     assert missing.exit_code == 1
     assert "no case #999" in missing.stderr
+
+
+def test_cases_show_of_an_id_beyond_any_database_says_there_is_no_such_case(cli: Cli) -> None:
+    result = cli("cases", "show", "99999999999999999999")
+
+    assert result.exit_code == 1
+    assert "no case #99999999999999999999" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+def test_cases_list_refuses_an_unknown_status_and_names_the_valid_ones(cli: Cli) -> None:
+    result = cli("cases", "list", "--status", "bogus")
+
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert "'bogus' is not a case status" in message
+    assert ", ".join(CASE_STATUSES) in message
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "1001"])
+def test_cases_list_limit_must_be_between_1_and_1000(cli: Cli, limit: str) -> None:
+    result = cli("cases", "list", "--limit", limit)
+
+    assert result.exit_code == 2
+    assert "--limit" in result.output
+
+
+def test_cases_list_filters_by_status(cli: Cli) -> None:
+    transcript = _class_chat(cli.directory)
+    assert cli("replay", str(transcript), "--database-url", cli.database_url).exit_code == 0
+
+    every = cli("cases", "list", "--limit", "1000")
+    by_status = {status: cli("cases", "list", "--status", status) for status in ("open", "closed")}
+
+    def statuses(result: Result) -> list[str]:
+        assert result.exit_code == 0, result.output
+        return [row[1] for row in _table_rows(result.stdout) if row[0].startswith("#")]
+
+    assert set(statuses(by_status["open"])) == {"open"}
+    assert set(statuses(by_status["closed"])) == {"closed"}
+    assert sorted(statuses(every)) == sorted(statuses(by_status["open"]) + statuses(by_status["closed"]))
+
+
+def test_replay_into_an_unusable_database_is_refused(cli: Cli) -> None:
+    transcript = _class_chat(cli.directory)
+
+    result = cli("replay", str(transcript), "--database-url", "mysql://u:pw1234@localhost/db")
+
+    assert result.exit_code == 2
+    assert "only SQLite and PostgreSQL" in " ".join(result.stderr.split())
+    assert "pw1234" not in result.output
+
+
+@pytest.mark.parametrize("columns", [None, "60"])
+def test_replay_tables_are_at_least_120_columns_wide_when_piped(cli: Cli, columns: str | None) -> None:
+    if columns is None:
+        cli.delenv("COLUMNS")
+    else:
+        cli.setenv("COLUMNS", columns)
+    transcript = _class_chat(cli.directory)
+
+    result = cli("replay", str(transcript))
+
+    assert result.exit_code == 0, result.output
+    decisions = result.stdout.split("Summary", 1)[0]
+    assert max(len(line) for line in decisions.splitlines()) == 120
+    rows = {row[0]: row for row in _table_rows(decisions) if row[0].isdigit()}
+    assert rows["1"][1:3] == ["Sam", "tutor"]
+    assert rows["3"][5] == "harassment, civility"  # not folded over two lines
 
 
 def test_demo_shows_every_category_and_the_queue(cli: Cli) -> None:
@@ -448,12 +637,28 @@ def test_demo_shows_every_category_and_the_queue(cli: Cli) -> None:
 # --- purge ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("period", ["0d", "90", "d", "-1d", "3y"])
+@pytest.mark.parametrize("period", ["0d", "90", "d", "-1d", "3y", "00d", "²d"])
 def test_purge_refuses_a_meaningless_period(cli: Cli, period: str) -> None:
     result = cli("purge", "--older-than", period)
 
     assert result.exit_code == 2
     assert "--older-than" in result.stderr
+
+
+@pytest.mark.parametrize("period", ["999999999d", "999999999w", "99999999999999999999h", "3651d", "522w"])
+def test_purge_refuses_a_period_beyond_ten_years(cli: Cli, period: str) -> None:
+    result = cli("purge", "--older-than", period)
+
+    assert result.exit_code == 2
+    assert f"--older-than {period!r} is too long: at most 3650d" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+def test_purge_accepts_ten_years(cli: Cli) -> None:
+    result = cli("purge", "--older-than", "3650d")
+
+    assert result.exit_code == 0, result.output
+    assert "purged the text of 0 case(s) older than 3650d" in result.stdout
 
 
 def test_purge_erases_the_text_of_old_cases_only(cli: Cli) -> None:

@@ -163,6 +163,46 @@ def test_an_invalid_value_names_the_variable(
     assert "invalid configuration" in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://u:pw1234@localhost/db", "classmod supports only SQLite and PostgreSQL, not 'mysql'"),
+        ("mariadb://u:pw1234@localhost/db", "classmod supports only SQLite and PostgreSQL, not 'mariadb'"),
+        ("sqlite:///", "names an in-memory SQLite database"),
+        ("sqlite://", "names an in-memory SQLite database"),
+        ("sqlite:///:memory:", "names an in-memory SQLite database"),
+        ("sqlite:///file:cases?mode=memory&uri=true", "names an in-memory SQLite database"),
+        ("sqlite:nowhere", "is not a database URL"),
+    ],
+)
+def test_only_a_sqlite_file_or_postgresql_can_hold_the_cases(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    monkeypatch.setenv("CLASSMOD_DATABASE_URL", url)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    assert f"CLASSMOD_DATABASE_URL: {expected}" in str(raised.value)
+    assert "sqlite:///classmod.db" in str(raised.value)  # the fix
+    assert "pw1234" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///classmod.db",
+        "sqlite:////var/lib/classmod/cases.db",
+        "postgresql://classmod@db.internal/classmod",
+        "postgresql+psycopg://classmod:pw@db.internal:5432/classmod",
+    ],
+)
+def test_sqlite_files_and_postgresql_are_accepted(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("CLASSMOD_DATABASE_URL", url)
+
+    assert load_settings().database_url == url
+
+
 def test_every_problem_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLASSMOD_RETENTION_DAYS", "0")
     monkeypatch.setenv("CLASSMOD_MODEL_VARIANT", "huge")

@@ -455,6 +455,28 @@ def test_a_database_that_dies_later_raises_storage_error() -> None:
         store.close()
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("mysql://classmod:s3cret@localhost/db", "mysql://classmod:***@localhost/db"),
+        (
+            "postgresql+asyncpg://classmod:s3cret@localhost/db",
+            "postgresql+asyncpg://classmod:***@localhost/db",
+        ),
+        ("no-such-database://classmod:s3cret@localhost/db", "no-such-database://classmod:***@localhost/db"),
+    ],
+)
+def test_a_database_without_a_driver_raises_storage_error_with_the_fix(url: str, shown: str) -> None:
+    with pytest.raises(StorageError) as caught:
+        Store.open(url)
+
+    message = str(caught.value)
+    assert f"cannot use the database at {shown}" in message
+    assert "s3cret" not in message
+    assert "postgresql+psycopg://" in message and "sqlite:///" in message
+    assert "CLASSMOD_DATABASE_URL" in message
+
+
 @pytest.mark.parametrize("where", ["under a file", "a folder"])
 def test_unwritable_sqlite_path_raises_storage_error(tmp_path: Path, where: str) -> None:
     blocker = tmp_path / "not-a-folder"

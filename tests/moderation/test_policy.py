@@ -67,7 +67,9 @@ def test_bad_regex_is_reported_with_its_line() -> None:
 
 
 def test_unknown_action_is_reported_with_its_line() -> None:
-    broken = _broken("      - [hide, remind, escalate]\n  photo_consent", "      - [hide, scold]\n  photo_consent")
+    broken = _broken(
+        "      - [hide, remind, escalate]\n  photo_consent", "      - [hide, scold]\n  photo_consent"
+    )
     with pytest.raises(PolicyError) as caught:
         parse_policy(broken, name="broken.yaml")
     assert caught.value.line == _line_of(broken, "[hide, scold]")
@@ -104,3 +106,113 @@ def test_duplicate_clause_ids_are_refused() -> None:
     broken = _broken('  - id: "4.11"', '  - id: "4.10"')
     with pytest.raises(PolicyError, match="used twice"):
         parse_policy(broken, name="broken.yaml")
+
+
+def _problems(broken: str) -> tuple[PolicyError, list[str]]:
+    """The error and its problems, one ``broken.yaml:LINE: message`` line each."""
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(broken, name="broken.yaml")
+    return caught.value, str(caught.value).splitlines()
+
+
+def test_a_misspelt_key_is_named_as_well_as_the_key_it_should_have_been() -> None:
+    broken = _broken("    ladder:\n      - [remind]\n", "    laddr:\n      - [remind]\n")
+
+    error, problems = _problems(broken)
+
+    typo = _line_of(broken, "laddr:")
+    assert problems[0].startswith(f"broken.yaml:{typo - 2}: categories.civility.ladder: ")
+    assert "required but missing" in problems[0]
+    assert problems[1] == (
+        f"broken.yaml:{typo}: categories.civility.laddr: unknown key 'laddr' in categories.civility; "
+        "check its spelling"
+    )
+    assert error.line == typo - 2  # the first problem's line
+
+
+def test_every_schema_problem_is_reported_at_once_each_with_its_line() -> None:
+    broken = _broken("threshold: 0.80", "threshold: 8")
+    broken = broken.replace("    ladder:\n      - [remind]\n", "    laddr:\n      - [remind]\n", 1)
+    broken = broken.replace(
+        "      - [hide, warn, escalate]\n  incitement", "      - [hide, scold]\n  incitement"
+    )
+    broken = broken.replace("strike_lifetime_days:", "strike_lifetime_dayz:", 1)
+
+    error, problems = _problems(broken)
+
+    expected = {
+        _line_of(broken, "strike_lifetime_dayz"): "unknown key 'strike_lifetime_dayz'",
+        _line_of(broken, "threshold: 8"): "categories.civility.threshold: ",
+        _line_of(broken, "laddr:"): "unknown key 'laddr'",
+        _line_of(broken, "[hide, scold]"): "categories.harassment.ladder.0.1: ",
+    }
+    for line, fragment in expected.items():
+        assert any(
+            problem.startswith(f"broken.yaml:{line}: ") and fragment in problem for problem in problems
+        )
+    assert any("strike_lifetime_days: this key is required" in problem for problem in problems)
+    numbers = [int(problem.split(":")[1]) for problem in problems]
+    assert numbers == sorted(numbers)  # like a compiler: in file order
+    assert error.line == numbers[0]
+
+
+def test_no_more_than_ten_problems_are_listed() -> None:
+    broken = SOURCE.replace("    title: ", "    titel: ")
+
+    _, problems = _problems(broken)
+
+    assert len(problems) == 11
+    assert problems[-1].startswith("broken.yaml: ... and ")
+    assert problems[-1].endswith(" more problem(s)")
+
+
+def test_an_empty_ladder_step_is_refused() -> None:
+    broken = _broken("      - [remind]\n      - [remind, warn]\n", "      - []\n      - [remind, warn]\n")
+
+    error, problems = _problems(broken)
+
+    assert error.line == _line_of(broken, "- []")
+    assert problems == [
+        f"broken.yaml:{error.line}: categories.civility.ladder.0: a ladder step needs at least one action "
+        "(remind, warn, hide or escalate)"
+    ]
+
+
+def test_duplicate_detector_ids_are_refused() -> None:
+    broken = _broken("  - id: slurs\n", "  - id: rude_words\n")
+
+    error, problems = _problems(broken)
+
+    assert problems == [
+        f"broken.yaml:{error.line}: detector id 'rude_words' is used twice; ids must be unique"
+    ]
+    assert error.line == _line_of(broken, "  - id: rude_words\n    category: civility\n    score: 0.9\n")
+
+
+def test_a_key_given_twice_is_refused_with_both_lines() -> None:
+    broken = _broken("    threshold: 0.80\n", "    threshold: 0.80\n    threshold: 0.95\n")
+
+    error, problems = _problems(broken)
+
+    first = _line_of(broken, "threshold: 0.80")
+    assert error.line == first + 1
+    assert problems == [
+        f"broken.yaml:{first + 1}: key 'threshold' appears twice here (first on line {first}); keep one"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("id: &loop [*loop]\n", "an alias here refers to itself"),
+        ("id: !!python/name:os.system\n", "cannot read this value"),
+        ("id: !!int twelve\n", "cannot read this value"),
+        ("? [a, b]\n: 1\n", "a key must be a plain word"),
+        ("- a list\n", "(top level): expected keys with values here"),
+    ],
+)
+def test_yaml_that_cannot_become_a_policy_is_a_policy_error(source: str, expected: str) -> None:
+    error, problems = _problems(source)
+
+    assert error.line == 1
+    assert expected in problems[0]
