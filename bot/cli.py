@@ -15,12 +15,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 
 from adapters.recording_adapter import RecordingAdapter
 from bot import views
 from bot.app import load_scorer, open_services
 from bot.config import Settings, check_database_url, load_settings
+from bot.logs import configure_logging
 from bot.pipeline import Pipeline
 from bot.store import CASE_STATUSES, Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
@@ -88,11 +88,7 @@ def _settings(ctx: typer.Context) -> Settings:
         settings = load_settings()
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
-    )
+    configure_logging(settings, err)
     ctx.meta[_SETTINGS] = settings
     return settings
 

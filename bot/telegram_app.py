@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from telegram import Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -120,7 +121,38 @@ class TelegramBot:
         await self.adapter.close()
 
     def run(self) -> None:
-        """Run until interrupted: long polling by default, or a webhook when configured."""
+        """Run until interrupted: long polling by default, or a webhook when configured.
+
+        Raises:
+            ConfigError: Telegram refused the token, or the Bot API cannot be reached at start-up.
+        """
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)  # run_polling runs on (and finally closes) this loop
+        try:
+            # Check the token and the connection first, closing the connection pool whatever
+            # happens: PTB leaves it open when its own start-up fails.
+            loop.run_until_complete(self._preflight())
+        except InvalidToken as exc:
+            loop.close()
+            raise ConfigError(
+                "Telegram refused the token (getMe failed): check CLASSMOD_TELEGRAM_TOKEN with @BotFather"
+            ) from exc
+        except NetworkError as exc:
+            loop.close()
+            raise ConfigError(
+                f"cannot reach the Telegram Bot API at {self.settings.telegram_api_url} ({_short(exc)}): "
+                "check the network or CLASSMOD_TELEGRAM_API_URL"
+            ) from exc
+        self._run()
+
+    async def _preflight(self) -> None:
+        bot = self.application.bot
+        try:
+            await bot.initialize()
+        finally:
+            await bot.shutdown()
+
+    def _run(self) -> None:
         settings = self.settings
         if settings.telegram_mode == "webhook":
             if not settings.telegram_webhook_url:

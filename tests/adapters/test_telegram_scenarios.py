@@ -395,3 +395,64 @@ async def test_staff_authorise_a_group_from_inside_it(world: World) -> None:
         world.fake.send_text(OTHER_GROUP, world.users[TUTOR], "/authorise")
         await world.fake.wait_for_call("sendMessage", lambda call: "now moderated" in call.params["text"])
     assert world.store.is_authorised("telegram", str(OTHER_GROUP))
+
+
+async def test_a_learner_who_never_started_the_bot_gets_a_self_deleting_nudge(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[STRANGER], "this homework is shit")
+        nudge = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == GROUP)
+        deleted = await world.fake.wait_for_call(
+            "deleteMessage", lambda call: call.params["chat_id"] == GROUP
+        )
+    assert [(c.method, c.params["chat_id"], c.ok) for c in world.fake.calls_to()] == [
+        ("sendMessage", STRANGER, False),
+        ("sendMessage", GROUP, True),
+        ("deleteMessage", GROUP, True),
+    ]
+    text = nudge.params["text"].lower()
+    assert "sid" in text and not any(word in text for word in ("shit", "rude", "4.1", "polite", "breach"))
+    assert deleted.params["message_id"] == world.fake.sent_messages(GROUP)[-1]["message_id"]
+
+
+def test_a_refused_token_or_unreachable_api_is_a_clear_start_up_error(
+    tmp_path: Path, policy: Policy, scorer: LoadedScorer
+) -> None:
+    import asyncio
+    import threading
+
+    from bot.config import ConfigError
+
+    loop = asyncio.new_event_loop()
+    fake = FakeBotAPI()
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(fake.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    try:
+        for api_url, expected in (
+            (fake.base_url, "refused the token"),
+            ("http://127.0.0.1:9/bot", "cannot reach"),
+        ):
+            settings = load_settings(
+                database_url=f"sqlite:///{tmp_path / 'x.db'}",
+                telegram_token="999:WRONG",
+                telegram_api_url=api_url,
+            )
+            store = Store.open(settings.database_url)
+            services = Services(settings=settings, policy=policy, store=store, loaded=scorer)
+            with pytest.raises(ConfigError, match=expected) as caught:
+                TelegramBot(services, build_application(settings)).run()
+            assert "WRONG" not in str(caught.value)
+            store.close()
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
