@@ -20,15 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.messages import generate_messages  # noqa: E402
-from bot.app import Services  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.store import Store  # noqa: E402
-from bot.telegram_app import TelegramBot, build_application  # noqa: E402
-from moderation.policy import load_policy  # noqa: E402
-from moderation.scorers.detoxify_scorer import LoadedScorer  # noqa: E402
-from moderation.scorers.profanity_fallback import ProfanityFallbackScorer  # noqa: E402
-from tests.fakes import FakeBotAPI, running_application  # noqa: E402
+from bench.messages import generate_messages
+from bot.app import Services
+from bot.config import load_settings
+from bot.store import Store
+from bot.telegram_app import TelegramBot, build_application
+from moderation.policy import load_policy
+from moderation.scorers.detoxify_scorer import LoadedScorer
+from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
+from tests.fakes import FakeBotAPI, running_application
 
 GROUP, MODS, OFFICER = -1001, -1002, -1003
 SENTINEL_USER = 999_999
@@ -71,7 +71,14 @@ async def run_once(count: int, group_max_rate: int) -> dict[str, float]:
             calls = len([call for call in fake.calls_to() if call.ok])
             cases = len(store.cases(limit=1000))
             store.close()
-    return {"messages": count + 1, "seconds": elapsed, "per_second": (count + 1) / elapsed, "api_calls": calls, "cases": cases}
+    handled = count + 1
+    return {
+        "messages": handled,
+        "seconds": elapsed,
+        "per_second": handled / elapsed,
+        "api_calls": calls,
+        "cases": cases,
+    }
 
 
 def _now():  # type: ignore[no-untyped-def]
@@ -89,7 +96,8 @@ def main() -> None:
         result = asyncio.run(run_once(args.messages, rate))
         print(
             f"{label:40} {result['messages']:5d} messages in {result['seconds']:6.1f} s = "
-            f"{result['per_second']:7.1f} msg/s · {result['cases']} cases · {result['api_calls']} Bot API calls"
+            f"{result['per_second']:7.1f} msg/s · {result['cases']} cases · "
+            f"{result['api_calls']} Bot API calls"
         )
 
 
