@@ -42,6 +42,8 @@ class Staff:
     safeguarding_officers: frozenset[str]
     moderators_chat: str | None
     safeguarding_chat: str | None
+    moderator_roles: frozenset[str] = frozenset()
+    staff_roles: frozenset[str] = frozenset()
 
     def chat_for(self, route: Route) -> str | None:
         """The chat where cards for this route are posted."""
@@ -57,6 +59,7 @@ class Press:
     presser_id: str
     presser_name: str
     chat_id: str
+    presser_roles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +122,13 @@ class Review:
         route = case.route or Route.MODERATORS
         if press.chat_id != self.staff.chat_for(route):
             return "This case does not belong to this chat.", None, None
-        allowed = (
-            self.staff.safeguarding_officers
-            if route is Route.SAFEGUARDING
-            else self.staff.moderators | self.staff.safeguarding_officers
-        )
-        if press.presser_id not in allowed:
+        if route is Route.SAFEGUARDING:
+            allowed = press.presser_id in self.staff.safeguarding_officers
+        else:
+            allowed = press.presser_id in self.staff.moderators | self.staff.safeguarding_officers or bool(
+                press.presser_roles & self.staff.moderator_roles
+            )
+        if not allowed:
             who = "the safeguarding officer" if route is Route.SAFEGUARDING else "listed moderators"
             return f"Only {who} can act on this case.", None, None
         if route is Route.SAFEGUARDING and verb == "refer":

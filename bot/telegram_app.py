@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from telegram import Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
@@ -27,14 +27,13 @@ from telegram.ext import (
 )
 
 from adapters.telegram_adapter import PLATFORM, TelegramAdapter, message_from_telegram
-from bot import texts
 from bot.app import Services
 from bot.cards import outcome_line
 from bot.config import ConfigError, Settings
+from bot.desk import Desk, Reply
 from bot.pipeline import Pipeline
-from bot.review import Press, Review, Staff
+from bot.review import Press, Staff
 from moderation.errors import AdapterError
-from moderation.types import Role
 
 __all__ = ["TelegramBot", "build_application"]
 
@@ -84,14 +83,18 @@ class TelegramBot:
         self.pipeline = Pipeline(
             policy=services.policy, store=services.store, scorer=services.loaded.scorer, adapter=self.adapter
         )
-        self.staff = Staff(
+        staff = Staff(
             moderators=frozenset(str(user) for user in settings.telegram_moderators),
             safeguarding_officers=frozenset(str(user) for user in settings.telegram_safeguarding_officers),
             moderators_chat=_str(settings.telegram_moderators_chat),
             safeguarding_chat=_str(settings.telegram_safeguarding_chat),
         )
-        self.review = Review(
-            store=services.store, policy=services.policy, staff=self.staff, platform=PLATFORM
+        self.desk = Desk(
+            platform=PLATFORM,
+            store=services.store,
+            policy=services.policy,
+            staff=staff,
+            staff_ids=frozenset(str(user) for user in settings.telegram_staff),
         )
         self._reported: set[int] = set()
         self._register()
@@ -222,12 +225,12 @@ class TelegramBot:
         message, chat = update.effective_message, update.effective_chat
         if message is None or chat is None or message.from_user is None or message.from_user.is_bot:
             return
-        if self._is_staff_room(chat.id):
+        if self.desk.is_staff_room(str(chat.id)):
             return
-        if not await self._is_authorised(chat):
+        if not await self.desk.is_authorised(str(chat.id)):
             await self._unauthorised(chat, message.from_user)
             return
-        role = await self._role(message.from_user.id)
+        role = await self.desk.role_of(str(message.from_user.id))
         chat_message = message_from_telegram(message, role, is_edit=update.edited_message is not None)
         outcome = await self.pipeline.handle(chat_message)
         if outcome.error:
@@ -237,12 +240,12 @@ class TelegramBot:
 
     async def _joined(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat
-        if message is None or chat is None or not await self._is_authorised(chat):
+        if message is None or chat is None or not await self.desk.is_authorised(str(chat.id)):
             return
         for member in message.new_chat_members:
             if member.is_bot:
                 continue
-            welcome = texts.welcome_text(self.services.policy, member.first_name)
+            welcome = self.desk.welcome_text(member.first_name)
             if not await self.adapter.send_private(str(member.id), welcome):
                 await self.adapter.post(
                     chat.id, f"Welcome, {member.first_name}! Send me /policy to read the group's rules."
@@ -256,9 +259,9 @@ class TelegramBot:
         if not (was in _GONE and now in _MEMBER):
             return
         chat, adder = change.chat, change.from_user
-        if self._is_staff_room(chat.id) or await self._is_authorised(chat):
+        if self.desk.is_staff_room(str(chat.id)) or await self.desk.is_authorised(str(chat.id)):
             return
-        if str(adder.id) in self._staff_ids():
+        if self.desk.is_staff(str(adder.id)):
             await self.adapter.post(
                 chat.id,
                 "Thank you. A listed staff member must send /authorise here before I moderate this group.",
@@ -270,18 +273,10 @@ class TelegramBot:
         if chat.id in self._reported:
             return
         self._reported.add(chat.id)
-        await asyncio.to_thread(
-            self.services.store.record_group,
-            PLATFORM,
-            str(chat.id),
-            title=chat.title or str(chat.id),
-            at=_now(),
-        )
         who = f"{by.full_name} (id {by.id})" if by else "someone"
-        await self._try(self.adapter.post(chat.id, texts.unauthorised_notice()))
-        await self._tell_moderators(
-            f"Added to unauthorised group {chat.title or chat.id} (id {chat.id}) by {who}; leaving."
-        )
+        reply = await self.desk.unauthorised(str(chat.id), chat.title or str(chat.id), who)
+        await self._try(self.adapter.post(chat.id, reply.text))
+        await self._tell_moderators(reply.notice)
         await self._try(self.adapter.leave(chat.id))
 
     # --- buttons -----------------------------------------------------------------------------
@@ -299,7 +294,7 @@ class TelegramBot:
             chat_id=str(card.chat_id) if card else "",
         )
         now = _now()
-        verdict = await asyncio.to_thread(self.review.press, press, now)
+        verdict = await self.desk.press(press, now)
         if not verdict.accepted or verdict.case is None or verdict.verb is None:
             await self._try(query.answer(verdict.message, show_alert=True))
             return
@@ -312,7 +307,12 @@ class TelegramBot:
                 error = str(exc)
                 problems.append(f"{step.action.value} failed: {exc}")
             await asyncio.to_thread(
-                self.review.record_step, verdict.case.id, step.action, error, actor=press.presser_id, now=now
+                self.desk.review.record_step,
+                verdict.case.id,
+                step.action,
+                error,
+                actor=press.presser_id,
+                now=now,
             )
         await self._try(
             query.answer(verdict.message if not problems else "Recorded, but: " + "; ".join(problems))
@@ -324,81 +324,43 @@ class TelegramBot:
     # --- commands ----------------------------------------------------------------------------
 
     async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, texts.start_text(self.services.policy))
+        await self._reply(update, self.desk.start_text())
 
     async def _policy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, texts.policy_brief(self.services.policy))
+        await self._reply(update, self.desk.policy_text())
 
     async def _my_cases(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        user = update.effective_user
-        if user is None:
-            return
-        store = self.services.store
-        cases = await asyncio.to_thread(store.cases_for_author, PLATFORM, str(user.id))
-        lifetime = timedelta(days=self.services.policy.strike_lifetime_days)
-        history = await asyncio.to_thread(
-            store.author_history, PLATFORM, str(user.id), now=_now(), strike_lifetime=lifetime
-        )
-        await self._reply(update, texts.case_list(cases, len(history.strikes)))
+        if update.effective_user is not None:
+            await self._answer(update, await self.desk.my_cases(str(update.effective_user.id)))
 
     async def _appeal(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        user = update.effective_user
-        args = context.args or []
-        if user is None:
-            return
-        if not args or not args[0].lstrip("#").isdigit():
-            await self._reply(
-                update, "Please write the case number, then why: /appeal 12 I was quoting the book"
-            )
-            return
-        case_id = int(args[0].lstrip("#"))
-        case = await asyncio.to_thread(self.services.store.get_case, case_id)
-        if case is None or case.platform != PLATFORM or case.author_id != str(user.id):
-            await self._reply(update, f"I cannot find case #{case_id} among your cases. /mycases lists them.")
-            return
-        reason = " ".join(args[1:])[:1000] or None
-        await asyncio.to_thread(self.services.store.add_appeal, case_id, str(user.id), reason, _now())
-        await self._tell_moderators(
-            f"Appeal on case #{case_id} by {user.full_name}: {reason or '(no reason given)'}"
-        )
-        await self._reply(
-            update, f"Thank you. Your appeal on case #{case_id} has been sent to the moderators."
-        )
+        user, args = update.effective_user, context.args or [""]
+        if user is not None:
+            reply = await self.desk.appeal(str(user.id), user.full_name, args[0], " ".join(args[1:]))
+            await self._answer(update, reply)
 
     async def _authorise(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
             return
-        if str(user.id) not in self._staff_ids():
-            await self._reply(update, "Only listed staff can authorise a group.")
-            logger.warning("refused /authorise by %s in chat %s", user.id, chat.id)
-            return
-        target, title = chat.id, chat.title or str(chat.id)
-        if self._is_staff_room(chat.id) or chat.type == ChatType.PRIVATE:
+        target, title = str(chat.id), chat.title or str(chat.id)
+        if self.desk.is_staff_room(target) or chat.type == ChatType.PRIVATE:
             if not context.args or not context.args[0].lstrip("-").isdigit():
                 await self._reply(update, "Send /authorise in the class group, or here: /authorise CHAT_ID")
                 return
-            target, title = int(context.args[0]), context.args[0]
-        await asyncio.to_thread(
-            self.services.store.authorise_group,
-            PLATFORM,
-            str(target),
-            title=title,
-            authorised_by=str(user.id),
-            at=_now(),
-        )
-        self._reported.discard(target)
-        await self._reply(update, f"{title} is now moderated under the social media policy.")
-        await self._tell_moderators(f"{title} (id {target}) authorised by {user.full_name}.")
-        for problem in await self._rights_problems(target, title):
-            await self._tell_moderators(problem)
+            target = title = context.args[0]
+        reply = await self.desk.authorise(target, title, by_id=str(user.id), by_name=user.full_name)
+        if not reply.is_done:
+            logger.warning("refused /authorise by %s in chat %s", user.id, chat.id)
+        await self._answer(update, reply)
+        if reply.is_done:
+            self._reported.discard(int(target))
+            for problem in await self._rights_problems(int(target), title):
+                await self._tell_moderators(problem)
 
     async def _consent(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user, message = update.effective_user, update.effective_message
         if user is None or message is None:
-            return
-        if str(user.id) not in self._staff_ids():
-            await self._reply(update, "Only tutors and staff can record photo consent.")
             return
         target = message.reply_to_message.from_user if message.reply_to_message else None
         if target is None:
@@ -407,39 +369,20 @@ class TelegramBot:
                 "Reply to one of the learner's messages with /consent once their written consent is on file.",
             )
             return
-        await asyncio.to_thread(
-            self.services.store.add_consent, PLATFORM, str(target.id), recorded_by=str(user.id), at=_now()
+        await self._answer(
+            update, await self.desk.consent(str(target.id), target.full_name, by_id=str(user.id))
         )
-        await self._reply(update, f"Written photo consent recorded for {target.full_name}.")
 
     # --- helpers -----------------------------------------------------------------------------
 
-    async def _is_authorised(self, chat: Chat) -> bool:
-        return await asyncio.to_thread(self.services.store.is_authorised, PLATFORM, str(chat.id))
-
-    async def _role(self, user_id: int) -> Role:
-        key = str(user_id)
-        if key in self.staff.moderators or key in self.staff.safeguarding_officers:
-            return Role.MODERATOR
-        if user_id in self.settings.telegram_staff:
-            return Role.STAFF
-        stored = await asyncio.to_thread(self.services.store.role_of, PLATFORM, key)
-        return stored or Role.LEARNER
-
-    def _staff_ids(self) -> set[str]:
-        return (
-            {str(user) for user in self.settings.telegram_staff}
-            | self.staff.moderators
-            | self.staff.safeguarding_officers
-        )
-
-    def _is_staff_room(self, chat_id: int) -> bool:
-        return str(chat_id) in {self.staff.moderators_chat, self.staff.safeguarding_chat}
-
-    async def _tell_moderators(self, text: str) -> None:
+    async def _tell_moderators(self, text: str | None) -> None:
         chat = self.settings.telegram_moderators_chat
-        if chat is not None:
+        if chat is not None and text:
             await self._try(self.adapter.post(chat, text))
+
+    async def _answer(self, update: Update, reply: Reply) -> None:
+        await self._reply(update, reply.text)
+        await self._tell_moderators(reply.notice)
 
     async def _reply(self, update: Update, text: str) -> None:
         chat = update.effective_chat

@@ -1,0 +1,156 @@
+"""The front desk every platform shares: who is who, which groups are moderated, and the commands.
+
+A platform's bot translates its native events, asks the desk, and says or does what comes back.
+Nothing here knows Telegram or Discord; the replies are plain text and the moderators' notices are
+returned for the platform to post in its moderators' channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot import texts
+from bot.review import Press, Review, Staff, Verdict
+from bot.store import Store
+from moderation.policy import Policy
+from moderation.types import Role
+
+__all__ = ["Desk", "Reply"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What to answer the person who asked, and what (if anything) to tell the moderators."""
+
+    text: str
+    notice: str | None = None
+    is_done: bool = False
+
+
+class Desk:
+    """Commands, roles and authorisation for one platform."""
+
+    def __init__(
+        self, *, platform: str, store: Store, policy: Policy, staff: Staff, staff_ids: frozenset[str]
+    ) -> None:
+        self.platform = platform
+        self.store = store
+        self.policy = policy
+        self.staff = staff
+        self.staff_ids = staff_ids | staff.moderators | staff.safeguarding_officers
+        self.review = Review(store=store, policy=policy, staff=staff, platform=platform)
+
+    # --- who is who ---------------------------------------------------------------------------
+
+    async def role_of(self, user_id: str, roles: frozenset[str] = frozenset()) -> Role:
+        """Moderators and officers, then listed staff, then the store's record; learners otherwise."""
+        if (
+            user_id in self.staff.moderators | self.staff.safeguarding_officers
+            or roles & self.staff.moderator_roles
+        ):
+            return Role.MODERATOR
+        if user_id in self.staff_ids or roles & self.staff.staff_roles:
+            return Role.STAFF
+        stored = await asyncio.to_thread(self.store.role_of, self.platform, user_id)
+        return stored or Role.LEARNER
+
+    def is_staff(self, user_id: str, roles: frozenset[str] = frozenset()) -> bool:
+        """Whether someone may authorise groups and record consents."""
+        return user_id in self.staff_ids or bool(
+            roles & (self.staff.staff_roles | self.staff.moderator_roles)
+        )
+
+    def is_staff_room(self, chat_id: str) -> bool:
+        """The moderators' and safeguarding chats are never moderated themselves."""
+        return chat_id in {self.staff.moderators_chat, self.staff.safeguarding_chat}
+
+    # --- groups -------------------------------------------------------------------------------
+
+    async def is_authorised(self, chat_id: str) -> bool:
+        """Whether staff have authorised this group (policy clause 4.6)."""
+        return await asyncio.to_thread(self.store.is_authorised, self.platform, chat_id)
+
+    async def unauthorised(self, chat_id: str, title: str, added_by: str) -> Reply:
+        """Note a group nobody authorised; the reply is its notice, the notice the moderators' report."""
+        await asyncio.to_thread(self.store.record_group, self.platform, chat_id, title=title, at=_now())
+        return Reply(
+            text=texts.unauthorised_notice(),
+            notice=f"Added to unauthorised group {title} (id {chat_id}) by {added_by}; leaving.",
+        )
+
+    async def authorise(
+        self, chat_id: str, title: str, *, by_id: str, by_name: str, roles: frozenset[str] = frozenset()
+    ) -> Reply:
+        """Authorise a group, if the person asking is staff."""
+        if not self.is_staff(by_id, roles):
+            return Reply("Only listed staff can authorise a group.")
+        await asyncio.to_thread(
+            self.store.authorise_group, self.platform, chat_id, title=title, authorised_by=by_id, at=_now()
+        )
+        return Reply(
+            f"{title} is now moderated under the social media policy.",
+            notice=f"{title} (id {chat_id}) authorised by {by_name}.",
+            is_done=True,
+        )
+
+    # --- learners' and tutors' commands ---------------------------------------------------------
+
+    async def my_cases(self, user_id: str) -> Reply:
+        """A learner's own cases and strikes, nobody else's."""
+        cases = await asyncio.to_thread(self.store.cases_for_author, self.platform, user_id)
+        lifetime = timedelta(days=self.policy.strike_lifetime_days)
+        history = await asyncio.to_thread(
+            self.store.author_history, self.platform, user_id, now=_now(), strike_lifetime=lifetime
+        )
+        return Reply(texts.case_list(cases, len(history.strikes)))
+
+    async def appeal(self, user_id: str, user_name: str, case_text: str, reason: str | None) -> Reply:
+        """Record an appeal on one of the learner's own cases, and tell the moderators."""
+        if not case_text.lstrip("#").isdigit() or len(case_text) > 12:
+            return Reply("Please write the case number, then why: /appeal 12 I was quoting the book")
+        case_id = int(case_text.lstrip("#"))
+        case = await asyncio.to_thread(self.store.get_case, case_id)
+        if case is None or case.platform != self.platform or case.author_id != user_id:
+            return Reply(f"I cannot find case #{case_id} among your cases. /mycases lists them.")
+        reason = (reason or "")[:1000] or None
+        await asyncio.to_thread(self.store.add_appeal, case_id, user_id, reason, _now())
+        return Reply(
+            f"Thank you. Your appeal on case #{case_id} has been sent to the moderators.",
+            notice=f"Appeal on case #{case_id} by {user_name}: {reason or '(no reason given)'}",
+            is_done=True,
+        )
+
+    async def consent(
+        self, target_id: str, target_name: str, *, by_id: str, roles: frozenset[str] = frozenset()
+    ) -> Reply:
+        """Record a learner's written photo consent, if the person asking is a tutor or staff."""
+        if not self.is_staff(by_id, roles):
+            return Reply("Only tutors and staff can record photo consent.")
+        await asyncio.to_thread(
+            self.store.add_consent, self.platform, target_id, recorded_by=by_id, at=_now()
+        )
+        return Reply(f"Written photo consent recorded for {target_name}.", is_done=True)
+
+    def policy_text(self) -> str:
+        """The policy in brief."""
+        return texts.policy_brief(self.policy)
+
+    def start_text(self) -> str:
+        """What the bot is."""
+        return texts.start_text(self.policy)
+
+    def welcome_text(self, name: str) -> str:
+        """A new member's welcome."""
+        return texts.welcome_text(self.policy, name)
+
+    # --- moderators' buttons -------------------------------------------------------------------
+
+    async def press(self, press: Press, now: datetime) -> Verdict:
+        """Check a button press and record the verdict."""
+        return await asyncio.to_thread(self.review.press, press, now)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
