@@ -281,7 +281,7 @@ def _replay(
 def run(
     ctx: typer.Context,
     platform: Annotated[
-        str, typer.Argument(help="console (telegram and discord: see the README)")
+        str, typer.Argument(help="console, telegram or discord (see the README)")
     ] = "console",
 ) -> None:
     """Run the bot. ``console`` is a local class chat in this terminal, moderated by the real pipeline."""
@@ -289,10 +289,11 @@ def run(
     if platform == "telegram":
         _run_telegram(settings)
         return
+    if platform == "discord":
+        _run_discord(settings)
+        return
     if platform != "console":
-        raise _fail(
-            f"the {platform} adapter is not part of this release yet; use `classmod run console` or telegram"
-        )
+        raise _fail(f"unknown platform {platform!r}: use console, telegram or discord")
     from adapters.console_adapter import ConsoleAdapter, ConsoleChat
 
     try:
@@ -330,6 +331,24 @@ def _run_telegram(settings: Settings) -> None:
     views.print_scorer_banner(err, services.loaded)
     try:
         TelegramBot(services, application).run()
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        services.store.close()
+
+
+def _run_discord(settings: Settings) -> None:
+    from bot.discord_app import ClassmodClient, DiscordBot
+
+    if settings.discord_token is None:
+        raise _fail("CLASSMOD_DISCORD_TOKEN is not set: create a bot in the Discord developer portal")
+    try:
+        services = open_services(settings)
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    views.print_scorer_banner(err, services.loaded)
+    try:
+        DiscordBot(services, ClassmodClient()).run()
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
     finally:

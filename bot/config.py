@@ -83,6 +83,19 @@ class Settings(BaseSettings):
         default=60.0, ge=0, description="how long a public fallback reminder stays before it deletes itself"
     )
     discord_token: SecretStr | None = None
+    discord_moderators_channel: int | None = Field(default=None, description="the moderators' channel id")
+    discord_safeguarding_channel: int | None = Field(
+        default=None,
+        description="the safeguarding officer's channel (safeguarding and staff-conduct cases only)",
+    )
+    discord_moderator_role: str | None = Field(
+        default=None, description="name or id of the role whose members may act on cases"
+    )
+    discord_staff_role: str | None = Field(
+        default=None, description="name or id of the tutors' and staff's role (judged by the staff rules)"
+    )
+    discord_moderators: list[int] = Field(default_factory=list, description="user ids who may act on cases")
+    discord_safeguarding_officers: list[int] = Field(default_factory=list)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

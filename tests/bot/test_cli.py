@@ -441,12 +441,15 @@ def test_a_broken_settings_file_is_reported(cli: Cli) -> None:
     assert "configuration file" in result.stderr
 
 
-def test_run_discord_is_not_available_yet(cli: Cli) -> None:
-    result = cli("run", "discord")
-
-    assert result.exit_code == 2
-    assert "not part of this release" in result.stderr
-    assert "classmod run console" in result.stderr
+def test_run_without_a_token_or_with_an_unknown_platform_says_what_to_do(cli: Cli) -> None:
+    for platform, expected in (
+        ("discord", "CLASSMOD_DISCORD_TOKEN"),
+        ("telegram", "CLASSMOD_TELEGRAM_TOKEN"),
+        ("slack", "use console, telegram or discord"),
+    ):
+        result = cli("run", platform)
+        assert result.exit_code == 2
+        assert expected in result.stderr
 
 
 def test_run_console_moderates_what_is_typed(cli: Cli) -> None:

@@ -1,0 +1,274 @@
+"""Discord: messages and edits into :class:`ChatMessage`, and the core's actions into discord.py calls.
+
+Translation only: nothing here scores, decides or stores. Every discord.py error is wrapped in
+:class:`AdapterError`; discord.py itself waits out rate limits (HTTP 429) before they reach us.
+Case buttons are :class:`discord.ui.DynamicItem` s with stable ``custom_id`` s (``cm:<case>:<verb>``),
+so the buttons on old cards keep working after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import discord
+
+from adapters.base import ActionRequest, Card, ReviewAction, ReviewRequest
+from moderation.errors import AdapterError
+from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role, Route
+
+__all__ = [
+    "MAX_TIMEOUT",
+    "PLATFORM",
+    "CaseButton",
+    "DiscordAdapter",
+    "message_from_discord",
+    "message_from_edit",
+    "render_card",
+]
+
+PLATFORM = "discord"
+MAX_TIMEOUT = timedelta(days=28)  # Discord's cap on a member timeout
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+ButtonHandler = Callable[[discord.Interaction[Any], int, str], Awaitable[None]]
+
+_PUBLIC_NUDGE = (
+    "{mention}, I have a private note for you about the server's rules, but your direct messages are "
+    "closed. Please allow direct messages from server members so I can send it."
+)
+_NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def _attachment(filename: str, content_type: str | None) -> Attachment:
+    kind = AttachmentKind.PHOTO if (content_type or "").startswith("image/") else AttachmentKind.DOCUMENT
+    return Attachment(kind=kind, filename=filename)
+
+
+def message_from_discord(message: discord.Message, role: Role) -> ChatMessage:
+    """Translate a new Discord message into the core's message (content and attachments)."""
+    guild = message.guild
+    return ChatMessage(
+        platform=PLATFORM,
+        chat_id=str(message.channel.id),
+        message_id=str(message.id),
+        author=Author(id=str(message.author.id), display_name=message.author.display_name, role=role),
+        text=message.content or "",
+        sent_at=message.created_at.astimezone(UTC),
+        attachments=tuple(_attachment(item.filename, item.content_type) for item in message.attachments),
+        reply_to=str(message.reference.message_id)
+        if message.reference and message.reference.message_id
+        else None,
+        chat_title=f"{guild.name} #{getattr(message.channel, 'name', message.channel.id)}" if guild else None,
+    )
+
+
+def message_from_edit(
+    data: Mapping[str, Any], role: Role, chat_title: str | None = None
+) -> ChatMessage | None:
+    """Translate a raw ``MESSAGE_UPDATE`` (it fires even for uncached messages); ``None`` without content."""
+    author = data.get("author")
+    if not isinstance(author, Mapping) or "content" not in data:
+        return None
+    edited = _timestamp(data.get("edited_timestamp")) or datetime.now(UTC)
+    member = data.get("member") if isinstance(data.get("member"), Mapping) else {}
+    name = (member or {}).get("nick") or author.get("global_name") or author.get("username") or "someone"
+    return ChatMessage(
+        platform=PLATFORM,
+        chat_id=str(data["channel_id"]),
+        message_id=str(data["id"]),
+        author=Author(id=str(author["id"]), display_name=str(name), role=role),
+        text=str(data.get("content") or ""),
+        sent_at=edited,
+        attachments=tuple(
+            _attachment(str(item.get("filename", "file")), item.get("content_type"))
+            for item in data.get("attachments") or ()
+            if isinstance(item, Mapping)
+        ),
+        is_edit=True,
+        revision=int(edited.timestamp() * 1000),
+        chat_title=chat_title,
+    )
+
+
+def render_card(card: Card, *, outcome: str | None = None) -> tuple[discord.Embed, discord.ui.View | None]:
+    """A card as an embed and a view of persistent case buttons (none once decided)."""
+    colour = discord.Colour.dark_purple() if card.route is Route.SAFEGUARDING else discord.Colour.orange()
+    description = "\n".join(card.lines) + (f"\n\n**{outcome}**" if outcome else "")
+    embed = discord.Embed(title=card.title[:256], description=description[:4000], colour=colour)
+    if outcome is not None or not card.buttons:
+        return embed, None
+    view = discord.ui.View(timeout=None)
+    for button in card.buttons:
+        view.add_item(CaseButton.from_data(button.label, button.data))
+    return embed, view
+
+
+class CaseButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cm:(?P<case>\d{1,12}):(?P<verb>[a-z0-9]+)"
+):
+    """A case button that survives restarts: its state lives in its ``custom_id``."""
+
+    handler: ButtonHandler | None = None
+
+    def __init__(self, case_id: int, verb: str, label: str = "") -> None:
+        style = discord.ButtonStyle.danger if verb in {"remove", "mute24h"} else discord.ButtonStyle.secondary
+        super().__init__(
+            discord.ui.Button(label=label or verb, style=style, custom_id=f"cm:{case_id}:{verb}")
+        )
+        self.case_id = case_id
+        self.verb = verb
+
+    @classmethod
+    def from_data(cls, label: str, data: str) -> CaseButton:
+        """A button for one of a card's buttons."""
+        match = cls.__discord_ui_compiled_template__.fullmatch(data)
+        if match is None:
+            raise ValueError(f"not a case button: {data!r}")
+        return cls(int(match["case"]), match["verb"], label)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CaseButton:
+        """Rebuild the button from a press, whatever process posted the card."""
+        return cls(int(match["case"]), match["verb"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Hand the press to the bot."""
+        if CaseButton.handler is not None:
+            await CaseButton.handler(interaction, self.case_id, self.verb)
+
+
+@dataclass
+class DiscordAdapter:
+    """Carries out actions and verdicts with discord.py."""
+
+    client: discord.Client
+    moderators_channel: int | None
+    safeguarding_channel: int | None
+    notice_lifetime: float = 60.0
+    name: str = PLATFORM
+    capabilities: frozenset[ActionKind] = frozenset(
+        {ActionKind.REMIND, ActionKind.WARN, ActionKind.HIDE, ActionKind.ESCALATE}
+    )
+
+    async def apply(self, request: ActionRequest) -> None:
+        """Carry out one of the core's actions on Discord."""
+        message, kind = request.message, request.action.kind
+        if kind is ActionKind.HIDE:
+            channel = self._channel(message.chat_id)
+            await self._call(
+                "delete the message", lambda: channel.get_partial_message(int(message.message_id)).delete()
+            )
+        elif kind in (ActionKind.REMIND, ActionKind.WARN):
+            text = request.decision.reminder or "Please remember the server's rules."
+            if kind is ActionKind.WARN:
+                text = f"This is a formal warning. {text}"
+            await self.send_private_or_nudge(message.author.id, message.chat_id, text)
+        elif kind is ActionKind.ESCALATE:
+            if request.card is None:
+                raise AdapterError("escalation without a card")
+            await self.post_card(request.card)
+
+    async def apply_review(self, request: ReviewRequest, guild: discord.Guild | None) -> None:
+        """Carry out one step of a moderator's verdict."""
+        if request.action is ReviewAction.RESTORE:
+            channel = self._channel(request.chat_id)
+            text = f"Restored message from {request.author_name}:\n{request.text or ''}"[:2000]
+            await self._call("re-post the message", lambda: channel.send(text, allowed_mentions=_NO_MENTIONS))
+        elif request.action is ReviewAction.WARN:
+            await self.send_private_or_nudge(request.author_id, request.chat_id, request.text or "")
+        elif request.action is ReviewAction.MUTE:
+            member = await self._member(guild, request.author_id)
+            duration = min(request.duration or timedelta(hours=1), MAX_TIMEOUT)
+            await self._call(
+                "mute the member", lambda: member.timeout(duration, reason=f"case {request.case_id}")
+            )
+        elif request.action is ReviewAction.REMOVE:
+            member = await self._member(guild, request.author_id)
+            await self._call("remove the member", lambda: member.kick(reason=f"case {request.case_id}"))
+        elif request.action is ReviewAction.REFER and request.card is not None:
+            await self.post_card(request.card)
+
+    async def post_card(self, card: Card) -> discord.Message:
+        """Post a card in the moderators' or the safeguarding officer's channel."""
+        target = self.safeguarding_channel if card.route is Route.SAFEGUARDING else self.moderators_channel
+        if target is None:
+            setting = "SAFEGUARDING_CHANNEL" if card.route is Route.SAFEGUARDING else "MODERATORS_CHANNEL"
+            raise AdapterError(f"no channel to post the case in: set CLASSMOD_DISCORD_{setting}")
+        embed, view = render_card(card)
+        channel = self._channel(str(target))
+        if view is None:
+            return await self._call("post the case card", lambda: channel.send(embed=embed))
+        return await self._call("post the case card", lambda: channel.send(embed=embed, view=view))
+
+    async def send_private(self, user_id: str, text: str) -> bool:
+        """Send a direct message; ``False`` when Discord refuses (DMs closed, no shared server)."""
+        try:
+            user = self.client.get_user(int(user_id)) or await self.client.fetch_user(int(user_id))
+            await user.send(text[:2000])
+        except discord.Forbidden:
+            return False
+        except discord.HTTPException as exc:
+            raise AdapterError(f"could not send a direct message: {exc.text or exc.status}") from exc
+        return True
+
+    async def send_private_or_nudge(self, user_id: str, chat_id: str, text: str) -> None:
+        """DM; where refused, a short public nudge that names no breach and deletes itself."""
+        if await self.send_private(user_id, text):
+            return
+        channel = self._channel(chat_id)
+        nudge = _PUBLIC_NUDGE.format(mention=f"<@{user_id}>")
+        await self._call(
+            "post a short reminder",
+            lambda: channel.send(
+                nudge,
+                delete_after=self.notice_lifetime,
+                allowed_mentions=discord.AllowedMentions(users=True, everyone=False, roles=False),
+            ),
+        )
+        raise AdapterError("the member's direct messages are closed; a short public nudge was posted instead")
+
+    async def post(self, channel_id: int, text: str) -> None:
+        """Post a plain message in a channel."""
+        channel = self._channel(str(channel_id))
+        await self._call("post a message", lambda: channel.send(text[:2000], allowed_mentions=_NO_MENTIONS))
+
+    def _channel(self, channel_id: str) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(int(channel_id))
+
+    async def _member(self, guild: discord.Guild | None, user_id: str) -> discord.Member:
+        if guild is None:
+            raise AdapterError("the case's server is not known to the bot any more")
+        member = guild.get_member(int(user_id))
+        if member is not None:
+            return member
+        return await self._call("find the member", lambda: guild.fetch_member(int(user_id)))
+
+    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await call()
+        except discord.NotFound as exc:
+            raise AdapterError(f"could not {what}: not found ({exc.text or exc.status})") from exc
+        except discord.Forbidden as exc:
+            raise AdapterError(f"could not {what}: missing permission ({exc.text or exc.status})") from exc
+        except discord.HTTPException as exc:
+            raise AdapterError(
+                f"could not {what}: Discord error {exc.status}", retryable=exc.status >= 500
+            ) from exc
+        except (TimeoutError, OSError) as exc:
+            raise AdapterError(f"could not {what}: {type(exc).__name__}", retryable=True) from exc
+
+
+def _timestamp(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError:
+        return None

@@ -1,0 +1,363 @@
+"""The Discord bot: discord.py's sharded client wired to the pipeline and the shared desk.
+
+It mirrors the Telegram bot: the same pipeline, desk (roles, authorisation, commands) and review.
+Handlers route events; the adapter translates them and carries out actions. Failures are logged
+with ids (never text) and never stop the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord_adapter import (
+    PLATFORM,
+    CaseButton,
+    DiscordAdapter,
+    message_from_discord,
+    message_from_edit,
+)
+from bot.app import Services
+from bot.cards import outcome_line
+from bot.config import ConfigError
+from bot.desk import Desk, Reply
+from bot.pipeline import Pipeline
+from bot.review import Press, Staff
+from moderation.errors import AdapterError
+
+__all__ = ["ClassmodClient", "DiscordBot", "intents"]
+
+logger = logging.getLogger(__name__)
+NEEDED = {
+    "manage_messages": "Manage Messages",
+    "moderate_members": "Moderate Members",
+    "send_messages": "Send Messages",
+}
+
+
+def intents() -> discord.Intents:
+    """Guilds, guild messages, members, and the privileged message content."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    wanted.members = True
+    wanted.message_content = True
+    return wanted
+
+
+class ClassmodClient(discord.AutoShardedClient):
+    """discord.py's sharded client with classmod's application commands."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(intents=intents(), **options)
+        self.tree = app_commands.CommandTree(self)
+        self.bot: DiscordBot | None = None
+
+    async def setup_hook(self) -> None:
+        """Register the persistent case buttons before the gateway connects."""
+        self.add_dynamic_items(CaseButton)
+
+
+class DiscordBot:
+    """Moderates authorised Discord servers and channels, and runs the moderators' review."""
+
+    def __init__(self, services: Services, client: ClassmodClient) -> None:
+        settings = services.settings
+        self.services = services
+        self.settings = settings
+        self.client = client
+        client.bot = self
+        self.adapter = DiscordAdapter(
+            client,
+            moderators_channel=settings.discord_moderators_channel,
+            safeguarding_channel=settings.discord_safeguarding_channel,
+            notice_lifetime=settings.notice_lifetime_seconds,
+        )
+        self.pipeline = Pipeline(
+            policy=services.policy, store=services.store, scorer=services.loaded.scorer, adapter=self.adapter
+        )
+        staff = Staff(
+            moderators=frozenset(str(user) for user in settings.discord_moderators),
+            safeguarding_officers=frozenset(str(user) for user in settings.discord_safeguarding_officers),
+            moderators_chat=_str(settings.discord_moderators_channel),
+            safeguarding_chat=_str(settings.discord_safeguarding_channel),
+            moderator_roles=frozenset(
+                {settings.discord_moderator_role} if settings.discord_moderator_role else ()
+            ),
+            staff_roles=frozenset({settings.discord_staff_role} if settings.discord_staff_role else ()),
+        )
+        self.desk = Desk(
+            platform=PLATFORM,
+            store=services.store,
+            policy=services.policy,
+            staff=staff,
+            staff_ids=frozenset(),
+        )
+        CaseButton.handler = self.on_case_button
+        self._register()
+
+    def run(self) -> None:
+        """Run until interrupted.
+
+        Raises:
+            ConfigError: the token was refused, or the message content intent is not enabled.
+        """
+        token = self.settings.discord_token
+        if token is None:
+            raise ConfigError(
+                "CLASSMOD_DISCORD_TOKEN is not set: create a bot in the Discord developer portal"
+            )
+        try:
+            self.client.run(token.get_secret_value(), log_handler=None)
+        except discord.LoginFailure as exc:
+            raise ConfigError("Discord refused the token: check CLASSMOD_DISCORD_TOKEN") from exc
+        except discord.PrivilegedIntentsRequired as exc:
+            raise ConfigError(
+                "Discord refused the privileged intents: in the developer portal, under Bot, enable "
+                "MESSAGE CONTENT INTENT and SERVER MEMBERS INTENT (without message content most messages "
+                "arrive empty and cannot be moderated)"
+            ) from exc
+
+    # --- wiring --------------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        client, tree = self.client, self.client.tree
+        client.event(self.on_ready)
+        client.event(self.on_message)
+        client.event(self.on_raw_message_edit)
+        client.event(self.on_guild_join)
+        client.event(self.on_member_join)
+
+        @tree.command(name="policy", description="The group's rules, in brief")
+        async def policy(interaction: discord.Interaction[Any]) -> None:
+            await self._respond(interaction, Reply(self.desk.policy_text()))
+
+        @tree.command(name="mycases", description="Your own cases and strikes")
+        async def my_cases(interaction: discord.Interaction[Any]) -> None:
+            await self._respond(interaction, await self.desk.my_cases(str(interaction.user.id)))
+
+        @tree.command(name="appeal", description="Ask the moderators to look at one of your cases again")
+        @app_commands.describe(case="the case number", reason="why it should be looked at again")
+        async def appeal(interaction: discord.Interaction[Any], case: str, reason: str | None = None) -> None:
+            user = interaction.user
+            await self._respond(
+                interaction, await self.desk.appeal(str(user.id), user.display_name, case, reason)
+            )
+
+        @tree.command(
+            name="authorise", description="Staff: moderate this server under the social media policy"
+        )
+        async def authorise(interaction: discord.Interaction[Any]) -> None:
+            guild = interaction.guild
+            if guild is None:
+                await self._respond(interaction, Reply("Use /authorise in the class server."))
+                return
+            reply = await self.desk.authorise(
+                str(guild.id),
+                guild.name,
+                by_id=str(interaction.user.id),
+                by_name=interaction.user.display_name,
+                roles=_roles(interaction.user),
+            )
+            await self._respond(interaction, reply)
+            if reply.is_done:
+                for problem in self._permission_problems(guild):
+                    await self._tell_moderators(problem)
+
+        @tree.command(name="consent", description="Tutors: record a learner's written photo consent")
+        async def consent(interaction: discord.Interaction[Any], learner: discord.Member) -> None:
+            reply = await self.desk.consent(
+                str(learner.id),
+                learner.display_name,
+                by_id=str(interaction.user.id),
+                roles=_roles(interaction.user),
+            )
+            await self._respond(interaction, reply)
+
+    # --- events --------------------------------------------------------------------------------
+
+    async def on_ready(self) -> None:
+        """Sync commands, then check permissions in every authorised server and report to moderators."""
+        try:
+            await self.client.tree.sync()
+        except discord.HTTPException as exc:
+            logger.warning("could not register the application commands: %s", exc.status)
+        for guild in self.client.guilds:
+            if self._is_staff_guild(guild):
+                continue
+            if not await self._guild_authorised(guild):
+                await self._unauthorised(guild, "someone before the bot started")
+                continue
+            for problem in self._permission_problems(guild):
+                logger.warning("%s", problem)
+                await self._tell_moderators(problem)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Assess a new message in an authorised server channel."""
+        if (
+            message.author.bot
+            or message.guild is None
+            or message.type
+            not in (
+                discord.MessageType.default,
+                discord.MessageType.reply,
+            )
+        ):
+            return
+        if self.desk.is_staff_room(str(message.channel.id)) or not await self._authorised(
+            message.guild, message.channel.id
+        ):
+            return
+        role = await self.desk.role_of(str(message.author.id), _roles(message.author))
+        outcome = await self.pipeline.handle(message_from_discord(message, role))
+        if outcome.error:
+            logger.error(
+                "message %s in channel %s not moderated: %s", message.id, message.channel.id, outcome.error
+            )
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """Re-assess an edit, cached or not."""
+        data = payload.data
+        author = data.get("author") or {}
+        if payload.guild_id is None or author.get("bot") or "content" not in data:
+            return
+        guild = self.client.get_guild(payload.guild_id)
+        if (
+            guild is None
+            or self.desk.is_staff_room(str(payload.channel_id))
+            or not await self._authorised(guild, payload.channel_id)
+        ):
+            return
+        member = guild.get_member(int(author["id"])) if author.get("id") else None
+        role = await self.desk.role_of(str(author.get("id")), _roles(member))
+        message = message_from_edit(data, role, chat_title=guild.name)
+        if message is not None:
+            await self.pipeline.handle(message)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """A server nobody authorised gets a notice, the moderators a report, and the bot leaves."""
+        if not self._is_staff_guild(guild) and not await self._guild_authorised(guild):
+            await self._unauthorised(guild, "a server admin")
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        """Welcome a learner privately (or in the server where DMs are closed)."""
+        if member.bot or not await self._guild_authorised(member.guild):
+            return
+        if not await self.adapter.send_private(str(member.id), self.desk.welcome_text(member.display_name)):
+            channel = member.guild.system_channel
+            if channel is not None:
+                await self._try(
+                    self.adapter.post(
+                        channel.id, f"Welcome, {member.display_name}! Use /policy to read the rules."
+                    )
+                )
+
+    async def on_case_button(self, interaction: discord.Interaction[Any], case_id: int, verb: str) -> None:
+        """A moderator pressed a case button."""
+        press = Press(
+            platform=PLATFORM,
+            data=f"cm:{case_id}:{verb}",
+            presser_id=str(interaction.user.id),
+            presser_name=interaction.user.display_name,
+            chat_id=str(interaction.channel_id),
+            presser_roles=_roles(interaction.user),
+        )
+        now = datetime.now(UTC)
+        verdict = await self.desk.press(press, now)
+        if not verdict.accepted or verdict.case is None or verdict.verb is None:
+            await self._try(interaction.response.send_message(verdict.message, ephemeral=True))
+            return
+        await self._try(interaction.response.defer())
+        guild = self._case_guild(verdict.case.chat_id)
+        problems = []
+        for step in verdict.steps:
+            error = None
+            try:
+                await self.adapter.apply_review(step, guild)
+            except AdapterError as exc:
+                error = str(exc)
+                problems.append(f"{step.action.value} failed: {exc}")
+            await asyncio.to_thread(
+                self.desk.review.record_step,
+                verdict.case.id,
+                step.action,
+                error,
+                actor=press.presser_id,
+                now=now,
+            )
+        message = interaction.message
+        if message is not None and message.embeds:
+            embed = message.embeds[0]
+            outcome = outcome_line(verdict.verb, press.presser_name, now, problems)
+            embed.description = f"{embed.description or ''}\n\n**{outcome}**"[:4000]
+            await self._try(message.edit(embed=embed, view=None))
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    async def _authorised(self, guild: discord.Guild, channel_id: int) -> bool:
+        return await self.desk.is_authorised(str(channel_id)) or await self._guild_authorised(guild)
+
+    async def _guild_authorised(self, guild: discord.Guild) -> bool:
+        return await self.desk.is_authorised(str(guild.id))
+
+    def _is_staff_guild(self, guild: discord.Guild) -> bool:
+        staff_rooms = {
+            self.settings.discord_moderators_channel,
+            self.settings.discord_safeguarding_channel,
+        } - {None}
+        return any(guild.get_channel(channel) is not None for channel in staff_rooms if channel is not None)
+
+    def _case_guild(self, channel_id: str) -> discord.Guild | None:
+        channel = self.client.get_channel(int(channel_id))
+        return getattr(channel, "guild", None)
+
+    async def _unauthorised(self, guild: discord.Guild, added_by: str) -> None:
+        reply = await self.desk.unauthorised(str(guild.id), guild.name, added_by)
+        channel = guild.system_channel or next(
+            (item for item in guild.text_channels if item.permissions_for(guild.me).send_messages), None
+        )
+        if channel is not None:
+            await self._try(self.adapter.post(channel.id, reply.text))
+        await self._tell_moderators(reply.notice)
+        await self._try(guild.leave())
+
+    def _permission_problems(self, guild: discord.Guild) -> list[str]:
+        permissions = guild.me.guild_permissions
+        missing = [label for name, label in NEEDED.items() if not getattr(permissions, name)]
+        if not missing:
+            return []
+        return [
+            f"In {guild.name} the bot lacks {', '.join(missing)}. "
+            "It keeps sending reminders and escalations, "
+            "but cannot hide messages or time members out until a server admin grants these permissions."
+        ]
+
+    async def _tell_moderators(self, text: str | None) -> None:
+        channel = self.settings.discord_moderators_channel
+        if channel is not None and text:
+            await self._try(self.adapter.post(channel, text))
+
+    async def _respond(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
+        await self._try(interaction.response.send_message(reply.text[:2000], ephemeral=True))
+        await self._tell_moderators(reply.notice)
+
+    async def _try(self, call: Any) -> None:
+        try:
+            await call
+        except Exception as exc:  # a notice that cannot be sent must not stop the handler
+            logger.warning("could not complete a Discord call: %s", type(exc).__name__)
+
+
+def _roles(user: object) -> frozenset[str]:
+    roles = getattr(user, "roles", None) or ()
+    return frozenset(str(role.id) for role in roles) | frozenset(role.name for role in roles)
+
+
+def _str(value: int | None) -> str | None:
+    return None if value is None else str(value)
