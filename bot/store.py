@@ -16,7 +16,6 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,6 +25,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
+from bot.records import (
+    ActionRecord,
+    AppealRecord,
+    CaseRecord,
+    GroupRecord,
+    action_record,
+    appeal_record,
+    case_record,
+    case_row,
+    group_record,
+)
 from bot.tables import (
     AppealRow,
     CaseActionRow,
@@ -38,16 +48,12 @@ from bot.tables import (
 )
 from moderation.errors import StorageError
 from moderation.types import (
-    Action,
-    ActionKind,
     AuthorHistory,
     Breach,
     Category,
     ChatMessage,
     Decision,
-    Evidence,
     Role,
-    Route,
     Strike,
 )
 
@@ -65,80 +71,6 @@ OUTCOMES = ("ok", "failed", "skipped")
 _POSTGRES_CONNECT_TIMEOUT_S = 10
 _Row = TypeVar("_Row", bound=SQLModel)
 _Record = TypeVar("_Record", bound="DataclassInstance")
-
-
-@dataclass(frozen=True, slots=True)
-class CaseRecord:
-    """A stored case: one flagged message revision, the decision about it and where review stands."""
-
-    id: int
-    platform: str
-    chat_id: str
-    message_id: str
-    revision: int
-    author_id: str
-    author_name: str
-    author_role: Role
-    text: str | None
-    is_edit: bool
-    created_at: datetime
-    scores: dict[str, float]
-    flagged: tuple[Category, ...]
-    clauses: tuple[str, ...]
-    evidence: tuple[Evidence, ...]
-    actions: tuple[Action, ...]
-    top_action: ActionKind
-    route: Route | None
-    reminder: str | None
-    explanation: str
-    scorer: str
-    status: str
-    closed_by: str | None
-    closed_at: datetime | None
-    purged_at: datetime | None
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the case still awaits a moderator."""
-        return self.status == "open"
-
-
-@dataclass(frozen=True, slots=True)
-class ActionRecord:
-    """One entry in a case's action log."""
-
-    id: int
-    case_id: int
-    actor: str
-    action: str
-    outcome: str
-    detail: str | None
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRecord:
-    """A chat group the bot knows, and whether the service authorised it."""
-
-    platform: str
-    chat_id: str
-    title: str
-    is_authorised: bool
-    authorised_by: str | None
-    authorised_at: datetime | None
-    added_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AppealRecord:
-    """An author's appeal against a case."""
-
-    id: int
-    case_id: int
-    author_id: str
-    reason: str | None
-    at: datetime
-    status: str
 
 
 class Store:
@@ -250,12 +182,12 @@ class Store:
         """
         if not decision.is_flagged:
             raise ValueError("only flagged decisions become cases; use mark_seen for the rest")
-        row = _case_row(message, decision, _utc(at))
+        row = case_row(message, decision, _utc(at))
         with self._guard("record a case"), self._session() as session:
             session.add(row)
             try:
                 session.commit()
-                return _case_record(row)
+                return case_record(row)
             except IntegrityError:
                 session.rollback()
                 existing = session.exec(
@@ -268,13 +200,13 @@ class Store:
                 ).one_or_none()
                 if existing is None:
                     raise
-                return _case_record(existing)
+                return case_record(existing)
 
     def get_case(self, case_id: int) -> CaseRecord | None:
         """Return the case with this id, or None."""
         with self._guard("read a case"), self._session() as session:
             row = session.get(CaseRow, case_id)
-            return None if row is None else _case_record(row)
+            return None if row is None else case_record(row)
 
     def cases(self, *, status: str | None = None, limit: int = 50) -> list[CaseRecord]:
         """List cases newest first, optionally only those with ``status``."""
@@ -283,7 +215,7 @@ class Store:
             query = query.where(col(CaseRow.status) == status)
         query = query.order_by(col(CaseRow.created_at).desc(), col(CaseRow.id).desc()).limit(limit)
         with self._guard("list cases"), self._session() as session:
-            return [_case_record(row) for row in session.exec(query)]
+            return [case_record(row) for row in session.exec(query)]
 
     def open_cases(self, *, limit: int = 50) -> list[CaseRecord]:
         """List the open cases, newest first."""
@@ -298,7 +230,7 @@ class Store:
             .limit(limit)
         )
         with self._guard("list an author's cases"), self._session() as session:
-            return [_case_record(row) for row in session.exec(query)]
+            return [case_record(row) for row in session.exec(query)]
 
     def close_case(self, case_id: int, status: str, *, actor: str, at: datetime) -> CaseRecord:
         """Close an open case with ``status``; a case already closed is returned unchanged.
@@ -320,7 +252,7 @@ class Store:
             row = session.get(CaseRow, case_id)
             if row is None:
                 raise ValueError(f"there is no case {case_id}")
-            return _case_record(row)
+            return case_record(row)
 
     def claim_case(self, case_id: int, status: str, *, actor: str, at: datetime) -> bool:
         """Close an open case with ``status`` and say whether this call closed it.
@@ -362,7 +294,7 @@ class Store:
         )
         with self._guard("record an action"), self._session() as session:
             self._insert_for_case(session, row, case_id)
-            return _action_record(row)
+            return action_record(row)
 
     def case_actions(self, case_id: int) -> list[ActionRecord]:
         """Return a case's action log, oldest first."""
@@ -372,7 +304,7 @@ class Store:
             .order_by(col(CaseActionRow.at), col(CaseActionRow.id))
         )
         with self._guard("read the action log"), self._session() as session:
-            return [_action_record(row) for row in session.exec(query)]
+            return [action_record(row) for row in session.exec(query)]
 
     def add_appeal(self, case_id: int, author_id: str, reason: str | None, at: datetime) -> AppealRecord:
         """Record an author's appeal against a case.
@@ -384,13 +316,13 @@ class Store:
         row = AppealRow(case_id=case_id, author_id=author_id, reason=reason, at=_utc(at))
         with self._guard("record an appeal"), self._session() as session:
             self._insert_for_case(session, row, case_id)
-            return _appeal_record(row)
+            return appeal_record(row)
 
     def appeals(self, case_id: int) -> list[AppealRecord]:
         """List the appeals against a case, oldest first."""
         query = select(AppealRow).where(col(AppealRow.case_id) == case_id).order_by(col(AppealRow.id))
         with self._guard("read appeals"), self._session() as session:
-            return [_appeal_record(row) for row in session.exec(query)]
+            return [appeal_record(row) for row in session.exec(query)]
 
     # -- authors --------------------------------------------------------------------------------
 
@@ -519,7 +451,7 @@ class Store:
         def change(row: GroupRow) -> None:
             row.title = title
 
-        return _group_record(self._save_group(platform, chat_id, at, change, "record a group"))
+        return group_record(self._save_group(platform, chat_id, at, change, "record a group"))
 
     def authorise_group(
         self, platform: str, chat_id: str, *, title: str, authorised_by: str, at: datetime
@@ -531,7 +463,7 @@ class Store:
             row.title, row.is_authorised = title, True
             row.authorised_by, row.authorised_at = authorised_by, at
 
-        return _group_record(self._save_group(platform, chat_id, at, change, "authorise a group"))
+        return group_record(self._save_group(platform, chat_id, at, change, "authorise a group"))
 
     def revoke_group(self, platform: str, chat_id: str) -> bool:
         """Withdraw a group's authorisation; False when it was not authorised."""
@@ -555,7 +487,7 @@ class Store:
         """List every group the bot knows, by platform and chat id."""
         query = select(GroupRow).order_by(col(GroupRow.platform), col(GroupRow.chat_id))
         with self._guard("list groups"), self._session() as session:
-            return [_group_record(row) for row in session.exec(query)]
+            return [group_record(row) for row in session.exec(query)]
 
     # -- retention and reporting ----------------------------------------------------------------
 
@@ -699,69 +631,3 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
     finally:
         cursor.close()
-
-
-def _case_row(message: ChatMessage, decision: Decision, at: datetime) -> CaseRow:
-    author = message.author
-    return CaseRow(
-        platform=message.platform,
-        chat_id=message.chat_id,
-        message_id=message.message_id,
-        revision=message.revision,
-        author_id=author.id,
-        author_name=author.display_name,
-        author_role=str(author.role),
-        text=message.text,
-        is_edit=message.is_edit,
-        created_at=at,
-        scores={str(category): float(score) for category, score in decision.scores.items()},
-        flagged=[str(category) for category in decision.flagged],
-        clauses=list(decision.clauses),
-        evidence=[{**asdict(item), "category": str(item.category)} for item in decision.evidence],
-        actions=[{"kind": str(step.kind), "route": _text_or_none(step.route)} for step in decision.actions],
-        top_action=str(decision.action),
-        route=_text_or_none(decision.route),
-        reminder=decision.reminder,
-        explanation=decision.explanation,
-        scorer=decision.scorer,
-    )
-
-
-def _text_or_none(value: Route | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def _case_record(row: CaseRow) -> CaseRecord:
-    return _record(
-        CaseRecord,
-        row,
-        author_role=Role(row.author_role),
-        scores=dict(row.scores),
-        flagged=tuple(Category(category) for category in row.flagged),
-        clauses=tuple(row.clauses),
-        evidence=tuple(Evidence(**{**item, "category": Category(item["category"])}) for item in row.evidence),
-        actions=tuple(
-            Action(ActionKind(item["kind"]), None if item["route"] is None else Route(item["route"]))
-            for item in row.actions
-        ),
-        top_action=ActionKind(row.top_action),
-        route=None if row.route is None else Route(row.route),
-    )
-
-
-def _action_record(row: CaseActionRow) -> ActionRecord:
-    return _record(ActionRecord, row)
-
-
-def _appeal_record(row: AppealRow) -> AppealRecord:
-    return _record(AppealRecord, row)
-
-
-def _group_record(row: GroupRow) -> GroupRecord:
-    return _record(GroupRecord, row)
-
-
-def _record(kind: type[_Record], row: SQLModel, **converted: Any) -> _Record:
-    """Build a record from the row's columns of the same names, with ``converted`` values overriding."""
-    values = {field.name: getattr(row, field.name) for field in fields(kind) if field.name not in converted}
-    return kind(**values, **converted)

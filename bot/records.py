@@ -1,0 +1,177 @@
+"""What the store hands out: frozen records of cases, actions, groups and appeals, and their rows.
+
+The store speaks the core's vocabulary; this module converts between it and the tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlmodel import SQLModel
+
+from bot.tables import AppealRow, CaseActionRow, CaseRow, GroupRow
+from moderation.types import Action, ActionKind, Category, ChatMessage, Decision, Evidence, Role, Route
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+__all__ = [
+    "ActionRecord",
+    "AppealRecord",
+    "CaseRecord",
+    "GroupRecord",
+    "action_record",
+    "appeal_record",
+    "case_record",
+    "case_row",
+    "group_record",
+]
+
+_Record = TypeVar("_Record", bound="DataclassInstance")
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A stored case: one flagged message revision, the decision about it and where review stands."""
+
+    id: int
+    platform: str
+    chat_id: str
+    message_id: str
+    revision: int
+    author_id: str
+    author_name: str
+    author_role: Role
+    text: str | None
+    is_edit: bool
+    created_at: datetime
+    scores: dict[str, float]
+    flagged: tuple[Category, ...]
+    clauses: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    actions: tuple[Action, ...]
+    top_action: ActionKind
+    route: Route | None
+    reminder: str | None
+    explanation: str
+    scorer: str
+    status: str
+    closed_by: str | None
+    closed_at: datetime | None
+    purged_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the case still awaits a moderator."""
+        return self.status == "open"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One entry in a case's action log."""
+
+    id: int
+    case_id: int
+    actor: str
+    action: str
+    outcome: str
+    detail: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GroupRecord:
+    """A chat group the bot knows, and whether the service authorised it."""
+
+    platform: str
+    chat_id: str
+    title: str
+    is_authorised: bool
+    authorised_by: str | None
+    authorised_at: datetime | None
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppealRecord:
+    """An author's appeal against a case."""
+
+    id: int
+    case_id: int
+    author_id: str
+    reason: str | None
+    at: datetime
+    status: str
+
+
+def case_row(message: ChatMessage, decision: Decision, at: datetime) -> CaseRow:
+    """The row for a flagged message and its decision."""
+    author = message.author
+    return CaseRow(
+        platform=message.platform,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        revision=message.revision,
+        author_id=author.id,
+        author_name=author.display_name,
+        author_role=str(author.role),
+        text=message.text,
+        is_edit=message.is_edit,
+        created_at=at,
+        scores={str(category): float(score) for category, score in decision.scores.items()},
+        flagged=[str(category) for category in decision.flagged],
+        clauses=list(decision.clauses),
+        evidence=[{**asdict(item), "category": str(item.category)} for item in decision.evidence],
+        actions=[{"kind": str(step.kind), "route": _text_or_none(step.route)} for step in decision.actions],
+        top_action=str(decision.action),
+        route=_text_or_none(decision.route),
+        reminder=decision.reminder,
+        explanation=decision.explanation,
+        scorer=decision.scorer,
+    )
+
+
+def _text_or_none(value: Route | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def case_record(row: CaseRow) -> CaseRecord:
+    """A case row as the core's vocabulary."""
+    return _record(
+        CaseRecord,
+        row,
+        author_role=Role(row.author_role),
+        scores=dict(row.scores),
+        flagged=tuple(Category(category) for category in row.flagged),
+        clauses=tuple(row.clauses),
+        evidence=tuple(Evidence(**{**item, "category": Category(item["category"])}) for item in row.evidence),
+        actions=tuple(
+            Action(ActionKind(item["kind"]), None if item["route"] is None else Route(item["route"]))
+            for item in row.actions
+        ),
+        top_action=ActionKind(row.top_action),
+        route=None if row.route is None else Route(row.route),
+    )
+
+
+def action_record(row: CaseActionRow) -> ActionRecord:
+    """An action-log row as a record."""
+    return _record(ActionRecord, row)
+
+
+def appeal_record(row: AppealRow) -> AppealRecord:
+    """An appeal row as a record."""
+    return _record(AppealRecord, row)
+
+
+def group_record(row: GroupRow) -> GroupRecord:
+    """A group row as a record."""
+    return _record(GroupRecord, row)
+
+
+def _record(kind: type[_Record], row: SQLModel, **converted: Any) -> _Record:
+    """Build a record from the row's columns of the same names, with ``converted`` values overriding."""
+    values = {field.name: getattr(row, field.name) for field in fields(kind) if field.name not in converted}
+    return kind(**values, **converted)
