@@ -15,7 +15,6 @@ from telegram import Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -26,7 +25,7 @@ from telegram.ext import (
     filters,
 )
 
-from adapters.telegram_adapter import PLATFORM, TelegramAdapter, message_from_telegram
+from adapters.telegram_adapter import PLATFORM, ModerationRateLimiter, TelegramAdapter, message_from_telegram
 from bot.app import Services
 from bot.cards import outcome_line
 from bot.config import ConfigError, Settings
@@ -61,7 +60,7 @@ def build_application(settings: Settings, *, group_max_rate: int = 20) -> Applic
         .token(settings.telegram_token.get_secret_value())
         .base_url(base)
         .base_file_url(file_base)
-        .rate_limiter(AIORateLimiter(group_max_rate=group_max_rate, max_retries=5))
+        .rate_limiter(ModerationRateLimiter(group_max_rate=group_max_rate, max_retries=5))
         .build()
     )
 

@@ -456,3 +456,13 @@ def test_a_refused_token_or_unreachable_api_is_a_clear_start_up_error(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+async def test_deletions_do_not_queue_behind_the_group_message_limit(world: World) -> None:
+    application = build_application(world.settings, group_max_rate=1)  # one group message a minute
+    bot = TelegramBot(world.services, application)
+    async with running_application(bot.application):
+        for user in (ANN, BEN, TUTOR):  # criticism of the service: hidden and reminded, no card
+            world.fake.send_text(GROUP, world.users[user], "this college is a joke")
+        await world.fake.wait_until(lambda: len(world.fake.calls_to("sendMessage")) == 3, timeout=5)
+    assert [call.ok for call in world.fake.calls_to("deleteMessage")] == [True, True, True]
