@@ -1,0 +1,467 @@
+"""Whole scenarios: the real discord.py against the fake Discord, asserting the exact REST calls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Services
+from bot.config import Settings, load_settings
+from bot.discord_app import ClassmodClient, DiscordBot
+from bot.store import Store
+from moderation.policy import Policy, load_policy
+from moderation.scorers.detoxify_scorer import LoadedScorer
+from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
+from tests.fakes import FakeDiscord, running_client
+from tests.fakes.discord_api import DEFAULT_BOT_PERMISSIONS, MANAGE_MESSAGES, MODERATE_MEMBERS, SEND_MESSAGES
+
+CLASS = 2_000_000_000_000_000_001
+GENERAL = 2_000_000_000_000_000_010
+STAFF = 2_000_000_000_000_000_002
+MODS = 2_000_000_000_000_000_020
+OFFICER_ROOM = 2_000_000_000_000_000_021
+OTHER = 2_000_000_000_000_000_003
+TUTOR_ROLE = 2_000_000_000_000_000_030
+MOD_ROLE = 2_000_000_000_000_000_031
+ANN, BEN, TESS, MO, OLU, SID = (2_000_000_000_000_000_100 + index for index in range(6))
+
+MESSAGES = "/channels/{channel_id}/messages"
+MESSAGE = "/channels/{channel_id}/messages/{message_id}"
+MEMBER = "/guilds/{guild_id}/members/{user_id}"
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy()
+
+
+@pytest.fixture(scope="module")
+def scorer() -> LoadedScorer:
+    return LoadedScorer(scorer=ProfanityFallbackScorer(), is_fallback=True, reason="tests use the fallback")
+
+
+@dataclass
+class World:
+    fake: FakeDiscord
+    settings: Settings
+    store: Store
+    services: Services
+    users: dict[int, dict[str, Any]]
+
+    def client(self) -> ClassmodClient:
+        client = ClassmodClient(guild_ready_timeout=0.1)
+        DiscordBot(self.services, client)
+        return client
+
+    def rest(self) -> list[tuple[str, str, int | None]]:
+        """(method, route, channel) of every REST call after login, command sync left out."""
+        return [
+            (call.method, call.route, call.params.get("channel_id"))
+            for call in self.fake.calls_to()
+            if "/commands" not in call.route
+        ]
+
+    def dm(self, user: int) -> int:
+        return self.fake.dm_channel_id(user)
+
+
+@pytest.fixture
+async def world(tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> AsyncIterator[World]:
+    async with FakeDiscord() as fake:
+        users = {
+            user: fake.make_user(user, name)
+            for user, name in [
+                (ANN, "ann"),
+                (BEN, "ben"),
+                (TESS, "tess"),
+                (MO, "mo"),
+                (OLU, "olu"),
+                (SID, "sid"),
+            ]
+        }
+        fake.add_guild(
+            CLASS,
+            "ESOL Entry 3",
+            channels=[(GENERAL, "general")],
+            roles=[(TUTOR_ROLE, "Tutors", 0)],
+            members=[users[ANN], users[BEN], (users[TESS], [TUTOR_ROLE]), users[SID]],
+        )
+        fake.add_guild(
+            STAFF,
+            "SCLS staff",
+            channels=[(MODS, "moderators"), (OFFICER_ROOM, "safeguarding")],
+            roles=[(MOD_ROLE, "Moderators", MANAGE_MESSAGES)],
+            members=[(users[MO], [MOD_ROLE]), users[OLU], (users[TESS], [TUTOR_ROLE])],
+        )
+        settings = load_settings(
+            database_url=f"sqlite:///{tmp_path / 'discord.db'}",
+            discord_token=fake.token,
+            discord_moderators_channel=MODS,
+            discord_safeguarding_channel=OFFICER_ROOM,
+            discord_moderator_role="Moderators",
+            discord_staff_role="Tutors",
+            discord_safeguarding_officers=[OLU],
+            notice_lifetime_seconds=0.2,
+        )
+        store = Store.open(settings.database_url)
+        store.authorise_group(
+            "discord", str(CLASS), title="ESOL Entry 3", authorised_by="test", at=datetime.now(UTC)
+        )
+        services = Services(settings=settings, policy=policy, store=store, loaded=scorer)
+        yield World(fake, settings, store, services, users)
+        store.close()
+
+
+async def _started(world: World, client: ClassmodClient) -> None:
+    await world.fake.wait_for_call("PUT", "/applications/{application_id}/commands")
+    world.fake.clear_calls()
+
+
+async def _card(world: World, channel: int) -> dict[str, Any]:
+    await world.fake.wait_for_call(
+        "POST",
+        MESSAGES,
+        lambda call: call.params.get("channel_id") == channel and bool(call.params.get("embeds")),
+    )
+    return [message for message in world.fake.sent_messages(channel) if message.get("embeds")][-1]
+
+
+def _case_id(card: dict[str, Any]) -> int:
+    return int(card["embeds"][0]["title"].split("#", 1)[1].split(" ", 1)[0])
+
+
+async def test_clean_message_makes_no_call_and_a_rude_one_gets_a_dm(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[ANN], "Good morning, see you in Room 12 at 10:30")
+        world.fake.send_message(GENERAL, world.users[ANN], "this homework is shit")
+        await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.params.get("channel_id") == world.dm(ANN)
+        )
+    assert [(method, route) for method, route, _ in world.rest()] == [
+        ("POST", "/users/@me/channels"),
+        ("POST", MESSAGES),
+    ]
+    assert "4.1" in world.fake.dms_to(ANN)[0]["content"]
+
+
+async def test_personal_data_is_deleted_reminded_and_carded_masked(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        sent = world.fake.send_message(GENERAL, world.users[BEN], "my number is 07700 900123, text me")
+        card = await _card(world, MODS)
+    assert world.fake.is_deleted(GENERAL, int(sent["id"]))
+    description = card["embeds"][0]["description"]
+    assert "07700" not in description and "[phone removed]" in description and "4.7" in description
+
+
+async def test_threat_is_deleted_warned_and_carded_with_persistent_buttons(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        card = await _card(world, MODS)
+    assert [route for _, route, _ in world.rest()] == [MESSAGE, "/users/@me/channels", MESSAGES, MESSAGES]
+    case_id = _case_id(card)
+    custom_ids = [item["custom_id"] for row in card["components"] for item in row["components"]]
+    assert custom_ids == [
+        f"cm:{case_id}:{verb}"
+        for verb in ("uphold", "restore", "warn", "mute1h", "mute24h", "remove", "refer")
+    ]
+    history = world.store.author_history(
+        "discord", str(BEN), now=datetime.now(UTC), strike_lifetime=timedelta(days=30)
+    )
+    assert len(history.strikes) == 1
+
+
+async def test_an_edit_that_turns_abusive_is_reassessed(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        sent = world.fake.send_message(GENERAL, world.users[ANN], "thanks Ben, see you tomorrow")
+        world.fake.edit_message(GENERAL, int(sent["id"]), world.users[ANN], "thanks Ben, you useless idiot")
+        await _card(world, MODS)
+    assert world.fake.is_deleted(GENERAL, int(sent["id"]))
+
+
+async def test_image_without_consent_gets_the_permission_reminder(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[ANN], "our trip", attachments=["trip.png"])
+        await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.params.get("channel_id") == world.dm(ANN)
+        )
+    assert "4.8" in world.fake.dms_to(ANN)[0]["content"]
+
+
+async def test_safeguarding_goes_only_to_the_officer_with_support_and_no_strike(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[ANN], "my husband hits me and I'm scared to go home")
+        card = await _card(world, OFFICER_ROOM)
+    assert world.fake.sent_messages(MODS) == []
+    assert "not in trouble" in world.fake.dms_to(ANN)[0]["content"]
+    assert card["embeds"][0]["title"].startswith("Safeguarding")
+    history = world.store.author_history(
+        "discord", str(ANN), now=datetime.now(UTC), strike_lifetime=timedelta(days=30)
+    )
+    assert history.strikes == () and history.breaches == ()
+
+
+@pytest.mark.parametrize(
+    ("verb", "expected"),
+    [
+        ("uphold", []),
+        ("restore", [("POST", MESSAGES, GENERAL)]),
+        ("warn", [("POST", MESSAGES, "dm")]),
+        ("mute1h", [("PATCH", MEMBER, None)]),
+        ("mute24h", [("PATCH", MEMBER, None)]),
+        ("remove", [("DELETE", MEMBER, None)]),
+        ("refer", [("POST", MESSAGES, OFFICER_ROOM)]),
+    ],
+)
+async def test_each_moderator_button(world: World, verb: str, expected: list[tuple[str, str, Any]]) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[BEN], "you are a stupid idiot Ann")
+        card = await _card(world, MODS)
+        case_id = _case_id(card)
+        world.fake.clear_calls()
+        world.fake.press_button(world.users[MO], card, f"cm:{case_id}:{verb}", guild_id=STAFF)
+        await world.fake.wait_for_call("PATCH", MESSAGE, lambda call: call.params.get("channel_id") == MODS)
+    dm = world.dm(BEN)
+    calls = [
+        (method, route, "dm" if channel == dm else channel)
+        for method, route, channel in world.rest()
+        if not route.startswith("/interactions")
+        and not (method == "PATCH" and route == MESSAGE)
+        and route != "/users/@me/channels"
+    ]
+    assert calls == expected
+    edited = world.fake.message(MODS, int(card["id"]))
+    assert "Outcome:" in edited["embeds"][0]["description"] and not edited.get("components")
+    assert not world.store.get_case(case_id).is_open  # type: ignore[union-attr]
+    if verb == "restore":
+        assert "you are a stupid idiot Ann" in world.fake.sent_messages(GENERAL)[-1]["content"]
+    if verb.startswith("mute"):
+        until = world.fake.timeout_of(CLASS, BEN)
+        hours = 1 if verb == "mute1h" else 24
+        assert until is not None and abs((until - datetime.now(UTC)) - timedelta(hours=hours)) < timedelta(
+            minutes=1
+        )
+    if verb == "remove":
+        assert (CLASS, BEN) in world.fake.kicked or BEN in {user for _, user in world.fake.kicked}
+
+
+async def test_outsiders_forged_and_double_presses(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[BEN], "you are a stupid idiot Ann")
+        card = await _card(world, MODS)
+        case_id = _case_id(card)
+        world.fake.clear_calls()
+        outsider = world.fake.press_button(world.users[TESS], card, f"cm:{case_id}:remove", guild_id=STAFF)
+        refusal = await world.fake.wait_for_interaction_response(outsider)
+        # A custom_id that is not on the card (a modified client) is not dispatched at all.
+        forged = world.fake.press_button(
+            world.users[MO], card, f"cm:{case_id + 50}:remove", guild_id=STAFF, check=False
+        )
+        await asyncio.sleep(0.3)
+        assert world.fake.interaction_response(forged) is None
+        assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]
+        first = world.fake.press_button(world.users[MO], card, f"cm:{case_id}:remove", guild_id=STAFF)
+        second = world.fake.press_button(world.users[MO], card, f"cm:{case_id}:remove", guild_id=STAFF)
+        answers = [await world.fake.wait_for_interaction_response(press) for press in (first, second)]
+        await world.fake.wait_for_call("PATCH", MESSAGE, lambda call: call.params.get("channel_id") == MODS)
+    assert refusal["data"]["flags"] & 64 and "Only" in refusal["data"]["content"]
+    assert sum("already" in (answer.get("data") or {}).get("content", "") for answer in answers) == 1
+    assert len(world.fake.calls_to("DELETE", MEMBER)) == 1
+
+
+async def test_unauthorised_server_gets_a_notice_a_report_and_the_bot_leaves(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        payload = world.fake.add_guild(
+            OTHER, "Unofficial study group", channels=[(OTHER + 1, "general")], members=[world.users[SID]]
+        )
+        payload.pop("unavailable", None)  # a guild the bot has just joined, not one coming back online
+        world.fake.dispatch("GUILD_CREATE", payload, guild_id=OTHER)
+        await world.fake.wait_for_call("DELETE", "/users/@me/guilds/{guild_id}")
+    sent = [
+        (call.params.get("channel_id"), call.params.get("content", ""))
+        for call in world.fake.calls_to("POST", MESSAGES)
+    ]
+    assert sent[0][0] == OTHER + 1 and "not been authorised" in sent[0][1]
+    assert sent[1][0] == MODS and "Unofficial study group" in sent[1][1]
+    assert OTHER in world.fake.left_guilds
+
+
+async def test_a_failed_delete_is_recorded_and_shown_on_the_card(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.fail_next("DELETE " + MESSAGE, status=404, code=10008, message="Unknown Message")
+        world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        card = await _card(world, MODS)
+    assert "hide FAILED" in card["embeds"][0]["description"]
+    failed = [r.action for r in world.store.case_actions(_case_id(card)) if r.outcome == "failed"]
+    assert failed == ["hide"]
+
+
+async def test_a_429_storm_loses_nothing(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.rate_limit(times=3, retry_after=0.1, routes=[MESSAGES, MESSAGE])
+        world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        world.fake.send_message(GENERAL, world.users[ANN], "this homework is shit")
+        await world.fake.wait_for_call(
+            "POST",
+            MESSAGES,
+            lambda call: call.ok and call.params.get("channel_id") == world.dm(ANN),
+            timeout=15,
+        )
+        await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.ok and call.params.get("channel_id") == MODS, timeout=15
+        )
+    ok = [(method, route) for method, route, _ in world.rest() if route != "/users/@me/channels"]
+    assert ("DELETE", MESSAGE) in ok and ok.count(("POST", MESSAGES)) >= 3
+    assert len([c for c in world.fake.calls_to("POST", MESSAGES) if c.ok]) == 3
+
+
+async def test_a_restart_keeps_the_buttons_working_and_handles_nothing_twice(world: World) -> None:
+    first = world.client()
+    async with running_client(first, world.fake.token):
+        await _started(world, first)
+        world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        card = await _card(world, MODS)
+    world.fake.send_message(GENERAL, world.users[ANN], "this homework is shit")  # while the bot is down
+    second = world.client()
+    async with running_client(second, world.fake.token):
+        await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.params.get("channel_id") == world.dm(ANN)
+        )
+        world.fake.press_button(world.users[MO], card, f"cm:{_case_id(card)}:uphold", guild_id=STAFF)
+        await world.fake.wait_for_call("PATCH", MESSAGE, lambda call: call.params.get("channel_id") == MODS)
+    assert len(world.fake.calls_to("DELETE", MESSAGE)) == 1
+    assert world.store.get_case(_case_id(card)).status == "upheld"  # type: ignore[union-attr]
+
+
+async def test_closed_dms_get_a_self_deleting_nudge(world: World) -> None:
+    world.fake.close_dms(SID)
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[SID], "this homework is shit")
+        nudge = await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.params.get("channel_id") == GENERAL
+        )
+        await world.fake.wait_for_call(
+            "DELETE", MESSAGE, lambda call: call.params.get("channel_id") == GENERAL
+        )
+    text = nudge.params["content"].lower()
+    assert "direct messages" in text and not any(word in text for word in ("shit", "4.1", "polite"))
+
+
+async def test_slash_commands(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        card = await _card(world, MODS)
+        case_id = _case_id(card)
+        mine = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(world.users[BEN], "mycases", channel_id=GENERAL, guild_id=CLASS)
+        )
+        theirs = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(
+                world.users[ANN], "appeal", {"case": str(case_id)}, channel_id=GENERAL, guild_id=CLASS
+            )
+        )
+        appeal = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(
+                world.users[BEN],
+                "appeal",
+                {"case": str(case_id), "reason": "film quote"},
+                channel_id=GENERAL,
+                guild_id=CLASS,
+            )
+        )
+        await world.fake.wait_for_call(
+            "POST",
+            MESSAGES,
+            lambda call: (
+                call.params.get("channel_id") == MODS and "Appeal" in (call.params.get("content") or "")
+            ),
+        )
+        refused = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(world.users[SID], "authorise", channel_id=GENERAL, guild_id=CLASS)
+        )
+    assert mine["data"]["flags"] & 64 and f"#{case_id}" in mine["data"]["content"]
+    assert "cannot find" in theirs["data"]["content"]
+    assert "sent to the moderators" in appeal["data"]["content"]
+    assert refused["data"]["flags"] & 64 and "Only listed staff" in refused["data"]["content"]
+
+
+async def test_startup_reports_missing_permissions(world: World) -> None:
+    world.fake.set_bot_permissions(
+        CLASS, DEFAULT_BOT_PERMISSIONS & ~MANAGE_MESSAGES & ~MODERATE_MEMBERS | SEND_MESSAGES
+    )
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        report = await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.params.get("channel_id") == MODS
+        )
+    assert "Manage Messages" in report.params["content"] and "Moderate Members" in report.params["content"]
+
+
+def test_missing_message_content_intent_or_bad_token_is_a_clear_start_up_error(
+    tmp_path: Path, policy: Policy, scorer: LoadedScorer
+) -> None:
+    import threading
+
+    from bot.config import ConfigError
+
+    loop = asyncio.new_event_loop()
+    fake = FakeDiscord(privileged_intents=0)  # the developer portal's switches are off
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(fake.start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    try:
+        fake.add_guild(CLASS, "ESOL Entry 3", channels=[(GENERAL, "general")])
+        for token, expected in (
+            (fake.token, "MESSAGE CONTENT INTENT"),
+            ("not-the-token", "refused the token"),
+        ):
+            settings = load_settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", discord_token=token)
+            store = Store.open(settings.database_url)
+            services = Services(settings=settings, policy=policy, store=store, loaded=scorer)
+            with pytest.raises(ConfigError, match=expected):
+                DiscordBot(services, ClassmodClient(guild_ready_timeout=0.1)).run()
+            store.close()
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
