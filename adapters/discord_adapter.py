@@ -50,16 +50,23 @@ def _attachment(filename: str, content_type: str | None) -> Attachment:
 
 
 def message_from_discord(message: discord.Message, role: Role) -> ChatMessage:
-    """Translate a new Discord message into the core's message (content and attachments)."""
+    """Translate a Discord message into the core's message (content and attachments).
+
+    discord.py updates a cached message in place when an edit arrives, so a message read after an
+    edit carries the edit's revision: the pipeline then handles it once, whichever event reads it.
+    """
     guild = message.guild
+    edited = message.edited_at
     return ChatMessage(
         platform=PLATFORM,
         chat_id=str(message.channel.id),
         message_id=str(message.id),
         author=Author(id=str(message.author.id), display_name=message.author.display_name, role=role),
         text=message.content or "",
-        sent_at=message.created_at.astimezone(UTC),
+        sent_at=(edited or message.created_at).astimezone(UTC),
         attachments=tuple(_attachment(item.filename, item.content_type) for item in message.attachments),
+        is_edit=edited is not None,
+        revision=_revision(edited) if edited else 0,
         reply_to=str(message.reference.message_id)
         if message.reference and message.reference.message_id
         else None,
@@ -90,7 +97,7 @@ def message_from_edit(
             if isinstance(item, Mapping)
         ),
         is_edit=True,
-        revision=int(edited.timestamp() * 1000),
+        revision=_revision(edited),
         chat_title=chat_title,
     )
 
@@ -263,6 +270,11 @@ class DiscordAdapter:
             ) from exc
         except (TimeoutError, OSError) as exc:
             raise AdapterError(f"could not {what}: {type(exc).__name__}", retryable=True) from exc
+
+
+def _revision(edited: datetime) -> int:
+    """Both ways of reading an edit (the cached message, the raw event) give the same revision."""
+    return int(edited.timestamp() * 1000)
 
 
 def _timestamp(value: object) -> datetime | None:

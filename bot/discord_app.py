@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from bot.desk import Desk, Reply
 from bot.pipeline import Pipeline
 from bot.review import Press, Staff
 from moderation.errors import AdapterError
+from moderation.types import Role
 
 __all__ = ["ClassmodClient", "DiscordBot", "intents"]
 
@@ -210,12 +212,17 @@ class DiscordBot:
             )
         ):
             return
-        if self.desk.is_staff_room(str(message.channel.id)) or not await self._authorised(
+        # Read the message before the first await: discord.py may update a cached message in place
+        # when an edit arrives meanwhile, and the edit is assessed on its own (as its own revision).
+        snapshot = message_from_discord(message, Role.LEARNER)
+        roles = _roles(message.author)
+        if self.desk.is_staff_room(snapshot.chat_id) or not await self._authorised(
             message.guild, message.channel.id
         ):
             return
-        role = await self.desk.role_of(str(message.author.id), _roles(message.author))
-        outcome = await self.pipeline.handle(message_from_discord(message, role))
+        role = await self.desk.role_of(snapshot.author.id, roles)
+        chat_message = replace(snapshot, author=replace(snapshot.author, role=role))
+        outcome = await self.pipeline.handle(chat_message)
         if outcome.error:
             logger.error(
                 "message %s in channel %s not moderated: %s", message.id, message.channel.id, outcome.error

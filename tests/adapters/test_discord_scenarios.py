@@ -465,3 +465,30 @@ def test_missing_message_content_intent_or_bad_token_is_a_clear_start_up_error(
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+async def test_a_new_member_is_welcomed_privately(world: World) -> None:
+    newcomer = world.fake.make_user(2_000_000_000_000_000_199, "nia")
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.member_join(CLASS, newcomer)
+        await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: "Welcome" in (call.params.get("content") or "")
+        )
+    welcome = world.fake.dms_to(int(newcomer["id"]))[0]["content"]
+    assert "welcome, nia" in welcome.lower() and "Complaints Procedure" in welcome
+
+
+async def test_an_edit_racing_the_original_is_acted_on_once_per_revision(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        sent = world.fake.send_message(GENERAL, world.users[ANN], "see you tomorrow")
+        world.fake.edit_message(
+            GENERAL, int(sent["id"]), world.users[ANN], "see you tomorrow, you useless idiot"
+        )
+        await _card(world, MODS)
+        await asyncio.sleep(0.3)
+    assert len(world.fake.calls_to("DELETE", MESSAGE)) == 1
+    assert len([m for m in world.fake.sent_messages(MODS) if m.get("embeds")]) == 1
