@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from telegram import Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
@@ -165,6 +166,7 @@ class TelegramBot:
             self.application.run_webhook(
                 listen=settings.telegram_webhook_listen,
                 port=settings.telegram_webhook_port,
+                url_path=urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
                 webhook_url=settings.telegram_webhook_url,
                 secret_token=secret.get_secret_value() if secret else None,
                 allowed_updates=Update.ALL_TYPES,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -466,3 +467,93 @@ async def test_deletions_do_not_queue_behind_the_group_message_limit(world: Worl
             world.fake.send_text(GROUP, world.users[user], "this college is a joke")
         await world.fake.wait_until(lambda: len(world.fake.calls_to("sendMessage")) == 3, timeout=5)
     assert [call.ok for call in world.fake.calls_to("deleteMessage")] == [True, True, True]
+
+
+def test_webhook_mode_receives_updates_and_moderates(
+    tmp_path: Path, policy: Policy, scorer: LoadedScorer
+) -> None:
+    import asyncio
+    import json
+    import os
+    import signal
+    import socket
+    import threading
+    import urllib.request
+
+    loop = asyncio.new_event_loop()
+    fake = FakeBotAPI()
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(fake.start())
+        ready.set()
+        loop.run_forever()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    assert ready.wait(5)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = load_settings(
+        database_url=f"sqlite:///{tmp_path / 'hook.db'}",
+        telegram_token=fake.token,
+        telegram_api_url=fake.base_url,
+        telegram_mode="webhook",
+        telegram_webhook_url=f"http://127.0.0.1:{port}/classmod",
+        telegram_webhook_listen="127.0.0.1",
+        telegram_webhook_port=port,
+        telegram_webhook_secret="s3cret-hook",
+    )
+    store = Store.open(settings.database_url)
+    store.authorise_group("telegram", str(GROUP), title="ESOL", authorised_by="test", at=_now())
+    fake.add_group(GROUP, "ESOL")
+    ann = fake.make_user(ANN, "Ann")
+    fake.allow_private(ANN)
+    message = fake.send_text(GROUP, ann, "this homework is shit")
+    finished = threading.Event()
+    delivered: list[int] = []
+
+    def drive() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not finished.is_set():
+            if fake.find_call("setWebhook") is not None and not delivered:
+                for secret in ("wrong", "s3cret-hook"):
+                    request = urllib.request.Request(
+                        f"http://127.0.0.1:{port}/classmod",
+                        data=json.dumps({"update_id": 900001, "message": message}).encode(),
+                        headers={
+                            "Content-Type": "application/json",
+                            "X-Telegram-Bot-Api-Secret-Token": secret,
+                        },
+                    )
+                    try:
+                        delivered.append(urllib.request.urlopen(request, timeout=5).status)
+                    except urllib.error.HTTPError as error:
+                        delivered.append(error.code)
+            if fake.find_call("sendMessage", lambda call: call.params["chat_id"] == ANN) is not None:
+                break
+            time.sleep(0.05)
+        if not finished.is_set():
+            os.kill(os.getpid(), signal.SIGINT)  # PTB's run_webhook stops on SIGINT
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    try:
+        TelegramBot(
+            Services(settings=settings, policy=policy, store=store, loaded=scorer),
+            build_application(settings),
+        ).run()
+    finally:
+        finished.set()
+        driver.join(5)
+        store.close()
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        server.join(5)
+        loop.close()
+    assert delivered == [403, 200]  # a request without the secret is refused
+    webhook = fake.find_call("setWebhook")
+    assert webhook is not None and webhook.params["url"] == f"http://127.0.0.1:{port}/classmod"
+    assert fake.find_call("sendMessage", lambda call: call.params["chat_id"] == ANN) is not None
