@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.store import Store
+from moderation.batching import ScoringService
 from moderation.policy import Policy, load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer, load_text_scorer
 
@@ -23,6 +24,8 @@ class Services:
     policy: Policy
     store: Store
     loaded: LoadedScorer
+    scoring: ScoringService | None = None
+    """The micro-batcher every pipeline of this process shares (one is made when ``None``)."""
 
 
 def load_scorer(settings: Settings) -> LoadedScorer:
@@ -62,4 +65,8 @@ def open_services(
     """
     policy = policy or load_policy(settings.policy_file)
     store = Store.open(database_url or settings.database_url)
-    return Services(settings=settings, policy=policy, store=store, loaded=load_scorer(settings))
+    loaded = load_scorer(settings)
+    scoring = ScoringService(
+        loaded.scorer, max_batch=settings.scoring_batch_size, window_ms=settings.scoring_window_ms
+    )
+    return Services(settings=settings, policy=policy, store=store, loaded=loaded, scoring=scoring)

@@ -264,6 +264,7 @@ def _replay(
                 store=services.store,
                 scorer=services.loaded.scorer,
                 adapter=RecordingAdapter(),
+                scoring=services.scoring,
             )
 
             async def run_all() -> list[Any]:
@@ -307,6 +308,7 @@ def run(
         store=services.store,
         scorer=services.loaded.scorer,
         adapter=ConsoleAdapter(out),
+        scoring=services.scoring,
     )
 
     async def handle(message: ChatMessage) -> None:

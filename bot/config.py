@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     model_threads: int | None = Field(
         default=None, ge=1, le=256, description="torch threads; all cores when unset"
     )
+    scoring_batch_size: int = Field(default=32, ge=1, le=512, description="most messages scored together")
+    scoring_window_ms: float = Field(
+        default=5.0, ge=0, le=1000, description="how long a message waits for others to batch with"
+    )
     require_detoxify: bool = Field(
         default=False, description="fail at start-up instead of using the fallback"
     )

@@ -65,6 +65,12 @@ class ClassmodClient(discord.AutoShardedClient):
         """Register the persistent case buttons before the gateway connects."""
         self.add_dynamic_items(CaseButton)
 
+    async def close(self) -> None:
+        """Close the connection, then stop the scoring worker."""
+        await super().close()
+        if self.bot is not None:
+            await self.bot.pipeline.close()
+
 
 class DiscordBot:
     """Moderates authorised Discord servers and channels, and runs the moderators' review."""
@@ -82,7 +88,11 @@ class DiscordBot:
             notice_lifetime=settings.notice_lifetime_seconds,
         )
         self.pipeline = Pipeline(
-            policy=services.policy, store=services.store, scorer=services.loaded.scorer, adapter=self.adapter
+            policy=services.policy,
+            store=services.store,
+            scorer=services.loaded.scorer,
+            adapter=self.adapter,
+            scoring=services.scoring,
         )
         staff = Staff(
             moderators=frozenset(str(user) for user in settings.discord_moderators),

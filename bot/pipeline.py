@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from adapters.base import ActionRequest, Adapter, Card, check_supported
 from bot.cards import build_card
 from bot.store import CaseRecord, Store
+from moderation.batching import ScoringService
 from moderation.engine import assess
 from moderation.errors import AdapterError, ModerationError, ScorerError, StorageError
 from moderation.policy import Policy
@@ -75,13 +76,19 @@ class Pipeline:
         scorer: TextScorer,
         adapter: Adapter,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scoring: ScoringService | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
         self.scorer = scorer
+        self.scoring = scoring or ScoringService(scorer)
         self.adapter = adapter
         self._clock = clock
         self._locks: dict[MessageKey, asyncio.Lock] = {}
+
+    async def close(self) -> None:
+        """Stop the scoring service's worker (call it on shutdown, on the loop that ran the pipeline)."""
+        await self.scoring.close()
 
     async def handle(self, message: ChatMessage, *, now: datetime | None = None) -> Outcome:
         """Assess one message and carry out the decision; never raises for a bad message.
@@ -185,7 +192,7 @@ class Pipeline:
         if not message.text.strip():
             return ModelScores(scorer=self.scorer.name)
         try:
-            labels = (await asyncio.to_thread(self.scorer.score_batch, [message.text]))[0]
+            labels = await self.scoring.score(message.text)
         except ScorerError as exc:
             logger.error("scorer %s failed on %s: %s", self.scorer.name, _describe(key), exc)
             return ModelScores(scorer=self.scorer.name, error=str(exc))

@@ -81,7 +81,11 @@ class TelegramBot:
             notice_lifetime=settings.notice_lifetime_seconds,
         )
         self.pipeline = Pipeline(
-            policy=services.policy, store=services.store, scorer=services.loaded.scorer, adapter=self.adapter
+            policy=services.policy,
+            store=services.store,
+            scorer=services.loaded.scorer,
+            adapter=self.adapter,
+            scoring=services.scoring,
         )
         staff = Staff(
             moderators=frozenset(str(user) for user in settings.telegram_moderators),
@@ -122,6 +126,7 @@ class TelegramBot:
 
     async def _shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
         await self.adapter.close()
+        await self.pipeline.close()
 
     def run(self) -> None:
         """Run until interrupted: long polling by default, or a webhook when configured.
