@@ -3,11 +3,16 @@
 A bundle for a variant is a directory ``<bundle_dir>/<variant>/`` holding ``checkpoint.ckpt`` (a
 Detoxify checkpoint), ``hf/`` (the Hugging Face config and tokenizer files it needs) and
 ``bundle.json`` (variant, labels, source URL and the checkpoint's sha256). ``bot/model_bundle.py``
-writes bundles; this module only reads them and never downloads anything.
+writes bundles; this module only reads them and never downloads anything. The forward pass is an
+engine from :mod:`moderation.scorers.engines`, whose exported files are cached in ``.engines/``
+inside the bundle unless another folder is given.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import hashlib
 import importlib
 import io
@@ -21,11 +26,13 @@ from typing import Any
 
 from moderation.errors import ScorerError
 from moderation.scorers.base import TextScorer
+from moderation.scorers.engines import DEFAULT_MAX_DRIFT, Engine, ModelSource, prepare_engine
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
 
 __all__ = [
     "CHECKPOINT_FILE",
     "DEFAULT_VARIANT",
+    "ENGINE_CACHE_DIR",
     "HF_DIR",
     "MANIFEST_FILE",
     "DetoxifyScorer",
@@ -39,6 +46,8 @@ DEFAULT_VARIANT = "unbiased-small"
 CHECKPOINT_FILE = "checkpoint.ckpt"
 HF_DIR = "hf"
 MANIFEST_FILE = "bundle.json"
+ENGINE_CACHE_DIR = ".engines"
+"""The default engine cache, inside the bundle: exported ONNX files keyed by the checkpoint's sha256."""
 
 _MAX_WINDOW_TOKENS = 512
 _FIX = (
@@ -58,11 +67,18 @@ class DetoxifyScorer:
             Detoxify downloads it (needs internet). ``None`` takes the variant from the bundle.
         bundle: an offline bundle directory (``checkpoint.ckpt``, ``hf/``); loads with no network.
         device: ``cpu`` or ``cuda`` (only when torch sees a CUDA GPU).
-        threads: the number of torch CPU threads, or ``None`` to leave torch's default.
+        threads: torch CPU threads and ONNX Runtime intra-op threads, or ``None`` for each
+            library's default (the machine's physical cores).
         batch_size: the most texts (windows) handed to the model at once.
+        engine: the forward pass, one of ``moderation.scorers.engines.ENGINES`` or ``auto`` (the
+            fastest that passes the equivalence check against fp32 torch; see ``prepare_engine``).
+        engine_cache: where exported engine files are kept; ``None`` is ``<bundle>/.engines``.
+        max_drift: the largest score difference from fp32 torch an engine may show on the probes.
+        probe_texts: texts for the equivalence check; empty uses a built-in set of chat messages.
 
     Raises:
-        ScorerError: the model could not be loaded; the message says why and what to do.
+        ScorerError: the model could not be loaded, or the engine name is unknown; the message
+            says why and what to do. An engine that fails or drifts falls back to fp32 torch instead.
 
     """
 
@@ -74,6 +90,10 @@ class DetoxifyScorer:
         device: str = "cpu",
         threads: int | None = None,
         batch_size: int = 32,
+        engine: str = "torch",
+        engine_cache: Path | None = None,
+        max_drift: float = DEFAULT_MAX_DRIFT,
+        probe_texts: Sequence[str] = (),
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
@@ -108,6 +128,22 @@ class DetoxifyScorer:
         self._batch_size = batch_size
         # Fast tokenizers are not safe to call from two threads at once.
         self._lock = threading.Lock()
+        source = ModelSource(
+            detoxify=self._detoxify,
+            labels=self._labels,
+            device=device,
+            checkpoint_sha256=_checkpoint_sha256(bundle),
+            cache_dir=engine_cache or (bundle / ENGINE_CACHE_DIR if bundle is not None else None),
+        )
+        prepared = prepare_engine(engine, source, probe_texts, max_drift=max_drift, threads=threads)
+        self._engine: Engine = prepared.engine
+        self._engine_drift = None if prepared.engine.name == "torch" else prepared.drift
+        self._engine_note = prepared.reason
+        if self._engine.name != "torch":
+            self._name = f"{self._name} ({self._engine.name})"
+            # The fp32 model was only the reference for the check: free its memory.
+            self._detoxify = None
+            _return_freed_memory()
 
     @property
     def name(self) -> str:
@@ -118,6 +154,21 @@ class DetoxifyScorer:
     def labels(self) -> tuple[str, ...]:
         """The labels of the checkpoint, with Detoxify's standard names."""
         return self._labels
+
+    @property
+    def engine(self) -> str:
+        """The engine scoring, e.g. ``torch`` or ``onnx-int8`` (after any fallback)."""
+        return self._engine.name
+
+    @property
+    def engine_drift(self) -> float | None:
+        """The engine's largest score difference from fp32 torch on the probes; ``None`` for torch."""
+        return self._engine_drift
+
+    @property
+    def engine_note(self) -> str | None:
+        """Why the engine is not the one asked for (a refusal, or engines ``auto`` skipped), if so."""
+        return self._engine_note
 
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Score texts, one label mapping per text, in order; long texts take the max over windows.
@@ -182,16 +233,15 @@ class DetoxifyScorer:
     def _predict(self, chunk: list[str]) -> list[dict[str, float]]:
         try:
             with self._lock:
-                raw = self._detoxify.predict(chunk)
-            columns = {label: raw[label] for label in self._labels}
+                scores = self._engine.predict(chunk)
+            if scores.shape != (len(chunk), len(self._labels)):
+                raise ValueError(f"the engine returned shape {scores.shape}")
         except Exception as exc:
             raise ScorerError(
                 f"{self._name} failed while scoring {len(chunk)} text(s) ({type(exc).__name__}); "
                 "the message is held for review: check the model bundle and the device setting"
             ) from exc
-        # Detoxify squeezes a batch of one into plain floats instead of one-element lists.
-        lists = {label: value if isinstance(value, list) else [value] for label, value in columns.items()}
-        return [{label: float(lists[label][row]) for label in self._labels} for row in range(len(chunk))]
+        return [dict(zip(self._labels, map(float, row), strict=True)) for row in scores.tolist()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +254,23 @@ class LoadedScorer:
 
 
 def load_text_scorer(
-    *, variant: str, bundle_dir: Path | None, device: str, threads: int | None, require_detoxify: bool
+    *,
+    variant: str,
+    bundle_dir: Path | None,
+    device: str,
+    threads: int | None,
+    require_detoxify: bool,
+    engine: str = "torch",
+    engine_cache: Path | None = None,
+    max_drift: float = DEFAULT_MAX_DRIFT,
+    probe_texts: Sequence[str] = (),
 ) -> LoadedScorer:
     """Load Detoxify from the offline bundle for ``variant``, or the profanity fallback.
 
     Never downloads: a missing or broken bundle gives the fallback, with ``reason`` saying why and
-    how to fix it.
+    how to fix it. ``engine`` and the parameters after it go to :class:`DetoxifyScorer`; an engine
+    that fails its check falls back to fp32 torch (see the scorer's ``engine_note``), not to the
+    profanity scorer.
 
     Raises:
         ScorerError: Detoxify could not load and ``require_detoxify`` is set (same message as the
@@ -226,7 +287,16 @@ def load_text_scorer(
         if not (bundle / CHECKPOINT_FILE).is_file():
             raise ScorerError(f"no Detoxify weights at {bundle}: {_FIX}")
         verify_bundle(bundle, variant)
-        detoxify_scorer = DetoxifyScorer(variant, bundle=bundle, device=device, threads=threads)
+        detoxify_scorer = DetoxifyScorer(
+            variant,
+            bundle=bundle,
+            device=device,
+            threads=threads,
+            engine=engine,
+            engine_cache=engine_cache,
+            max_drift=max_drift,
+            probe_texts=probe_texts,
+        )
     except ScorerError as exc:
         if require_detoxify:
             raise
@@ -274,6 +344,23 @@ def file_sha256(path: Path) -> str:
         while block := stream.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _checkpoint_sha256(bundle: Path | None) -> str | None:
+    # The manifest's hash when it has one (no re-hashing on every start), else the file's own.
+    if bundle is None:
+        return None
+    try:
+        return str(json.loads((bundle / MANIFEST_FILE).read_text(encoding="utf-8"))["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return file_sha256(bundle / CHECKPOINT_FILE)
+
+
+def _return_freed_memory() -> None:
+    # glibc keeps freed weights in its heap (RSS stays up by the model's size) until trimmed.
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _continues_word(words: list[int | None], position: int) -> bool:

@@ -1,0 +1,255 @@
+"""ONNX Runtime engines: export Detoxify's model once per checkpoint, quantise it, cache both on disk.
+
+A cached file is named by its engine, the checkpoint's sha256 and a hash of everything that shapes
+it (the exporter's and quantiser's versions, the model's inputs); a JSON file beside it records
+that key and the file's own sha256, so a stale, truncated or damaged file is rebuilt, not loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import inspect
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from moderation.errors import ScorerError
+
+__all__ = ["build_onnx_engine", "cache_key"]
+
+logger = logging.getLogger(__name__)
+
+# Bump when the export itself changes (inputs, outputs, options), so old cached files are rebuilt.
+_FORMAT = 1
+_MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Two texts of different lengths, so batch and sequence are traced as dynamic, not as 1.
+_SAMPLE_TEXTS = ["hello everyone, see you in class tomorrow", "hi"]
+_VERSIONED = ("torch", "transformers", "onnx", "onnxscript")
+# The exporter logs each graph rewrite at INFO and each torchvision operator it skips at WARNING.
+_EXPORT_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
+
+
+class _OnnxEngine:
+    def __init__(self, name: str, session: Any, tokenizer: Any, input_names: Sequence[str]) -> None:
+        self.name = name
+        self._session = session
+        self._tokenizer = tokenizer
+        self._input_names = tuple(input_names)
+        self._labels = int(session.get_outputs()[0].shape[-1])
+
+    def predict(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self._labels), dtype=np.float32)
+        encoded = self._tokenizer(texts, return_tensors="np", truncation=True, padding=True)
+        feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self._input_names}
+        logits = np.asarray(self._session.run(None, feeds)[0], dtype=np.float64)
+        with np.errstate(over="ignore"):  # exp overflows to inf for huge negative logits: sigmoid 0.0
+            return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+
+def build_onnx_engine(
+    name: str,
+    model: Any,
+    tokenizer: Any,
+    *,
+    device: str,
+    checkpoint_sha256: str | None,
+    cache_dir: Path | None,
+    threads: int | None,
+) -> _OnnxEngine:
+    """Build the ``onnx`` or ``onnx-int8`` engine, from the cache when it holds a sound file.
+
+    Raises:
+        ScorerError: ONNX Runtime has no provider for the device.
+
+    """
+    onnxruntime: Any = importlib.import_module("onnxruntime")
+    providers = _providers(onnxruntime, device)
+    sample = tokenizer(_SAMPLE_TEXTS)
+    accepted = inspect.signature(model.forward).parameters
+    input_names = [each for each in _MODEL_INPUTS if each in sample and each in accepted]
+    with _workspace(cache_dir if checkpoint_sha256 else None) as directory:
+        key = cache_key(name, checkpoint_sha256 or "uncached", input_names)
+        path = _model_file(name, key, directory, model, tokenizer, input_names)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's default, the physical cores
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # its own warnings go to stderr, not the bot's log: errors only
+        session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=providers)
+    return _OnnxEngine(name, session, tokenizer, input_names)
+
+
+def cache_key(name: str, checkpoint_sha256: str, input_names: Sequence[str]) -> dict[str, object]:
+    """Everything a cached engine file depends on: same key, same file."""
+    key: dict[str, object] = {
+        "format": _FORMAT,
+        "engine": name,
+        "checkpoint_sha256": checkpoint_sha256,
+        "inputs": list(input_names),
+    }
+    for module in (*_VERSIONED, *(("onnxruntime",) if name.endswith("-int8") else ())):
+        key[module] = str(importlib.import_module(module).__version__)
+    return key
+
+
+def _model_file(
+    name: str, key: dict[str, object], directory: Path, model: Any, tokenizer: Any, input_names: list[str]
+) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    checkpoint = str(key["checkpoint_sha256"])[:16]
+    target = directory / f"{name}-{checkpoint}-{digest}.onnx"
+    if _is_sound(target, key):
+        return target
+    if target.exists():
+        logger.warning("the cached %s engine file %s is damaged: rebuilding it", name, target)
+    build = Path(tempfile.mkdtemp(prefix=".building-", dir=directory))
+    try:
+        started = time.perf_counter()
+        if name == "onnx":
+            _export(model, tokenizer, input_names, build / "model.onnx")
+        else:
+            fp32_key = cache_key("onnx", str(key["checkpoint_sha256"]), input_names)
+            fp32 = _model_file("onnx", fp32_key, directory, model, tokenizer, input_names)
+            _quantise(fp32, build / "model.onnx", build)
+        _publish(build / "model.onnx", target, key)
+        logger.info("built the %s engine in %.1f s: %s", name, time.perf_counter() - started, target)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    for stale in directory.glob(f"{name}-{checkpoint}-*.onnx*"):
+        if not stale.name.startswith(target.name):
+            stale.unlink(missing_ok=True)
+    return target
+
+
+def _is_sound(path: Path, key: dict[str, object]) -> bool:
+    try:
+        recorded = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+        return bool(recorded.get("key") == key and recorded.get("sha256") == _file_sha256(path))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _publish(built: Path, target: Path, key: dict[str, object]) -> None:
+    record = {"key": key, "sha256": _file_sha256(built)}
+    os.replace(built, target)
+    temporary = target.with_name(f".{target.name}.json.tmp")
+    temporary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, _sidecar(target))
+
+
+def _export(model: Any, tokenizer: Any, input_names: list[str], destination: Path) -> None:
+    torch: Any = importlib.import_module("torch")
+    sample = tokenizer(_SAMPLE_TEXTS, return_tensors="pt", padding=True, truncation=True)
+    inputs = {input_name: sample[input_name].to(model.device) for input_name in input_names}
+    dynamic = torch.export.Dim.DYNAMIC
+    model.eval()
+    with warnings.catch_warnings(), _quiet(*_EXPORT_LOGGERS):
+        # torch 2.13's own exporter trips over its pytree deprecation; nothing classmod can change.
+        warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning)
+        torch.onnx.export(
+            model,
+            (),
+            str(destination),
+            kwargs=inputs,
+            input_names=input_names,
+            output_names=["logits"],
+            dynamic_shapes={input_name: {0: dynamic, 1: dynamic} for input_name in input_names},
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+
+
+def _quantise(fp32: Path, destination: Path, workspace: Path) -> None:
+    quantization: Any = importlib.import_module("onnxruntime.quantization")
+    shape_inference: Any = importlib.import_module("onnxruntime.quantization.shape_inference")
+    prepared = workspace / "prepared.onnx"
+    # Symbolic shape inference cannot follow the torch exporter's dynamic shapes; ONNX's own can.
+    root = logging.getLogger()
+    chatter = _QuantiserChatter()
+    # The quantiser logs a line per tensor through the root logger, at INFO.
+    root.addFilter(chatter)
+    try:
+        shape_inference.quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
+        quantization.quantize_dynamic(
+            str(prepared), str(destination), weight_type=quantization.QuantType.QInt8
+        )
+    finally:
+        root.removeFilter(chatter)
+
+
+def _providers(onnxruntime: Any, device: str) -> list[Any]:
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        raise ScorerError(
+            f"ONNX Runtime {onnxruntime.__version__} has no CUDA provider for device {device!r}: install "
+            "onnxruntime-gpu instead of onnxruntime, or use the torch engine on the GPU"
+        )
+    index = int(device.partition(":")[2] or 0)
+    return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+
+
+@contextlib.contextmanager
+def _workspace(cache_dir: Path | None) -> Iterator[Path]:
+    # The cache folder when it can be written; otherwise a scratch folder, so the engine still builds.
+    if cache_dir is not None:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=cache_dir):
+                pass
+        except OSError as exc:
+            logger.warning(
+                "cannot write the engine cache %s (%s): exporting to a scratch folder on every start; "
+                "make it writable or choose another engine cache folder",
+                cache_dir,
+                type(exc).__name__,
+            )
+        else:
+            yield cache_dir
+            return
+    with tempfile.TemporaryDirectory(prefix="classmod-engine-") as scratch:
+        yield Path(scratch)
+
+
+class _QuantiserChatter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or "onnxruntime" not in record.pathname
+
+
+@contextlib.contextmanager
+def _quiet(*logger_names: str) -> Iterator[None]:
+    loggers = [logging.getLogger(logger_name) for logger_name in logger_names]
+    levels = [each.level for each in loggers]
+    for each in loggers:
+        each.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for each, level in zip(loggers, levels, strict=True):
+            each.setLevel(level)
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
