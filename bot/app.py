@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.store import Store
+from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
 from moderation.batching import ScoringService
 from moderation.policy import Policy, load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer, load_text_scorer
+from moderation.scorers.engines import DEFAULT_PROBE_TEXTS
 
 __all__ = ["Services", "load_scorer", "open_services"]
 
@@ -40,6 +42,10 @@ def load_scorer(settings: Settings) -> LoadedScorer:
         device=settings.model_device,
         threads=settings.model_threads,
         require_detoxify=settings.require_detoxify,
+        engine=settings.model_engine,
+        engine_cache=settings.model_engine_cache,
+        max_drift=settings.model_max_drift,
+        probe_texts=_probe_texts(),
     )
     if loaded.is_fallback:
         logger.warning(
@@ -50,7 +56,20 @@ def load_scorer(settings: Settings) -> LoadedScorer:
         )
     else:
         logger.info("scoring with %s", loaded.scorer.name)
+        note = getattr(loaded.scorer, "engine_note", None)
+        if note:
+            logger.warning("inference engine: %s", note)
     return loaded
+
+
+def _probe_texts() -> list[str]:
+    """The engines' equivalence probes: the built-in set plus the demo class chat."""
+    texts = list(DEFAULT_PROBE_TEXTS)
+    try:
+        texts += [line.message.text for line in read_transcript(demo_transcript_path()) if line.message.text]
+    except (OSError, TranscriptError) as exc:  # the probes still work without the demo
+        logger.warning("demo transcript not used as engine probes: %s", exc)
+    return texts
 
 
 def open_services(

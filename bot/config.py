@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     model_threads: int | None = Field(
         default=None, ge=1, le=256, description="torch threads; all cores when unset"
     )
+    model_engine: Literal["auto", "torch", "torch-int8", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="inference engine; auto takes the fastest that passes the equivalence check",
+    )
+    model_engine_cache: Path | None = Field(
+        default=None, description="where exported ONNX files are cached; <bundle>/.engines when unset"
+    )
+    model_max_drift: float = Field(
+        default=0.02, ge=0, le=1, description="largest score difference from fp32 an engine may show"
+    )
     scoring_batch_size: int = Field(default=32, ge=1, le=512, description="most messages scored together")
     scoring_window_ms: float = Field(
         default=5.0, ge=0, le=1000, description="how long a message waits for others to batch with"

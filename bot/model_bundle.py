@@ -102,7 +102,9 @@ def export_offline(bundle_dir: Path, variant: str, dest: Path) -> Path:
         raise ScorerError(f"the export destination {dest} is the bundle folder itself: choose another folder")
     staging = _fresh_staging(dest, variant)
     try:
-        shutil.copytree(source, staging, dirs_exist_ok=True)
+        shutil.copytree(
+            source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".engines")
+        )  # caches rebuild
         try:
             verify_bundle(staging, variant)
         except ScorerError as exc:

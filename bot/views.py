@@ -227,6 +227,17 @@ def print_status(console: Console, services: Services) -> None:
         else escape(loaded.scorer.name)
     )
     table.add_row("scorer", scorer)
+    engine = getattr(loaded.scorer, "engine", None)
+    if engine is not None:
+        drift = getattr(loaded.scorer, "engine_drift", None)
+        measured = (
+            f" (max drift from fp32 {drift:.4f} on the probes)" if drift is not None else " (fp32 reference)"
+        )
+        note = getattr(loaded.scorer, "engine_note", None)
+        table.add_row("engine", f"{engine}{measured}" + (f"\n{escape(note)}" if note else ""))
+    scoring = services.scoring
+    if scoring is not None:
+        table.add_row("batching", f"up to {scoring.max_batch} messages, {scoring.window * 1000:g} ms window")
     table.add_row("store", escape(services.store.url_for_display))
     table.add_row("policy", f"{escape(services.policy.name)} (version {escape(services.policy.version)})")
     table.add_row("retention", f"{services.settings.retention_days} days")

@@ -339,8 +339,18 @@ def test_check_uses_detoxify_when_a_bundle_is_present(cli: Cli, detoxify_models:
 
     [decision] = cli.json_lines(PHONE_TEXT)
 
-    assert decision["scorer"] == "detoxify:unbiased-small"
+    # auto picks the fastest engine that passes the equivalence check, and says which
+    assert str(decision["scorer"]).startswith("detoxify:unbiased-small")
     assert "personal_data" in decision["flagged"]  # type: ignore[operator]
+
+
+def test_check_on_the_fp32_engine_when_asked(cli: Cli, detoxify_models: Path) -> None:
+    cli.setenv("CLASSMOD_MODEL_DIR", str(detoxify_models))
+    cli.setenv("CLASSMOD_MODEL_ENGINE", "torch")
+
+    [decision] = cli.json_lines(PHONE_TEXT)
+
+    assert decision["scorer"] == "detoxify:unbiased-small"
 
 
 # --- status and start-up -------------------------------------------------------------------------
@@ -366,6 +376,8 @@ def test_status_shows_detoxify_when_a_bundle_is_present(cli: Cli, detoxify_model
     assert result.exit_code == 0, result.output
     assert "detoxify:unbiased-small" in result.stdout
     assert "FALLBACK" not in result.stdout
+    assert "engine" in result.stdout and "drift" in result.stdout
+    assert "batching" in result.stdout
 
 
 @pytest.mark.parametrize("command", [["status"], ["check", "hello"]])
