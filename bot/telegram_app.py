@@ -62,6 +62,9 @@ def build_application(settings: Settings, *, group_max_rate: int = 20) -> Applic
         .base_url(base)
         .base_file_url(file_base)
         .rate_limiter(ModerationRateLimiter(group_max_rate=group_max_rate, max_retries=5))
+        # Groups are handled concurrently (their messages share model batches); each group's own
+        # messages stay in order (TelegramBot serialises them per chat).
+        .concurrent_updates(True)
         .build()
     )
 
@@ -101,6 +104,7 @@ class TelegramBot:
             staff_ids=frozenset(str(user) for user in settings.telegram_staff),
         )
         self._reported: set[int] = set()
+        self._chat_locks: dict[int, asyncio.Lock] = {}
         self._register()
 
     # --- wiring ------------------------------------------------------------------------------
@@ -228,8 +232,16 @@ class TelegramBot:
     # --- group messages ----------------------------------------------------------------------
 
     async def _group_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message, chat = update.effective_message, update.effective_chat
-        if message is None or chat is None or message.from_user is None or message.from_user.is_bot:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        # The lock is taken before anything else, so one group's messages keep their order.
+        async with self._chat_locks.setdefault(chat.id, asyncio.Lock()):
+            await self._moderate(update, chat)
+
+    async def _moderate(self, update: Update, chat: Chat) -> None:
+        message = update.effective_message
+        if message is None or message.from_user is None or message.from_user.is_bot:
             return
         if self.desk.is_staff_room(str(chat.id)):
             return

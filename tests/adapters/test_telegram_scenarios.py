@@ -557,3 +557,32 @@ def test_webhook_mode_receives_updates_and_moderates(
     webhook = fake.find_call("setWebhook")
     assert webhook is not None and webhook.params["url"] == f"http://127.0.0.1:{port}/classmod"
     assert fake.find_call("sendMessage", lambda call: call.params["chat_id"] == ANN) is not None
+
+
+async def test_groups_are_moderated_concurrently_and_share_model_batches(world: World) -> None:
+    from moderation.batching import ScoringService
+
+    groups = [-1005000000000 - index for index in range(4)]
+    for group in groups:
+        world.fake.add_group(group, f"Class {group}")
+        world.store.authorise_group("telegram", str(group), title=str(group), authorised_by="test", at=_now())
+    scoring = ScoringService(world.services.loaded.scorer, max_batch=32, window_ms=50)
+    services = Services(
+        settings=world.settings,
+        policy=world.services.policy,
+        store=world.store,
+        loaded=world.services.loaded,
+        scoring=scoring,
+    )
+    bot = TelegramBot(services, build_application(world.settings, group_max_rate=10_000))
+    async with running_application(bot.application):
+        for round_ in range(3):
+            for group in groups:
+                world.fake.send_text(group, world.users[ANN], f"round {round_}: see you in class")
+        for group in groups:
+            world.fake.send_text(group, world.users[ANN], "this homework is shit")
+        await world.fake.wait_until(
+            lambda: len(world.fake.calls_to("sendMessage")) == len(groups), timeout=10
+        )
+    assert scoring.stats.texts == 16
+    assert scoring.stats.largest > 1, "messages from different groups were scored together"
