@@ -239,20 +239,11 @@ class Store:
             ValueError: ``status`` is not a closing status, or there is no such case.
 
         """
-        if status not in CASE_STATUSES or status == "open":
-            raise ValueError(f"cannot close a case as {status!r}; use one of {CASE_STATUSES[1:]}")
-        statement = (
-            update(CaseRow)
-            .where(col(CaseRow.id) == case_id, col(CaseRow.status) == "open")
-            .values(status=status, closed_by=actor, closed_at=_utc(at))
-        )
-        with self._guard("close a case"), self._session() as session:
-            session.exec(statement)
-            session.commit()
-            row = session.get(CaseRow, case_id)
-            if row is None:
-                raise ValueError(f"there is no case {case_id}")
-            return case_record(row)
+        self.claim_case(case_id, status, actor=actor, at=at)
+        case = self.get_case(case_id)
+        if case is None:
+            raise ValueError(f"there is no case {case_id}")
+        return case
 
     def claim_case(self, case_id: int, status: str, *, actor: str, at: datetime) -> bool:
         """Close an open case with ``status`` and say whether this call closed it.

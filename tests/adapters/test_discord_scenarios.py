@@ -20,6 +20,7 @@ from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
 from tests.fakes import FakeDiscord, running_client
 from tests.fakes.discord_api import DEFAULT_BOT_PERMISSIONS, MANAGE_MESSAGES, MODERATE_MEMBERS, SEND_MESSAGES
+from tests.fakes.threaded import served_in_thread
 
 CLASS = 2_000_000_000_000_000_001
 GENERAL = 2_000_000_000_000_000_010
@@ -431,24 +432,10 @@ async def test_startup_reports_missing_permissions(world: World) -> None:
 def test_missing_message_content_intent_or_bad_token_is_a_clear_start_up_error(
     tmp_path: Path, policy: Policy, scorer: LoadedScorer
 ) -> None:
-    import threading
 
     from bot.config import ConfigError
 
-    loop = asyncio.new_event_loop()
-    fake = FakeDiscord(privileged_intents=0)  # the developer portal's switches are off
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(fake.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(5)
-    try:
+    with served_in_thread(FakeDiscord(privileged_intents=0)) as fake:  # the portal's switches are off
         fake.add_guild(CLASS, "ESOL Entry 3", channels=[(GENERAL, "general")])
         for token, expected in (
             (fake.token, "MESSAGE CONTENT INTENT"),
@@ -460,11 +447,6 @@ def test_missing_message_content_intent_or_bad_token_is_a_clear_start_up_error(
             with pytest.raises(ConfigError, match=expected):
                 DiscordBot(services, ClassmodClient(guild_ready_timeout=0.1)).run()
             store.close()
-    finally:
-        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
 
 
 async def test_a_new_member_is_welcomed_privately(world: World) -> None:

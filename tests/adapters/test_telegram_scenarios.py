@@ -19,6 +19,7 @@ from moderation.policy import Policy, load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
 from tests.fakes import ApiCall, FakeBotAPI, running_application
+from tests.fakes.threaded import served_in_thread
 
 GROUP = -1001111111111
 MODS = -1002222222222
@@ -418,25 +419,9 @@ async def test_a_learner_who_never_started_the_bot_gets_a_self_deleting_nudge(wo
 def test_a_refused_token_or_unreachable_api_is_a_clear_start_up_error(
     tmp_path: Path, policy: Policy, scorer: LoadedScorer
 ) -> None:
-    import asyncio
-    import threading
-
     from bot.config import ConfigError
 
-    loop = asyncio.new_event_loop()
-    fake = FakeBotAPI()
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(fake.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(5)
-    try:
+    with served_in_thread(FakeBotAPI()) as fake:
         for api_url, expected in (
             (fake.base_url, "refused the token"),
             ("http://127.0.0.1:9/bot", "cannot reach"),
@@ -452,11 +437,6 @@ def test_a_refused_token_or_unreachable_api_is_a_clear_start_up_error(
                 TelegramBot(services, build_application(settings)).run()
             assert "WRONG" not in str(caught.value)
             store.close()
-    finally:
-        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
 
 
 async def test_deletions_do_not_queue_behind_the_group_message_limit(world: World) -> None:
@@ -472,7 +452,11 @@ async def test_deletions_do_not_queue_behind_the_group_message_limit(world: Worl
 def test_webhook_mode_receives_updates_and_moderates(
     tmp_path: Path, policy: Policy, scorer: LoadedScorer
 ) -> None:
-    import asyncio
+    with served_in_thread(FakeBotAPI()) as fake:
+        _run_webhook_scenario(fake, tmp_path, policy, scorer)
+
+
+def _run_webhook_scenario(fake: FakeBotAPI, tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> None:
     import json
     import os
     import signal
@@ -480,19 +464,6 @@ def test_webhook_mode_receives_updates_and_moderates(
     import threading
     import urllib.request
 
-    loop = asyncio.new_event_loop()
-    fake = FakeBotAPI()
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(fake.start())
-        ready.set()
-        loop.run_forever()
-
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
-    assert ready.wait(5)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -549,10 +520,6 @@ def test_webhook_mode_receives_updates_and_moderates(
         finished.set()
         driver.join(5)
         store.close()
-        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        server.join(5)
-        loop.close()
     assert delivered == [403, 200]  # a request without the secret is refused
     webhook = fake.find_call("setWebhook")
     assert webhook is not None and webhook.params["url"] == f"http://127.0.0.1:{port}/classmod"
