@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import importlib.metadata
 import inspect
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -27,7 +29,7 @@ import numpy.typing as npt
 
 from moderation.errors import ScorerError
 
-__all__ = ["build_onnx_engine", "cache_key"]
+__all__ = ["build_onnx_engine", "cache_key", "cached_model_file", "load_onnx_engine", "model_input_names"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,19 +79,55 @@ def build_onnx_engine(
     """
     onnxruntime: Any = importlib.import_module("onnxruntime")
     providers = _providers(onnxruntime, device)
-    sample = tokenizer(_SAMPLE_TEXTS)
-    accepted = inspect.signature(model.forward).parameters
-    input_names = [each for each in _MODEL_INPUTS if each in sample and each in accepted]
+    input_names = model_input_names(model, tokenizer)
     with _workspace(cache_dir if checkpoint_sha256 else None) as directory:
         key = cache_key(name, checkpoint_sha256 or "uncached", input_names)
         path = _model_file(name, key, directory, model, tokenizer, input_names)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's default, the physical cores
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # its own warnings go to stderr, not the bot's log: errors only
-        session = onnxruntime.InferenceSession(str(path), sess_options=options, providers=providers)
+        session = _session(onnxruntime, path, providers, threads)
     return _OnnxEngine(name, session, tokenizer, input_names)
+
+
+def model_input_names(model: Any, tokenizer: Any) -> list[str]:
+    """The inputs the exported graph takes: those the tokenizer gives and the model's forward accepts."""
+    sample = tokenizer(_SAMPLE_TEXTS)
+    accepted = inspect.signature(model.forward).parameters
+    return [each for each in _MODEL_INPUTS if each in sample and each in accepted]
+
+
+def cached_model_file(
+    name: str, checkpoint_sha256: str, input_names: Sequence[str], cache_dir: Path
+) -> Path | None:
+    """The cached, verified ``onnx`` or ``onnx-int8`` file for a checkpoint, or ``None``; builds nothing.
+
+    Needs neither torch nor the model: the key's library versions come from the installed packages.
+    """
+    key = cache_key(name, checkpoint_sha256, input_names)
+    target = _target(name, key, cache_dir)
+    return target if _is_sound(target, key) else None
+
+
+def load_onnx_engine(
+    name: str,
+    path: Path,
+    tokenizer: Any,
+    input_names: Sequence[str],
+    *,
+    device: str,
+    threads: int | None,
+) -> _OnnxEngine:
+    """An engine over an already built ONNX file (see :func:`cached_model_file`), without torch."""
+    onnxruntime: Any = importlib.import_module("onnxruntime")
+    session = _session(onnxruntime, path, _providers(onnxruntime, device), threads)
+    return _OnnxEngine(name, session, tokenizer, input_names)
+
+
+def _session(onnxruntime: Any, path: Path, providers: list[Any], threads: int | None) -> Any:
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's default, the physical cores
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # its own warnings go to stderr, not the bot's log: errors only
+    return onnxruntime.InferenceSession(str(path), sess_options=options, providers=providers)
 
 
 def cache_key(name: str, checkpoint_sha256: str, input_names: Sequence[str]) -> dict[str, object]:
@@ -101,16 +139,31 @@ def cache_key(name: str, checkpoint_sha256: str, input_names: Sequence[str]) -> 
         "inputs": list(input_names),
     }
     for module in (*_VERSIONED, *(("onnxruntime",) if name.endswith("-int8") else ())):
-        key[module] = str(importlib.import_module(module).__version__)
+        key[module] = _version(module)
     return key
+
+
+def _version(module: str) -> str:
+    # The module's own version when it is imported (or is ONNX Runtime, which scoring imports anyway);
+    # else the installed package's, so a warm start can find its file without importing torch.
+    if module in sys.modules or module == "onnxruntime":
+        return str(importlib.import_module(module).__version__)
+    try:
+        return importlib.metadata.version(module)
+    except importlib.metadata.PackageNotFoundError:
+        return str(importlib.import_module(module).__version__)
+
+
+def _target(name: str, key: dict[str, object], directory: Path) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return directory / f"{name}-{str(key['checkpoint_sha256'])[:16]}-{digest}.onnx"
 
 
 def _model_file(
     name: str, key: dict[str, object], directory: Path, model: Any, tokenizer: Any, input_names: list[str]
 ) -> Path:
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     checkpoint = str(key["checkpoint_sha256"])[:16]
-    target = directory / f"{name}-{checkpoint}-{digest}.onnx"
+    target = _target(name, key, directory)
     if _is_sound(target, key):
         return target
     if target.exists():

@@ -15,18 +15,29 @@ import ctypes
 import gc
 import hashlib
 import importlib
-import io
 import json
+import logging
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from moderation.errors import ScorerError
+from moderation.scorers import _warm_start
+from moderation.scorers._onnx_engines import model_input_names
+from moderation.scorers._probe_texts import DEFAULT_PROBE_TEXTS
 from moderation.scorers.base import TextScorer
-from moderation.scorers.engines import DEFAULT_MAX_DRIFT, Engine, ModelSource, prepare_engine
+from moderation.scorers.engines import (
+    DEFAULT_MAX_DRIFT,
+    Engine,
+    ModelSource,
+    build_engine,
+    prepare_engine,
+    reference_scores,
+)
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
 
 __all__ = [
@@ -48,6 +59,8 @@ HF_DIR = "hf"
 MANIFEST_FILE = "bundle.json"
 ENGINE_CACHE_DIR = ".engines"
 """The default engine cache, inside the bundle: exported ONNX files keyed by the checkpoint's sha256."""
+
+logger = logging.getLogger(__name__)
 
 _MAX_WINDOW_TOKENS = 512
 _FIX = (
@@ -99,24 +112,54 @@ class DetoxifyScorer:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         if variant is None and bundle is None:
             raise ScorerError("DetoxifyScorer needs a variant or a bundle directory: set one of them")
+        if threads is not None and threads < 1:
+            raise ScorerError(f"the torch thread count must be at least 1, not {threads}: fix it")
+        self._name = _scorer_name(variant, bundle)
+        self._batch_size = batch_size
+        # Fast tokenizers are not safe to call from two threads at once.
+        self._lock = threading.Lock()
+        probes = list(probe_texts) or list(DEFAULT_PROBE_TEXTS)
+        checkpoint_sha256 = _checkpoint_sha256(bundle)
+        cache_dir = engine_cache or (bundle / ENGINE_CACHE_DIR if bundle is not None else None)
+        warm: _warm_start.WarmStart | None = None
+        if (
+            bundle is not None
+            and checkpoint_sha256
+            and cache_dir is not None
+            and device == "cpu"
+            and max_drift >= 0
+        ):
+            warm = _warm_start.warm_start(
+                engine,
+                hf_dir=bundle / HF_DIR,
+                cache_dir=cache_dir,
+                checkpoint_sha256=checkpoint_sha256,
+                probes=probes,
+                max_drift=max_drift,
+                threads=threads,
+                max_window=_MAX_WINDOW_TOKENS,
+            )
+        if warm is not None and warm.engine is not None:
+            # The warm start: the ONNX file and fp32's probe scores are cached; torch is never loaded.
+            self._detoxify: Any = None
+            self._labels = warm.labels
+            self._set_tokenizer(warm.tokenizer)
+            self._engine: Engine = warm.engine
+            self._engine_drift: float | None = warm.drift
+            self._engine_note: str | None = warm.refusal
+            self._name = f"{self._name} ({self._engine.name})"
+            return
         detoxify, torch = _import_libraries()
         _check_device(torch, device)
         if threads is not None:
-            if threads < 1:
-                raise ScorerError(f"the torch thread count must be at least 1, not {threads}: fix it")
             torch.set_num_threads(threads)
-        self._name = _scorer_name(variant, bundle)
         try:
             if bundle is None:
-                self._detoxify: Any = detoxify.Detoxify(model_type=variant, device=device)
+                self._detoxify = detoxify.Detoxify(model_type=variant, device=device)
             else:
-                self._detoxify = _load_from_bundle(detoxify, torch, bundle, device)
+                self._detoxify = _load_from_bundle(detoxify, torch, bundle, device, cache_dir)
             self._labels = tuple(str(label) for label in self._detoxify.class_names)
-            self._tokenizer: Any = self._detoxify.tokenizer
-            window = min(int(self._tokenizer.model_max_length), _MAX_WINDOW_TOKENS)
-            # Detoxify truncates to model_max_length; an unset one (a huge sentinel) would not truncate.
-            self._tokenizer.model_max_length = window
-            self._body = max(1, window - int(self._tokenizer.num_special_tokens_to_add(pair=False)))
+            self._set_tokenizer(self._detoxify.tokenizer)
         except ScorerError:
             raise
         except Exception as exc:
@@ -124,26 +167,64 @@ class DetoxifyScorer:
             raise ScorerError(
                 f"Detoxify could not load {self._name} {where} ({type(exc).__name__}: {exc}): {_FIX}"
             ) from exc
-        self._overlap = self._body // 4
-        self._batch_size = batch_size
-        # Fast tokenizers are not safe to call from two threads at once.
-        self._lock = threading.Lock()
         source = ModelSource(
             detoxify=self._detoxify,
             labels=self._labels,
             device=device,
-            checkpoint_sha256=_checkpoint_sha256(bundle),
-            cache_dir=engine_cache or (bundle / ENGINE_CACHE_DIR if bundle is not None else None),
+            checkpoint_sha256=checkpoint_sha256,
+            cache_dir=cache_dir,
         )
-        prepared = prepare_engine(engine, source, probe_texts, max_drift=max_drift, threads=threads)
-        self._engine: Engine = prepared.engine
+        if warm is not None:
+            # The cached engine drifted from the stored fp32 scores: fp32 torch, as a refusal would.
+            reason = f"using fp32 torch: {warm.refusal}"
+            logger.warning("scoring engine %s not used: %s", engine, reason)
+            self._engine = build_engine("torch", source, threads=threads)
+            self._engine_drift, self._engine_note = None, reason
+            self._store_reference(source, probes, _engines_reference(self._engine, probes))
+            return
+        prepared = prepare_engine(engine, source, probes, max_drift=max_drift, threads=threads)
+        self._store_reference(source, probes, prepared.reference_scores)
+        self._engine = prepared.engine
         self._engine_drift = None if prepared.engine.name == "torch" else prepared.drift
         self._engine_note = prepared.reason
         if self._engine.name != "torch":
             self._name = f"{self._name} ({self._engine.name})"
             # The fp32 model was only the reference for the check: free its memory.
             self._detoxify = None
+            del source
             _return_freed_memory()
+
+    def _set_tokenizer(self, tokenizer: Any) -> None:
+        self._tokenizer: Any = tokenizer
+        window = min(int(tokenizer.model_max_length), _MAX_WINDOW_TOKENS)
+        # Detoxify truncates to model_max_length; an unset one (a huge sentinel) would not truncate.
+        tokenizer.model_max_length = window
+        self._body = max(1, window - int(tokenizer.num_special_tokens_to_add(pair=False)))
+        self._overlap = self._body // 4
+
+    def _store_reference(self, source: ModelSource, probes: list[str], scores: Any) -> None:
+        # fp32's probe scores, so the next start of an ONNX engine can check it without loading torch.
+        if (
+            scores is None
+            or source.device != "cpu"
+            or not source.checkpoint_sha256
+            or source.cache_dir is None
+        ):
+            return
+        try:
+            input_names = model_input_names(source.detoxify.model, self._tokenizer)
+        except Exception:  # a model the exporter cannot describe gets no warm start
+            return
+        _warm_start.save_reference(
+            source.cache_dir,
+            source.checkpoint_sha256,
+            probes,
+            labels=self._labels,
+            tokenizer=self._tokenizer,
+            window=int(self._tokenizer.model_max_length),
+            input_names=input_names,
+            scores=scores,
+        )
 
     @property
     def name(self) -> str:
@@ -353,7 +434,11 @@ def _checkpoint_sha256(bundle: Path | None) -> str | None:
     try:
         return str(json.loads((bundle / MANIFEST_FILE).read_text(encoding="utf-8"))["sha256"])
     except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
         return file_sha256(bundle / CHECKPOINT_FILE)
+    except OSError:  # no checkpoint: the loader says so
+        return None
 
 
 def _return_freed_memory() -> None:
@@ -402,21 +487,54 @@ def _scorer_name(variant: str | None, bundle: Path | None) -> str:
     return f"detoxify:{variant}"
 
 
-def _load_from_bundle(detoxify: ModuleType, torch: ModuleType, bundle: Path, device: str) -> Any:
+def _engines_reference(engine: Engine, probes: list[str]) -> Any:
+    try:
+        return reference_scores(engine, probes)
+    except Exception:  # the scorer still works; only the next warm start is lost
+        return None
+
+
+def _load_from_bundle(
+    detoxify: ModuleType, torch: ModuleType, bundle: Path, device: str, cache_dir: Path | None = None
+) -> Any:
     checkpoint, hf_dir = bundle / CHECKPOINT_FILE, (bundle / HF_DIR).resolve()
     if not checkpoint.is_file() or not hf_dir.is_dir():
         raise ScorerError(f"the Detoxify bundle {bundle} needs {CHECKPOINT_FILE} and {HF_DIR}/: {_FIX}")
+    with _scratch_dir(cache_dir) as scratch:
+        patched = scratch / CHECKPOINT_FILE
+        try:
+            # Memory-mapped: the weights are only copied from the file to the patched file, never held.
+            loaded = _torch_load(torch, checkpoint)
+            # Detoxify always asks transformers for model_type; point it at the bundle's own files.
+            loaded["config"]["arch"]["args"]["model_type"] = str(hf_dir)
+            torch.save(loaded, patched)
+            del loaded
+        except Exception as exc:
+            raise ScorerError(
+                f"the Detoxify checkpoint {checkpoint} cannot be read ({type(exc).__name__}), so it is "
+                f"corrupt or not a Detoxify checkpoint: {_FIX}"
+            ) from exc
+        gc.collect()
+        return detoxify.Detoxify(checkpoint=str(patched), device=device, huggingface_config_path=str(hf_dir))
+
+
+def _torch_load(torch: ModuleType, checkpoint: Path) -> Any:
     try:
-        loaded = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        # Detoxify always asks transformers for model_type; point it at the bundle's own files.
-        loaded["config"]["arch"]["args"]["model_type"] = str(hf_dir)
-    except Exception as exc:
-        raise ScorerError(
-            f"the Detoxify checkpoint {checkpoint} cannot be read ({type(exc).__name__}), so it is corrupt "
-            f"or not a Detoxify checkpoint: {_FIX}"
-        ) from exc
-    buffer = io.BytesIO()
-    torch.save(loaded, buffer)
-    del loaded
-    buffer.seek(0)
-    return detoxify.Detoxify(checkpoint=buffer, device=device, huggingface_config_path=str(hf_dir))
+        return torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+    except RuntimeError:  # an old (non-zip) checkpoint format cannot be memory-mapped
+        return torch.load(checkpoint, map_location="cpu", weights_only=False)
+
+
+@contextlib.contextmanager
+def _scratch_dir(cache_dir: Path | None) -> Iterator[Path]:
+    # The patched checkpoint lives only while Detoxify loads it: in the engine cache when that exists
+    # and can be written (the bundle's disk, usually), else in the system's temporary folder.
+    base: Path | None = None
+    if cache_dir is not None and cache_dir.is_dir():
+        try:
+            with tempfile.TemporaryFile(dir=cache_dir):
+                base = cache_dir
+        except OSError:
+            base = None
+    with tempfile.TemporaryDirectory(prefix=".loading-" if base else "classmod-load-", dir=base) as scratch:
+        yield Path(scratch)

@@ -36,6 +36,7 @@ __all__ = [
     "build_engine",
     "measure_drift",
     "prepare_engine",
+    "reference_scores",
 ]
 
 logger = logging.getLogger(__name__)
@@ -100,6 +101,8 @@ class PreparedEngine:
     drift: float
     reason: str | None
     fell_back: bool
+    reference_scores: Scores | None = None
+    """fp32 torch's scores for the probe texts, in order, when the check computed them."""
 
 
 class _DetoxifyEngine:
@@ -195,6 +198,39 @@ def measure_drift(engine: Engine, reference: Engine, probe_texts: Sequence[str])
     return largest
 
 
+def reference_scores(reference: Engine, probe_texts: Sequence[str]) -> Scores:
+    """Score the probe texts with the reference in the same batches :func:`measure_drift` uses."""
+    texts = list(probe_texts)
+    chunks = [
+        reference.predict(texts[begin : begin + _PROBE_BATCH]) for begin in range(0, len(texts), _PROBE_BATCH)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+
+
+class _MemoReference:
+    """The reference engine, scoring each probe batch once however many candidates are checked."""
+
+    def __init__(self, inner: Engine) -> None:
+        self.name = inner.name
+        self._inner = inner
+        self._seen: dict[tuple[str, ...], Scores] = {}
+
+    def predict(self, texts: list[str]) -> Scores:
+        key = tuple(texts)
+        if key not in self._seen:
+            self._seen[key] = self._inner.predict(texts)
+        return self._seen[key]
+
+    def scores(self, probe_texts: list[str]) -> Scores | None:
+        chunks = [
+            tuple(probe_texts[begin : begin + _PROBE_BATCH])
+            for begin in range(0, len(probe_texts), _PROBE_BATCH)
+        ]
+        if not chunks or any(chunk not in self._seen for chunk in chunks):
+            return None
+        return np.concatenate([self._seen[chunk] for chunk in chunks])
+
+
 def prepare_engine(
     name: str,
     source: ModelSource,
@@ -231,23 +267,32 @@ def prepare_engine(
     if name == AUTO:
         candidates = _AUTO_ORDER_CPU if source.device == "cpu" else _AUTO_ORDER_CUDA
     refusals: list[str] = []
+    memo = _MemoReference(reference)
     for candidate in candidates:
         try:
             engine = build_engine(candidate, source, threads=threads)
-            drift = measure_drift(engine, reference, probes)
+            drift = measure_drift(engine, memo, probes)
         except Exception as exc:  # any failure to build or run refuses the engine, never the scorer
             refusal = f"{candidate} failed to build or run ({type(exc).__name__}: {_first_line(exc)})"
         else:
             if drift <= max_drift:
                 reason = f"auto skipped {'; '.join(refusals)}" if refusals else None
                 logger.info("scoring engine %s accepted: drift %.4f <= %.4f", candidate, drift, max_drift)
-                return PreparedEngine(engine=engine, drift=drift, reason=reason, fell_back=False)
+                return PreparedEngine(
+                    engine=engine,
+                    drift=drift,
+                    reason=reason,
+                    fell_back=False,
+                    reference_scores=memo.scores(probes),
+                )
             refusal = f"{candidate} drifted {drift:.4f} from fp32 torch, over the allowed {max_drift:.4f}"
         logger.warning("scoring engine refused: %s", refusal)
         refusals.append(refusal)
     reason = f"using fp32 torch: {'; '.join(refusals) or 'no faster engine runs on ' + source.device}"
     logger.warning("scoring engine %s not used: %s", name, reason)
-    return PreparedEngine(engine=reference, drift=0.0, reason=reason, fell_back=True)
+    return PreparedEngine(
+        engine=reference, drift=0.0, reason=reason, fell_back=True, reference_scores=memo.scores(probes)
+    )
 
 
 def _quantised_torch_engine(source: ModelSource) -> Engine:

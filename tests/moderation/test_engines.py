@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -12,7 +15,7 @@ import pytest
 import torch
 
 from moderation.errors import ScorerError
-from moderation.scorers import _onnx_engines, engines
+from moderation.scorers import _onnx_engines, detoxify_scorer, engines
 from moderation.scorers.detoxify_scorer import (
     ENGINE_CACHE_DIR,
     MANIFEST_FILE,
@@ -477,3 +480,144 @@ def test_int8_engines_refuse_a_gpu(tiny_scorer: DetoxifyScorer, tiny_bundle_dir:
 
     with pytest.raises(ScorerError, match=f"the {name} engine runs on the CPU only"):
         build_engine(name, source)
+
+
+# --- the warm start -------------------------------------------------------------------------------
+
+_WARM_PROBES = ["hello everyone", "you stupid idiot", "see you in class tomorrow", "shut up"]
+
+
+def _references(cache: Path) -> list[Path]:
+    return sorted(cache.glob("fp32-reference-*.json"))
+
+
+@pytest.fixture(scope="module")
+def warm_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_detoxify(tmp_path_factory.mktemp("warm"))
+
+
+@pytest.mark.parametrize("name", ["onnx", "onnx-int8"])
+def test_a_warm_start_scores_as_the_cold_start_without_loading_the_model(
+    warm_bundle: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    cold = DetoxifyScorer(TINY_VARIANT, bundle=warm_bundle, engine=name, max_drift=1.0)
+    assert len(_references(warm_bundle / ENGINE_CACHE_DIR)) == 1
+
+    def no_load(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a warm start must not load the torch model")
+
+    monkeypatch.setattr(detoxify_scorer, "_load_from_bundle", no_load)
+    warm = DetoxifyScorer(TINY_VARIANT, bundle=warm_bundle, engine=name, max_drift=1.0)
+
+    assert (warm.name, warm.engine, warm.engine_note, warm.labels) == (cold.name, name, None, cold.labels)
+    assert warm.engine_drift == pytest.approx(cold.engine_drift, abs=1e-6)
+    assert (warm._body, warm._overlap) == (cold._body, cold._overlap)
+    texts = [*TEXTS, CALM * 12 + RUDE * 12]
+    np.testing.assert_allclose(
+        [list(each.values()) for each in warm.score_batch(texts)],
+        [list(each.values()) for each in cold.score_batch(texts)],
+        atol=1e-6,
+    )
+
+
+def test_a_warm_start_does_not_import_torch(warm_bundle: Path) -> None:
+    DetoxifyScorer(TINY_VARIANT, bundle=warm_bundle, engine="onnx-int8", max_drift=1.0)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from moderation.scorers.detoxify_scorer import DetoxifyScorer\n"
+        f"scorer = DetoxifyScorer({TINY_VARIANT!r}, bundle=Path({str(warm_bundle)!r}), engine='auto',"
+        " max_drift=1.0)\n"
+        "scorer.score_batch(['hello everyone', 'you stupid idiot'])\n"
+        "print(scorer.engine, 'torch' in sys.modules, 'detoxify' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
+
+    assert done.stdout.split() == ["onnx-int8", "False", "False"], done.stderr
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "other probes"])
+def test_a_missing_or_corrupt_reference_takes_the_cold_path_and_rebuilds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    bundle = build_tiny_detoxify(tmp_path)
+    DetoxifyScorer(TINY_VARIANT, bundle=bundle, engine="onnx", probe_texts=_WARM_PROBES)
+    (reference,) = _references(bundle / ENGINE_CACHE_DIR)
+    good = json.loads(reference.read_text())
+    if damage == "missing":
+        reference.unlink()
+    elif damage == "corrupt":
+        reference.write_text('{"format": 1, "scores": [[0.5', encoding="utf-8")
+    else:
+        reference.write_text(json.dumps({**good, "probes_sha256": "0" * 64}), encoding="utf-8")
+    loads: list[int] = []
+    real = detoxify_scorer._load_from_bundle
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        loads.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(detoxify_scorer, "_load_from_bundle", counted)
+    _count_exports(monkeypatch, fail=True)  # the ONNX file itself is still cached
+
+    scorer = DetoxifyScorer(TINY_VARIANT, bundle=bundle, engine="onnx", probe_texts=_WARM_PROBES)
+
+    assert (loads, scorer.engine, scorer.engine_note) == ([1], "onnx", None)
+    rebuilt = json.loads(reference.read_text())
+    assert rebuilt["probes_sha256"] == good["probes_sha256"]
+    np.testing.assert_allclose(rebuilt["scores"], good["scores"], atol=1e-6)
+
+
+def test_new_probe_texts_are_checked_against_the_model_not_an_old_reference(warm_bundle: Path) -> None:
+    DetoxifyScorer(TINY_VARIANT, bundle=warm_bundle, engine="onnx")
+    before = set(_references(warm_bundle / ENGINE_CACHE_DIR))
+
+    scorer = DetoxifyScorer(TINY_VARIANT, bundle=warm_bundle, engine="onnx", probe_texts=["a new probe"])
+
+    assert scorer.engine == "onnx"
+    assert len(set(_references(warm_bundle / ENGINE_CACHE_DIR)) - before) == 1
+
+
+def test_the_drift_check_still_refuses_an_engine_on_a_warm_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bundle = build_tiny_detoxify(tmp_path)
+    DetoxifyScorer(TINY_VARIANT, bundle=bundle, engine="onnx", probe_texts=_WARM_PROBES)
+    (reference,) = _references(bundle / ENGINE_CACHE_DIR)
+    good = json.loads(reference.read_text())
+    shifted = [[score + 0.1 for score in row] for row in good["scores"]]
+    reference.write_text(json.dumps({**good, "scores": shifted}), encoding="utf-8")
+
+    with caplog.at_level(logging.WARNING, logger="moderation.scorers"):
+        scorer = DetoxifyScorer(TINY_VARIANT, bundle=bundle, engine="onnx", probe_texts=_WARM_PROBES)
+
+    assert (scorer.name, scorer.engine, scorer.engine_drift) == ("detoxify:tiny", "torch", None)
+    assert scorer.engine_note is not None
+    assert scorer.engine_note.startswith("using fp32 torch: onnx drifted 0.1")
+    assert "over the allowed 0.0200" in scorer.engine_note
+    assert "scoring engine refused" in caplog.text
+    # The reference is rebuilt from the loaded model, so the next start is warm and right again.
+    np.testing.assert_allclose(json.loads(reference.read_text())["scores"], good["scores"], atol=1e-6)
+    again = DetoxifyScorer(TINY_VARIANT, bundle=bundle, engine="onnx", probe_texts=_WARM_PROBES)
+    assert (again.engine, again.engine_note) == ("onnx", None)
+
+
+def test_auto_with_a_drifting_warm_reference_checks_against_the_model(tmp_path: Path) -> None:
+    bundle = build_tiny_detoxify(tmp_path)
+    DetoxifyScorer(TINY_VARIANT, bundle=bundle, engine="auto", max_drift=1.0, probe_texts=_WARM_PROBES)
+    (reference,) = _references(bundle / ENGINE_CACHE_DIR)
+    good = json.loads(reference.read_text())
+    reference.write_text(json.dumps({**good, "scores": [[9.0] * len(r) for r in good["scores"]]}))
+
+    scorer = DetoxifyScorer(
+        TINY_VARIANT, bundle=bundle, engine="auto", max_drift=1.0, probe_texts=_WARM_PROBES
+    )
+
+    assert (scorer.engine, scorer.engine_note) == ("onnx-int8", None)
+    np.testing.assert_allclose(json.loads(reference.read_text())["scores"], good["scores"], atol=1e-6)
