@@ -44,19 +44,22 @@ _EXPORT_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
 
 
 class _OnnxEngine:
-    def __init__(self, name: str, session: Any, tokenizer: Any, input_names: Sequence[str]) -> None:
+    def __init__(
+        self, name: str, session: Any, tokenizer: Any, input_names: Sequence[str], columns: int | None = None
+    ) -> None:
         self.name = name
         self._session = session
         self._tokenizer = tokenizer
         self._input_names = tuple(input_names)
-        self._labels = int(session.get_outputs()[0].shape[-1])
+        # Detoxify's unbiased checkpoints have 16 outputs for 7 labels: the labels come first.
+        self._labels = columns if columns is not None else int(session.get_outputs()[0].shape[-1])
 
     def predict(self, texts: list[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self._labels), dtype=np.float32)
         encoded = self._tokenizer(texts, return_tensors="np", truncation=True, padding=True)
         feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self._input_names}
-        logits = np.asarray(self._session.run(None, feeds)[0], dtype=np.float64)
+        logits = np.asarray(self._session.run(None, feeds)[0], dtype=np.float64)[:, : self._labels]
         with np.errstate(over="ignore"):  # exp overflows to inf for huge negative logits: sigmoid 0.0
             return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
@@ -70,6 +73,7 @@ def build_onnx_engine(
     checkpoint_sha256: str | None,
     cache_dir: Path | None,
     threads: int | None,
+    columns: int | None = None,
 ) -> _OnnxEngine:
     """Build the ``onnx`` or ``onnx-int8`` engine, from the cache when it holds a sound file.
 
@@ -84,7 +88,7 @@ def build_onnx_engine(
         key = cache_key(name, checkpoint_sha256 or "uncached", input_names)
         path = _model_file(name, key, directory, model, tokenizer, input_names)
         session = _session(onnxruntime, path, providers, threads)
-    return _OnnxEngine(name, session, tokenizer, input_names)
+    return _OnnxEngine(name, session, tokenizer, input_names, columns)
 
 
 def model_input_names(model: Any, tokenizer: Any) -> list[str]:
@@ -114,11 +118,12 @@ def load_onnx_engine(
     *,
     device: str,
     threads: int | None,
+    columns: int | None = None,
 ) -> _OnnxEngine:
     """An engine over an already built ONNX file (see :func:`cached_model_file`), without torch."""
     onnxruntime: Any = importlib.import_module("onnxruntime")
     session = _session(onnxruntime, path, _providers(onnxruntime, device), threads)
-    return _OnnxEngine(name, session, tokenizer, input_names)
+    return _OnnxEngine(name, session, tokenizer, input_names, columns)
 
 
 def _session(onnxruntime: Any, path: Path, providers: list[Any], threads: int | None) -> Any:

@@ -176,7 +176,13 @@ def warm_start(
             return None
         try:
             engine = _onnx_engines.load_onnx_engine(
-                candidate, path, tokenizer, reference.input_names, device="cpu", threads=threads
+                candidate,
+                path,
+                tokenizer,
+                reference.input_names,
+                device="cpu",
+                threads=threads,
+                columns=len(reference.labels),
             )
             drift = _drift(engine, probes, reference.scores)
         except Exception as exc:

@@ -53,6 +53,11 @@ __all__ = [
     "verify_bundle",
 ]
 
+# Padded tokens one forward pass may hold (batch size x longest window); English chat runs about
+# a token per three to four characters, so characters stand in for tokens when cutting batches.
+_PADDED_TOKEN_BUDGET = 4096
+_TOKENS_PER_CHAR = 0.35
+
 DEFAULT_VARIANT = "unbiased-small"
 CHECKPOINT_FILE = "checkpoint.ckpt"
 HF_DIR = "hf"
@@ -268,8 +273,7 @@ class DetoxifyScorer:
         # Detoxify pads a batch to its longest text: batch similar lengths so one long message
         # does not make every short one pay for a full window.
         order = sorted(range(len(segments)), key=lambda position: len(segments[position]))
-        for begin in range(0, len(order), self._batch_size):
-            positions = order[begin : begin + self._batch_size]
+        for positions in _padded_batches(order, segments, self._batch_size):
             chunk = [segments[position] for position in positions]
             chunk_owners = [owners[position] for position in positions]
             for owner, scores in zip(chunk_owners, self._predict(chunk), strict=True):
@@ -446,6 +450,25 @@ def _return_freed_memory() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _padded_batches(order: list[int], segments: list[str], batch_size: int) -> list[list[int]]:
+    """Cut length-sorted segments into batches whose padded size stays within a token budget.
+
+    A batch costs about its size times its longest member, so 31 short messages and one 2 kB message
+    together cost as much as 32 long ones; the budget keeps long windows in small batches of their own.
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for position in order:
+        longest = _TOKENS_PER_CHAR * len(segments[position]) + 2  # sorted: the newest is the longest
+        if current and (len(current) == batch_size or (len(current) + 1) * longest > _PADDED_TOKEN_BUDGET):
+            batches.append(current)
+            current = []
+        current.append(position)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _continues_word(words: list[int | None], position: int) -> bool:

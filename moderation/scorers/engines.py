@@ -138,7 +138,7 @@ class _TorchModelEngine:
             return np.zeros((0, len(self._labels)), dtype=np.float32)
         inputs = self._tokenizer(texts, return_tensors="pt", truncation=True, padding=True)
         with self._torch.inference_mode():
-            logits = self._model(**inputs)[0]
+            logits = self._model(**inputs)[0][:, : len(self._labels)]  # labels come first
             scores: Scores = self._torch.sigmoid(logits).float().numpy()
         return scores
 
@@ -178,6 +178,7 @@ def build_engine(name: str, source: ModelSource, *, threads: int | None = None) 
         checkpoint_sha256=source.checkpoint_sha256,
         cache_dir=source.cache_dir,
         threads=threads,
+        columns=len(source.labels),
     )
 
 

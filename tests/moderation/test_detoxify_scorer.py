@@ -165,3 +165,15 @@ def test_threads_set_the_torch_thread_count(tiny_bundle_dir: Path) -> None:
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_long_windows_are_not_batched_with_short_messages() -> None:
+    # Padding a batch to its longest member made 31 short messages pay for one 2 kB window.
+    from moderation.scorers.detoxify_scorer import _padded_batches
+
+    segments = ["see you at ten"] * 31 + ["word " * 400, "x" * 1500]
+    order = sorted(range(len(segments)), key=lambda position: len(segments[position]))
+    batches = _padded_batches(order, segments, batch_size=32)
+    assert batches == [list(range(31)), [32, 31]], "long windows go together, not with short messages"
+    many = ["hello class"] * 70
+    assert [len(batch) for batch in _padded_batches(list(range(70)), many, batch_size=32)] == [32, 32, 6]

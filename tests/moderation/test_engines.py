@@ -621,3 +621,27 @@ def test_auto_with_a_drifting_warm_reference_checks_against_the_model(tmp_path: 
 
     assert (scorer.engine, scorer.engine_note) == ("onnx-int8", None)
     np.testing.assert_allclose(json.loads(reference.read_text())["scores"], good["scores"], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["torch-int8", "onnx"])
+def test_a_head_with_more_outputs_than_labels_keeps_the_label_columns(tmp_path: Path, name: str) -> None:
+    # Detoxify's unbiased checkpoints have 16 outputs and name only the first 7 (the rest are
+    # identity heads it ignores); every engine must score the named labels, not refuse the model.
+    bundle = build_tiny_detoxify(tmp_path, labels=UNBIASED_SMALL_LABELS)
+    checkpoint = bundle / detoxify_scorer.CHECKPOINT_FILE
+    loaded = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    named = list(UNBIASED_SMALL_LABELS[:3])
+    loaded["config"]["dataset"]["args"]["classes"] = named  # 7 outputs, 3 names
+    torch.save(loaded, checkpoint)
+    manifest_path = bundle / detoxify_scorer.MANIFEST_FILE
+    manifest = json.loads(manifest_path.read_text())
+    manifest["sha256"] = detoxify_scorer.file_sha256(checkpoint)
+    manifest["labels"] = named
+    manifest_path.write_text(json.dumps(manifest))
+
+    scorer = DetoxifyScorer(None, bundle=bundle, engine=name, max_drift=0.05)
+
+    assert scorer.engine == name, scorer.engine_note
+    assert scorer.labels == tuple(named)
+    [scores] = scorer.score_batch(["you are an idiot"])
+    assert set(scores) == set(named)
