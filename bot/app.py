@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from adapters.base import Adapter
 from bot.config import Settings
+from bot.pipeline import Pipeline
 from bot.store import Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
 from moderation.batching import ScoringService
@@ -13,7 +15,7 @@ from moderation.policy import Policy, load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer, load_text_scorer
 from moderation.scorers.engines import DEFAULT_PROBE_TEXTS
 
-__all__ = ["Services", "load_scorer", "open_services"]
+__all__ = ["Services", "load_scorer", "make_pipeline", "open_services"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,3 +91,14 @@ def open_services(
         loaded.scorer, max_batch=settings.scoring_batch_size, window_ms=settings.scoring_window_ms
     )
     return Services(settings=settings, policy=policy, store=store, loaded=loaded, scoring=scoring)
+
+
+def make_pipeline(services: Services, adapter: Adapter) -> Pipeline:
+    """The pipeline for one adapter, sharing the process's policy, store, scorer and micro-batcher."""
+    return Pipeline(
+        policy=services.policy,
+        store=services.store,
+        scorer=services.loaded.scorer,
+        adapter=adapter,
+        scoring=services.scoring,
+    )

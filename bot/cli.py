@@ -18,10 +18,9 @@ from rich.console import Console
 
 from adapters.recording_adapter import RecordingAdapter
 from bot import views
-from bot.app import load_scorer, open_services
+from bot.app import load_scorer, make_pipeline, open_services
 from bot.config import Settings, check_database_url, load_settings
 from bot.logs import configure_logging
-from bot.pipeline import Pipeline
 from bot.store import CASE_STATUSES, Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
 from moderation.engine import assess
@@ -259,13 +258,7 @@ def _replay(
         try:
             views.print_scorer_banner(err, services.loaded)
             logging.getLogger("bot.pipeline").setLevel(logging.WARNING)  # the table says it all
-            pipeline = Pipeline(
-                policy=services.policy,
-                store=services.store,
-                scorer=services.loaded.scorer,
-                adapter=RecordingAdapter(),
-                scoring=services.scoring,
-            )
+            pipeline = make_pipeline(services, RecordingAdapter())
 
             async def run_all() -> list[Any]:
                 return [await pipeline.handle(line.message, now=line.message.sent_at) for line in lines]
@@ -303,13 +296,7 @@ def run(
         raise _fail(str(exc)) from exc
     views.print_scorer_banner(err, services.loaded)
     logging.getLogger("bot.pipeline").setLevel(logging.WARNING)  # the chat shows every action
-    pipeline = Pipeline(
-        policy=services.policy,
-        store=services.store,
-        scorer=services.loaded.scorer,
-        adapter=ConsoleAdapter(out),
-        scoring=services.scoring,
-    )
+    pipeline = make_pipeline(services, ConsoleAdapter(out))
 
     async def handle(message: ChatMessage) -> None:
         outcome = await pipeline.handle(message)

@@ -23,11 +23,10 @@ from adapters.discord_adapter import (
     message_from_discord,
     message_from_edit,
 )
-from bot.app import Services
+from bot.app import Services, make_pipeline
 from bot.cards import outcome_line
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
-from bot.pipeline import Pipeline
 from bot.review import Press, Staff
 from moderation.errors import AdapterError
 from moderation.types import Role
@@ -87,13 +86,7 @@ class DiscordBot:
             safeguarding_channel=settings.discord_safeguarding_channel,
             notice_lifetime=settings.notice_lifetime_seconds,
         )
-        self.pipeline = Pipeline(
-            policy=services.policy,
-            store=services.store,
-            scorer=services.loaded.scorer,
-            adapter=self.adapter,
-            scoring=services.scoring,
-        )
+        self.pipeline = make_pipeline(services, self.adapter)
         staff = Staff(
             moderators=frozenset(str(user) for user in settings.discord_moderators),
             safeguarding_officers=frozenset(str(user) for user in settings.discord_safeguarding_officers),

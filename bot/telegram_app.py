@@ -27,11 +27,10 @@ from telegram.ext import (
 )
 
 from adapters.telegram_adapter import PLATFORM, ModerationRateLimiter, TelegramAdapter, message_from_telegram
-from bot.app import Services
+from bot.app import Services, make_pipeline
 from bot.cards import outcome_line
 from bot.config import ConfigError, Settings
 from bot.desk import Desk, Reply
-from bot.pipeline import Pipeline
 from bot.review import Press, Staff
 from moderation.errors import AdapterError
 
@@ -83,13 +82,7 @@ class TelegramBot:
             safeguarding_chat=settings.telegram_safeguarding_chat,
             notice_lifetime=settings.notice_lifetime_seconds,
         )
-        self.pipeline = Pipeline(
-            policy=services.policy,
-            store=services.store,
-            scorer=services.loaded.scorer,
-            adapter=self.adapter,
-            scoring=services.scoring,
-        )
+        self.pipeline = make_pipeline(services, self.adapter)
         staff = Staff(
             moderators=frozenset(str(user) for user in settings.telegram_moderators),
             safeguarding_officers=frozenset(str(user) for user in settings.telegram_safeguarding_officers),
