@@ -23,7 +23,8 @@ On the same 1,000 messages (``generate_messages(1000)``), per variant, each in a
 
 - baseline: the Detoxify object as loaded, fp32, ``predict([text])`` one message at a time, on a
   stratified sample (every 5th short and every 5th long message), scaled to messages per second;
-- the scoring service, ``ScoringService(DetoxifyScorer(engine=E), max_batch=32, window_ms=5)``, for
+- the scoring service, ``ScoringService(DetoxifyScorer(engine=E), max_batch=32, window_ms=5)`` with
+  its default long lane (texts over 400 characters are scored in a second worker thread), for
   E in torch, torch-int8, onnx, onnx-int8: burst throughput (messages submitted at once with
   ``asyncio.gather``; a pilot burst on the stratified sample first, then all 1,000 unless the pilot
   projects more than ``--burst-budget`` seconds), latency from scheduled arrival to result at a
@@ -71,6 +72,7 @@ from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from bench.messages import DEFAULT_SEED, generate_messages  # noqa: E402
+from moderation.batching import DEFAULT_LONG_TEXT_CHARS  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "scoring"
 BUILD_FORMAT = 1  # bump when the bundles or vocabularies change, so cached ones are rebuilt
@@ -204,7 +206,7 @@ def stratified(texts: Sequence[str], step: int, offset: int = 0) -> list[int]:
     return sorted(long_ones[offset::step] + short_ones[offset::step])
 
 
-def machine_info() -> dict[str, Any]:
+def machine_info(device: str = "cpu") -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     cores: set[tuple[str, str]] = set()
     physical = ("0", "")
@@ -232,7 +234,22 @@ def machine_info() -> dict[str, Any]:
             for package in ("torch", "onnxruntime", "onnx", "transformers", "tokenizers", "detoxify")
         },
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "gpu": _gpu_name() if device != "cpu" else None,
     }
+
+
+def _gpu_name() -> str:
+    try:
+        found = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown GPU"
+    return found.stdout.strip().splitlines()[0] if found.stdout.strip() else "unknown GPU"
 
 
 # --- building the bundles (in a child process) -----------------------------------------------------
@@ -480,7 +497,7 @@ def engines_cached(bundle: Path) -> bool:
 # --- the measurements (each in a child process) ---------------------------------------------------
 
 
-def _load_plain_detoxify(bundle: Path) -> Any:
+def _load_plain_detoxify(bundle: Path, device: str = "cpu") -> Any:
     """Detoxify as a user loads it: the same patch as DetoxifyScorer (model_type -> the bundle's hf/)."""
     import detoxify
     import torch
@@ -491,10 +508,14 @@ def _load_plain_detoxify(bundle: Path) -> Any:
     torch.save(loaded, buffer)
     del loaded
     buffer.seek(0)
-    return detoxify.Detoxify(checkpoint=buffer, huggingface_config_path=str((bundle / "hf").resolve()))
+    return detoxify.Detoxify(
+        checkpoint=buffer, device=device, huggingface_config_path=str((bundle / "hf").resolve())
+    )
 
 
-def child_baseline(bundle: Path, texts: list[str], indices: list[int], threads: int | None) -> dict[str, Any]:
+def child_baseline(
+    bundle: Path, texts: list[str], indices: list[int], threads: int | None, device: str = "cpu"
+) -> dict[str, Any]:
     import numpy as np
     import torch
     from transformers.utils import logging as hf_logging
@@ -508,7 +529,7 @@ def child_baseline(bundle: Path, texts: list[str], indices: list[int], threads: 
         torch.set_num_threads(threads)
     imports = _status_mb("VmRSS")
     started = time.perf_counter()
-    model = _load_plain_detoxify(bundle)
+    model = _load_plain_detoxify(bundle, device)
     load_s = time.perf_counter() - started
     load_peak = _maxrss_mb()
     _trim()
@@ -549,13 +570,18 @@ def child_baseline(bundle: Path, texts: list[str], indices: list[int], threads: 
 
 
 class _Tracked:
-    """Passes batches to the scorer, timing each call and telling when no call is in flight."""
+    """Passes batches to the scorer, timing each call and telling when no call is in flight.
+
+    The service's two lanes may call it from two threads at once.
+    """
 
     def __init__(self, scorer: Any) -> None:
         self._scorer = scorer
         self.calls: list[tuple[int, bool, float]] = []  # (texts, holds a 1-3 kB message, seconds)
         self.idle = threading.Event()
         self.idle.set()
+        self._lock = threading.Lock()
+        self._in_flight = 0
 
     @property
     def name(self) -> str:
@@ -566,14 +592,19 @@ class _Tracked:
         return tuple(self._scorer.labels)
 
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        self.idle.clear()
+        with self._lock:
+            self._in_flight += 1
+            self.idle.clear()
         started = time.perf_counter()
         try:
             return list(self._scorer.score_batch(texts))
         finally:
             long_one = any(len(text.encode("utf-8")) >= LONG_BYTES for text in texts)
-            self.calls.append((len(texts), long_one, time.perf_counter() - started))
-            self.idle.set()
+            with self._lock:
+                self.calls.append((len(texts), long_one, time.perf_counter() - started))
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self.idle.set()
 
 
 async def _burst(service: Any, tracked: _Tracked, texts: list[str]) -> dict[str, Any]:
@@ -666,22 +697,25 @@ def child_engine(
     steady_set: list[int],
     *,
     threads: int | None,
+    device: str = "cpu",
     budget_s: float,
     full_burst: bool,
     all_scores: bool,
     grace_s: float,
 ) -> dict[str, Any]:
     import numpy as np
-    import torch
     from transformers.utils import logging as hf_logging
 
     from moderation.batching import ScoringService
     from moderation.scorers.detoxify_scorer import DetoxifyScorer
 
+    if engine.startswith("torch"):
+        import torch  # noqa: F401  (imported before measuring the imports' RSS, as in the baseline)
+    # The ONNX engines start as the bot does: from the engine cache, without torch (the warm start).
     hf_logging.set_verbosity_error()
     imports = _status_mb("VmRSS")
     started = time.perf_counter()
-    scorer = DetoxifyScorer(None, bundle=bundle, engine=engine, threads=threads)
+    scorer = DetoxifyScorer(None, bundle=bundle, engine=engine, threads=threads, device=device)
     load_s = time.perf_counter() - started
     load_peak = _maxrss_mb()
     _trim()
@@ -736,11 +770,18 @@ def child_engine(
             "load_peak_mb": load_peak,
             "after_load_mb": after_load,
             "serving_peak_mb": serving_peak,
-            "torch_threads": torch.get_num_threads(),
+            "torch_threads": _torch_threads(),
             "labels": labels,
+            "long_lane_texts": service.stats.long_texts,
             **measured,
         },
     }
+
+
+def _torch_threads() -> int | None:
+    """torch's thread count, or ``None`` when this process never imported torch."""
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else None
 
 
 def child_prepare(bundle: Path, threads: int | None) -> dict[str, Any]:
@@ -847,7 +888,9 @@ def child_main(kind: str, out: Path, options: dict[str, Any]) -> int:
     else:
         texts = [item["text"] for item in generate_messages(options["messages"], options["seed"])]
         if kind == "baseline":
-            answer = child_baseline(bundle, texts, options["baseline_sample"], threads)
+            answer = child_baseline(
+                bundle, texts, options["baseline_sample"], threads, options.get("device", "cpu")
+            )
         else:
             answer = child_engine(
                 bundle,
@@ -856,6 +899,7 @@ def child_main(kind: str, out: Path, options: dict[str, Any]) -> int:
                 options["burst_sample"],
                 options["steady_set"],
                 threads=threads,
+                device=options.get("device", "cpu"),
                 budget_s=options["budget_s"],
                 full_burst=options["full_burst"],
                 all_scores=options["all_scores"],
@@ -899,6 +943,7 @@ def bench_variant(console: Console, name: str, args: argparse.Namespace, texts: 
         "variant": name,
         "outputs": outputs,
         "threads": args.threads,
+        "device": args.device,
         "messages": len(texts),
         "seed": args.seed,
     }
@@ -918,7 +963,7 @@ def bench_variant(console: Console, name: str, args: argparse.Namespace, texts: 
 
     runs: list[dict[str, Any]] = []
     scores: dict[str, Any] = {}
-    for engine in ENGINES:
+    for engine in args.engines:
         console.print(f"[dim]{name}: the scoring service on {engine}...[/dim]")
         run, engine_scores = run_child(
             "engine",
@@ -934,7 +979,9 @@ def bench_variant(console: Console, name: str, args: argparse.Namespace, texts: 
         run.pop("labels")
         scores[engine] = engine_scores
         runs.append(run)
-    reference = scores["torch"]
+    reference = scores.get("torch")
+    if reference is None:  # --engines without torch: drift against plain Detoxify's sample instead
+        reference = baseline_scores
     for run in runs:
         both = ~np.isnan(reference[:, 0]) & ~np.isnan(scores[run["engine"]][:, 0])
         run["drift_messages"] = int(both.sum())
@@ -999,7 +1046,8 @@ def render_variant(console: Console, result: dict[str, Any], primary: bool) -> N
     table = Table(
         title=(
             f"{result['variant']}: plain Detoxify vs ScoringService(max_batch={MAX_BATCH}, "
-            f"window_ms={WINDOW_MS:g}), each row a fresh process"
+            f"window_ms={WINDOW_MS:g}, long lane over {DEFAULT_LONG_TEXT_CHARS} chars), "
+            "each row a fresh process"
         )
     )
     columns = (
@@ -1056,7 +1104,9 @@ def render_variant(console: Console, result: dict[str, Any], primary: bool) -> N
         f"{result['steady_messages']} messages (stratified), latency from scheduled arrival to result; "
         "≥: the "
         "engine fell behind and the run was stopped (unfinished messages count with their wait so far).",
-        "RSS: VmRSS after importing torch/transformers/detoxify, ru_maxrss after loading (the load's peak), "
+        "RSS: VmRSS after the imports (torch, transformers and detoxify for plain and the torch engines; "
+        "the ONNX engines start as the bot does, from the engine cache without torch), ru_maxrss after "
+        "loading (the load's peak), "
         "VmRSS after load, ru_maxrss of the measured runs (high-water mark reset after load). max drift: "
         f"largest |score - fp32 torch engine| over {result['runs'][-1]['drift_messages']} messages × all "
         "labels.",
@@ -1129,7 +1179,8 @@ def render(console: Console, results: dict[str, Any]) -> None:
     versions = machine["versions"]
     threads = results["threads"]
     runs = [run for result in results["variants"] for run in result["runs"]]
-    torch_threads = sorted({run["torch_threads"] for run in runs}) or ["?"]
+    torch_threads = sorted({run["torch_threads"] for run in runs if run["torch_threads"] is not None})
+    torch_note = "/".join(map(str, torch_threads)) or "?"
     console.print(
         f"[bold]classmod scoring benchmark[/bold] · {results['messages']} messages (seed {results['seed']}, "
         f"{results['long_messages']} of 1–3 kB, mean {results['mean_chars']:.0f} chars)"
@@ -1138,10 +1189,10 @@ def render(console: Console, results: dict[str, Any]) -> None:
     console.print(
         f"machine: {machine['cpu']} · {machine['physical_cores']} physical / {machine['logical_cores']} "
         f"logical cores ({machine['usable_cores']} usable) · {machine['memory_gb']:.0f} GB · Python "
-        f"{machine['python']} · torch {versions['torch']} ({'/'.join(map(str, torch_threads))} threads) · "
+        f"{machine['python']} · torch {versions['torch']} ({torch_note} threads) · "
         f"onnxruntime {versions['onnxruntime']} (intra-op {threads or 'default = physical cores'}, "
         f"inter-op 1) · transformers {versions['transformers']} · detoxify {versions['detoxify']} · "
-        f"{machine['platform']}",
+        f"{machine['platform']}" + (f" · device cuda: {machine['gpu']}" if machine.get("gpu") else ""),
         highlight=False,
     )
     code = results["code"]
@@ -1207,10 +1258,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=7,
         help="outputs of the unbiased-small head: 7 (its labels, default) or 16 (as the real checkpoint)",
     )
+    parser.add_argument(
+        "--engines",
+        type=lambda value: tuple(value.split(",")),
+        default=ENGINES,
+        metavar="E,E",
+        help=f"the engines to measure (default: {','.join(ENGINES)}); drift is against torch when it is one",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where plain Detoxify and the engines run (cuda: a GPU; the int8 engines are CPU-only)",
+    )
     parser.add_argument("--child", choices=CHILD_KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-options", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.engines) - set(ENGINES))
+    if unknown:
+        parser.error(f"unknown engine(s) {', '.join(unknown)}: choose from {', '.join(ENGINES)}")
     if args.child is not None:
         return child_main(args.child, args.child_out, json.loads(args.child_options))
 
@@ -1219,7 +1286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     texts = [item["text"] for item in generate_messages(1000, args.seed)]
     names = list(VARIANTS) if args.variant == "both" else [args.variant]
     results: dict[str, Any] = {
-        "machine": machine_info(),
+        "machine": machine_info(args.device),
         "code": code_digest(),
         "messages": len(texts),
         "seed": args.seed,

@@ -88,7 +88,10 @@ def open_services(
     store = Store.open(database_url or settings.database_url)
     loaded = load_scorer(settings)
     scoring = ScoringService(
-        loaded.scorer, max_batch=settings.scoring_batch_size, window_ms=settings.scoring_window_ms
+        loaded.scorer,
+        max_batch=settings.scoring_batch_size,
+        window_ms=settings.scoring_window_ms,
+        long_text_chars=settings.scoring_long_text_chars or None,
     )
     return Services(settings=settings, policy=policy, store=store, loaded=loaded, scoring=scoring)
 

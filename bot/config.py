@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     scoring_window_ms: float = Field(
         default=5.0, ge=0, le=1000, description="how long a message waits for others to batch with"
     )
+    scoring_long_text_chars: int = Field(
+        default=400,
+        ge=0,
+        le=100_000,
+        description="longer messages are scored in a lane of their own, so short ones never wait behind "
+        "them; 0: one lane",
+    )
     require_detoxify: bool = Field(
         default=False, description="fail at start-up instead of using the fallback"
     )

@@ -2,9 +2,13 @@
 
 When a lesson ends and forty learners post at once, scoring each message alone wastes the model:
 a batch of 32 costs little more than one. :class:`ScoringService` collects the texts that arrive
-within a short window (or until the batch is full), scores them together in one worker thread, and
+within a short window (or until the batch is full), scores them together in a worker thread, and
 hands each caller its own result. The event loop never waits on the model, and while one batch is
 being scored the next one fills up, so batches grow with the load.
+
+Long texts (a pasted essay, a 3 kB rant) cost a model tens of times what a chat line costs, so they
+have a lane of their own: a second worker thread that scores them a few at a time, while the short
+lane goes on scoring chat lines. A "thank you" never waits behind a 3 kB message.
 """
 
 from __future__ import annotations
@@ -12,14 +16,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from moderation.errors import ScorerError
 from moderation.scorers.base import TextScorer
 
-__all__ = ["BatchStats", "ScoringService"]
+__all__ = ["DEFAULT_LONG_TEXT_CHARS", "BatchStats", "ScoringService"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_LONG_TEXT_CHARS = 400
+"""Texts longer than this (about 100 to 150 tokens) take the long lane."""
+_LONG_LANE_BATCH = 4  # long texts are compute-bound: bigger batches gain nothing and delay results
+
+_Item = tuple[str, "asyncio.Future[dict[str, float]]"]
 
 
 @dataclass(slots=True)
@@ -29,6 +39,7 @@ class BatchStats:
     batches: int = 0
     texts: int = 0
     largest: int = 0
+    long_texts: int = 0
 
     @property
     def mean_batch(self) -> float:
@@ -36,28 +47,49 @@ class BatchStats:
         return self.texts / self.batches if self.batches else 0.0
 
 
+@dataclass(slots=True)
+class _Lane:
+    name: str
+    max_batch: int
+    window: float
+    queue: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
+    worker: asyncio.Task[None] | None = None
+    executor: ThreadPoolExecutor | None = None
+
+
 class ScoringService:
     """An asyncio micro-batcher in front of a :class:`TextScorer`.
 
     Args:
-        scorer: the model; its ``score_batch`` runs in one dedicated worker thread.
-        max_batch: the most texts scored together.
+        scorer: the model; its ``score_batch`` runs in worker threads, at most two calls at once
+            (one per lane), so it must be safe to call from two threads.
+        max_batch: the most short texts scored together.
         window_ms: how long the first text of a batch waits for company.
+        long_text_chars: texts longer than this are scored in the long lane; ``None`` gives one
+            lane for everything.
     """
 
-    def __init__(self, scorer: TextScorer, *, max_batch: int = 32, window_ms: float = 5.0) -> None:
+    def __init__(
+        self,
+        scorer: TextScorer,
+        *,
+        max_batch: int = 32,
+        window_ms: float = 5.0,
+        long_text_chars: int | None = DEFAULT_LONG_TEXT_CHARS,
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         if window_ms < 0:
             raise ValueError("window_ms cannot be negative")
+        if long_text_chars is not None and long_text_chars < 1:
+            raise ValueError("long_text_chars must be at least 1 (or None for a single lane)")
         self.scorer = scorer
         self.max_batch = max_batch
         self.window = window_ms / 1000
+        self.long_text_chars = long_text_chars
         self.stats = BatchStats()
-        self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[tuple[str, asyncio.Future[dict[str, float]]]] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._lanes: dict[str, _Lane] = {}
 
     @property
     def name(self) -> str:
@@ -65,62 +97,79 @@ class ScoringService:
         return self.scorer.name
 
     async def score(self, text: str) -> dict[str, float]:
-        """Score one text, batched with whatever else is waiting.
+        """Score one text, batched with whatever else is waiting in its lane.
 
         Raises:
             ScorerError: the model failed on the batch this text was in.
         """
-        queue = self._ensure_worker()
+        is_long = self.long_text_chars is not None and len(text) > self.long_text_chars
+        lane = self._lane("long" if is_long else "short")
         future: asyncio.Future[dict[str, float]] = asyncio.get_running_loop().create_future()
-        await queue.put((text, future))
+        await lane.queue.put((text, future))
         return await future
 
     async def close(self) -> None:
-        """Stop the worker and its thread; waiting callers get a ScorerError. Scoring again restarts them."""
-        if self._worker is not None and self._loop is asyncio.get_running_loop():
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
-        self._fail_pending("the scoring service was stopped")
-        self._worker = None
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        """Stop the workers and their threads; waiting callers get a ScorerError. Scoring restarts them."""
+        lanes, self._lanes = list(self._lanes.values()), {}
+        same_loop = self._loop is not None and self._loop is asyncio.get_running_loop()
+        for lane in lanes:
+            if lane.worker is not None and same_loop:
+                lane.worker.cancel()
+                await asyncio.gather(lane.worker, return_exceptions=True)
+            _fail_pending(lane.queue, "the scoring service was stopped")
+            if lane.executor is not None:
+                lane.executor.shutdown(wait=False, cancel_futures=True)
 
-    def _ensure_worker(self) -> asyncio.Queue[tuple[str, asyncio.Future[dict[str, float]]]]:
+    def _lane(self, name: str) -> _Lane:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop or self._queue is None or self._worker is None or self._worker.done():
-            # A new event loop (or a worker that died): start afresh on this loop.
+        if self._loop is not loop:
+            # A new event loop: queues and tasks of the old one cannot be used here; start afresh.
             self._loop = loop
-            self._queue = asyncio.Queue()
-            self._worker = loop.create_task(self._run(self._queue), name="classmod-scoring-batcher")
-        return self._queue
+            self._lanes = {}
+        lane = self._lanes.get(name)
+        if lane is None:
+            size = self.max_batch if name == "short" else min(self.max_batch, _LONG_LANE_BATCH)
+            lane = self._lanes[name] = _Lane(name, size, self.window)
+        if lane.worker is None or lane.worker.done():  # not started yet, or died
+            lane.worker = loop.create_task(self._run(lane), name=f"classmod-scoring-{name}")
+        return lane
 
-    async def _run(self, queue: asyncio.Queue[tuple[str, asyncio.Future[dict[str, float]]]]) -> None:
+    async def _run(self, lane: _Lane) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            batch = [await queue.get()]
-            deadline = loop.time() + self.window
-            while len(batch) < self.max_batch:
-                if not queue.empty():
-                    batch.append(queue.get_nowait())
-                    continue
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(queue.get(), remaining))
-                except TimeoutError:
-                    break
-            await self._score(loop, batch)
-
-    async def _score(
-        self, loop: asyncio.AbstractEventLoop, batch: list[tuple[str, asyncio.Future[dict[str, float]]]]
-    ) -> None:
-        texts = [text for text, _ in batch]
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="classmod-scoring")
+        queue = lane.queue
+        batch: list[_Item] = []
         try:
-            results = await loop.run_in_executor(self._executor, self.scorer.score_batch, texts)
+            while True:
+                batch = [await queue.get()]
+                deadline = loop.time() + lane.window
+                while len(batch) < lane.max_batch:
+                    if not queue.empty():
+                        batch.append(queue.get_nowait())
+                        continue
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(queue.get(), remaining))
+                    except TimeoutError:
+                        break
+                await self._score(loop, lane, batch)
+                batch = []
+        except asyncio.CancelledError:
+            # Stopped mid-batch: its callers hear so instead of waiting for ever.
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(ScorerError("the scoring service was stopped"))
+            raise
+
+    async def _score(self, loop: asyncio.AbstractEventLoop, lane: _Lane, batch: list[_Item]) -> None:
+        texts = [text for text, _ in batch]
+        if lane.executor is None:
+            lane.executor = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"classmod-scoring-{lane.name}"
+            )
+        try:
+            results = await loop.run_in_executor(lane.executor, self.scorer.score_batch, texts)
             if len(results) != len(texts):
                 raise ScorerError(f"{self.scorer.name} gave {len(results)} results for {len(texts)} texts")
         except Exception as exc:
@@ -133,13 +182,15 @@ class ScoringService:
         self.stats.batches += 1
         self.stats.texts += len(texts)
         self.stats.largest = max(self.stats.largest, len(texts))
+        if lane.name == "long":
+            self.stats.long_texts += len(texts)
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
 
-    def _fail_pending(self, reason: str) -> None:
-        queue = self._queue
-        while queue is not None and not queue.empty():
-            _, future = queue.get_nowait()
-            if not future.done() and not future.get_loop().is_closed():
-                future.set_exception(ScorerError(reason))
+
+def _fail_pending(queue: asyncio.Queue[_Item], reason: str) -> None:
+    while not queue.empty():
+        _, future = queue.get_nowait()
+        if not future.done() and not future.get_loop().is_closed():
+            future.set_exception(ScorerError(reason))

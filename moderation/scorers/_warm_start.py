@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from moderation.scorers import _onnx_engines
+from moderation.scorers._serial_tokenizer import SerialTokenizer
 
 __all__ = ["WarmStart", "load_reference", "probes_digest", "reference_file", "save_reference", "warm_start"]
 
@@ -215,7 +216,7 @@ def _tokenizer(class_path: str, hf_dir: Path, max_window: int) -> Any:
     importlib.import_module("transformers").utils.logging.disable_progress_bar()
     tokenizer = tokenizer_class.from_pretrained(str(hf_dir.resolve()), local_files_only=True)
     tokenizer.model_max_length = min(int(tokenizer.model_max_length), max_window)
-    return tokenizer
+    return SerialTokenizer(tokenizer)
 
 
 def _drift(engine: Any, probes: Sequence[str], expected: Scores) -> float:

@@ -18,7 +18,6 @@ import importlib
 import json
 import logging
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from moderation.errors import ScorerError
 from moderation.scorers import _warm_start
 from moderation.scorers._onnx_engines import model_input_names
 from moderation.scorers._probe_texts import DEFAULT_PROBE_TEXTS
+from moderation.scorers._serial_tokenizer import SerialTokenizer, unwrap
 from moderation.scorers.base import TextScorer
 from moderation.scorers.engines import (
     DEFAULT_MAX_DRIFT,
@@ -121,8 +121,6 @@ class DetoxifyScorer:
             raise ScorerError(f"the torch thread count must be at least 1, not {threads}: fix it")
         self._name = _scorer_name(variant, bundle)
         self._batch_size = batch_size
-        # Fast tokenizers are not safe to call from two threads at once.
-        self._lock = threading.Lock()
         probes = list(probe_texts) or list(DEFAULT_PROBE_TEXTS)
         checkpoint_sha256 = _checkpoint_sha256(bundle)
         cache_dir = engine_cache or (bundle / ENGINE_CACHE_DIR if bundle is not None else None)
@@ -164,6 +162,8 @@ class DetoxifyScorer:
             else:
                 self._detoxify = _load_from_bundle(detoxify, torch, bundle, device, cache_dir)
             self._labels = tuple(str(label) for label in self._detoxify.class_names)
+            # score_batch may run in two threads at once (the scoring lanes); so may the engines.
+            self._detoxify.tokenizer = SerialTokenizer(self._detoxify.tokenizer)
             self._set_tokenizer(self._detoxify.tokenizer)
         except ScorerError:
             raise
@@ -225,7 +225,7 @@ class DetoxifyScorer:
             source.checkpoint_sha256,
             probes,
             labels=self._labels,
-            tokenizer=self._tokenizer,
+            tokenizer=unwrap(self._tokenizer),
             window=int(self._tokenizer.model_max_length),
             input_names=input_names,
             scores=scores,
@@ -285,14 +285,13 @@ class DetoxifyScorer:
     def _window_spans(self, text: str) -> list[tuple[int, int]]:
         # Character spans of the token windows of the text: the whole text when it fits one window.
         try:
-            with self._lock:
-                encoding = self._tokenizer(
-                    text,
-                    add_special_tokens=False,
-                    return_offsets_mapping=True,
-                    truncation=False,
-                    verbose=False,
-                )
+            encoding = self._tokenizer(
+                text,
+                add_special_tokens=False,
+                return_offsets_mapping=True,
+                truncation=False,
+                verbose=False,
+            )
         except Exception as exc:
             raise ScorerError(
                 f"{self._name} could not tokenize a text ({type(exc).__name__}); the message is held for "
@@ -317,8 +316,7 @@ class DetoxifyScorer:
 
     def _predict(self, chunk: list[str]) -> list[dict[str, float]]:
         try:
-            with self._lock:
-                scores = self._engine.predict(chunk)
+            scores = self._engine.predict(chunk)
             if scores.shape != (len(chunk), len(self._labels)):
                 raise ValueError(f"the engine returned shape {scores.shape}")
         except Exception as exc:

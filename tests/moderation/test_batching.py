@@ -125,3 +125,117 @@ async def test_with_the_real_detoxify_scorer_batched_results_equal_singles(
         assert result.keys() == single.keys()
         for label in single:
             assert result[label] == pytest.approx(single[label], abs=1e-5)
+
+
+@dataclass
+class SlowOnLongScorer(EchoScorer):
+    """Takes a long time over long texts, as a transformer does, and notes what ran side by side."""
+
+    long_delay: float = 0.5
+    running: int = 0
+    most_at_once: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            if any(len(text) > 100 for text in texts):
+                time.sleep(self.long_delay)
+            return super().score_batch(texts)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+async def test_a_short_message_does_not_wait_behind_a_long_one() -> None:
+    scorer = SlowOnLongScorer(long_delay=0.6)
+    service = ScoringService(scorer, max_batch=32, window_ms=5, long_text_chars=100)
+    essay = asyncio.create_task(service.score("a long homework paragraph " * 20))
+    await asyncio.sleep(0.05)  # the essay is in the model now
+    started = time.perf_counter()
+    assert (await service.score("thank you"))["length"] == 9.0
+    assert time.perf_counter() - started < 0.3, "the chat line waited for the essay"
+    assert (await essay)["length"] == float(len("a long homework paragraph " * 20))
+    await service.close()
+    assert scorer.most_at_once == 2
+    assert service.stats.long_texts == 1 and service.stats.texts == 2
+    assert {name.rsplit("_", 1)[0] for name in scorer.threads} == {
+        "classmod-scoring-long",
+        "classmod-scoring-short",
+    }
+
+
+async def test_one_lane_when_long_texts_are_not_split_off() -> None:
+    scorer = SlowOnLongScorer(long_delay=0.3)
+    service = ScoringService(scorer, max_batch=32, window_ms=5, long_text_chars=None)
+    essay = asyncio.create_task(service.score("x" * 500))
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    await service.score("thank you")
+    assert time.perf_counter() - started >= 0.2  # queued behind the essay, as configured
+    await essay
+    await service.close()
+    assert scorer.most_at_once == 1 and service.stats.long_texts == 0
+
+
+async def test_shuffled_short_and_long_callers_each_get_their_own_result() -> None:
+    scorer = SlowOnLongScorer(long_delay=0.02)
+    service = ScoringService(scorer, max_batch=8, window_ms=3, long_text_chars=60)
+    rng = random.Random(11)
+    texts = [f"{index}: " + "word " * rng.choice([1, 2, 5, 20, 40, 80]) for index in range(120)]
+
+    async def caller(text: str) -> tuple[str, dict[str, float]]:
+        await asyncio.sleep(rng.random() * 0.05)
+        return text, await service.score(text)
+
+    results = await asyncio.gather(*(caller(text) for text in rng.sample(texts, len(texts))))
+    await service.close()
+    for text, scores in results:
+        assert scores == {"length": float(len(text)), "text_id": float(hash(text) % 10_000)}
+    long_ones = [text for text in texts if len(text) > 60]
+    assert service.stats.long_texts == len(long_ones) > 0
+    assert all(len(batch) <= 4 for batch in scorer.batches if len(batch[0]) > 60), (
+        "long lane: a few at a time"
+    )
+
+
+async def test_closing_fails_the_callers_still_waiting_in_either_lane() -> None:
+    scorer = SlowOnLongScorer(long_delay=0.3)
+    service = ScoringService(scorer, max_batch=1, window_ms=0, long_text_chars=10)
+    waiting = [
+        asyncio.create_task(service.score(text)) for text in ("x" * 150, "y" * 150, "z" * 150, "a", "b")
+    ]
+    await asyncio.sleep(0.05)
+    await service.close()
+    outcomes = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), 2)
+    # The two in the model when it stopped, and the long ones still queued, are told; none waits for ever.
+    assert all(isinstance(outcome, ScorerError) for outcome in outcomes[:3])
+    assert all(isinstance(outcome, (dict, ScorerError)) for outcome in outcomes[3:])
+    assert await service.score("again") == {"length": 5.0, "text_id": float(hash("again") % 10_000)}
+    await service.close()
+
+
+def test_a_bad_long_text_threshold_is_refused() -> None:
+    with pytest.raises(ValueError, match="long_text_chars"):
+        ScoringService(EchoScorer(), long_text_chars=0)
+
+
+async def test_the_real_detoxify_scorer_scores_both_lanes_at_once_correctly(
+    tiny_scorer: DetoxifyScorer,
+) -> None:
+    texts = [f"message {index} about homework" for index in range(40)] + [
+        f"essay {index}: " + "the cat sat on the mat and you are an idiot " * (10 + index)
+        for index in range(6)
+    ]
+    singles = {text: tiny_scorer.score_batch([text])[0] for text in texts}
+    service = ScoringService(tiny_scorer, max_batch=8, window_ms=2, long_text_chars=200)
+    shuffled = random.Random(3).sample(texts, len(texts))
+    for _ in range(3):  # several rounds, so the lanes overlap in the tokenizer and the model
+        batched = await asyncio.gather(*(service.score(text) for text in shuffled))
+        for text, result in zip(shuffled, batched, strict=True):
+            for label, value in singles[text].items():
+                assert result[label] == pytest.approx(value, abs=1e-5)
+    await service.close()
+    assert service.stats.long_texts == 18
