@@ -14,7 +14,10 @@ lane goes on scoring chat lines. A "thank you" never waits behind a 3 kB message
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -27,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_LONG_TEXT_CHARS = 400
 """Texts longer than this (about 100 to 150 tokens) take the long lane."""
+_LONG_LANE_NICE = 10
 _LONG_LANE_BATCH = 4  # long texts are compute-bound: bigger batches gain nothing and delay results
 
 _Item = tuple[str, "asyncio.Future[dict[str, float]]"]
@@ -166,7 +170,9 @@ class ScoringService:
         texts = [text for text, _ in batch]
         if lane.executor is None:
             lane.executor = ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix=f"classmod-scoring-{lane.name}"
+                max_workers=1,
+                thread_name_prefix=f"classmod-scoring-{lane.name}",
+                initializer=_lower_priority if lane.name == "long" else None,
             )
         try:
             results = await loop.run_in_executor(lane.executor, self.scorer.score_batch, texts)
@@ -187,6 +193,13 @@ class ScoringService:
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+
+def _lower_priority() -> None:
+    # The long lane's thread yields the CPU to the short lane and the event loop when they need it
+    # (Linux sets a nice value per thread); elsewhere it runs at the same priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _LONG_LANE_NICE)
 
 
 def _fail_pending(queue: asyncio.Queue[_Item], reason: str) -> None:

@@ -31,7 +31,7 @@ __all__ = ["WarmStart", "load_reference", "probes_digest", "reference_file", "sa
 logger = logging.getLogger("moderation.scorers.engines")
 
 _FORMAT = 1
-_PROBE_BATCH = 16  # as moderation.scorers.engines measures drift
+_PROBE_BATCH = 8  # as moderation.scorers.engines measures drift
 _WARM_ENGINES = ("onnx-int8", "onnx")  # auto's CPU order, less torch-int8 (which needs torch)
 
 Scores = npt.NDArray[np.float32]

@@ -55,7 +55,10 @@ __all__ = [
 
 # Padded tokens one forward pass may hold (batch size x longest window); English chat runs about
 # a token per three to four characters, so characters stand in for tokens when cutting batches.
-_PADDED_TOKEN_BUDGET = 4096
+_PADDED_TOKEN_BUDGET = 2048
+# Attention holds batch x heads x length^2 scores per layer: long windows go at most two to a pass,
+# which costs no speed (a 512-token window already keeps the cores busy) and caps the memory.
+_ATTENTION_BUDGET = 2 * 512 * 512
 _TOKENS_PER_CHAR = 0.35
 
 DEFAULT_VARIANT = "unbiased-small"
@@ -455,12 +458,19 @@ def _padded_batches(order: list[int], segments: list[str], batch_size: int) -> l
 
     A batch costs about its size times its longest member, so 31 short messages and one 2 kB message
     together cost as much as 32 long ones; the budget keeps long windows in small batches of their own.
+    Its memory grows with size times longest squared (attention): full windows go at most two at a time.
     """
     batches: list[list[int]] = []
     current: list[int] = []
     for position in order:
-        longest = _TOKENS_PER_CHAR * len(segments[position]) + 2  # sorted: the newest is the longest
-        if current and (len(current) == batch_size or (len(current) + 1) * longest > _PADDED_TOKEN_BUDGET):
+        # Sorted: the newest is the longest. A segment never holds more than one window of tokens.
+        longest = min(_TOKENS_PER_CHAR * len(segments[position]) + 2, _MAX_WINDOW_TOKENS)
+        size = len(current) + 1
+        if current and (
+            size > batch_size
+            or size * longest > _PADDED_TOKEN_BUDGET
+            or size * longest * longest > _ATTENTION_BUDGET
+        ):
             batches.append(current)
             current = []
         current.append(position)

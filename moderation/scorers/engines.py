@@ -51,7 +51,7 @@ DEFAULT_MAX_DRIFT = 0.02
 _AUTO_ORDER_CPU = ("onnx-int8", "onnx", "torch-int8")
 # int8 dynamic quantisation runs on the CPU only; on a GPU only ONNX Runtime's CUDA provider competes.
 _AUTO_ORDER_CUDA = ("onnx",)
-_PROBE_BATCH = 16
+_PROBE_BATCH = 8  # small batches: the check must not grow the memory arena past what scoring needs
 
 Scores = npt.NDArray[np.float32]
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -239,3 +241,19 @@ async def test_the_real_detoxify_scorer_scores_both_lanes_at_once_correctly(
                 assert result[label] == pytest.approx(value, abs=1e-5)
     await service.close()
     assert service.stats.long_texts == 18
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are Linux's")
+async def test_the_long_lane_yields_the_cpu_to_chat_lines() -> None:
+    seen: dict[str, int] = {}
+
+    class Recording(EchoScorer):
+        def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+            lane = "long" if len(texts[0]) > 100 else "short"
+            seen[lane] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            return super().score_batch(texts)
+
+    service = ScoringService(Recording(), long_text_chars=100)
+    await asyncio.gather(service.score("x" * 500), service.score("hello"))
+    await service.close()
+    assert seen["long"] > seen["short"], "the long lane runs at a lower priority (a higher nice value)"

@@ -175,5 +175,9 @@ def test_long_windows_are_not_batched_with_short_messages() -> None:
     order = sorted(range(len(segments)), key=lambda position: len(segments[position]))
     batches = _padded_batches(order, segments, batch_size=32)
     assert batches == [list(range(31)), [32, 31]], "long windows go together, not with short messages"
+    windows = ["word " * 400] * 5
+    assert [len(batch) for batch in _padded_batches(list(range(5)), windows, batch_size=32)] == [2, 2, 1]
+    medium = ["a sentence of about sixty characters, as chat goes, really."] * 40
+    assert [len(batch) for batch in _padded_batches(list(range(40)), medium, batch_size=32)] == [32, 8]
     many = ["hello class"] * 70
     assert [len(batch) for batch in _padded_batches(list(range(70)), many, batch_size=32)] == [32, 32, 6]
