@@ -56,9 +56,9 @@ __all__ = [
 # Padded tokens one forward pass may hold (batch size x longest window); English chat runs about
 # a token per three to four characters, so characters stand in for tokens when cutting batches.
 _PADDED_TOKEN_BUDGET = 2048
-# Attention holds batch x heads x length^2 scores per layer: long windows go at most two to a pass,
-# which costs no speed (a 512-token window already keeps the cores busy) and caps the memory.
-_ATTENTION_BUDGET = 2 * 512 * 512
+# Attention holds batch x heads x length^2 scores per layer: a full window goes alone, which costs
+# no speed (a 512-token window already keeps the cores busy) and keeps ONNX Runtime's arena small.
+_ATTENTION_BUDGET = 512 * 512
 _TOKENS_PER_CHAR = 0.35
 
 DEFAULT_VARIANT = "unbiased-small"
@@ -458,7 +458,7 @@ def _padded_batches(order: list[int], segments: list[str], batch_size: int) -> l
 
     A batch costs about its size times its longest member, so 31 short messages and one 2 kB message
     together cost as much as 32 long ones; the budget keeps long windows in small batches of their own.
-    Its memory grows with size times longest squared (attention): full windows go at most two at a time.
+    Its memory grows with size times longest squared (attention): a full window goes alone.
     """
     batches: list[list[int]] = []
     current: list[int] = []

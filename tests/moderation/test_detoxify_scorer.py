@@ -174,9 +174,9 @@ def test_long_windows_are_not_batched_with_short_messages() -> None:
     segments = ["see you at ten"] * 31 + ["word " * 400, "x" * 1500]
     order = sorted(range(len(segments)), key=lambda position: len(segments[position]))
     batches = _padded_batches(order, segments, batch_size=32)
-    assert batches == [list(range(31)), [32, 31]], "long windows go together, not with short messages"
-    windows = ["word " * 400] * 5
-    assert [len(batch) for batch in _padded_batches(list(range(5)), windows, batch_size=32)] == [2, 2, 1]
+    assert batches == [list(range(31)), [32], [31]], "long windows are not batched with short messages"
+    windows = ["word " * 100] * 6 + ["word " * 400] * 3  # six of about 175 tokens, then three full windows
+    assert [len(batch) for batch in _padded_batches(list(range(9)), windows, batch_size=32)] == [6, 1, 1, 1]
     medium = ["a sentence of about sixty characters, as chat goes, really."] * 40
     assert [len(batch) for batch in _padded_batches(list(range(40)), medium, batch_size=32)] == [32, 8]
     many = ["hello class"] * 70
