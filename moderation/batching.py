@@ -7,8 +7,9 @@ hands each caller its own result. The event loop never waits on the model, and w
 being scored the next one fills up, so batches grow with the load.
 
 Long texts (a pasted essay, a 3 kB rant) cost a model tens of times what a chat line costs, so they
-have a lane of their own: a second worker thread that scores them a few at a time, while the short
-lane goes on scoring chat lines. A "thank you" never waits behind a 3 kB message.
+have a lane of their own: a second worker thread, at a lower CPU priority, that scores them a few
+at a time while the short lane goes on scoring chat lines. A "thank you" never waits behind a 3 kB
+message.
 """
 
 from __future__ import annotations

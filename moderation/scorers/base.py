@@ -14,8 +14,9 @@ class TextScorer(Protocol):
 
     ``name`` appears in every decision's ``scorer`` field, e.g. ``detoxify:unbiased-small``, so a
     moderator always knows which model judged a message. ``score_batch`` is synchronous and may be
-    slow: callers on an event loop run it in a worker thread. It returns one mapping per input
-    text, in the same order, and raises ``ScorerError`` when it cannot score.
+    slow: callers on an event loop run it in a worker thread (the scoring service's two lanes may
+    call it from two threads at once). It returns one mapping per input text, in the same order,
+    and raises ``ScorerError`` when it cannot score.
     """
 
     @property
