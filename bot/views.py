@@ -237,7 +237,14 @@ def print_status(console: Console, services: Services) -> None:
         table.add_row("engine", f"{engine}{measured}" + (f"\n{escape(note)}" if note else ""))
     scoring = services.scoring
     if scoring is not None:
-        table.add_row("batching", f"up to {scoring.max_batch} messages, {scoring.window * 1000:g} ms window")
+        lanes = (
+            f"; messages over {scoring.long_text_chars} characters in a lane of their own"
+            if scoring.long_text_chars is not None
+            else "; one lane"
+        )
+        table.add_row(
+            "batching", f"up to {scoring.max_batch} messages, {scoring.window * 1000:g} ms window{lanes}"
+        )
     table.add_row("store", escape(services.store.url_for_display))
     table.add_row("policy", f"{escape(services.policy.name)} (version {escape(services.policy.version)})")
     table.add_row("retention", f"{services.settings.retention_days} days")

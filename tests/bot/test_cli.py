@@ -377,7 +377,16 @@ def test_status_shows_detoxify_when_a_bundle_is_present(cli: Cli, detoxify_model
     assert "detoxify:unbiased-small" in result.stdout
     assert "FALLBACK" not in result.stdout
     assert "engine" in result.stdout and "drift" in result.stdout
-    assert "batching" in result.stdout
+    assert "batching" in result.stdout and "over 400 characters" in result.stdout
+
+
+def test_status_says_when_long_messages_share_the_one_lane(cli: Cli) -> None:
+    cli.setenv("CLASSMOD_SCORING_LONG_TEXT_CHARS", "0")
+
+    result = cli("status")
+
+    assert result.exit_code == 0, result.output
+    assert "5 ms window; one lane" in result.stdout
 
 
 @pytest.mark.parametrize("command", [["status"], ["check", "hello"]])
