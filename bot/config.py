@@ -50,7 +50,9 @@ class Settings(BaseSettings):
 
     model_variant: DetoxifyVariant = Field(default="unbiased-small", description="Detoxify variant")
     model_dir: Path = Field(default=Path("models"), description="where offline Detoxify bundles live")
-    model_device: Literal["cpu", "cuda"] = "cpu"
+    model_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto: cuda when torch sees a GPU, else cpu"
+    )
     model_threads: int | None = Field(
         default=None, ge=1, le=256, description="torch threads; all cores when unset"
     )

@@ -234,7 +234,9 @@ def print_status(console: Console, services: Services) -> None:
             f" (max drift from fp32 {drift:.4f} on the probes)" if drift is not None else " (fp32 reference)"
         )
         note = getattr(loaded.scorer, "engine_note", None)
-        table.add_row("engine", f"{engine}{measured}" + (f"\n{escape(note)}" if note else ""))
+        device = getattr(loaded.scorer, "device", None)
+        where = f" on {device}" if device else ""
+        table.add_row("engine", f"{engine}{where}{measured}" + (f"\n{escape(note)}" if note else ""))
     scoring = services.scoring
     if scoring is not None:
         lanes = (

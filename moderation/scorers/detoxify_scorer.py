@@ -50,6 +50,7 @@ __all__ = [
     "LoadedScorer",
     "file_sha256",
     "load_text_scorer",
+    "resolve_device",
     "verify_bundle",
 ]
 
@@ -71,6 +72,8 @@ ENGINE_CACHE_DIR = ".engines"
 logger = logging.getLogger(__name__)
 
 _MAX_WINDOW_TOKENS = 512
+# A GPU driver leaves these behind; without any of them, "auto" is the CPU and torch need not load.
+_GPU_DRIVER_MARKS = (Path("/proc/driver/nvidia/version"), Path("/dev/nvidiactl"), Path("/dev/kfd"))
 _FIX = (
     "run `classmod model fetch` where internet exists, "
     "or copy a bundle made by `classmod model export-offline`"
@@ -87,7 +90,8 @@ class DetoxifyScorer:
         variant: the Detoxify variant, e.g. ``unbiased-small``; names the scorer. With no bundle,
             Detoxify downloads it (needs internet). ``None`` takes the variant from the bundle.
         bundle: an offline bundle directory (``checkpoint.ckpt``, ``hf/``); loads with no network.
-        device: ``cpu`` or ``cuda`` (only when torch sees a CUDA GPU).
+        device: ``cpu``, ``cuda`` (only when torch sees a CUDA GPU) or ``auto`` (``cuda`` when
+            torch sees one, else ``cpu``; see :func:`resolve_device`).
         threads: torch CPU threads and ONNX Runtime intra-op threads, or ``None`` for each
             library's default (the machine's physical cores).
         batch_size: the most texts (windows) handed to the model at once.
@@ -124,6 +128,8 @@ class DetoxifyScorer:
             raise ScorerError(f"the torch thread count must be at least 1, not {threads}: fix it")
         self._name = _scorer_name(variant, bundle)
         self._batch_size = batch_size
+        device = resolve_device(device)
+        self._device = device
         probes = list(probe_texts) or list(DEFAULT_PROBE_TEXTS)
         checkpoint_sha256 = _checkpoint_sha256(bundle)
         cache_dir = engine_cache or (bundle / ENGINE_CACHE_DIR if bundle is not None else None)
@@ -243,6 +249,11 @@ class DetoxifyScorer:
     def labels(self) -> tuple[str, ...]:
         """The labels of the checkpoint, with Detoxify's standard names."""
         return self._labels
+
+    @property
+    def device(self) -> str:
+        """Where the model runs: ``cpu`` or ``cuda`` (``auto`` resolved)."""
+        return self._device
 
     @property
     def engine(self) -> str:
@@ -496,6 +507,28 @@ def _import_libraries() -> tuple[ModuleType, ModuleType]:
     return detoxify, torch
 
 
+def resolve_device(device: str) -> str:
+    """``auto`` becomes ``cuda`` when torch sees a CUDA (or ROCm) GPU, else ``cpu``; others pass through.
+
+    On a machine with no GPU driver it answers ``cpu`` without importing torch, so the ONNX engines'
+    warm start stays torch-free.
+    """
+    if device != "auto":
+        return device
+    if not any(mark.exists() for mark in _GPU_DRIVER_MARKS):
+        return "cpu"
+    try:
+        torch: Any = importlib.import_module("torch")
+        found = bool(torch.cuda.is_available())
+    except Exception as exc:  # a broken torch is reported by the loader itself, on the CPU path
+        logger.info(
+            "device auto: torch could not be asked about a GPU (%s): using the CPU", type(exc).__name__
+        )
+        return "cpu"
+    logger.info("device auto: %s", "torch sees a GPU: using cuda" if found else "no GPU torch can use: cpu")
+    return "cuda" if found else "cpu"
+
+
 def _check_device(torch: ModuleType, device: str) -> None:
     if device == "cpu":
         return
@@ -506,7 +539,7 @@ def _check_device(torch: ModuleType, device: str) -> None:
                 "set the device to 'cpu', or install a CUDA build of torch on a machine with a GPU"
             )
         return
-    raise ScorerError(f"unknown device {device!r}: set the device to 'cpu' or 'cuda'")
+    raise ScorerError(f"unknown device {device!r}: set the device to 'auto', 'cpu' or 'cuda'")
 
 
 def _scorer_name(variant: str | None, bundle: Path | None) -> str:

@@ -378,6 +378,7 @@ def test_status_shows_detoxify_when_a_bundle_is_present(cli: Cli, detoxify_model
     assert "FALLBACK" not in result.stdout
     assert "engine" in result.stdout and "drift" in result.stdout
     assert "batching" in result.stdout and "over 400 characters" in result.stdout
+    assert " on cpu" in result.stdout or " on cuda" in result.stdout  # CLASSMOD_MODEL_DEVICE=auto, resolved
 
 
 def test_status_says_when_long_messages_share_the_one_lane(cli: Cli) -> None:

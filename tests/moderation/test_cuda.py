@@ -41,6 +41,14 @@ def test_the_torch_engine_runs_on_the_gpu_and_agrees_with_the_cpu(
             assert gpu[label] == pytest.approx(cpu[label], abs=1e-3)
 
 
+def test_the_auto_device_finds_the_gpu(tiny_bundle_dir: Path) -> None:
+    scorer = DetoxifyScorer(
+        TINY_VARIANT, bundle=tiny_bundle_dir / TINY_VARIANT, device="auto", engine="torch"
+    )
+    assert scorer.device == "cuda"
+    assert next(scorer._detoxify.model.parameters()).device.type == "cuda"
+
+
 def test_auto_on_the_gpu_takes_onnx_with_a_cuda_provider_or_says_why_it_is_on_torch(
     tiny_bundle_dir: Path, tmp_path: Path
 ) -> None:

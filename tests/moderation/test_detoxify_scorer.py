@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from moderation.errors import ScorerError
+from moderation.scorers import detoxify_scorer
 from moderation.scorers.base import TextScorer
-from moderation.scorers.detoxify_scorer import CHECKPOINT_FILE, MANIFEST_FILE, DetoxifyScorer
+from moderation.scorers.detoxify_scorer import CHECKPOINT_FILE, MANIFEST_FILE, DetoxifyScorer, resolve_device
 from tests.tinymodel import TINY_VARIANT, UNBIASED_SMALL_LABELS, build_tiny_detoxify
 
 CALM = "see you in class tomorrow . "
@@ -156,6 +157,43 @@ def test_cuda_without_a_gpu_raises_a_clear_error(tiny_bundle_dir: Path) -> None:
 def test_an_unknown_device_raises(tiny_bundle_dir: Path) -> None:
     with pytest.raises(ScorerError, match="unknown device 'tpu'"):
         DetoxifyScorer(TINY_VARIANT, bundle=tiny_bundle_dir / TINY_VARIANT, device="tpu")
+
+
+class _FakeTorch:
+    def __init__(self, has_gpu: bool) -> None:
+        self.cuda = type("cuda", (), {"is_available": staticmethod(lambda: has_gpu)})
+
+
+def test_auto_device_without_a_gpu_driver_is_the_cpu_and_asks_torch_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(detoxify_scorer, "_GPU_DRIVER_MARKS", (tmp_path / "no-driver",))
+    asked: list[str] = []
+    monkeypatch.setattr(detoxify_scorer.importlib, "import_module", lambda name: asked.append(name))
+
+    assert resolve_device("auto") == "cpu"
+    assert asked == [], "no GPU driver: torch is not imported just to ask"
+    assert (resolve_device("cpu"), resolve_device("cuda")) == ("cpu", "cuda")
+
+
+@pytest.mark.parametrize(("has_gpu", "expected"), [(True, "cuda"), (False, "cpu")])
+def test_auto_device_with_a_gpu_driver_uses_cuda_when_torch_sees_the_gpu(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, has_gpu: bool, expected: str
+) -> None:
+    driver = tmp_path / "nvidiactl"
+    driver.touch()
+    monkeypatch.setattr(detoxify_scorer, "_GPU_DRIVER_MARKS", (driver,))
+    monkeypatch.setattr(detoxify_scorer.importlib, "import_module", lambda name: _FakeTorch(has_gpu))
+
+    assert resolve_device("auto") == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_the_scorer_on_auto_runs_on_the_cpu_here(tiny_bundle_dir: Path) -> None:
+    scorer = DetoxifyScorer(TINY_VARIANT, bundle=tiny_bundle_dir / TINY_VARIANT, device="auto")
+
+    assert scorer.device == "cpu"
+    assert len(scorer.score_batch(["hello class"])) == 1
 
 
 def test_threads_set_the_torch_thread_count(tiny_bundle_dir: Path) -> None:
