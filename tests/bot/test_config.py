@@ -33,7 +33,7 @@ def test_defaults() -> None:
     assert settings.retention_days == 90
     assert settings.model_variant == "unbiased-small"
     assert settings.model_dir == Path("models")
-    assert settings.model_device == "cpu"
+    assert settings.model_device == "auto"  # cuda when torch sees a GPU, else cpu
     assert settings.model_threads is None
     assert settings.require_detoxify is False
     assert settings.policy_file is None
