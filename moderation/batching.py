@@ -56,7 +56,6 @@ class BatchStats:
 class _Lane:
     name: str
     max_batch: int
-    window: float
     queue: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
     executor: ThreadPoolExecutor | None = None
@@ -134,7 +133,7 @@ class ScoringService:
         lane = self._lanes.get(name)
         if lane is None:
             size = self.max_batch if name == "short" else min(self.max_batch, _LONG_LANE_BATCH)
-            lane = self._lanes[name] = _Lane(name, size, self.window)
+            lane = self._lanes[name] = _Lane(name, size)
         if lane.worker is None or lane.worker.done():  # not started yet, or died
             lane.worker = loop.create_task(self._run(lane), name=f"classmod-scoring-{name}")
         return lane
@@ -146,7 +145,7 @@ class ScoringService:
         try:
             while True:
                 batch = [await queue.get()]
-                deadline = loop.time() + lane.window
+                deadline = loop.time() + self.window
                 while len(batch) < lane.max_batch:
                     if not queue.empty():
                         batch.append(queue.get_nowait())

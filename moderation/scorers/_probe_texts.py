@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_PROBE_TEXTS"]
+__all__ = ["DEFAULT_PROBE_TEXTS", "PROBE_BATCH"]
+
+PROBE_BATCH = 8
+"""Probe texts scored together in the equivalence check, cold or warm: small, so the check never grows
+the memory arena past what scoring itself needs."""
 
 _LONG_CALM = (
     "Thanks for today's lesson. I went through the worksheet again at home and I think I finally "

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from moderation.scorers import _onnx_engines
+from moderation.scorers._probe_texts import PROBE_BATCH
 from moderation.scorers._serial_tokenizer import SerialTokenizer
 
 __all__ = ["WarmStart", "load_reference", "probes_digest", "reference_file", "save_reference", "warm_start"]
@@ -31,7 +32,6 @@ __all__ = ["WarmStart", "load_reference", "probes_digest", "reference_file", "sa
 logger = logging.getLogger("moderation.scorers.engines")
 
 _FORMAT = 1
-_PROBE_BATCH = 8  # as moderation.scorers.engines measures drift
 _WARM_ENGINES = ("onnx-int8", "onnx")  # auto's CPU order, less torch-int8 (which needs torch)
 
 Scores = npt.NDArray[np.float32]
@@ -222,9 +222,9 @@ def _tokenizer(class_path: str, hf_dir: Path, max_window: int) -> Any:
 def _drift(engine: Any, probes: Sequence[str], expected: Scores) -> float:
     largest = 0.0
     texts = list(probes)
-    for begin in range(0, len(texts), _PROBE_BATCH):
-        found = engine.predict(texts[begin : begin + _PROBE_BATCH])
-        wanted = expected[begin : begin + _PROBE_BATCH]
+    for begin in range(0, len(texts), PROBE_BATCH):
+        found = engine.predict(texts[begin : begin + PROBE_BATCH])
+        wanted = expected[begin : begin + PROBE_BATCH]
         if found.shape != wanted.shape or not np.all(np.isfinite(found)):
             return math.inf
         largest = max(largest, float(np.max(np.abs(found.astype(np.float64) - wanted), initial=0.0)))

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from moderation.errors import ScorerError
 from moderation.scorers._onnx_engines import build_onnx_engine
-from moderation.scorers._probe_texts import DEFAULT_PROBE_TEXTS
+from moderation.scorers._probe_texts import DEFAULT_PROBE_TEXTS, PROBE_BATCH
 
 __all__ = [
     "AUTO",
@@ -51,7 +51,6 @@ DEFAULT_MAX_DRIFT = 0.02
 _AUTO_ORDER_CPU = ("onnx-int8", "onnx", "torch-int8")
 # int8 dynamic quantisation runs on the CPU only; on a GPU only ONNX Runtime's CUDA provider competes.
 _AUTO_ORDER_CUDA = ("onnx",)
-_PROBE_BATCH = 8  # small batches: the check must not grow the memory arena past what scoring needs
 
 Scores = npt.NDArray[np.float32]
 
@@ -190,8 +189,8 @@ def measure_drift(engine: Engine, reference: Engine, probe_texts: Sequence[str])
     """
     largest = 0.0
     texts = list(probe_texts)
-    for begin in range(0, len(texts), _PROBE_BATCH):
-        chunk = texts[begin : begin + _PROBE_BATCH]
+    for begin in range(0, len(texts), PROBE_BATCH):
+        chunk = texts[begin : begin + PROBE_BATCH]
         expected, found = reference.predict(chunk), engine.predict(chunk)
         if found.shape != expected.shape or not np.all(np.isfinite(found)):
             return math.inf
@@ -203,7 +202,7 @@ def reference_scores(reference: Engine, probe_texts: Sequence[str]) -> Scores:
     """Score the probe texts with the reference in the same batches :func:`measure_drift` uses."""
     texts = list(probe_texts)
     chunks = [
-        reference.predict(texts[begin : begin + _PROBE_BATCH]) for begin in range(0, len(texts), _PROBE_BATCH)
+        reference.predict(texts[begin : begin + PROBE_BATCH]) for begin in range(0, len(texts), PROBE_BATCH)
     ]
     return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
 
@@ -224,8 +223,8 @@ class _MemoReference:
 
     def scores(self, probe_texts: list[str]) -> Scores | None:
         chunks = [
-            tuple(probe_texts[begin : begin + _PROBE_BATCH])
-            for begin in range(0, len(probe_texts), _PROBE_BATCH)
+            tuple(probe_texts[begin : begin + PROBE_BATCH])
+            for begin in range(0, len(probe_texts), PROBE_BATCH)
         ]
         if not chunks or any(chunk not in self._seen for chunk in chunks):
             return None
