@@ -34,7 +34,8 @@ __all__ = ["build_onnx_engine", "cache_key", "cached_model_file", "load_onnx_eng
 logger = logging.getLogger(__name__)
 
 # Bump when the export itself changes (inputs, outputs, options), so old cached files are rebuilt.
-_FORMAT = 1
+# 2: exported with eager attention.
+_FORMAT = 2
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Two texts of different lengths, so batch and sequence are traced as dynamic, not as 1.
 _SAMPLE_TEXTS = ["hello everyone, see you in class tomorrow", "hi"]
@@ -214,7 +215,7 @@ def _export(model: Any, tokenizer: Any, input_names: list[str], destination: Pat
     inputs = {input_name: sample[input_name].to(model.device) for input_name in input_names}
     dynamic = torch.export.Dim.DYNAMIC
     model.eval()
-    with warnings.catch_warnings(), _quiet(*_EXPORT_LOGGERS):
+    with warnings.catch_warnings(), _quiet(*_EXPORT_LOGGERS), _eager_attention(model):
         # torch 2.13's own exporter trips over its pytree deprecation; nothing classmod can change.
         warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning)
         torch.onnx.export(
@@ -229,6 +230,30 @@ def _export(model: Any, tokenizer: Any, input_names: list[str], destination: Pat
             external_data=False,
             verbose=False,
         )
+
+
+@contextlib.contextmanager
+def _eager_attention(model: Any) -> Iterator[None]:
+    """Export attention as plain matmul, mask and softmax rather than through torch's SDPA.
+
+    SDPA exports with a guard that zeroes fully masked rows, run over every head's whole attention
+    matrix: on a 512-token window it took about a sixth of ONNX Runtime's time, and the eager export
+    scores such windows 8 to 14% faster on the same weights. The model is put back as it was.
+    """
+    previous = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    switch = getattr(model, "set_attn_implementation", None)
+    switched = False
+    if previous not in (None, "eager") and switch is not None:
+        try:
+            switch("eager")
+            switched = True
+        except (ValueError, ImportError) as exc:  # a model without eager attention exports as it is
+            logger.info("exporting with %s attention (%s)", previous, type(exc).__name__)
+    try:
+        yield
+    finally:
+        if switched:
+            switch(previous)
 
 
 def _quantise(fp32: Path, destination: Path, workspace: Path) -> None:

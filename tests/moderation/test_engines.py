@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import onnx
 import onnxruntime
 import pytest
 import torch
@@ -231,6 +232,24 @@ def test_the_export_is_cached_in_the_bundle_and_reused(
     assert quantised.engine == "onnx-int8"  # quantised from the cached export, not a new one
     assert cached.stat().st_mtime_ns == written
     assert second.score_batch(list(TEXTS)) == first.score_batch(list(TEXTS))
+
+
+def test_the_export_computes_attention_eagerly_and_leaves_the_model_as_it_was(
+    tiny_scorer: DetoxifyScorer, tiny_bundle_dir: Path, tmp_path: Path
+) -> None:
+    # SDPA exports with a NaN guard over every attention matrix (slow on long windows); eager does not.
+    model = tiny_scorer._detoxify.model  # type: ignore[union-attr]
+    assert model.config._attn_implementation == "sdpa"
+    source = _source(tiny_scorer, tiny_bundle_dir / TINY_VARIANT, tmp_path)
+
+    engine = build_engine("onnx", source)
+    graph = onnx.load(str(_cached(tmp_path, "onnx"))).graph
+
+    assert "IsNaN" not in {node.op_type for node in graph.node}
+    assert "Softmax" in {node.op_type for node in graph.node}
+    assert model.config._attn_implementation == "sdpa"
+    fp32 = build_engine("torch", source).predict(list(TEXTS))
+    assert np.allclose(engine.predict(list(TEXTS)), fp32, atol=1e-5)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
