@@ -24,7 +24,9 @@ On the same 1,000 messages (``generate_messages(1000)``), per variant, each in a
 - baseline: the Detoxify object as loaded, fp32, ``predict([text])`` one message at a time, on a
   stratified sample (every 5th short and every 5th long message), scaled to messages per second;
 - the scoring service, ``ScoringService(DetoxifyScorer(engine=E), max_batch=32, window_ms=5)`` with
-  its default long lane (texts over 400 characters are scored in a second worker thread), for
+  its default long lane (texts over 400 characters are scored in a second worker thread) and its
+  remembered scores (``--cache-size``, default as the bot; every measured run starts with none, so a
+  run reuses only its own repeated texts, and the notes say how many), for
   E in torch, torch-int8, onnx, onnx-int8: burst throughput (messages submitted at once with
   ``asyncio.gather``; a pilot burst on the stratified sample first, then all 1,000 unless the pilot
   projects more than ``--burst-budget`` seconds), latency from scheduled arrival to result at a
@@ -72,7 +74,7 @@ from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from bench.messages import DEFAULT_SEED, generate_messages  # noqa: E402
-from moderation.batching import DEFAULT_LONG_TEXT_CHARS  # noqa: E402
+from moderation.batching import DEFAULT_CACHE_SIZE, DEFAULT_LONG_TEXT_CHARS  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "scoring"
 BUILD_FORMAT = 1  # bump when the bundles or vocabularies change, so cached ones are rebuilt
@@ -608,7 +610,9 @@ class _Tracked:
 
 
 async def _burst(service: Any, tracked: _Tracked, texts: list[str]) -> dict[str, Any]:
+    service.forget()  # each run starts with no remembered scores: it reuses only its own repeats
     first = len(tracked.calls)
+    reused = service.stats.reused
     started = time.perf_counter()
     results = await asyncio.gather(*(service.score(text) for text in texts))
     elapsed = time.perf_counter() - started
@@ -618,6 +622,7 @@ async def _burst(service: Any, tracked: _Tracked, texts: list[str]) -> dict[str,
     return {
         "messages": len(texts),
         "seconds": elapsed,
+        "reused": service.stats.reused - reused,
         "results": list(results),
         "batches": len(calls),
         "mean_batch": len(texts) / len(calls) if calls else 0.0,
@@ -637,7 +642,9 @@ async def _steady(
     """
     rng = random.Random(seed)
     loop = asyncio.get_running_loop()
+    service.forget()
     first = len(tracked.calls)
+    reused = service.stats.reused
     finished: dict[int, float] = {}
 
     async def one(position: int, text: str, due: float) -> None:
@@ -686,6 +693,7 @@ async def _steady(
         "max_ms": max(latencies, default=0.0) * 1000,
         "batches": len(calls),
         "mean_batch": statistics.fmean(size for size, _, _ in calls) if calls else 0.0,
+        "reused": service.stats.reused - reused,
     }
 
 
@@ -702,6 +710,7 @@ def child_engine(
     full_burst: bool,
     all_scores: bool,
     grace_s: float,
+    cache_size: int = DEFAULT_CACHE_SIZE,
 ) -> dict[str, Any]:
     import numpy as np
     from transformers.utils import logging as hf_logging
@@ -724,7 +733,7 @@ def child_engine(
     labels = list(scorer.labels)
     scores = np.full((len(texts), len(labels)), np.nan)
     tracked = _Tracked(scorer)
-    service = ScoringService(tracked, max_batch=MAX_BATCH, window_ms=WINDOW_MS)
+    service = ScoringService(tracked, max_batch=MAX_BATCH, window_ms=WINDOW_MS, cache_size=cache_size)
 
     def keep(indices: Sequence[int], results: list[dict[str, float]]) -> None:
         for index, result in zip(indices, results, strict=True):
@@ -904,6 +913,7 @@ def child_main(kind: str, out: Path, options: dict[str, Any]) -> int:
                 full_burst=options["full_burst"],
                 all_scores=options["all_scores"],
                 grace_s=options["grace_s"],
+                cache_size=options.get("cache_size", DEFAULT_CACHE_SIZE),
             )
     if "scores" in answer:
         np.save(out / "scores.npy", answer["scores"])
@@ -920,7 +930,7 @@ def bench_variant(console: Console, name: str, args: argparse.Namespace, texts: 
     variant = VARIANTS[name]
     outputs = args.unbiased_outputs if variant.family == "albert" else len(variant.classes)
     began = time.perf_counter()
-    result: dict[str, Any] = {"variant": name, "shape": variant.shape}
+    result: dict[str, Any] = {"variant": name, "shape": variant.shape, "cache_size": args.cache_size}
     setup: dict[str, Any] = {"built": False, "build_s": 0.0, "export_s": 0.0}
     needed = [outputs]
     if variant.family == "albert" and outputs != 16 and not args.quick:
@@ -975,6 +985,7 @@ def bench_variant(console: Console, name: str, args: argparse.Namespace, texts: 
             full_burst=not args.quick,
             all_scores=not args.quick,
             grace_s=args.grace,
+            cache_size=args.cache_size,
         )
         run.pop("labels")
         scores[engine] = engine_scores
@@ -1046,7 +1057,8 @@ def render_variant(console: Console, result: dict[str, Any], primary: bool) -> N
     table = Table(
         title=(
             f"{result['variant']}: plain Detoxify vs ScoringService(max_batch={MAX_BATCH}, "
-            f"window_ms={WINDOW_MS:g}, long lane over {DEFAULT_LONG_TEXT_CHARS} chars), "
+            f"window_ms={WINDOW_MS:g}, long lane over {DEFAULT_LONG_TEXT_CHARS} chars, "
+            f"cache_size={result['cache_size']}), "
             "each row a fresh process"
         )
     )
@@ -1131,7 +1143,9 @@ def render_variant(console: Console, result: dict[str, Any], primary: bool) -> N
         if behind:
             line += "; fell behind at " + ", ".join(behind)
         batches = "/".join(f"{each['mean_batch']:.1f}" for each in run["steady"])
-        notes.append(f"{line}; mean batch at 20/s / 50/s {batches}.")
+        line += f"; mean batch at 20/s / 50/s {batches}"
+        reused = "/".join(str(each.get("reused", 0)) for each in (burst, *run["steady"]))
+        notes.append(f"{line}; repeated texts answered without the model (burst / 20/s / 50/s) {reused}.")
         if run["note"]:
             notes.append(f"{run['engine']}: {run['note']}")
     others = [("plain", baseline), *((run["engine"], run) for run in result["runs"])]
@@ -1270,6 +1284,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("cpu", "cuda"),
         default="cpu",
         help="where plain Detoxify and the engines run (cuda: a GPU; the int8 engines are CPU-only)",
+    )
+    parser.add_argument(
+        "--cache-size",
+        type=int,
+        default=DEFAULT_CACHE_SIZE,
+        metavar="N",
+        help=f"the service's remembered scores (default {DEFAULT_CACHE_SIZE}, as the bot; 0: every message "
+        "is scored, repeats too)",
     )
     parser.add_argument("--child", choices=CHILD_KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)

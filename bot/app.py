@@ -92,6 +92,7 @@ def open_services(
         max_batch=settings.scoring_batch_size,
         window_ms=settings.scoring_window_ms,
         long_text_chars=settings.scoring_long_text_chars or None,
+        cache_size=settings.scoring_cache_size,
     )
     return Services(settings=settings, policy=policy, store=store, loaded=loaded, scoring=scoring)
 

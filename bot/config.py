@@ -77,6 +77,13 @@ class Settings(BaseSettings):
         description="longer messages are scored in a lane of their own, so short ones never wait behind "
         "them; 0: one lane",
     )
+    scoring_cache_size: int = Field(
+        default=2048,
+        ge=0,
+        le=1_000_000,
+        description="how many recent distinct messages' scores are kept in memory (by digest, not text), "
+        "so a repeated message is not scored again; 0: score every message",
+    )
     require_detoxify: bool = Field(
         default=False, description="fail at start-up instead of using the fallback"
     )

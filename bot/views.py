@@ -244,8 +244,14 @@ def print_status(console: Console, services: Services) -> None:
             if scoring.long_text_chars is not None
             else "; one lane"
         )
+        reuse = (
+            f"; scores of the last {scoring.cache_size} distinct messages kept"
+            if scoring.cache_size
+            else "; every message scored, repeats too"
+        )
         table.add_row(
-            "batching", f"up to {scoring.max_batch} messages, {scoring.window * 1000:g} ms window{lanes}"
+            "batching",
+            f"up to {scoring.max_batch} messages, {scoring.window * 1000:g} ms window{lanes}{reuse}",
         )
     table.add_row("store", escape(services.store.url_for_display))
     table.add_row("policy", f"{escape(services.policy.name)} (version {escape(services.policy.version)})")

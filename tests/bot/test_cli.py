@@ -390,6 +390,22 @@ def test_status_says_when_long_messages_share_the_one_lane(cli: Cli) -> None:
     assert "5 ms window; one lane" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("size", "said"),
+    [(None, "scores of the last 2048 distinct messages kept"), ("0", "every message scored")],
+)
+def test_status_says_whether_repeated_messages_are_scored_again(
+    cli: Cli, size: str | None, said: str
+) -> None:
+    if size is not None:
+        cli.setenv("CLASSMOD_SCORING_CACHE_SIZE", size)
+
+    result = cli("status")
+
+    assert result.exit_code == 0, result.output
+    assert said in " ".join(result.stdout.split())
+
+
 @pytest.mark.parametrize("command", [["status"], ["check", "hello"]])
 def test_require_detoxify_without_weights_refuses_to_start(cli: Cli, command: list[str]) -> None:
     cli.setenv("CLASSMOD_REQUIRE_DETOXIFY", "true")

@@ -232,7 +232,8 @@ async def test_the_real_detoxify_scorer_scores_both_lanes_at_once_correctly(
         for index in range(6)
     ]
     singles = {text: tiny_scorer.score_batch([text])[0] for text in texts}
-    service = ScoringService(tiny_scorer, max_batch=8, window_ms=2, long_text_chars=200)
+    # cache_size=0: every round goes to the model, not to the remembered scores.
+    service = ScoringService(tiny_scorer, max_batch=8, window_ms=2, long_text_chars=200, cache_size=0)
     shuffled = random.Random(3).sample(texts, len(texts))
     for _ in range(3):  # several rounds, so the lanes overlap in the tokenizer and the model
         batched = await asyncio.gather(*(service.score(text) for text in shuffled))
@@ -257,3 +258,97 @@ async def test_the_long_lane_yields_the_cpu_to_chat_lines() -> None:
     await asyncio.gather(service.score("x" * 500), service.score("hello"))
     await service.close()
     assert seen["long"] > seen["short"], "the long lane runs at a lower priority (a higher nice value)"
+
+
+# --- the same text again ----------------------------------------------------------------------------
+
+
+def _scored(scorer: EchoScorer) -> list[str]:
+    return [text for batch in scorer.batches for text in batch]
+
+
+async def test_a_text_many_callers_ask_for_at_once_is_scored_once_and_each_gets_a_copy() -> None:
+    scorer = EchoScorer(delay=0.02)
+    service = ScoringService(scorer, max_batch=4, window_ms=5)
+    texts = ["thank you"] * 30 + ["👍"] * 20 + [f"see you at {hour}" for hour in range(10)]
+    shuffled = random.Random(3).sample(texts, len(texts))
+
+    results = await asyncio.gather(*(service.score(text) for text in shuffled))
+    await service.close()
+
+    assert sorted(_scored(scorer)) == sorted(set(texts)), "each distinct text went to the model once"
+    for text, scores in zip(shuffled, results, strict=True):
+        assert scores["length"] == float(len(text))
+    results[0]["length"] = -1.0  # a caller changing its result changes nobody else's
+    assert all(scores["length"] >= 0 for scores in results[1:])
+    assert service.stats.reused == len(texts) - len(set(texts))
+
+
+async def test_recent_texts_are_remembered_up_to_the_cache_size() -> None:
+    scorer = EchoScorer()
+    service = ScoringService(scorer, window_ms=0, cache_size=2)
+    for text in ("ok", "thanks", "ok", "bye", "thanks", "ok"):
+        assert (await service.score(text))["length"] == float(len(text))
+    await service.close()
+    # "ok" and "thanks" come from memory once; "bye" pushes the least recently used ("thanks") out,
+    # and then "thanks" pushes "ok" out.
+    assert _scored(scorer) == ["ok", "thanks", "bye", "thanks", "ok"]
+
+
+async def test_cache_size_zero_scores_every_text() -> None:
+    scorer = EchoScorer(delay=0.01)
+    service = ScoringService(scorer, max_batch=8, window_ms=5, cache_size=0)
+    await asyncio.gather(*(service.score("ok") for _ in range(5)))
+    await service.score("ok")
+    await service.close()
+    assert _scored(scorer) == ["ok"] * 6 and service.stats.reused == 0
+
+
+async def test_forget_drops_remembered_scores() -> None:
+    scorer = EchoScorer()
+    service = ScoringService(scorer, window_ms=0)
+    await service.score("ok")
+    service.forget()
+    await service.score("ok")
+    await service.close()
+    assert _scored(scorer) == ["ok", "ok"]
+
+
+async def test_a_failed_text_is_not_remembered_and_all_its_callers_hear_why() -> None:
+    scorer = EchoScorer(fail_on="poison")
+    service = ScoringService(scorer, max_batch=8, window_ms=10)
+    outcomes = await asyncio.gather(*(service.score("poison") for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(outcome, ScorerError) for outcome in outcomes)
+    scorer.fail_on = None
+    assert (await service.score("poison"))["length"] == 6.0  # asked again, scored again
+    await service.close()
+    assert _scored(scorer) == ["poison", "poison"]
+
+
+async def test_callers_sharing_a_text_are_told_when_the_service_stops_and_can_ask_again() -> None:
+    scorer = EchoScorer(delay=0.3)
+    service = ScoringService(scorer, max_batch=1, window_ms=0)
+    busy = asyncio.create_task(service.score("first"))
+    await asyncio.sleep(0.05)  # "first" is in the model; the two below share one queued request
+    sharing = [asyncio.create_task(service.score("second")) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    await service.close()
+    outcomes = await asyncio.wait_for(asyncio.gather(busy, *sharing, return_exceptions=True), 2)
+    assert all(isinstance(outcome, ScorerError) for outcome in outcomes)
+    assert (await asyncio.wait_for(service.score("second"), 2))["length"] == 6.0
+    await service.close()
+
+
+async def test_odd_unicode_is_remembered_like_any_text() -> None:
+    scorer = EchoScorer()
+    service = ScoringService(scorer, window_ms=0)
+    odd = "half a pair \ud83d and a null \x00 byte"
+    assert (await service.score(odd))["length"] == float(len(odd))
+    assert (await service.score(odd))["length"] == float(len(odd))
+    await service.close()
+    assert _scored(scorer) == [odd]
+
+
+def test_a_negative_cache_size_is_refused() -> None:
+    with pytest.raises(ValueError, match="cache_size"):
+        ScoringService(EchoScorer(), cache_size=-1)
