@@ -17,6 +17,7 @@ import hashlib
 import importlib
 import json
 import logging
+import math
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -54,13 +55,17 @@ __all__ = [
     "verify_bundle",
 ]
 
-# Padded tokens one forward pass may hold (batch size x longest window); English chat runs about
-# a token per three to four characters, so characters stand in for tokens when cutting batches.
+# Padded tokens one forward pass may hold (batch size x longest window).
 _PADDED_TOKEN_BUDGET = 2048
 # Attention holds batch x heads x length^2 scores per layer: a full window goes alone, which costs
 # no speed (a 512-token window already keeps the cores busy) and keeps ONNX Runtime's arena small.
 _ATTENTION_BUDGET = 512 * 512
-_TOKENS_PER_CHAR = 0.35
+# What a forward pass costs beyond its padded tokens, counted in tokens. On a CPU a pass costs a few
+# ms plus a fixed time per padded token (measured, bert-base on 2 cores: 13 tokens' worth for
+# onnx-int8, 4 for onnx, 28 for torch and torch-int8), so a batch is worth splitting when that
+# saves more padding. A GPU pads almost for free: it splits only for the budgets above.
+_PASS_COST_TOKENS = {"cpu": 16}
+_GPU_PASS_COST_TOKENS = 4096
 
 DEFAULT_VARIANT = "unbiased-small"
 CHECKPOINT_FILE = "checkpoint.ckpt"
@@ -213,7 +218,8 @@ class DetoxifyScorer:
         window = min(int(tokenizer.model_max_length), _MAX_WINDOW_TOKENS)
         # Detoxify truncates to model_max_length; an unset one (a huge sentinel) would not truncate.
         tokenizer.model_max_length = window
-        self._body = max(1, window - int(tokenizer.num_special_tokens_to_add(pair=False)))
+        self._specials = int(tokenizer.num_special_tokens_to_add(pair=False))
+        self._body = max(1, window - self._specials)
         self._overlap = self._body // 4
 
     def _store_reference(self, source: ModelSource, probes: list[str], scores: Any) -> None:
@@ -279,15 +285,17 @@ class DetoxifyScorer:
         """
         segments: list[str] = []
         owners: list[int] = []
+        tokens: list[int] = []
         for index, text in enumerate(texts):
-            for start, end in self._window_spans(text):
+            for start, end, count in self._window_spans(text):
                 segments.append(text[start:end])
                 owners.append(index)
+                tokens.append(count + self._specials)
         results: list[dict[str, float]] = [dict.fromkeys(self._labels, 0.0) for _ in texts]
-        # Detoxify pads a batch to its longest text: batch similar lengths so one long message
-        # does not make every short one pay for a full window.
-        order = sorted(range(len(segments)), key=lambda position: len(segments[position]))
-        for positions in _padded_batches(order, segments, self._batch_size):
+        # A pass pads every text to its longest: batch similar lengths, so short messages do not
+        # pay for a long one's padding.
+        pass_cost = _PASS_COST_TOKENS.get(self._device, _GPU_PASS_COST_TOKENS)
+        for positions in _padded_batches(tokens, self._batch_size, pass_cost):
             chunk = [segments[position] for position in positions]
             chunk_owners = [owners[position] for position in positions]
             for owner, scores in zip(chunk_owners, self._predict(chunk), strict=True):
@@ -296,8 +304,9 @@ class DetoxifyScorer:
                     result[label] = max(result[label], scores[label])
         return results
 
-    def _window_spans(self, text: str) -> list[tuple[int, int]]:
-        # Character spans of the token windows of the text: the whole text when it fits one window.
+    def _window_spans(self, text: str) -> list[tuple[int, int, int]]:
+        # Character spans of the token windows of the text, with their token counts (special tokens
+        # aside): the whole text when it fits one window.
         try:
             encoding = self._tokenizer(
                 text,
@@ -313,13 +322,13 @@ class DetoxifyScorer:
             ) from exc
         offsets: list[tuple[int, int]] = encoding["offset_mapping"]
         if len(offsets) <= self._body:
-            return [(0, len(text))]
+            return [(0, len(text), len(offsets))]
         words: list[int | None] = encoding.word_ids()
-        spans: list[tuple[int, int]] = []
+        spans: list[tuple[int, int, int]] = []
         start = 0
         while True:
             end = min(start + self._body, len(offsets))
-            spans.append((offsets[start][0], offsets[end - 1][1]))
+            spans.append((offsets[start][0], offsets[end - 1][1], end - start))
             if end == len(offsets):
                 return spans
             next_start = end - self._overlap
@@ -464,30 +473,35 @@ def _return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _padded_batches(order: list[int], segments: list[str], batch_size: int) -> list[list[int]]:
-    """Cut length-sorted segments into batches whose padded size stays within a token budget.
+def _padded_batches(tokens: Sequence[int], batch_size: int, pass_cost: int) -> list[list[int]]:
+    """Group segments, by their token counts, into the forward passes that cost the least in all.
 
-    A batch costs about its size times its longest member, so 31 short messages and one 2 kB message
-    together cost as much as 32 long ones; the budget keeps long windows in small batches of their own.
-    Its memory grows with size times longest squared (attention): a full window goes alone.
+    A pass costs about ``pass_cost`` plus its padded tokens (its size times its longest member), so
+    31 short messages and one 2 kB window together cost as much as 32 windows. Sorted by length, the
+    cheapest cut into runs of at most ``batch_size`` is found exactly (dynamic programming, at most
+    ``len(tokens) * batch_size`` steps). A pass also stays within the padded-token budget, and its
+    attention memory (size times longest squared) within a full window's: a full window goes alone.
     """
+    order = sorted(range(len(tokens)), key=tokens.__getitem__)
+    best = [0.0] + [math.inf] * len(order)  # best[end]: the cheapest cut of order[:end]
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        longest = tokens[order[end - 1]]
+        for start in range(end - 1, max(end - batch_size, 0) - 1, -1):
+            size = end - start
+            if size > 1 and (
+                size * longest > _PADDED_TOKEN_BUDGET or size * longest * longest > _ATTENTION_BUDGET
+            ):
+                break
+            cost = best[start] + pass_cost + size * longest
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
     batches: list[list[int]] = []
-    current: list[int] = []
-    for position in order:
-        # Sorted: the newest is the longest. A segment never holds more than one window of tokens.
-        longest = min(_TOKENS_PER_CHAR * len(segments[position]) + 2, _MAX_WINDOW_TOKENS)
-        size = len(current) + 1
-        if current and (
-            size > batch_size
-            or size * longest > _PADDED_TOKEN_BUDGET
-            or size * longest * longest > _ATTENTION_BUDGET
-        ):
-            batches.append(current)
-            current = []
-        current.append(position)
-    if current:
-        batches.append(current)
-    return batches
+    end = len(order)
+    while end:
+        batches.append(order[cut[end] : end])
+        end = cut[end]
+    return batches[::-1]
 
 
 def _continues_word(words: list[int | None], position: int) -> bool:

@@ -69,20 +69,25 @@ def test_batches_larger_than_the_model_batch_are_split_in_order(tiny_bundle_dir:
 
 
 def test_texts_at_or_under_the_window_are_not_split(tiny_scorer: DetoxifyScorer) -> None:
-    assert tiny_scorer._window_spans(CALM) == [(0, len(CALM))]
-    assert tiny_scorer._window_spans("") == [(0, 0)]
+    tokenizer = tiny_scorer._detoxify.tokenizer  # type: ignore[union-attr]
+    tokens = len(tokenizer(CALM, add_special_tokens=False)["input_ids"])
+    assert tiny_scorer._window_spans(CALM) == [(0, len(CALM), tokens)]
+    assert tiny_scorer._window_spans("") == [(0, 0, 0)]
 
 
 def test_a_long_text_scores_the_maximum_over_its_windows(tiny_scorer: DetoxifyScorer) -> None:
     text = CALM * 12 + RUDE * 12
     spans = tiny_scorer._window_spans(text)
-    windows = [text[start:end] for start, end in spans]
+    windows = [text[start:end] for start, end, _ in spans]
     tokenizer = tiny_scorer._detoxify.tokenizer
 
     assert len(windows) > 3
     assert spans[0][0] == 0 and spans[-1][1] == len(text.rstrip())
     assert all(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
     assert all(len(tokenizer(window)["input_ids"]) <= 32 for window in windows)
+    assert [len(tokenizer(window, add_special_tokens=False)["input_ids"]) for window in windows] == [
+        count for _, _, count in spans
+    ], "each window's token count is known without tokenizing it again"
 
     score = tiny_scorer.score_batch([text])[0]
     window_scores = [tiny_scorer.score_batch([window])[0] for window in windows]
@@ -206,16 +211,38 @@ def test_threads_set_the_torch_thread_count(tiny_bundle_dir: Path) -> None:
 
 
 def test_long_windows_are_not_batched_with_short_messages() -> None:
-    # Padding a batch to its longest member made 31 short messages pay for one 2 kB window.
+    # Padding a pass to its longest member made 31 short messages pay for one 2 kB window.
     from moderation.scorers.detoxify_scorer import _padded_batches
 
-    segments = ["see you at ten"] * 31 + ["word " * 400, "x" * 1500]
-    order = sorted(range(len(segments)), key=lambda position: len(segments[position]))
-    batches = _padded_batches(order, segments, batch_size=32)
-    assert batches == [list(range(31)), [32], [31]], "long windows are not batched with short messages"
-    windows = ["word " * 100] * 6 + ["word " * 400] * 3  # six of about 175 tokens, then three full windows
-    assert [len(batch) for batch in _padded_batches(list(range(9)), windows, batch_size=32)] == [6, 1, 1, 1]
-    medium = ["a sentence of about sixty characters, as chat goes, really."] * 40
-    assert [len(batch) for batch in _padded_batches(list(range(40)), medium, batch_size=32)] == [32, 8]
-    many = ["hello class"] * 70
-    assert [len(batch) for batch in _padded_batches(list(range(70)), many, batch_size=32)] == [32, 32, 6]
+    tokens = [6] * 31 + [400, 512]
+    assert _padded_batches(tokens, batch_size=32, pass_cost=16) == [list(range(31)), [31], [32]]
+    # Six 175-token windows share a pass (1,050 padded tokens); a full window goes alone (attention memory).
+    windows = [175] * 6 + [512] * 3
+    assert [len(batch) for batch in _padded_batches(windows, batch_size=32, pass_cost=16)] == [6, 1, 1, 1]
+
+
+def test_passes_are_cut_where_padding_costs_more_than_a_pass() -> None:
+    from moderation.scorers.detoxify_scorer import _padded_batches
+
+    shuffled = [40, 4, 4, 40, 4] * 6  # 18 chat lines of 4 tokens and 12 of 40, arriving mixed
+    batches = _padded_batches(shuffled, batch_size=32, pass_cost=16)
+    # One pass would pad all 30 to 40 tokens (1,200); two cost 18 x 4 + 12 x 40 = 552, plus a pass.
+    assert sorted(sorted(shuffled[position] for position in batch) for batch in batches) == [
+        [4] * 18,
+        [40] * 12,
+    ]
+    # When a pass costs more than the padding it would save (a GPU), they stay together.
+    assert len(_padded_batches(shuffled, batch_size=32, pass_cost=4096)) == 1
+
+
+def test_passes_respect_the_batch_size_and_the_padded_token_budget() -> None:
+    from moderation.scorers.detoxify_scorer import _padded_batches
+
+    for tokens in ([20] * 70, [60] * 40, list(range(1, 200))):
+        batches = _padded_batches(tokens, batch_size=32, pass_cost=16)
+        assert sorted(position for batch in batches for position in batch) == list(range(len(tokens)))
+        assert all(len(batch) <= 32 for batch in batches)
+        assert all(len(batch) * max(tokens[p] for p in batch) <= 2048 for batch in batches)
+    sizes = sorted(len(batch) for batch in _padded_batches([20] * 70, batch_size=32, pass_cost=16))
+    assert sizes == [6, 32, 32]
+    assert _padded_batches([], batch_size=32, pass_cost=16) == []

@@ -186,7 +186,7 @@ def test_a_long_text_scores_the_maximum_over_its_windows_in_every_engine(
 ) -> None:
     scorer = scorers[name]
     text = CALM * 12 + RUDE * 12
-    windows = [text[start:end] for start, end in scorer._window_spans(text)]
+    windows = [text[start:end] for start, end, _ in scorer._window_spans(text)]
 
     score = scorer.score_batch([text])[0]
     window_scores = [scorer.score_batch([window])[0] for window in windows]
