@@ -543,11 +543,12 @@ async def test_groups_are_moderated_concurrently_and_share_model_batches(world: 
     )
     bot = TelegramBot(services, build_application(world.settings, group_max_rate=10_000))
     async with running_application(bot.application):
+        # Every text differs: the same text in two groups would be scored once (the service reuses it).
         for round_ in range(3):
-            for group in groups:
-                world.fake.send_text(group, world.users[ANN], f"round {round_}: see you in class")
-        for group in groups:
-            world.fake.send_text(group, world.users[ANN], "this homework is shit")
+            for index, group in enumerate(groups):
+                world.fake.send_text(group, world.users[ANN], f"round {round_}: see you in class {index}")
+        for index, group in enumerate(groups):
+            world.fake.send_text(group, world.users[ANN], f"this homework is shit, part {index}")
         await world.fake.wait_until(
             lambda: len(world.fake.calls_to("sendMessage")) == len(groups), timeout=10
         )
