@@ -40,6 +40,10 @@ _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Two texts of different lengths, so batch and sequence are traced as dynamic, not as 1.
 _SAMPLE_TEXTS = ["hello everyone, see you in class tomorrow", "hi"]
 _VERSIONED = ("torch", "transformers", "onnx", "onnxscript")
+# Graph rewrites that make a CPU slower: ONNX Runtime's fused SkipLayerNormalization kernel took
+# 12-15% of an int8 bert-base pass on 2 cores, and the Add plus LayerNormalization it replaces run
+# 9-11% faster in all (onnx-int8; about 2% for fp32 onnx).
+_CPU_SLOWER_FUSIONS = ("SkipLayerNormFusion",)
 # The exporter logs each graph rewrite at INFO and each torchvision operator it skips at WARNING.
 _EXPORT_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
 
@@ -133,7 +137,12 @@ def _session(onnxruntime: Any, path: Path, providers: list[Any], threads: int | 
     options.inter_op_num_threads = 1
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # its own warnings go to stderr, not the bot's log: errors only
-    return onnxruntime.InferenceSession(str(path), sess_options=options, providers=providers)
+    return onnxruntime.InferenceSession(
+        str(path),
+        sess_options=options,
+        providers=providers,
+        disabled_optimizers=list(_CPU_SLOWER_FUSIONS) if providers == ["CPUExecutionProvider"] else None,
+    )
 
 
 def cache_key(name: str, checkpoint_sha256: str, input_names: Sequence[str]) -> dict[str, object]:
