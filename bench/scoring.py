@@ -28,8 +28,9 @@ On the same 1,000 messages (``generate_messages(1000)``), per variant, each in a
   remembered scores (``--cache-size``, default as the bot; every measured run starts with none, so a
   run reuses only its own repeated texts, and the notes say how many), for
   E in torch, torch-int8, onnx, onnx-int8: burst throughput (messages submitted at once with
-  ``asyncio.gather``; a pilot burst on the stratified sample first, then all 1,000 unless the pilot
-  projects more than ``--burst-budget`` seconds), latency from scheduled arrival to result at a
+  ``asyncio.gather``; a pilot burst on the stratified sample first, then all 1,000, ``--burst-repeats``
+  times (default 3, the median reported), unless the pilot projects more than ``--burst-budget``
+  seconds), latency from scheduled arrival to result at a
   steady 20/s and 50/s (seeded Poisson arrivals), RSS (the load's peak, after load, the peak while
   serving) and the largest score difference from the fp32 torch engine over all messages and labels.
 
@@ -707,6 +708,7 @@ def child_engine(
     threads: int | None,
     device: str = "cpu",
     budget_s: float,
+    burst_repeats: int = 1,
     full_burst: bool,
     all_scores: bool,
     grace_s: float,
@@ -746,8 +748,13 @@ def child_engine(
         burst["sampled"] = True
         burst["projected_full_s"] = burst["seconds"] * len(texts) / len(burst_sample)
         if full_burst and burst["projected_full_s"] <= budget_s:
-            burst = await _burst(service, tracked, texts)
-            keep(range(len(texts)), burst.pop("results"))
+            # Several bursts, the median reported: one run on a shared 2-core machine varies by 10-20%.
+            bursts = [await _burst(service, tracked, texts) for _ in range(max(1, burst_repeats))]
+            keep(range(len(texts)), bursts[0]["results"])
+            for each in bursts:
+                each.pop("results")
+            burst = sorted(bursts, key=lambda each: each["seconds"])[len(bursts) // 2]
+            burst["all_seconds"] = [each["seconds"] for each in bursts]
             burst["sampled"] = False
         burst["msgs_per_s"] = burst["messages"] / burst["seconds"]
         steady_texts = [texts[i] for i in steady_set]
@@ -910,6 +917,7 @@ def child_main(kind: str, out: Path, options: dict[str, Any]) -> int:
                 threads=threads,
                 device=options.get("device", "cpu"),
                 budget_s=options["budget_s"],
+                burst_repeats=options.get("burst_repeats", 1),
                 full_burst=options["full_burst"],
                 all_scores=options["all_scores"],
                 grace_s=options["grace_s"],
@@ -982,6 +990,7 @@ def bench_variant(console: Console, name: str, args: argparse.Namespace, texts: 
             burst_sample=burst_sample,
             steady_set=steady_set,
             budget_s=args.burst_budget,
+            burst_repeats=args.burst_repeats,
             full_burst=not args.quick,
             all_scores=not args.quick,
             grace_s=args.grace,
@@ -1110,7 +1119,8 @@ def render_variant(console: Console, result: dict[str, Any], primary: bool) -> N
         f"stratified sample of {baseline['messages']} (the same share of 1-3 kB messages), messages/s scaled "
         f"from it; p50/p95 per call. Its max drift is against the service's fp32 torch engine, over the "
         f"{baseline['drift_messages']} sampled messages that fit one window.",
-        "burst: messages submitted at once with asyncio.gather; * = a stratified sample of "
+        "burst: messages submitted at once with asyncio.gather, the median of the bursts run (notes below); "
+        "* = a stratified sample of "
         f"{result['burst_sample']} only (a stratified sample of the 1,000), because of --quick or because it "
         "projected more than the burst budget for all 1,000. 20/s, 50/s: seeded Poisson arrivals, "
         f"{result['steady_messages']} messages (stratified), latency from scheduled arrival to result; "
@@ -1135,6 +1145,9 @@ def render_variant(console: Console, result: dict[str, Any], primary: bool) -> N
             line += f", the others {burst['mean_s_without_long']:.2f} s"
         if burst["sampled"]:
             line += f"; all 1,000 would take about {burst['projected_full_s']:.0f} s"
+        elif len(burst.get("all_seconds", ())) > 1:
+            runs = ", ".join(f"{seconds:.1f}" for seconds in burst["all_seconds"])
+            line += f"; the median of {len(burst['all_seconds'])} bursts ({runs} s)"
         behind = [
             f"{each['rate']:.0f}/s stopped after {each['submitted']} of {each['messages']} arrivals"
             for each in run["steady"]
@@ -1257,6 +1270,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=60.0,
         metavar="S",
         help="burst all 1,000 only when the sample's burst projects at most S seconds (default 60)",
+    )
+    parser.add_argument(
+        "--burst-repeats",
+        type=int,
+        default=3,
+        metavar="N",
+        help="bursts of all 1,000 per engine; the median is reported (default 3)",
     )
     parser.add_argument(
         "--grace",
