@@ -34,7 +34,9 @@ On the same 1,000 messages (``generate_messages(1000)``), per variant, each in a
   steady 20/s and 50/s (seeded Poisson arrivals), RSS (the load's peak, after load, the peak while
   serving) and the largest score difference from the fp32 torch engine over all messages and labels.
 
-It is a benchmark, not a test: it fails only when something does not run.
+Around every row it also probes the machine's speed (a numpy matmul), since a shared host's speed drifts
+between rows that run minutes apart. It is a benchmark, not a test: it fails only when something does
+not run.
 """
 
 from __future__ import annotations
@@ -852,6 +854,26 @@ def _cpu_sample() -> tuple[float, float, float, float]:
     return time.perf_counter(), busy, steal, children.ru_utime + children.ru_stime
 
 
+def _speed_probe(seconds: float = 0.3) -> float:
+    """How fast the machine is right now: GFLOP/s of a bert-base-sized fp32 matmul (numpy, all cores).
+
+    A shared machine's speed drifts by 10-30% over minutes (other guests on the host, clocks), and each
+    row runs minutes apart: probed around every row, the drift shows instead of hiding in a ratio.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    left = rng.standard_normal((384, 768), dtype=np.float32)
+    right = rng.standard_normal((768, 3072), dtype=np.float32)
+    left @ right
+    runs = 0
+    started = time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds or not runs:
+        left @ right
+        runs += 1
+    return runs * 2 * 384 * 768 * 3072 / elapsed / 1e9
+
+
 def code_digest() -> dict[str, Any]:
     """What the measured code was: a digest of the service and scorer sources, and their newest change."""
     files = sorted([ROOT / "moderation" / "batching.py", *(ROOT / "moderation" / "scorers").glob("*.py")])
@@ -873,9 +895,11 @@ def run_child(kind: str, **options: Any) -> tuple[dict[str, Any], Any]:
         out = Path(scratch)
         command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--child-out", str(out)]
         command += ["--child-options", json.dumps(options)]
+        speed_before = _speed_probe()
         before = _cpu_sample()
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         after = _cpu_sample()
+        speed_after = _speed_probe()
         if done.returncode != 0:
             raise SystemExit(f"the {kind} run {options} failed ({done.returncode}):\n{done.stderr[-3000:]}")
         result = json.loads((out / "result.json").read_text(encoding="utf-8"))
@@ -884,6 +908,7 @@ def run_child(kind: str, **options: Any) -> tuple[dict[str, Any], Any]:
         # child's own CPU time), and time the hypervisor gave to other guests (steal).
         result["other_cores"] = max(0.0, (after[1] - before[1]) - (after[3] - before[3])) / wall
         result["steal_cores"] = (after[2] - before[2]) / wall
+        result["speed_gflops"] = [speed_before, speed_after]
         scores = np.load(out / "scores.npy") if (out / "scores.npy").exists() else None
     return result, scores
 
@@ -1167,6 +1192,15 @@ def render_variant(console: Console, result: dict[str, Any], primary: bool) -> N
         + ", ".join(f"{label} {each['other_cores']:.2f}" for label, each in others)
         + "; hypervisor steal: "
         + ", ".join(f"{each['steal_cores']:.2f}" for _, each in others)
+        + "."
+    )
+    notes.append(
+        "the machine's speed before / after each row (numpy fp32 matmul, GFLOP/s; a shared host drifts): "
+        + ", ".join(
+            f"{label} {each['speed_gflops'][0]:.0f}/{each['speed_gflops'][1]:.0f}"
+            for label, each in others
+            if "speed_gflops" in each
+        )
         + "."
     )
     for note in notes:

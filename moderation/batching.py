@@ -131,6 +131,9 @@ class ScoringService:
     async def score(self, text: str) -> dict[str, float]:
         """Score one text, batched with whatever else is waiting in its lane.
 
+        A text scored recently, or already waiting, is not scored again: the caller gets its own copy
+        of those scores.
+
         Raises:
             ScorerError: the model failed on the batch this text was in.
         """
