@@ -224,9 +224,12 @@ class ScoringService:
                 initializer=_lower_priority if lane.name == "long" else None,
             )
         try:
-            results = await loop.run_in_executor(lane.executor, self.scorer.score_batch, texts)
-            if len(results) != len(texts):
-                raise ScorerError(f"{self.scorer.name} gave {len(results)} results for {len(texts)} texts")
+            answers = await loop.run_in_executor(lane.executor, self.scorer.score_batch, texts)
+            if len(answers) != len(texts):
+                raise ScorerError(f"{self.scorer.name} gave {len(answers)} results for {len(texts)} texts")
+            # Checked here, so a malformed answer fails its batch instead of the worker (whose callers,
+            # and later callers of the same texts, would wait for ever).
+            results = [{str(label): float(value) for label, value in answer.items()} for answer in answers]
         except Exception as exc:
             error = exc if isinstance(exc, ScorerError) else ScorerError(f"{type(exc).__name__} in scoring")
             logger.error("scoring a batch of %d failed: %s", len(texts), type(exc).__name__)

@@ -352,3 +352,23 @@ async def test_odd_unicode_is_remembered_like_any_text() -> None:
 def test_a_negative_cache_size_is_refused() -> None:
     with pytest.raises(ValueError, match="cache_size"):
         ScoringService(EchoScorer(), cache_size=-1)
+
+
+async def test_a_malformed_answer_fails_its_callers_and_the_text_can_be_asked_again() -> None:
+    class Malformed(EchoScorer):
+        broken = True
+
+        def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+            if self.broken:
+                return [None for _ in texts]  # type: ignore[misc]
+            return super().score_batch(texts)
+
+    scorer = Malformed()
+    service = ScoringService(scorer, window_ms=1)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(service.score("hi"), service.score("hi"), return_exceptions=True), 2
+    )
+    assert all(isinstance(outcome, ScorerError) for outcome in outcomes)
+    scorer.broken = False
+    assert (await asyncio.wait_for(service.score("hi"), 2))["length"] == 2.0
+    await service.close()
