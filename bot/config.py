@@ -80,9 +80,9 @@ class Settings(BaseSettings):
     scoring_cache_size: int = Field(
         default=2048,
         ge=0,
-        le=1_000_000,
+        le=100_000,
         description="how many recent distinct messages' scores are kept in memory (by digest, not text), "
-        "so a repeated message is not scored again; 0: score every message",
+        "so a repeated message is not scored again; 0: score every message; about 0.5 kB each",
     )
     require_detoxify: bool = Field(
         default=False, description="fail at start-up instead of using the fallback"
