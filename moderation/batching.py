@@ -247,7 +247,7 @@ class ScoringService:
     def _remember(self, key: bytes, result: Scores) -> None:
         if not key:
             return
-        self._remembered[key] = dict(result)
+        self._remembered[key] = result  # a fresh dict, never handed out: callers get copies
         self._remembered.move_to_end(key)
         while len(self._remembered) > self.cache_size:
             self._remembered.popitem(last=False)
