@@ -13,7 +13,6 @@ import hashlib
 import importlib
 import json
 import logging
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from moderation.scorers import _onnx_engines
-from moderation.scorers._probe_texts import PROBE_BATCH
 from moderation.scorers._serial_tokenizer import SerialTokenizer
+from moderation.scorers.engines import drift_from
 
 __all__ = ["WarmStart", "load_reference", "probes_digest", "reference_file", "save_reference", "warm_start"]
 
@@ -185,7 +184,7 @@ def warm_start(
                 threads=threads,
                 columns=len(reference.labels),
             )
-            drift = _drift(engine, probes, reference.scores)
+            drift = drift_from(engine, probes, reference.scores)
         except Exception as exc:
             logger.info("warm start skipped: %s failed to load or run (%s)", candidate, type(exc).__name__)
             return None
@@ -217,15 +216,3 @@ def _tokenizer(class_path: str, hf_dir: Path, max_window: int) -> Any:
     tokenizer = tokenizer_class.from_pretrained(str(hf_dir.resolve()), local_files_only=True)
     tokenizer.model_max_length = min(int(tokenizer.model_max_length), max_window)
     return SerialTokenizer(tokenizer)
-
-
-def _drift(engine: Any, probes: Sequence[str], expected: Scores) -> float:
-    largest = 0.0
-    texts = list(probes)
-    for begin in range(0, len(texts), PROBE_BATCH):
-        found = engine.predict(texts[begin : begin + PROBE_BATCH])
-        wanted = expected[begin : begin + PROBE_BATCH]
-        if found.shape != wanted.shape or not np.all(np.isfinite(found)):
-            return math.inf
-        largest = max(largest, float(np.max(np.abs(found.astype(np.float64) - wanted), initial=0.0)))
-    return largest

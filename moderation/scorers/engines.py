@@ -34,6 +34,7 @@ __all__ = [
     "ModelSource",
     "PreparedEngine",
     "build_engine",
+    "drift_from",
     "measure_drift",
     "prepare_engine",
     "reference_scores",
@@ -187,14 +188,19 @@ def measure_drift(engine: Engine, reference: Engine, probe_texts: Sequence[str])
     Texts are scored in mixed-length batches, so padding is exercised too. A wrong shape or a
     non-finite score counts as infinite drift.
     """
+    return drift_from(engine, probe_texts, reference_scores(reference, probe_texts))
+
+
+def drift_from(engine: Engine, probe_texts: Sequence[str], expected: Scores) -> float:
+    """:func:`measure_drift` against reference scores already known (a warm start's saved ones)."""
     largest = 0.0
     texts = list(probe_texts)
     for begin in range(0, len(texts), PROBE_BATCH):
-        chunk = texts[begin : begin + PROBE_BATCH]
-        expected, found = reference.predict(chunk), engine.predict(chunk)
-        if found.shape != expected.shape or not np.all(np.isfinite(found)):
+        found = engine.predict(texts[begin : begin + PROBE_BATCH])
+        wanted = expected[begin : begin + PROBE_BATCH]
+        if found.shape != wanted.shape or not np.all(np.isfinite(found)):
             return math.inf
-        largest = max(largest, float(np.max(np.abs(found.astype(np.float64) - expected), initial=0.0)))
+        largest = max(largest, float(np.max(np.abs(found.astype(np.float64) - wanted), initial=0.0)))
     return largest
 
 
