@@ -45,6 +45,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import errno
 import gc
 import hashlib
 import importlib.metadata
@@ -57,6 +58,7 @@ import random
 import resource
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -215,12 +217,15 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     cores: set[tuple[str, str]] = set()
     physical = ("0", "")
+    flags: set[str] = set()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             key, _, value = line.partition(":")
             key, value = key.strip(), value.strip()
             if key == "model name":
                 cpu = value
+            elif key == "flags":
+                flags = set(value.split())
             elif key == "physical id":
                 physical = (value, "")
             elif key == "core id":
@@ -234,6 +239,7 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
         "memory_gb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "int8_units": int8_units(flags),
         "versions": {
             package: _version(package)
             for package in ("torch", "onnxruntime", "onnx", "transformers", "tokenizers", "detoxify")
@@ -241,6 +247,73 @@ def machine_info(device: str = "cpu") -> dict[str, Any]:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "gpu": _gpu_name() if device != "cpu" else None,
     }
+
+
+def int8_units(flags: set[str]) -> str:
+    """The CPU's int8 matrix instructions, from /proc/cpuinfo's flags: what onnx-int8's speed rests on.
+
+    ONNX Runtime multiplies int8 matrices with AMX tiles where the CPU has them (Intel Xeon since
+    Sapphire Rapids), else with AVX-512 VNNI or AVX-VNNI, else with plain AVX2.
+    """
+    found = [
+        name
+        for name, flag in (("AMX", "amx_int8"), ("AVX-512 VNNI", "avx512_vnni"), ("AVX-VNNI", "avx_vnni"))
+        if flag in flags
+    ]
+    if not found:
+        found = ["AVX2, no VNNI"] if "avx2" in flags else ["unknown"]
+    return " + ".join(found)
+
+
+# Linux x86-64: arch_prctl(ARCH_REQ_XCOMP_PERM, ...) is how a process asks to use AMX tiles, and
+# ONNX Runtime (like oneDNN) uses AMX only when the kernel grants it. A seccomp filter that answers
+# EPERM to that one request makes them fall back to AVX-512 VNNI, as on a CPU without AMX.
+_SYS_ARCH_PRCTL = 158
+_ARCH_REQ_XCOMP_PERM = 0x1023
+_AUDIT_ARCH_X86_64 = 0xC000003E
+
+
+def refuse_amx() -> None:
+    """Refuse AMX to this process and every process it starts (``--refuse-amx``).
+
+    Raises:
+        SystemExit: not Linux on x86-64, or the kernel refused the filter.
+
+    """
+    if sys.platform != "linux" or platform.machine() != "x86_64":
+        raise SystemExit("--refuse-amx works on Linux x86-64 only")
+    load, jump_if_equal, answer = 0x20, 0x15, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
+
+    def op(code: int, if_true: int, if_false: int, value: int) -> bytes:
+        return struct.pack("HBBI", code, if_true, if_false, value)
+
+    # seccomp_data: nr at offset 0, arch at 4, the first argument's low word at 16.
+    program = b"".join(
+        (
+            op(load, 0, 0, 4),
+            op(jump_if_equal, 0, 5, _AUDIT_ARCH_X86_64),
+            op(load, 0, 0, 0),
+            op(jump_if_equal, 0, 3, _SYS_ARCH_PRCTL),
+            op(load, 0, 0, 16),
+            op(jump_if_equal, 0, 1, _ARCH_REQ_XCOMP_PERM),
+            op(answer, 0, 0, 0x00050000 | errno.EPERM),  # SECCOMP_RET_ERRNO
+            op(answer, 0, 0, 0x7FFF0000),  # SECCOMP_RET_ALLOW
+        )
+    )
+
+    class _Program(ctypes.Structure):
+        _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+    code = ctypes.create_string_buffer(program)
+    fprog = _Program(len(program) // 8, ctypes.addressof(code))
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
+    if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0 or libc.prctl(
+        pr_set_seccomp, seccomp_mode_filter, ctypes.byref(fprog), 0, 0
+    ):
+        raise SystemExit(f"--refuse-amx: the kernel refused the filter ({os.strerror(ctypes.get_errno())})")
+    if libc.syscall(_SYS_ARCH_PRCTL, _ARCH_REQ_XCOMP_PERM, 18) != -1:  # 18: XFEATURE_XTILEDATA
+        raise SystemExit("--refuse-amx: AMX is still granted")
 
 
 def _gpu_name() -> str:
@@ -1249,7 +1322,9 @@ def render(console: Console, results: dict[str, Any]) -> None:
     )
     console.print(
         f"machine: {machine['cpu']} · {machine['physical_cores']} physical / {machine['logical_cores']} "
-        f"logical cores ({machine['usable_cores']} usable) · {machine['memory_gb']:.0f} GB · Python "
+        f"logical cores ({machine['usable_cores']} usable) · int8: {machine.get('int8_units', '?')}"
+        + (" (AMX refused: --refuse-amx)" if results.get("amx_refused") else "")
+        + f" · {machine['memory_gb']:.0f} GB · Python "
         f"{machine['python']} · torch {versions['torch']} ({torch_note} threads) · "
         f"onnxruntime {versions['onnxruntime']} (intra-op {threads or 'default = physical cores'}, "
         f"inter-op 1) · transformers {versions['transformers']} · detoxify {versions['detoxify']} · "
@@ -1347,6 +1422,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"the service's remembered scores (default {DEFAULT_CACHE_SIZE}, as the bot; 0: every message "
         "is scored, repeats too)",
     )
+    parser.add_argument(
+        "--refuse-amx",
+        action="store_true",
+        help="measure as on a CPU without AMX: every run is refused AMX tiles (Linux x86-64), so "
+        "ONNX Runtime and torch fall back to AVX-512 VNNI",
+    )
     parser.add_argument("--child", choices=CHILD_KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-options", help=argparse.SUPPRESS)
@@ -1357,6 +1438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child is not None:
         return child_main(args.child, args.child_out, json.loads(args.child_options))
 
+    if args.refuse_amx:
+        refuse_amx()  # before any run starts: each child process inherits the filter
     began = time.perf_counter()
     console = Console(width=None if sys.stdout.isatty() else 180)
     texts = [item["text"] for item in generate_messages(1000, args.seed)]
@@ -1368,6 +1451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seed": args.seed,
         "quick": args.quick,
         "threads": args.threads,
+        "amx_refused": args.refuse_amx,
         "long_messages": sum(1 for text in texts if len(text.encode("utf-8")) >= LONG_BYTES),
         "mean_chars": statistics.fmean(len(text) for text in texts),
         "variants": [],
