@@ -21,6 +21,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from moderation.errors import PolicyError
+from moderation.scorers.personal_data import contact_key, find_personal_data
 from moderation.types import ActionKind, Category, Role, Route
 
 __all__ = [
@@ -120,6 +121,12 @@ class Policy:
     strike_lifetime_days: int
     support_message: str
     scorer_failure_reminder: str | None
+    # The service's own published contacts (``contact_key`` form): not a learner's personal data.
+    public_contacts: frozenset[str] = frozenset()
+
+    def is_public_contact(self, kind: str, found: str) -> bool:
+        """Whether this detail is one of the service's published contacts, however it is written."""
+        return bool(self.public_contacts) and contact_key(kind, found) in self.public_contacts
 
     def clauses_for(self, category: Category, role: Role) -> tuple[Clause, ...]:
         """The enforced clauses that this category breaches for someone with this role."""
@@ -264,6 +271,7 @@ class _PolicyFile(_Strict):
     clauses: list[_ClauseFile] = Field(min_length=1)
     detectors: list[_DetectorFile] = Field(default_factory=list)
     idioms: list[str] = Field(default_factory=list)
+    public_contacts: list[str] = Field(default_factory=list)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -369,6 +377,7 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
                 )
             )
     idioms = _compile_patterns(document.idioms, lines, ("idioms",), problems)
+    public_contacts = _public_contacts(document.public_contacts, lines, problems)
     if problems:
         raise _policy_error(problems, name)
     return Policy(
@@ -384,7 +393,30 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
         strike_lifetime_days=document.strike_lifetime_days,
         support_message=" ".join(document.support_message.split()),
         scorer_failure_reminder=document.scorer_failure_reminder,
+        public_contacts=public_contacts,
     )
+
+
+def _public_contacts(
+    entries: list[str], lines: dict[tuple[Any, ...], int], problems: list[_Problem]
+) -> frozenset[str]:
+    """Each entry must be one whole detail the personal-data detector finds, or it could never match."""
+    keys: set[str] = set()
+    for index, entry in enumerate(entries):
+        stripped = entry.strip()
+        hits = find_personal_data(stripped)
+        if len(hits) != 1 or (hits[0].start, hits[0].end) != (0, len(stripped)):
+            found = ", ".join(f"{hit.kind} {stripped[hit.start : hit.end]!r}" for hit in hits) or "nothing"
+            problems.append(
+                (
+                    _line_of(("public_contacts", index), lines),
+                    f"public_contacts: {entry!r} must be one phone number, email address, postcode or "
+                    f"address as published, and nothing else (the detector finds {found} in it)",
+                )
+            )
+            continue
+        keys.add(contact_key(hits[0].kind, stripped))
+    return frozenset(keys)
 
 
 def _compile_patterns(

@@ -26,6 +26,7 @@ __all__ = [
     "find_passports",
     "find_phones",
     "find_postcodes",
+    "obfuscated_email_parts",
 ]
 
 Span = tuple[int, int]
@@ -137,6 +138,7 @@ _OBFUSCATED_EMAIL = re.compile(
     rf"(?<![\w.+-])(?P<local>[\w.+-]{{1,64}}){_AT}(?P<domain>{_LABEL}(?:{_DOT}{_LABEL}){{1,4}})(?![\w-])", _I
 )
 _DOMAIN_LABEL = re.compile(_LABEL)
+_DOT_SPLIT = re.compile(_DOT, _I)
 _TLDS = frozenset(
     "com co uk org net ac gov nhs io me info edu biz sch police mod ltd plc us ca au nz ie eu de fr es it nl "
     "be pl pt ro in pk ng za tv app dev online email cymru scot wales london".split()
@@ -161,6 +163,14 @@ def find_emails(text: str) -> Iterator[Span]:
         ):
             continue
         yield match.span()
+
+
+def obfuscated_email_parts(found: str) -> tuple[str, list[str]] | None:
+    """The local part and domain labels of an obfuscated address ("ann at scls dot ac dot uk")."""
+    match = _OBFUSCATED_EMAIL.fullmatch(found.strip())
+    if match is None:
+        return None
+    return match.group("local"), [label.strip() for label in _DOT_SPLIT.split(match.group("domain"))]
 
 
 # --- postcode and address ----------------------------------------------------------------------

@@ -7,12 +7,21 @@ written, and no input makes it raise. Spans are character offsets into the text 
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import phonenumbers
+
 from moderation.scorers import _personal_data_rules as rules
 
-__all__ = ["PERSONAL_DATA_KINDS", "PersonalDataHit", "find_personal_data", "mask_personal_data"]
+__all__ = [
+    "PERSONAL_DATA_KINDS",
+    "PersonalDataHit",
+    "contact_key",
+    "find_personal_data",
+    "mask_personal_data",
+]
 
 PERSONAL_DATA_KINDS: tuple[str, ...] = (
     "phone",
@@ -88,6 +97,38 @@ def find_personal_data(text: str) -> list[PersonalDataHit]:
 
     """
     return _without_overlaps(_candidates(text))
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def contact_key(kind: str, found: str) -> str:
+    """The same key for every way of writing one contact detail, so a published one can be recognised.
+
+    "0121 496 0000", "+44 (0)121 4960000" and "01214960000" give one key; so do "Enquiries@SCLS.ac.uk"
+    and "enquiries (at) scls (dot) ac (dot) uk". Other kinds compare letters and digits, ignoring case.
+
+    Args:
+        kind: the hit's kind (one of ``PERSONAL_DATA_KINDS``).
+        found: the text of the hit.
+
+    Returns:
+        ``"<kind>:<canonical form>"``.
+
+    """
+    if kind == "phone":
+        try:
+            number = phonenumbers.parse(found, "GB")
+        except phonenumbers.NumberParseException:
+            return f"phone:{''.join(ch for ch in found if ch.isdigit())}"
+        return f"phone:{phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)}"
+    if kind == "email":
+        obfuscated = None if "@" in found else rules.obfuscated_email_parts(found)
+        if obfuscated is not None:
+            local, labels = obfuscated
+            found = f"{local}@{'.'.join(labels)}"
+        return f"email:{''.join(found.split()).casefold()}"
+    return f"{kind}:{_NOT_WORD.sub('', found).casefold()}"
 
 
 def mask_personal_data(text: str, hits: Sequence[PersonalDataHit] | None = None) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from moderation.engine import assess
-from moderation.policy import Policy, load_policy
+from moderation.policy import Policy, default_policy_path, load_policy, parse_policy
 from moderation.types import (
     ActionKind,
     AuthorHistory,
@@ -294,3 +294,24 @@ def test_several_categories_share_one_set_of_actions(policy: Policy) -> None:
     kinds = [a.kind for a in decision.actions]
     assert kinds.count(ActionKind.HIDE) == 1
     assert kinds.index(ActionKind.HIDE) == 0
+
+
+def test_a_helpline_or_published_contact_passed_on_is_not_personal_data(policy: Policy) -> None:
+    own = parse_policy(
+        default_policy_path()
+        .read_text(encoding="utf-8")
+        .replace("public_contacts:\n", "public_contacts:\n  - '0151 934 2996'  # reception\n", 1)
+    )
+    for text in (
+        "if things get bad you can ring Childline on 0800 1111, it's free",
+        "the domestic abuse helpline is 0808 2000 247, any time",
+    ):
+        assert not decide(policy, text).is_flagged, text
+    assert not decide(own, "ring reception on +44 (0)151 934 2996 if you're going to be late").is_flagged
+    assert decide(policy, "ring reception on 0151 934 2996").flagged == (Category.PERSONAL_DATA,)
+
+    text = "reception is 0151 934 2996 but text me on 07911 123456"
+    mixed = decide(own, text)
+    assert mixed.flagged == (Category.PERSONAL_DATA,)
+    found = [text[e.start : e.end] for e in mixed.evidence if e.category is Category.PERSONAL_DATA]
+    assert found == ["07911 123456"]  # the learner's own number, not reception's

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from moderation.scorers.personal_data import (
     PERSONAL_DATA_KINDS,
     PersonalDataHit,
+    contact_key,
     find_personal_data,
     mask_personal_data,
 )
@@ -270,3 +271,23 @@ def test_never_raises_on_digit_heavy_text(text: str) -> None:
 )
 def test_handles_long_and_odd_text(text: str) -> None:
     _assert_well_formed(text, find_personal_data(text))
+
+
+@pytest.mark.parametrize(
+    ("kind", "one", "other"),
+    [
+        ("phone", "0151 934 2996", "+44 (0)151 934 2996"),
+        ("phone", "0151 934 2996", "01519342996"),
+        ("email", "Enquiries@SCLS.ac.uk", "enquiries (at) scls (dot) ac (dot) uk"),
+        ("email", "enquiries@scls.ac.uk", "enquiries at scls dot ac dot uk"),
+        ("postcode", "L30 6UX", "l306ux"),
+    ],
+)
+def test_one_contact_written_two_ways_has_one_key(kind: str, one: str, other: str) -> None:
+    assert contact_key(kind, one) == contact_key(kind, other)
+
+
+def test_different_contacts_have_different_keys() -> None:
+    assert contact_key("phone", "0151 934 2996") != contact_key("phone", "0151 934 2997")
+    assert contact_key("email", "ann@scls.ac.uk") != contact_key("email", "ann@scls.ac.uk.example.com")
+    assert contact_key("phone", "0151 934 2996") != contact_key("postcode", "01519342996")

@@ -216,3 +216,25 @@ def test_yaml_that_cannot_become_a_policy_is_a_policy_error(source: str, expecte
 
     assert error.line == 1
     assert expected in problems[0]
+
+
+def test_public_contacts_must_each_be_one_detail_the_detector_finds() -> None:
+    broken = _broken(
+        "public_contacts:\n",
+        "public_contacts:\n  - 'ring reception'\n  - '0151 934 2996 or 0151 934 2997'\n",
+    )
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(broken, name="contacts.yaml")
+    message = str(caught.value)
+    assert caught.value.line == _line_of(broken, "'ring reception'")
+    assert "'ring reception' must be one phone number, email address" in message
+    assert "finds nothing in it" in message
+    assert "finds phone '0151 934 2996', phone '0151 934 2997' in it" in message
+
+
+def test_public_contacts_are_known_however_they_are_written() -> None:
+    policy = parse_policy(_broken("public_contacts:\n", "public_contacts:\n  - 'Enquiries@SCLS.ac.uk'\n"))
+    assert policy.is_public_contact("email", "enquiries (at) scls (dot) ac (dot) uk")
+    assert policy.is_public_contact("phone", "+44 800 1111")  # Childline, shipped in the bundled policy
+    assert not policy.is_public_contact("email", "enquiries@scls.ac.uk.evil.com")
+    assert not policy.is_public_contact("phone", "0800 1112")
