@@ -134,11 +134,15 @@ _OPEN, _CLOSE = r"[(\[{<]", r"[)\]}>]"
 _AT = rf"(?P<at>\s*{_OPEN}\s*(?:at|@)\s*{_CLOSE}\s*|\s+at\s+|\s*@\s*)"
 _DOT = rf"(?:\s*{_OPEN}\s*(?:dot|\.)\s*{_CLOSE}\s*|\s+dot\s+|\.)"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# A spelt-out dot may join the parts of a name too: "maria dot lopez at gmail dot com".
+_SPOKEN_DOT = rf"(?:\s*{_OPEN}\s*dot\s*{_CLOSE}\s*|\s+dot\s+)"
+_LOCAL = rf"[\w.+-]{{1,64}}(?:{_SPOKEN_DOT}[\w.+-]{{1,64}}){{0,3}}"
 _OBFUSCATED_EMAIL = re.compile(
-    rf"(?<![\w.+-])(?P<local>[\w.+-]{{1,64}}){_AT}(?P<domain>{_LABEL}(?:{_DOT}{_LABEL}){{1,4}})(?![\w-])", _I
+    rf"(?<![\w.+-])(?P<local>{_LOCAL}){_AT}(?P<domain>{_LABEL}(?:{_DOT}{_LABEL}){{1,4}})(?![\w-])", _I
 )
 _DOMAIN_LABEL = re.compile(_LABEL)
 _DOT_SPLIT = re.compile(_DOT, _I)
+_SPOKEN_DOT_SPLIT = re.compile(_SPOKEN_DOT, _I)
 _TLDS = frozenset(
     "com co uk org net ac gov nhs io me info edu biz sch police mod ltd plc us ca au nz ie eu de fr es it nl "
     "be pl pt ro in pk ng za tv app dev online email cymru scot wales london".split()
@@ -158,19 +162,21 @@ def find_emails(text: str) -> Iterator[Span]:
         labels = _DOMAIN_LABEL.findall(match.group("domain"))
         if labels[-1].lower() not in _TLDS:
             continue
+        last_name_part = _SPOKEN_DOT_SPLIT.split(match.group("local"))[-1]
         if match.group("at").strip().lower() == "at" and (
-            match.group("local").lower() in _NOT_NAMES or labels[0].lower() in _NOT_NAMES
+            last_name_part.lower() in _NOT_NAMES or labels[0].lower() in _NOT_NAMES
         ):
             continue
         yield match.span()
 
 
 def obfuscated_email_parts(found: str) -> tuple[str, list[str]] | None:
-    """The local part and domain labels of an obfuscated address ("ann at scls dot ac dot uk")."""
+    """The local part and domain labels of an address, plain or obfuscated ("ann at scls dot ac dot uk")."""
     match = _OBFUSCATED_EMAIL.fullmatch(found.strip())
     if match is None:
         return None
-    return match.group("local"), [label.strip() for label in _DOT_SPLIT.split(match.group("domain"))]
+    local = ".".join(part.strip() for part in _SPOKEN_DOT_SPLIT.split(match.group("local")))
+    return local, [label.strip() for label in _DOT_SPLIT.split(match.group("domain"))]
 
 
 # --- postcode and address ----------------------------------------------------------------------

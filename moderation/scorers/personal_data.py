@@ -123,9 +123,9 @@ def contact_key(kind: str, found: str) -> str:
             return f"phone:{''.join(ch for ch in found if ch.isdigit())}"
         return f"phone:{phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)}"
     if kind == "email":
-        obfuscated = None if "@" in found else rules.obfuscated_email_parts(found)
-        if obfuscated is not None:
-            local, labels = obfuscated
+        parts = rules.obfuscated_email_parts(found)
+        if parts is not None:
+            local, labels = parts
             found = f"{local}@{'.'.join(labels)}"
         return f"email:{''.join(found.split()).casefold()}"
     return f"{kind}:{_NOT_WORD.sub('', found).casefold()}"

@@ -57,6 +57,9 @@ POSITIVES: list[tuple[str, str, str]] = [
     ("email", "write to john at example dot com please", "john at example dot com"),
     ("email", "JOHN AT EXAMPLE DOT COM", "JOHN AT EXAMPLE DOT COM"),
     ("email", "jane.doe at gmail.com", "jane.doe at gmail.com"),
+    ("email", "email maria dot lopez at gmail dot com", "maria dot lopez at gmail dot com"),
+    ("email", "maria (dot) lopez (at) gmail (dot) com", "maria (dot) lopez (at) gmail (dot) com"),
+    ("email", "it's maria dot lopez@gmail.com", "maria dot lopez@gmail.com"),
     # postcode
     ("postcode", "L20 3AB", "L20 3AB"),
     ("postcode", "it's l203ab", "l203ab"),
@@ -119,6 +122,8 @@ POSITIVES: list[tuple[str, str, str]] = [
 
 NEGATIVES: list[str] = [
     "",
+    "connect the dot at home dot com",
+    "see you at college dot com",
     "Hi everyone, class is in room 101 at 10:30 tomorrow",
     "We meet in Room B12 on Thursday",
     "Room B12 3rd floor",
@@ -280,6 +285,7 @@ def test_handles_long_and_odd_text(text: str) -> None:
         ("phone", "0151 934 2996", "01519342996"),
         ("email", "Enquiries@SCLS.ac.uk", "enquiries (at) scls (dot) ac (dot) uk"),
         ("email", "enquiries@scls.ac.uk", "enquiries at scls dot ac dot uk"),
+        ("email", "maria.lopez@gmail.com", "maria dot lopez at gmail dot com"),
         ("postcode", "L30 6UX", "l306ux"),
     ],
 )
