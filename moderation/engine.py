@@ -83,7 +83,7 @@ def detect(
             end=hit.end,
         )
         for hit in find_personal_data(text)
-        if not policy.is_public_contact(hit.kind, text[hit.start : hit.end])
+        if not policy.is_public_contact(text[hit.start : hit.end])
     )
     evidence.extend(find_phrases(normalise(text), policy, message.author.role))
     if message.has_photo and not history.has_photo_consent:

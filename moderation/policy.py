@@ -21,7 +21,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from moderation.errors import PolicyError
-from moderation.scorers.personal_data import contact_key, find_personal_data
+from moderation.scorers.personal_data import contact_key, contact_keys, find_personal_data, is_valid_phone
 from moderation.types import ActionKind, Category, Role, Route
 
 __all__ = [
@@ -124,9 +124,9 @@ class Policy:
     # The service's own published contacts (``contact_key`` form): not a learner's personal data.
     public_contacts: frozenset[str] = frozenset()
 
-    def is_public_contact(self, kind: str, found: str) -> bool:
-        """Whether this detail is one of the service's published contacts, however it is written."""
-        return bool(self.public_contacts) and contact_key(kind, found) in self.public_contacts
+    def is_public_contact(self, found: str) -> bool:
+        """Whether this text is one of the published phone numbers or addresses, however it is written."""
+        return bool(self.public_contacts) and not self.public_contacts.isdisjoint(contact_keys(found))
 
     def clauses_for(self, category: Category, role: Role) -> tuple[Clause, ...]:
         """The enforced clauses that this category breaches for someone with this role."""
@@ -273,6 +273,16 @@ class _PolicyFile(_Strict):
     idioms: list[str] = Field(default_factory=list)
     public_contacts: list[str] = Field(default_factory=list)
 
+    @field_validator("public_contacts", mode="before")
+    @classmethod
+    def _contacts_quoted(cls, value: object) -> object:
+        if isinstance(value, list) and any(not isinstance(item, str) for item in value):
+            raise ValueError(
+                'write each entry in quotes, e.g. - "0151 934 2996": unquoted, YAML reads a number as a '
+                "number and drops its leading 0"
+            )
+        return value
+
     @field_validator("version", mode="before")
     @classmethod
     def _version_as_text(cls, value: object) -> object:
@@ -400,22 +410,24 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
 def _public_contacts(
     entries: list[str], lines: dict[tuple[Any, ...], int], problems: list[_Problem]
 ) -> frozenset[str]:
-    """Each entry must be one whole detail the personal-data detector finds, or it could never match."""
+    """Each entry must be one whole phone number or email address that the detector finds."""
     keys: set[str] = set()
     for index, entry in enumerate(entries):
         stripped = entry.strip()
         hits = find_personal_data(stripped)
-        if len(hits) != 1 or (hits[0].start, hits[0].end) != (0, len(stripped)):
+        whole = len(hits) == 1 and (hits[0].start, hits[0].end) == (0, len(stripped))
+        key = contact_key(hits[0].kind, stripped) if whole else None
+        if key is None or (hits[0].kind == "phone" and not is_valid_phone(stripped)):
             found = ", ".join(f"{hit.kind} {stripped[hit.start : hit.end]!r}" for hit in hits) or "nothing"
             problems.append(
                 (
                     _line_of(("public_contacts", index), lines),
-                    f"public_contacts: {entry!r} must be one phone number, email address, postcode or "
-                    f"address as published, and nothing else (the detector finds {found} in it)",
+                    f"public_contacts: {entry!r} must be one valid phone number (no extension) or one "
+                    f"email address, as published, and nothing else (the detector finds {found} in it)",
                 )
             )
             continue
-        keys.add(contact_key(hits[0].kind, stripped))
+        keys.add(key)
     return frozenset(keys)
 
 

@@ -7,7 +7,6 @@ written, and no input makes it raise. Spans are character offsets into the text 
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +18,9 @@ __all__ = [
     "PERSONAL_DATA_KINDS",
     "PersonalDataHit",
     "contact_key",
+    "contact_keys",
     "find_personal_data",
+    "is_valid_phone",
     "mask_personal_data",
 ]
 
@@ -99,36 +100,57 @@ def find_personal_data(text: str) -> list[PersonalDataHit]:
     return _without_overlaps(_candidates(text))
 
 
-_NOT_WORD = re.compile(r"[\W_]+")
+_CONTACT_KINDS = ("phone", "email")
 
 
-def contact_key(kind: str, found: str) -> str:
-    """The same key for every way of writing one contact detail, so a published one can be recognised.
+def contact_key(kind: str, found: str) -> str | None:
+    """One key for every way of writing one phone number or email address, to recognise published ones.
 
     "0121 496 0000", "+44 (0)121 4960000" and "01214960000" give one key; so do "Enquiries@SCLS.ac.uk"
-    and "enquiries (at) scls (dot) ac (dot) uk". Other kinds compare letters and digits, ignoring case.
+    and "enquiries (at) scls (dot) ac (dot) uk".
 
     Args:
-        kind: the hit's kind (one of ``PERSONAL_DATA_KINDS``).
-        found: the text of the hit.
+        kind: ``"phone"`` or ``"email"``; any other kind has no key.
+        found: the text of the detail.
 
     Returns:
-        ``"<kind>:<canonical form>"``.
+        ``"<kind>:<canonical form>"``, or ``None`` when the text is not one such detail as a whole:
+        a number that does not parse or has an extension ("0800 1111 ext 07911 123456" is not
+        Childline), text that is not one address.
 
     """
     if kind == "phone":
         try:
             number = phonenumbers.parse(found, "GB")
         except phonenumbers.NumberParseException:
-            return f"phone:{''.join(ch for ch in found if ch.isdigit())}"
+            return None
+        if number.extension:
+            return None
         return f"phone:{phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)}"
     if kind == "email":
         parts = rules.obfuscated_email_parts(found)
-        if parts is not None:
-            local, labels = parts
-            found = f"{local}@{'.'.join(labels)}"
-        return f"email:{''.join(found.split()).casefold()}"
-    return f"{kind}:{_NOT_WORD.sub('', found).casefold()}"
+        if parts is None:
+            return None
+        local, labels = parts
+        return f"email:{local}@{'.'.join(labels)}".casefold()
+    return None
+
+
+def contact_keys(found: str) -> set[str]:
+    """The keys this text has as a phone number and as an email address (see :func:`contact_key`).
+
+    Both are tried whatever a detector took the text for: "0800 1111" after the word "account"
+    is found as a bank account, and is still Childline's number.
+    """
+    return {key for kind in _CONTACT_KINDS if (key := contact_key(kind, found)) is not None}
+
+
+def is_valid_phone(found: str) -> bool:
+    """Whether the text is one valid phone number (UK when it has no country code)."""
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(found, "GB"))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def mask_personal_data(text: str, hits: Sequence[PersonalDataHit] | None = None) -> str:

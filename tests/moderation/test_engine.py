@@ -305,8 +305,14 @@ def test_a_helpline_or_published_contact_passed_on_is_not_personal_data(policy: 
     for text in (
         "if things get bad you can ring Childline on 0800 1111, it's free",
         "the domestic abuse helpline is 0808 2000 247, any time",
+        "if someone hacks your account ring Childline on 0800 1111",  # found as a bank account there
     ):
         assert not decide(policy, text).is_flagged, text
+    for text in (
+        "my mob: childline 0800 1111 ext 07911 123456 lol",  # a private number as an "extension"
+        "ring me 0800 1111 #07911123456",
+    ):
+        assert decide(policy, text).flagged == (Category.PERSONAL_DATA,), text
     assert not decide(own, "ring reception on +44 (0)151 934 2996 if you're going to be late").is_flagged
     assert decide(policy, "ring reception on 0151 934 2996").flagged == (Category.PERSONAL_DATA,)
 

@@ -218,23 +218,40 @@ def test_yaml_that_cannot_become_a_policy_is_a_policy_error(source: str, expecte
     assert expected in problems[0]
 
 
-def test_public_contacts_must_each_be_one_detail_the_detector_finds() -> None:
-    broken = _broken(
-        "public_contacts:\n",
-        "public_contacts:\n  - 'ring reception'\n  - '0151 934 2996 or 0151 934 2997'\n",
-    )
+@pytest.mark.parametrize(
+    ("entry", "found"),
+    [
+        ("'ring reception'", "nothing"),
+        ("'0151 934 2996 or 0151 934 2997'", "phone '0151 934 2996', phone '0151 934 2997'"),
+        ("'0151 934 2996 ext 12'", "phone '0151 934 2996 ext 12'"),  # an extension could hide any number
+        ("'943 476 5919'", "nhs_number '943 476 5919'"),  # only phone numbers and email addresses
+        ("'L30 6UX'", "postcode 'L30 6UX'"),  # a postcode is also every neighbour's
+        ("'oh one five one nine three four two nine nine six'", "phone"),  # spoken, not as published
+    ],
+)
+def test_a_public_contact_must_be_one_whole_phone_number_or_email_address(entry: str, found: str) -> None:
+    broken = _broken("public_contacts:\n", f"public_contacts:\n  - {entry}\n")
     with pytest.raises(PolicyError) as caught:
         parse_policy(broken, name="contacts.yaml")
     message = str(caught.value)
-    assert caught.value.line == _line_of(broken, "'ring reception'")
-    assert "'ring reception' must be one phone number, email address" in message
-    assert "finds nothing in it" in message
-    assert "finds phone '0151 934 2996', phone '0151 934 2997' in it" in message
+    assert caught.value.line == _line_of(broken, entry)
+    assert "must be one valid phone number (no extension) or one email address" in message
+    assert f"the detector finds {found}" in message
+
+
+def test_an_unquoted_public_contact_is_refused_with_a_hint() -> None:
+    broken = _broken("public_contacts:\n", "public_contacts:\n  - +441519342996\n")  # YAML: a number
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(broken, name="contacts.yaml")
+    assert "write each entry in quotes" in str(caught.value)
 
 
 def test_public_contacts_are_known_however_they_are_written() -> None:
     policy = parse_policy(_broken("public_contacts:\n", "public_contacts:\n  - 'Enquiries@SCLS.ac.uk'\n"))
-    assert policy.is_public_contact("email", "enquiries (at) scls (dot) ac (dot) uk")
-    assert policy.is_public_contact("phone", "+44 800 1111")  # Childline, shipped in the bundled policy
-    assert not policy.is_public_contact("email", "enquiries@scls.ac.uk.evil.com")
-    assert not policy.is_public_contact("phone", "0800 1112")
+    assert policy.is_public_contact("enquiries (at) scls (dot) ac (dot) uk")
+    assert policy.is_public_contact("+44 800 1111")  # Childline, shipped in the bundled policy
+    assert not policy.is_public_contact("enquiries@scls.ac.uk.evil.com")
+    assert not policy.is_public_contact("bob.enquiries@scls.ac.uk")
+    assert not policy.is_public_contact("0800 1112")
+    assert not policy.is_public_contact("0800 1111 ext 07911 123456")
+    assert not policy.is_public_contact("0800 1111 #07911123456")
