@@ -90,17 +90,23 @@ class Pipeline:
         """Stop the scoring service's worker (call it on shutdown, on the loop that ran the pipeline)."""
         await self.scoring.close()
 
-    async def handle(self, message: ChatMessage, *, now: datetime | None = None) -> Outcome:
+    async def handle(
+        self, message: ChatMessage, *, now: datetime | None = None, settled: asyncio.Event | None = None
+    ) -> Outcome:
         """Assess one message and carry out the decision; never raises for a bad message.
 
         ``now`` overrides the clock (a replayed transcript runs on the transcript's own time).
+        ``settled`` is set once nothing more will happen in the message's group: the case is stored
+        and the message hidden, and what is left is the moderators' card, which may wait minutes
+        behind the moderators' group's message limit. An adapter that handles a group's messages
+        one at a time can go on to the next one then.
         """
         message = _sanitised(message)
         key: MessageKey = (message.platform, message.chat_id, message.message_id, message.revision)
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                return await self._handle(message, key, now or self._clock())
+                return await self._handle(message, key, now or self._clock(), settled)
         except StorageError as exc:
             logger.error("store unavailable for %s: %s", _describe(key), exc)
             return Outcome(key=key, error=str(exc))
@@ -108,10 +114,14 @@ class Pipeline:
             logger.exception("could not handle %s (%s)", _describe(key), exc.__class__.__name__)
             return Outcome(key=key, error=f"{exc.__class__.__name__}: internal error, see the log")
         finally:
+            if settled is not None:
+                settled.set()
             if not lock.locked():
                 self._locks.pop(key, None)
 
-    async def _handle(self, message: ChatMessage, key: MessageKey, now: datetime) -> Outcome:
+    async def _handle(
+        self, message: ChatMessage, key: MessageKey, now: datetime, settled: asyncio.Event | None
+    ) -> Outcome:
         if await asyncio.to_thread(self.store.is_seen, *key):
             return Outcome(key=key, is_duplicate=True)
         history = await asyncio.to_thread(self._history, message, now)
@@ -138,9 +148,11 @@ class Pipeline:
             if action.kind.value in done:
                 results.append(ActionOutcome(action.kind, "ok", "done before a restart"))
                 continue
-            card = (
-                self._card(case, message, decision, results) if action.kind is ActionKind.ESCALATE else None
-            )
+            card = None
+            if action.kind is ActionKind.ESCALATE:  # the last action (the engine orders them)
+                if settled is not None:
+                    settled.set()
+                card = self._card(case, message, decision, results)
             request = ActionRequest(action, message, decision, case.id, masked, card)
             results.append(await self._apply(request, now))
         if decision.route is None:

@@ -41,10 +41,13 @@ _MEMBER = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberSt
 _GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 
 
-def build_application(settings: Settings, *, group_max_rate: int = 20) -> Application:  # type: ignore[type-arg]
+def build_application(
+    settings: Settings, *, group_max_rate: int = 20, group_time_period: float = 60
+) -> Application:  # type: ignore[type-arg]
     """PTB's Application for these settings: token, Bot API URL, and Telegram's rate limits.
 
-    ``group_max_rate`` is Telegram's limit of messages per minute in one group (20); tests raise it.
+    ``group_max_rate`` is Telegram's limit of messages per ``group_time_period`` seconds in one
+    group (20 a minute); tests change them.
 
     Raises:
         ConfigError: no token is set.
@@ -60,7 +63,11 @@ def build_application(settings: Settings, *, group_max_rate: int = 20) -> Applic
         .token(settings.telegram_token.get_secret_value())
         .base_url(base)
         .base_file_url(file_base)
-        .rate_limiter(ModerationRateLimiter(group_max_rate=group_max_rate, max_retries=5))
+        .rate_limiter(
+            ModerationRateLimiter(
+                group_max_rate=group_max_rate, group_time_period=group_time_period, max_retries=5
+            )
+        )
         # Groups are handled concurrently (their messages share model batches); each group's own
         # messages stay in order (TelegramBot serialises them per chat).
         .concurrent_updates(True)
@@ -228,11 +235,21 @@ class TelegramBot:
         chat = update.effective_chat
         if chat is None:
             return
-        # The lock is taken before anything else, so one group's messages keep their order.
+        # The lock is taken before anything else, so one group's messages keep their order. It is
+        # let go once a message is settled in its group (stored, hidden): its moderators' card may
+        # wait minutes behind Telegram's 20 messages a minute to the moderators' group, and the
+        # group's next breach must not stay on screen for that.
+        settled = asyncio.Event()
         async with self._chat_locks.setdefault(chat.id, asyncio.Lock()):
-            await self._moderate(update, chat)
+            moderating = asyncio.ensure_future(self._moderate(update, chat, settled))
+            waiting = asyncio.ensure_future(settled.wait())
+            try:
+                await asyncio.wait({moderating, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
+        await moderating
 
-    async def _moderate(self, update: Update, chat: Chat) -> None:
+    async def _moderate(self, update: Update, chat: Chat, settled: asyncio.Event) -> None:
         message = update.effective_message
         if message is None or message.from_user is None or message.from_user.is_bot:
             return
@@ -243,7 +260,7 @@ class TelegramBot:
             return
         role = await self.desk.role_of(str(message.from_user.id))
         chat_message = message_from_telegram(message, role, is_edit=update.edited_message is not None)
-        outcome = await self.pipeline.handle(chat_message)
+        outcome = await self.pipeline.handle(chat_message, settled=settled)
         if outcome.error:
             logger.error(
                 "message %s in chat %s not moderated: %s", message.message_id, chat.id, outcome.error

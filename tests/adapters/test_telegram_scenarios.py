@@ -449,6 +449,28 @@ async def test_deletions_do_not_queue_behind_the_group_message_limit(world: Worl
     assert [call.ok for call in world.fake.calls_to("deleteMessage")] == [True, True, True]
 
 
+async def test_a_breach_is_hidden_at_once_while_earlier_cards_wait_for_the_moderators_group(
+    world: World,
+) -> None:
+    # One message every 2 s to a group (Telegram's is 20 a minute): each personal-data message is
+    # hidden, reminded and carded, and the second and third cards must wait for the moderators' group.
+    application = build_application(world.settings, group_max_rate=1, group_time_period=2)
+    bot = TelegramBot(world.services, application)
+
+    def cards() -> list[ApiCall]:
+        return [call for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == MODS]
+
+    async with running_application(bot.application):
+        for user, number in ((ANN, "07700 900123"), (BEN, "07700 900456"), (ANN, "07700 900789")):
+            world.fake.send_text(GROUP, world.users[user], f"call me on {number}")
+        # Before: the third deletion waited for the second card, 2 s behind the first.
+        await world.fake.wait_until(lambda: len(world.fake.calls_to("deleteMessage")) == 3, timeout=1.5)
+        assert len(cards()) < 3, "the cards should still be waiting for the moderators' group"
+        await world.fake.wait_until(lambda: len(cards()) == 3, timeout=10)  # none is lost
+    assert [call.ok for call in world.fake.calls_to("deleteMessage")] == [True, True, True]
+    assert len(world.store.open_cases()) == 3
+
+
 def test_webhook_mode_receives_updates_and_moderates(
     tmp_path: Path, policy: Policy, scorer: LoadedScorer
 ) -> None:

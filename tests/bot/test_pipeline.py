@@ -300,3 +300,31 @@ async def test_a_restored_case_does_not_count_against_the_author(policy: Policy,
     history = store.author_history("test", "learner-1", now=NOW, strike_lifetime=timedelta(days=30))
     assert [breach.category for breach in history.breaches] == [Category.HARASSMENT]
     assert upheld.case_id != restored.case_id
+
+
+async def test_a_message_is_settled_before_its_card_is_posted(policy: Policy, store: Store) -> None:
+    card_may_go = asyncio.Event()
+
+    class SlowCardAdapter(RecordingAdapter):
+        async def apply(self, request: ActionRequest) -> None:
+            if request.action.kind is ActionKind.ESCALATE:
+                await card_may_go.wait()  # as behind the moderators' group's message limit
+            await super().apply(request)
+
+    adapter = SlowCardAdapter()
+    pipeline = make_pipeline(policy, store, adapter)
+    settled = asyncio.Event()
+    handling = asyncio.ensure_future(
+        pipeline.handle(make_message("my number is 07700 900123"), settled=settled)
+    )
+    await asyncio.wait_for(settled.wait(), timeout=5)
+    assert [action.kind for action in adapter.applied] == [ActionKind.HIDE, ActionKind.REMIND]
+    assert not handling.done()
+    card_may_go.set()
+    outcome = await asyncio.wait_for(handling, timeout=5)
+    assert [action.kind for action in adapter.applied][-1] is ActionKind.ESCALATE
+    assert outcome.case_id is not None
+
+    allowed = asyncio.Event()
+    await pipeline.handle(make_message("see you on Monday", message_id="m-2"), settled=allowed)
+    assert allowed.is_set()  # a message with no card is settled when it is handled
