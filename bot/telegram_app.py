@@ -245,6 +245,9 @@ class TelegramBot:
             waiting = asyncio.ensure_future(settled.wait())
             try:
                 await asyncio.wait({moderating, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:  # cancelled (shutting down): the message's work stops with it
+                moderating.cancel()
+                raise
             finally:
                 waiting.cancel()
         await moderating
