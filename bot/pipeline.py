@@ -96,14 +96,17 @@ class Pipeline:
         """Assess one message and carry out the decision; never raises for a bad message.
 
         ``now`` overrides the clock (a replayed transcript runs on the transcript's own time).
-        ``settled`` is set once nothing more will happen in the message's group: the case is stored
-        and the message hidden, and what is left is the moderators' card, which may wait minutes
-        behind the moderators' group's message limit. An adapter that handles a group's messages
-        one at a time can go on to the next one then.
+        ``settled`` is set once the message is settled in its group: the case (and any strike) is
+        stored and the message hidden. What is left is sending: the learner's reminder (a public
+        nudge when Telegram refuses the private one) and the moderators' card, each of which may wait
+        minutes behind a group's message limit. An adapter that handles a group's messages one at a
+        time can go on to the next one then.
         """
         message = _sanitised(message)
         key: MessageKey = (message.platform, message.chat_id, message.message_id, message.revision)
         lock = self._locks.setdefault(key, asyncio.Lock())
+        if lock.locked() and settled is not None:
+            settled.set()  # the same message, delivered again while the first copy is still sending
         try:
             async with lock:
                 return await self._handle(message, key, now or self._clock(), settled)
@@ -148,11 +151,11 @@ class Pipeline:
             if action.kind.value in done:
                 results.append(ActionOutcome(action.kind, "ok", "done before a restart"))
                 continue
-            card = None
-            if action.kind is ActionKind.ESCALATE:  # the last action (the engine orders them)
-                if settled is not None:
-                    settled.set()
-                card = self._card(case, message, decision, results)
+            if action.kind is not ActionKind.HIDE and settled is not None:
+                settled.set()  # hidden (the engine orders hiding first): the rest is sending
+            card = (
+                self._card(case, message, decision, results) if action.kind is ActionKind.ESCALATE else None
+            )
             request = ActionRequest(action, message, decision, case.id, masked, card)
             results.append(await self._apply(request, now))
         if decision.route is None:

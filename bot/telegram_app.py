@@ -236,9 +236,9 @@ class TelegramBot:
         if chat is None:
             return
         # The lock is taken before anything else, so one group's messages keep their order. It is
-        # let go once a message is settled in its group (stored, hidden): its moderators' card may
-        # wait minutes behind Telegram's 20 messages a minute to the moderators' group, and the
-        # group's next breach must not stay on screen for that.
+        # let go once a message is settled in its group (stored, hidden): its public nudge and its
+        # moderators' card may wait minutes behind Telegram's 20 messages a minute per group, and
+        # the group's next breach must not stay on screen for that.
         settled = asyncio.Event()
         async with self._chat_locks.setdefault(chat.id, asyncio.Lock()):
             moderating = asyncio.ensure_future(self._moderate(update, chat, settled))

@@ -449,25 +449,38 @@ async def test_deletions_do_not_queue_behind_the_group_message_limit(world: Worl
     assert [call.ok for call in world.fake.calls_to("deleteMessage")] == [True, True, True]
 
 
+@pytest.mark.parametrize("started_the_bot", [True, False], ids=["private reminders", "public nudges"])
 async def test_a_breach_is_hidden_at_once_while_earlier_cards_wait_for_the_moderators_group(
-    world: World,
+    world: World, started_the_bot: bool
 ) -> None:
     # One message every 2 s to a group (Telegram's is 20 a minute): each personal-data message is
     # hidden, reminded and carded, and the second and third cards must wait for the moderators' group.
+    # A learner who never started the bot is nudged in the class group instead: those wait too.
     application = build_application(world.settings, group_max_rate=1, group_time_period=2)
     bot = TelegramBot(world.services, application)
+    if started_the_bot:
+        learners = [world.users[ANN], world.users[BEN], world.users[ANN]]
+    else:
+        learners = [world.fake.make_user(3000 + index, f"New{index}") for index in range(3)]
 
     def cards() -> list[ApiCall]:
         return [call for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == MODS]
 
+    def deleted() -> list[ApiCall]:  # the learners' messages (a nudge deletes itself too)
+        return [call for call in world.fake.calls_to("deleteMessage") if call.params["message_id"] in sent]
+
     async with running_application(bot.application):
-        for user, number in ((ANN, "07700 900123"), (BEN, "07700 900456"), (ANN, "07700 900789")):
-            world.fake.send_text(GROUP, world.users[user], f"call me on {number}")
-        # Before: the third deletion waited for the second card, 2 s behind the first.
-        await world.fake.wait_until(lambda: len(world.fake.calls_to("deleteMessage")) == 3, timeout=1.5)
+        sent = [
+            world.fake.send_text(GROUP, learner, f"call me on {number}")["message_id"]
+            for learner, number in zip(
+                learners, ("07700 900123", "07700 900456", "07700 900789"), strict=True
+            )
+        ]
+        # Before: the third deletion waited for the second card (or nudge), 2 s behind the first.
+        await world.fake.wait_until(lambda: len(deleted()) == 3, timeout=1.5)
         assert len(cards()) < 3, "the cards should still be waiting for the moderators' group"
         await world.fake.wait_until(lambda: len(cards()) == 3, timeout=10)  # none is lost
-    assert [call.ok for call in world.fake.calls_to("deleteMessage")] == [True, True, True]
+    assert [call.ok for call in deleted()] == [True, True, True]
     assert len(world.store.open_cases()) == 3
 
 

@@ -314,16 +314,21 @@ async def test_a_message_is_settled_before_its_card_is_posted(policy: Policy, st
     adapter = SlowCardAdapter()
     pipeline = make_pipeline(policy, store, adapter)
     settled = asyncio.Event()
-    handling = asyncio.ensure_future(
-        pipeline.handle(make_message("my number is 07700 900123"), settled=settled)
-    )
+    message = make_message("my number is 07700 900123")
+    handling = asyncio.ensure_future(pipeline.handle(message, settled=settled))
     await asyncio.wait_for(settled.wait(), timeout=5)
-    assert [action.kind for action in adapter.applied] == [ActionKind.HIDE, ActionKind.REMIND]
+    assert adapter.applied[0].kind is ActionKind.HIDE
+    assert ActionKind.ESCALATE not in [action.kind for action in adapter.applied]
     assert not handling.done()
+    again = asyncio.Event()  # the same message delivered again meanwhile: settled at once, acts once
+    duplicate = asyncio.ensure_future(pipeline.handle(message, settled=again))
+    await asyncio.wait_for(again.wait(), timeout=5)
     card_may_go.set()
     outcome = await asyncio.wait_for(handling, timeout=5)
     assert [action.kind for action in adapter.applied][-1] is ActionKind.ESCALATE
     assert outcome.case_id is not None
+    assert (await asyncio.wait_for(duplicate, timeout=5)).is_duplicate
+    assert [action.kind for action in adapter.applied].count(ActionKind.ESCALATE) == 1
 
     allowed = asyncio.Event()
     await pipeline.handle(make_message("see you on Monday", message_id="m-2"), settled=allowed)
