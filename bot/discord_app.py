@@ -188,7 +188,7 @@ class DiscordBot:
     # --- events --------------------------------------------------------------------------------
 
     async def on_ready(self) -> None:
-        """Sync commands, then check permissions in every authorised server and report to moderators."""
+        """Sync commands, check permissions in every authorised server, finish cases left unfinished."""
         try:
             await self.client.tree.sync()
         except discord.HTTPException as exc:
@@ -202,6 +202,10 @@ class DiscordBot:
             for problem in self._permission_problems(guild):
                 logger.warning("%s", problem)
                 await self._tell_moderators(problem)
+        # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card).
+        finished = await self.pipeline.resume(PLATFORM)
+        if finished:
+            logger.info("finished %d case(s) left unfinished when the bot last stopped", finished)
 
     async def on_message(self, message: discord.Message) -> None:
         """Assess a new message in an authorised server channel."""

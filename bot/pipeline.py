@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.base import ActionRequest, Adapter, Card, check_supported
 from bot.cards import build_card
+from bot.records import case_decision, case_message
 from bot.store import CaseRecord, Store
 from moderation.batching import ScoringService
 from moderation.engine import assess
@@ -32,11 +33,14 @@ from moderation.types import (
     Strike,
 )
 
-__all__ = ["ActionOutcome", "Outcome", "Pipeline"]
+__all__ = ["RESUME_WINDOW", "ActionOutcome", "Outcome", "Pipeline"]
 
 logger = logging.getLogger(__name__)
 
 MessageKey = tuple[str, str, str, int]
+# How far back a restart looks for cases left unfinished: Telegram deletes messages only while they
+# are under 48 hours old, and a card days late is better read in the case queue.
+RESUME_WINDOW = timedelta(hours=48)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,53 @@ class Pipeline:
 
         # Write before act: the case is committed before any platform call.
         case = await asyncio.to_thread(self.store.record_case, message, decision, now)
+        return await self._act(case, message, decision, key, now, settled)
+
+    async def resume(self, platform: str, *, since: datetime | None = None) -> int:
+        """Finish the cases that a stopped process left half done; return how many were finished.
+
+        A case is stored before its actions and its message marked handled after the last, so a
+        case stored since ``since`` whose message was never marked handled was cut short (a crash,
+        a kill while a card waited behind a rate limit). Each is carried out as it was decided, not
+        judged again, skipping what its action log shows done. A case whose text was purged is left.
+        ``since`` defaults to ``RESUME_WINDOW`` ago; older cases wait in the moderators' queue.
+        """
+        since = since or self._clock() - RESUME_WINDOW
+        try:
+            cases = await asyncio.to_thread(self.store.unfinished_cases, platform, since=since)
+        except StorageError as exc:
+            logger.error("could not look for unfinished cases: %s", exc)
+            return 0
+        finished = 0
+        for case in cases:
+            message = case_message(case)
+            key: MessageKey = (message.platform, message.chat_id, message.message_id, message.revision)
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            try:
+                async with lock:
+                    if await asyncio.to_thread(self.store.is_seen, *key):
+                        continue  # finished meanwhile (delivered again and handled)
+                    logger.info("finishing case %s, left unfinished when the bot stopped", case.id)
+                    await self._act(case, message, case_decision(case), key, self._clock(), None)
+                    finished += 1
+            except StorageError as exc:
+                logger.error("could not finish case %s: %s", case.id, exc)
+            except Exception as exc:  # one bad case must not stop the others, nor the bot
+                logger.exception("could not finish case %s (%s)", case.id, exc.__class__.__name__)
+            finally:
+                if not lock.locked():
+                    self._locks.pop(key, None)
+        return finished
+
+    async def _act(
+        self,
+        case: CaseRecord,
+        message: ChatMessage,
+        decision: Decision,
+        key: MessageKey,
+        now: datetime,
+        settled: asyncio.Event | None,
+    ) -> Outcome:
         done = {
             record.action
             for record in await asyncio.to_thread(self.store.case_actions, case.id)

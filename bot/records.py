@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlmodel import SQLModel
 
 from bot.tables import AppealRow, CaseActionRow, CaseRow, GroupRow
-from moderation.types import Action, ActionKind, Category, ChatMessage, Decision, Evidence, Role, Route
+from moderation.types import (
+    Action,
+    ActionKind,
+    Author,
+    Category,
+    ChatMessage,
+    Decision,
+    Evidence,
+    Role,
+    Route,
+)
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -24,6 +34,8 @@ __all__ = [
     "GroupRecord",
     "action_record",
     "appeal_record",
+    "case_decision",
+    "case_message",
     "case_record",
     "case_row",
     "group_record",
@@ -153,6 +165,34 @@ def case_record(row: CaseRow) -> CaseRecord:
         ),
         top_action=ActionKind(row.top_action),
         route=None if row.route is None else Route(row.route),
+    )
+
+
+def case_message(case: CaseRecord) -> ChatMessage:
+    """The message a case was opened for, as far as the case keeps it (not its attachments)."""
+    return ChatMessage(
+        platform=case.platform,
+        chat_id=case.chat_id,
+        message_id=case.message_id,
+        author=Author(id=case.author_id, display_name=case.author_name, role=case.author_role),
+        text=case.text or "",
+        sent_at=case.created_at,
+        is_edit=case.is_edit,
+        revision=case.revision,
+    )
+
+
+def case_decision(case: CaseRecord) -> Decision:
+    """The decision a case records, to carry it out as it was made (not judged again)."""
+    return Decision(
+        scores={Category(category): score for category, score in case.scores.items()},
+        flagged=case.flagged,
+        evidence=case.evidence,
+        clauses=case.clauses,
+        actions=case.actions,
+        reminder=case.reminder,
+        explanation=case.explanation,
+        scorer=case.scorer,
     )
 
 

@@ -202,6 +202,32 @@ class Store:
                     raise
                 return case_record(existing)
 
+    def unfinished_cases(self, platform: str, *, since: datetime, limit: int = 500) -> list[CaseRecord]:
+        """Cases stored since ``since`` whose message was never marked handled, oldest first.
+
+        The pipeline stores a case before it acts and marks the message handled after its last
+        action, so these are the messages a stopped process left half done.
+        """
+        handled = select(SeenMessageRow.id).where(
+            SeenMessageRow.platform == CaseRow.platform,
+            SeenMessageRow.chat_id == CaseRow.chat_id,
+            SeenMessageRow.message_id == CaseRow.message_id,
+            SeenMessageRow.revision == CaseRow.revision,
+        )
+        query = (
+            select(CaseRow)
+            .where(
+                col(CaseRow.platform) == platform,
+                col(CaseRow.created_at) >= _utc(since),
+                col(CaseRow.text).is_not(None),
+                ~handled.exists(),
+            )
+            .order_by(col(CaseRow.created_at), col(CaseRow.id))
+            .limit(limit)
+        )
+        with self._guard("list unfinished cases"), self._session() as session:
+            return [case_record(row) for row in session.exec(query)]
+
     def get_case(self, case_id: int) -> CaseRecord | None:
         """Return the case with this id, or None."""
         with self._guard("read a case"), self._session() as session:

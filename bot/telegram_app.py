@@ -7,6 +7,7 @@ errors end in ``_on_error``, which logs ids (never text) and keeps the bot runni
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable
 from datetime import UTC, datetime
@@ -104,6 +105,7 @@ class TelegramBot:
             staff_ids=frozenset(str(user) for user in settings.telegram_staff),
         )
         self._reported: set[int] = set()
+        self._resuming: asyncio.Future[int] | None = None
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._register()
 
@@ -129,6 +131,10 @@ class TelegramBot:
         app.post_shutdown = self._shutdown
 
     async def _shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+        if self._resuming is not None and not self._resuming.done():
+            self._resuming.cancel()  # what it has not finished is still unfinished at the next start
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resuming
         await self.adapter.close()
         await self.pipeline.close()
 
@@ -192,6 +198,15 @@ class TelegramBot:
 
     async def _startup_checks(self, application: Application) -> None:  # type: ignore[type-arg]
         await self.startup_checks()
+        # In the background: the cards of cases left unfinished may wait behind the group limit.
+        self._resuming = asyncio.ensure_future(self.resume_unfinished())
+
+    async def resume_unfinished(self) -> int:
+        """Finish what a stopped bot left half done in the last 48 hours (hide, remind, card)."""
+        finished = await self.pipeline.resume(PLATFORM)
+        if finished:
+            logger.info("finished %d case(s) left unfinished when the bot last stopped", finished)
+        return finished
 
     async def startup_checks(self) -> None:
         """Check privacy mode and the bot's rights in every authorised group; tell the moderators."""

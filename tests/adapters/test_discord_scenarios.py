@@ -361,6 +361,32 @@ async def test_a_restart_keeps_the_buttons_working_and_handles_nothing_twice(wor
     assert world.store.get_case(_case_id(card)).status == "upheld"  # type: ignore[union-attr]
 
 
+async def test_a_restart_finishes_a_case_the_last_run_left_unfinished(world: World) -> None:
+    from moderation.engine import assess
+    from moderation.types import Author, AuthorHistory, ChatMessage, ModelScores, Role
+
+    # The last run stored the case (write before act) and was stopped before it acted.
+    sent = world.fake.add_undelivered_message(GENERAL, world.users[BEN], "my number is 07700 900123")
+    message = ChatMessage(
+        platform="discord",
+        chat_id=str(GENERAL),
+        message_id=sent["id"],
+        author=Author(id=str(BEN), display_name="ben", role=Role.LEARNER),
+        text="my number is 07700 900123",
+        sent_at=datetime.now(UTC),
+    )
+    now = datetime.now(UTC)
+    decision = assess(message, AuthorHistory(), world.services.policy, now, ModelScores(scorer="test"))
+    case = world.store.record_case(message, decision, now)
+
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        card = await _card(world, MODS)  # on_ready finishes it
+    assert world.fake.is_deleted(GENERAL, int(sent["id"]))
+    assert world.fake.dms_to(BEN), "the reminder"
+    assert _case_id(card) == case.id and "07700" not in card["embeds"][0]["description"]
+
+
 async def test_closed_dms_get_a_self_deleting_nudge(world: World) -> None:
     world.fake.close_dms(SID)
     client = world.client()

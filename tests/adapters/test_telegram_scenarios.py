@@ -484,6 +484,37 @@ async def test_a_breach_is_hidden_at_once_while_earlier_cards_wait_for_the_moder
     assert len(world.store.open_cases()) == 3
 
 
+async def test_a_restart_finishes_a_case_the_last_run_left_unfinished(world: World) -> None:
+    from moderation.engine import assess
+    from moderation.types import Author, AuthorHistory, ChatMessage, ModelScores, Role
+
+    # The last run stored the case (write before act) and was stopped before it acted; Telegram
+    # will not send the update again.
+    sent = world.fake.send_text(GROUP, world.users[ANN], "ring me on 07700 900123")
+    message = ChatMessage(
+        platform="telegram",
+        chat_id=str(GROUP),
+        message_id=str(sent["message_id"]),
+        author=Author(id=str(ANN), display_name="Ann", role=Role.LEARNER),
+        text="ring me on 07700 900123",
+        sent_at=_now(),
+    )
+    decision = assess(message, AuthorHistory(), world.services.policy, _now(), ModelScores(scorer="test"))
+    case = world.store.record_case(message, decision, _now())
+
+    bot = world.bot()
+    async with running_application(bot.application, drop_pending_updates=True):
+        await bot.application.post_init(bot.application)  # what run_polling calls at start-up
+        card = await _card(world, MODS)
+        await world.fake.wait_until(lambda: len(world.store.case_actions(case.id)) == 3)
+    assert world.fake.find_call(
+        "deleteMessage", lambda call: call.params["message_id"] == sent["message_id"] and call.ok
+    )
+    assert world.fake.find_call("sendMessage", lambda call: call.params["chat_id"] == ANN)  # the reminder
+    assert f"#{case.id}" in card["text"] and "07700" not in card["text"]
+    assert [record.action for record in world.store.case_actions(case.id)] == ["hide", "remind", "escalate"]
+
+
 def test_webhook_mode_receives_updates_and_moderates(
     tmp_path: Path, policy: Policy, scorer: LoadedScorer
 ) -> None:

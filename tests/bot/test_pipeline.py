@@ -333,3 +333,36 @@ async def test_a_message_is_settled_before_its_card_is_posted(policy: Policy, st
     allowed = asyncio.Event()
     await pipeline.handle(make_message("see you on Monday", message_id="m-2"), settled=allowed)
     assert allowed.is_set()  # a message with no card is settled when it is handled
+
+
+async def test_a_restart_finishes_what_a_stopped_bot_left_half_done(policy: Policy, store: Store) -> None:
+    never = asyncio.Event()
+
+    class StoppedAtTheCard(RecordingAdapter):
+        async def apply(self, request: ActionRequest) -> None:
+            if request.action.kind is ActionKind.ESCALATE:
+                await never.wait()  # the card waits behind a rate limit, and the process is stopped
+            await super().apply(request)
+
+    before = StoppedAtTheCard()
+    message = make_message("ring 07700 900123")
+    handling = asyncio.ensure_future(make_pipeline(policy, store, before).handle(message))
+    await asyncio.sleep(0.2)
+    handling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handling
+    assert [action.kind for action in before.applied] == [ActionKind.HIDE, ActionKind.REMIND]
+
+    after = RecordingAdapter()
+    restarted = make_pipeline(policy, store, after)
+    assert await restarted.resume("test") == 1
+    assert [action.kind for action in after.applied] == [ActionKind.ESCALATE]  # nothing done twice
+    assert after.applied[0].text is not None and "07700" not in after.applied[0].text  # masked as ever
+    case = store.open_cases()[0]
+    assert [(record.action, record.outcome) for record in store.case_actions(case.id)] == [
+        ("hide", "ok"),
+        ("remind", "ok"),
+        ("escalate", "ok"),
+    ]
+    assert await restarted.resume("test") == 0  # finished now, so never again
+    assert (await restarted.handle(message)).is_duplicate  # delivered again after all: acts no more

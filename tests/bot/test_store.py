@@ -496,3 +496,19 @@ def test_url_for_display_masks_the_password() -> None:
         assert store.url_for_display == "postgresql+psycopg://classmod:***@db.internal:5432/classmod"
     finally:
         store.close()
+
+
+def test_unfinished_cases_are_those_never_marked_handled(store: Store) -> None:
+    finished = _case(store, "1", at=NOW - timedelta(hours=2))
+    store.mark_seen("telegram", "-100200", finished.message_id, 0, NOW - timedelta(hours=2))
+    cut_short = _case(store, "2", at=NOW - timedelta(hours=1))
+    edit_cut_short = store.record_case(_message(message_id="1", revision=3), _decision(), NOW)
+    older = _case(store, "3", at=NOW - timedelta(days=5))
+    store.record_case(_message(message_id="4", platform="discord"), _decision(), NOW)  # another platform
+    _case(store, "5", at=NOW - timedelta(days=100))
+    assert store.purge(older_than=timedelta(days=90), now=NOW) == 1  # "5": no text left to act on
+
+    recent = store.unfinished_cases("telegram", since=NOW - timedelta(days=2))
+    assert [case.id for case in recent] == [cut_short.id, edit_cut_short.id]  # oldest first
+    everything = store.unfinished_cases("telegram", since=NOW - timedelta(days=200))
+    assert [case.id for case in everything] == [older.id, cut_short.id, edit_cut_short.id]

@@ -1049,6 +1049,12 @@ class FakeDiscord:
         self.dispatch("MESSAGE_CREATE", message)
         return copy.deepcopy(message)
 
+    def add_undelivered_message(self, channel_id: int, user: JSONDict, content: str) -> JSONDict:
+        """A message in a channel whose MESSAGE_CREATE the bot never got (it was down). Returns its JSON."""
+        message = self._message_json(channel_id, self._user(user), content, attachments=None, embeds=None)
+        self._store(message)
+        return copy.deepcopy(message)
+
     def edit_message(
         self,
         channel_id: int,
