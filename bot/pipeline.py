@@ -38,6 +38,8 @@ __all__ = ["RESUME_WINDOW", "ActionOutcome", "Outcome", "Pipeline"]
 logger = logging.getLogger(__name__)
 
 MessageKey = tuple[str, str, str, int]
+# Tried once: a refused private reminder or warning may already have been replaced by a public nudge.
+_SENT_ONCE = frozenset({ActionKind.REMIND.value, ActionKind.WARN.value})
 # How far back a restart looks for cases left unfinished: Telegram deletes messages only while they
 # are under 48 hours old, and a card days late is better read in the case queue.
 RESUME_WINDOW = timedelta(hours=48)
@@ -153,31 +155,53 @@ class Pipeline:
         ``since`` defaults to ``RESUME_WINDOW`` ago; older cases wait in the moderators' queue.
         """
         since = since or self._clock() - RESUME_WINDOW
-        try:
-            cases = await asyncio.to_thread(self.store.unfinished_cases, platform, since=since)
-        except StorageError as exc:
-            logger.error("could not look for unfinished cases: %s", exc)
-            return 0
-        finished = 0
-        for case in cases:
-            message = case_message(case)
-            key: MessageKey = (message.platform, message.chat_id, message.message_id, message.revision)
-            lock = self._locks.setdefault(key, asyncio.Lock())
+        finished, last_id = 0, 0
+        while True:
             try:
-                async with lock:
-                    if await asyncio.to_thread(self.store.is_seen, *key):
-                        continue  # finished meanwhile (delivered again and handled)
-                    logger.info("finishing case %s, left unfinished when the bot stopped", case.id)
-                    await self._act(case, message, case_decision(case), key, self._clock(), None)
-                    finished += 1
+                cases = await asyncio.to_thread(
+                    self.store.unfinished_cases, platform, since=since, after_id=last_id
+                )
+                titles = {
+                    group.chat_id: group.title
+                    for group in await asyncio.to_thread(self.store.groups)
+                    if group.platform == platform
+                }
             except StorageError as exc:
-                logger.error("could not finish case %s: %s", case.id, exc)
-            except Exception as exc:  # one bad case must not stop the others, nor the bot
-                logger.exception("could not finish case %s (%s)", case.id, exc.__class__.__name__)
-            finally:
-                if not lock.locked():
-                    self._locks.pop(key, None)
-        return finished
+                logger.error("could not look for unfinished cases: %s", exc)
+                return finished
+            except Exception as exc:  # a start-up must not fail on it
+                logger.exception("could not look for unfinished cases (%s)", exc.__class__.__name__)
+                return finished
+            if not cases:
+                return finished
+            for case in cases:
+                finished += await self._resume_case(case, titles.get(case.chat_id))
+            last_id = cases[-1].id
+
+    async def _resume_case(self, case: CaseRecord, chat_title: str | None) -> int:
+        message = replace(case_message(case), chat_title=chat_title)
+        key: MessageKey = (message.platform, message.chat_id, message.message_id, message.revision)
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                if await asyncio.to_thread(self.store.is_seen, *key):
+                    return 0  # finished meanwhile (delivered again and handled)
+                now = self._clock()
+                if case.status != "open" and case.closed_by != "bot":
+                    # A moderator decided it already (its card got out before the stop).
+                    await asyncio.to_thread(self.store.mark_seen, *key, now)
+                    return 0
+                logger.info("finishing case %s, left unfinished when the bot stopped", case.id)
+                await self._act(case, message, case_decision(case), key, now, None, strike_at=case.created_at)
+                return 1
+        except StorageError as exc:
+            logger.error("could not finish case %s: %s", case.id, exc)
+        except Exception as exc:  # one bad case must not stop the others, nor the bot
+            logger.exception("could not finish case %s (%s)", case.id, exc.__class__.__name__)
+        finally:
+            if not lock.locked():
+                self._locks.pop(key, None)
+        return 0
 
     async def _act(
         self,
@@ -187,20 +211,28 @@ class Pipeline:
         key: MessageKey,
         now: datetime,
         settled: asyncio.Event | None,
+        *,
+        strike_at: datetime | None = None,
     ) -> Outcome:
-        done = {
-            record.action
+        # What the log shows done is not done again. A hide or a card that failed is tried again;
+        # a reminder or warning is tried once, since a refused private message may already have
+        # been replaced by a public nudge.
+        logged = {
+            record.action: record
             for record in await asyncio.to_thread(self.store.case_actions, case.id)
-            if record.actor == "bot" and record.outcome == "ok"
+            if record.actor == "bot" and (record.outcome == "ok" or record.action in _SENT_ONCE)
         }
-        if "strike" not in done and any(action.kind is ActionKind.WARN for action in case.actions):
+        if "strike" not in logged and any(action.kind is ActionKind.WARN for action in case.actions):
             # The strike counts even when the platform cannot deliver the warning.
-            await asyncio.to_thread(self._record_strike, case.id, message, decision, now)
+            await asyncio.to_thread(self._record_strike, case.id, message, decision, strike_at or now)
         masked = mask_personal_data(message.text)
         results: list[ActionOutcome] = []
         for action in case.actions:
-            if action.kind.value in done:
-                results.append(ActionOutcome(action.kind, "ok", "done before a restart"))
+            earlier = logged.get(action.kind.value)
+            if earlier is not None:
+                results.append(
+                    ActionOutcome(action.kind, earlier.outcome, earlier.detail or "done before a restart")
+                )
                 continue
             if action.kind is not ActionKind.HIDE and settled is not None:
                 settled.set()  # hidden (the engine orders hiding first): the rest is sending

@@ -202,11 +202,14 @@ class Store:
                     raise
                 return case_record(existing)
 
-    def unfinished_cases(self, platform: str, *, since: datetime, limit: int = 500) -> list[CaseRecord]:
-        """Cases stored since ``since`` whose message was never marked handled, oldest first.
+    def unfinished_cases(
+        self, platform: str, *, since: datetime, after_id: int = 0, limit: int = 200
+    ) -> list[CaseRecord]:
+        """Cases stored since ``since`` whose message was never marked handled, in id order.
 
         The pipeline stores a case before it acts and marks the message handled after its last
-        action, so these are the messages a stopped process left half done.
+        action, so these are the messages a stopped process left half done. Page with
+        ``after_id``: the last id of the page before.
         """
         handled = select(SeenMessageRow.id).where(
             SeenMessageRow.platform == CaseRow.platform,
@@ -220,9 +223,10 @@ class Store:
                 col(CaseRow.platform) == platform,
                 col(CaseRow.created_at) >= _utc(since),
                 col(CaseRow.text).is_not(None),
+                col(CaseRow.id) > after_id,
                 ~handled.exists(),
             )
-            .order_by(col(CaseRow.created_at), col(CaseRow.id))
+            .order_by(col(CaseRow.id))
             .limit(limit)
         )
         with self._guard("list unfinished cases"), self._session() as session:
@@ -344,7 +348,11 @@ class Store:
     # -- authors --------------------------------------------------------------------------------
 
     def add_strike(self, platform: str, author_id: str, strike: Strike, case_id: int | None) -> None:
-        """Record a strike against an author, linked to the case that earned it where there is one."""
+        """Record a strike against an author, linked to the case that earned it where there is one.
+
+        A case earns one strike: recording it again for the same case (a message delivered twice, a
+        restart finishing the case) changes nothing.
+        """
         row = StrikeRow(
             platform=platform,
             author_id=author_id,
@@ -354,6 +362,11 @@ class Store:
             at=_utc(strike.at),
         )
         with self._guard("record a strike"), self._session() as session:
+            if (
+                case_id is not None
+                and session.exec(select(StrikeRow.id).where(col(StrikeRow.case_id) == case_id)).first()
+            ):
+                return
             self._insert_for_case(session, row, case_id)
 
     def author_history(

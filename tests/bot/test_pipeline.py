@@ -16,7 +16,7 @@ from adapters.base import ActionRequest
 from adapters.recording_adapter import RecordingAdapter
 from bot.pipeline import Pipeline
 from bot.store import Store
-from moderation.errors import ScorerError
+from moderation.errors import AdapterError, ScorerError
 from moderation.policy import Policy, load_policy
 from moderation.types import ActionKind, Category, Role, Route
 from tests.factories import NOW, make_message
@@ -366,3 +366,49 @@ async def test_a_restart_finishes_what_a_stopped_bot_left_half_done(policy: Poli
     ]
     assert await restarted.resume("test") == 0  # finished now, so never again
     assert (await restarted.handle(message)).is_duplicate  # delivered again after all: acts no more
+
+
+async def test_a_restart_neither_nudges_twice_nor_reopens_a_decided_case(
+    policy: Policy, store: Store
+) -> None:
+    never = asyncio.Event()
+    requests: list[ActionRequest] = []
+
+    class NoPrivateChatThenStopped(RecordingAdapter):
+        async def apply(self, request: ActionRequest) -> None:
+            requests.append(request)
+            if request.action.kind is ActionKind.REMIND:
+                # Telegram refused the private message; the public nudge went out instead.
+                raise AdapterError("the learner has not started the bot: nudged in the group")
+            if request.action.kind is ActionKind.ESCALATE:
+                await never.wait()
+            await super().apply(request)
+
+    store.authorise_group("test", "class-1", title="ESOL Entry 3 (Mon)", authorised_by="t", at=NOW)
+    messages = [make_message("ring 07700 900123"), make_message("text me on 07700 900456")]
+    for message in messages:
+        handling = asyncio.ensure_future(
+            make_pipeline(policy, store, NoPrivateChatThenStopped()).handle(message)
+        )
+        await asyncio.sleep(0.2)
+        handling.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await handling
+    decided = store.open_cases()[0]  # the second message's card got out; a moderator upheld it
+    store.close_case(decided.id, "upheld", actor="mod-1", at=NOW)
+
+    after = RecordingAdapter()
+    resumed: list[ActionRequest] = []
+
+    class Recording(RecordingAdapter):
+        async def apply(self, request: ActionRequest) -> None:
+            resumed.append(request)
+            await after.apply(request)
+
+    assert await make_pipeline(policy, store, Recording()).resume("test", since=NOW - timedelta(days=1)) == 1
+    assert [action.kind for action in after.applied] == [ActionKind.ESCALATE]  # no second nudge
+    assert resumed[0].message.chat_title == "ESOL Entry 3 (Mon)"  # the card names the group
+    assert resumed[0].card is not None
+    assert "Where: ESOL Entry 3 (Mon)" in resumed[0].card.text  # the group's name, not its id
+    assert "remind FAILED (the learner has not started the bot" in resumed[0].card.text
+    assert store.unfinished_cases("test", since=NOW - timedelta(days=1)) == []  # the upheld one too

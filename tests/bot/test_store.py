@@ -276,7 +276,8 @@ def test_strikes_decay_after_their_lifetime(store: Store) -> None:
     case = _case(store)
     store.add_strike("telegram", "u-42", Strike(Category.CIVILITY, "4.2", NOW - timedelta(days=40)), case.id)
     store.add_strike("telegram", "u-42", Strike(Category.HARASSMENT, "5.1", NOW - timedelta(days=2)), None)
-    store.add_strike("telegram", "u-42", Strike(Category.CIVILITY, "4.2", NOW - timedelta(days=9)), case.id)
+    later = _case(store, "502")
+    store.add_strike("telegram", "u-42", Strike(Category.CIVILITY, "4.2", NOW - timedelta(days=9)), later.id)
     store.add_strike("telegram", "u-other", Strike(Category.CIVILITY, "4.2", NOW), None)
     store.add_strike("discord", "u-42", Strike(Category.CIVILITY, "4.2", NOW), None)
 
@@ -509,6 +510,19 @@ def test_unfinished_cases_are_those_never_marked_handled(store: Store) -> None:
     assert store.purge(older_than=timedelta(days=90), now=NOW) == 1  # "5": no text left to act on
 
     recent = store.unfinished_cases("telegram", since=NOW - timedelta(days=2))
-    assert [case.id for case in recent] == [cut_short.id, edit_cut_short.id]  # oldest first
+    assert [case.id for case in recent] == [cut_short.id, edit_cut_short.id]  # in the order stored
     everything = store.unfinished_cases("telegram", since=NOW - timedelta(days=200))
-    assert [case.id for case in everything] == [older.id, cut_short.id, edit_cut_short.id]
+    assert [case.id for case in everything] == [cut_short.id, edit_cut_short.id, older.id]
+    assert store.unfinished_cases(
+        "telegram", since=NOW - timedelta(days=200), after_id=edit_cut_short.id, limit=1
+    ) == [older]
+
+
+def test_a_case_earns_one_strike_however_often_it_is_recorded(store: Store) -> None:
+    case = _case(store)
+    strike = Strike(Category.HARASSMENT, "4.2", NOW)
+    store.add_strike("telegram", "u-42", strike, case.id)
+    store.add_strike("telegram", "u-42", strike, case.id)  # delivered again, or finished by a restart
+    store.add_strike("telegram", "u-42", strike, None)  # not from a case: counts
+    history = store.author_history("telegram", "u-42", now=NOW, strike_lifetime=timedelta(days=30))
+    assert len(history.strikes) == 2
