@@ -27,9 +27,10 @@ from bot.app import Services, make_pipeline
 from bot.cards import outcome_line
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
+from bot.pipeline import InOrder
 from bot.review import Press, Staff
 from moderation.errors import AdapterError
-from moderation.types import Role
+from moderation.types import ChatMessage, Role
 
 __all__ = ["ClassmodClient", "DiscordBot", "intents"]
 
@@ -87,6 +88,7 @@ class DiscordBot:
             notice_lifetime=settings.notice_lifetime_seconds,
         )
         self.pipeline = make_pipeline(services, self.adapter)
+        self._in_order = InOrder()
         staff = Staff(
             moderators=frozenset(str(user) for user in settings.discord_moderators),
             safeguarding_officers=frozenset(str(user) for user in settings.discord_safeguarding_officers),
@@ -223,16 +225,28 @@ class DiscordBot:
         # when an edit arrives meanwhile, and the edit is assessed on its own (as its own revision).
         snapshot = message_from_discord(message, Role.LEARNER)
         roles = _roles(message.author)
+        guild = message.guild
+        # In the channel's turn, taken before any await, so its messages keep their order.
+        await self._in_order.run(
+            message.channel.id, lambda settled: self._moderate(guild, snapshot, roles, settled)
+        )
+
+    async def _moderate(
+        self, guild: discord.Guild, snapshot: ChatMessage, roles: frozenset[str], settled: asyncio.Event
+    ) -> None:
         if self.desk.is_staff_room(snapshot.chat_id) or not await self._authorised(
-            message.guild, message.channel.id
+            guild, int(snapshot.chat_id)
         ):
             return
         role = await self.desk.role_of(snapshot.author.id, roles)
         chat_message = replace(snapshot, author=replace(snapshot.author, role=role))
-        outcome = await self.pipeline.handle(chat_message)
+        outcome = await self.pipeline.handle(chat_message, settled=settled)
         if outcome.error:
             logger.error(
-                "message %s in channel %s not moderated: %s", message.id, message.channel.id, outcome.error
+                "message %s in channel %s not moderated: %s",
+                snapshot.message_id,
+                snapshot.chat_id,
+                outcome.error,
             )
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
@@ -241,7 +255,12 @@ class DiscordBot:
         author = data.get("author") or {}
         if payload.guild_id is None or author.get("bot") or "content" not in data:
             return
-        guild = self.client.get_guild(payload.guild_id)
+        await self._in_order.run(payload.channel_id, lambda settled: self._moderate_edit(payload, settled))
+
+    async def _moderate_edit(self, payload: discord.RawMessageUpdateEvent, settled: asyncio.Event) -> None:
+        data = payload.data
+        author = data.get("author") or {}
+        guild = self.client.get_guild(payload.guild_id) if payload.guild_id is not None else None
         if (
             guild is None
             or self.desk.is_staff_room(str(payload.channel_id))
@@ -252,7 +271,7 @@ class DiscordBot:
         role = await self.desk.role_of(str(author.get("id")), _roles(member))
         message = message_from_edit(data, role, chat_title=guild.name)
         if message is not None:
-            await self.pipeline.handle(message)
+            await self.pipeline.handle(message, settled=settled)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """A server nobody authorised gets a notice, the moderators a report, and the bot leaves."""

@@ -32,6 +32,7 @@ from bot.app import Services, make_pipeline
 from bot.cards import outcome_line
 from bot.config import ConfigError, Settings
 from bot.desk import Desk, Reply
+from bot.pipeline import InOrder
 from bot.review import Press, Staff
 from moderation.errors import AdapterError
 
@@ -106,7 +107,7 @@ class TelegramBot:
         )
         self._reported: set[int] = set()
         self._resuming: asyncio.Future[int] | None = None
-        self._chat_locks: dict[int, asyncio.Lock] = {}
+        self._in_order = InOrder()
         self._register()
 
     # --- wiring ------------------------------------------------------------------------------
@@ -250,22 +251,8 @@ class TelegramBot:
         chat = update.effective_chat
         if chat is None:
             return
-        # The lock is taken before anything else, so one group's messages keep their order. It is
-        # let go once a message is settled in its group (stored, hidden): its public nudge and its
-        # moderators' card may wait minutes behind Telegram's 20 messages a minute per group, and
-        # the group's next breach must not stay on screen for that.
-        settled = asyncio.Event()
-        async with self._chat_locks.setdefault(chat.id, asyncio.Lock()):
-            moderating = asyncio.ensure_future(self._moderate(update, chat, settled))
-            waiting = asyncio.ensure_future(settled.wait())
-            try:
-                await asyncio.wait({moderating, waiting}, return_when=asyncio.FIRST_COMPLETED)
-            except BaseException:  # cancelled (shutting down): the message's work stops with it
-                moderating.cancel()
-                raise
-            finally:
-                waiting.cancel()
-        await moderating
+        # In the group's turn, taken before anything else, so its messages keep their order.
+        await self._in_order.run(chat.id, lambda settled: self._moderate(update, chat, settled))
 
     async def _moderate(self, update: Update, chat: Chat, settled: asyncio.Event) -> None:
         message = update.effective_message

@@ -387,6 +387,19 @@ async def test_a_restart_finishes_a_case_the_last_run_left_unfinished(world: Wor
     assert _case_id(card) == case.id and "07700" not in card["embeds"][0]["description"]
 
 
+async def test_rapid_breaches_by_one_learner_climb_the_ladder_in_order(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        for index in range(3):  # discord.py runs each on_message as its own task, all at once
+            world.fake.send_message(GENERAL, world.users[ANN], f"this homework is shit, part {index}")
+        await world.fake.wait_until(lambda: len(world.store.cases(limit=10)) == 3)
+    ladder = [
+        [action.kind.value for action in case.actions] for case in reversed(world.store.cases(limit=10))
+    ]
+    assert ladder == [["remind"], ["warn"], ["hide", "warn", "escalate"]]
+
+
 async def test_closed_dms_get_a_self_deleting_nudge(world: World) -> None:
     world.fake.close_dms(SID)
     client = world.client()
