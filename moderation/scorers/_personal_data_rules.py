@@ -110,6 +110,46 @@ def _spoken_phones(text: str) -> Iterator[Span]:
             yield match.span()
 
 
+# Numbers written one after another ("07911 123456 07700 900789") read to the library as one
+# number, too long to be valid, so it finds neither: such runs of digit groups are split here.
+_GROUP_RUN = re.compile(r"(?<![\w+])\+?\d+(?:[ \t-]\d+){2,}(?![\w])")
+_DIGIT_GROUP = re.compile(r"\+?\d+")
+_MAX_GROUPS_PER_NUMBER = 5
+_MAX_GROUPS_PER_RUN = 24
+_PHONE_DIGITS = range(8, 16)  # "0800 1111" to "+44 (0)7911 123456" written with 00 44
+_MAX_PARSES = 200  # per text: a page of digit groups must not take seconds
+
+
+def _is_valid_phone(candidate: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(candidate, "GB"))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _numbers_run_together(text: str) -> Iterator[Span]:
+    parses = 0
+    for run in _GROUP_RUN.finditer(text):
+        groups = [group.span() for group in _DIGIT_GROUP.finditer(run.group())][:_MAX_GROUPS_PER_RUN]
+        first = 0
+        while first < len(groups):
+            for last in range(min(len(groups), first + _MAX_GROUPS_PER_NUMBER), first, -1):
+                start, end = groups[first][0], groups[last - 1][1]
+                candidate = run.group()[start:end]
+                # Written as people write numbers (0..., +44..., 0044...): "12 14 16 18 20" is scores.
+                if candidate[0] not in "0+" or len(_DIGIT.findall(candidate)) not in _PHONE_DIGITS:
+                    continue
+                parses += 1
+                if parses > _MAX_PARSES:
+                    return
+                if _is_valid_phone(candidate):  # the longest valid number from here
+                    yield run.start() + start, run.start() + end
+                    first = last
+                    break
+            else:
+                first += 1
+
+
 def find_phones(text: str) -> Iterator[Span]:
     """Yield valid phone numbers, UK-shaped numbers beside a phone word, and spoken numbers."""
     if _DIGIT_RUN.search(text):
@@ -117,6 +157,7 @@ def find_phones(text: str) -> Iterator[Span]:
             matcher = phonenumbers.PhoneNumberMatcher(text, "GB", leniency=phonenumbers.Leniency.VALID)
             for found in matcher:
                 yield found.start, found.end
+            yield from _numbers_run_together(text)
         except Exception:  # a library failure must not stop the other checks
             pass
         for match in _PHONE_SHAPE.finditer(text):

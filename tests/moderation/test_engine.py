@@ -311,6 +311,7 @@ def test_a_helpline_or_published_contact_passed_on_is_not_personal_data(policy: 
     for text in (
         "my mob: childline 0800 1111 ext 07911 123456 lol",  # a private number as an "extension"
         "ring me 0800 1111 #07911123456",
+        "text 0800 1111 07911 123456",  # a private number right after a public one
     ):
         assert decide(policy, text).flagged == (Category.PERSONAL_DATA,), text
     assert not decide(own, "ring reception on +44 (0)151 934 2996 if you're going to be late").is_flagged
