@@ -48,11 +48,13 @@ BREACHES = [
     ("4.2", Role.LEARNER, "Tariq you are so stupid", Category.HARASSMENT),
     ("4.2", Role.LEARNER, "I know where you live", Category.HARASSMENT),
     ("4.2", Role.LEARNER, "I'm going to batter you after class", Category.HARASSMENT),
+    ("4.2", Role.LEARNER, "I will find you and hurt you", Category.HARASSMENT),
     ("4.3", Role.LEARNER, "anyone want some weed after class?", Category.INCITEMENT),
     ("4.3", Role.LEARNER, "lets all get stoned before the exam", Category.INCITEMENT),
     ("4.3", Role.LEARNER, "we should batter him when he leaves", Category.INCITEMENT),
     ("4.3", Role.LEARNER, "join the cause and take up arms", Category.INCITEMENT),
     ("4.3", Role.LEARNER, "I can sell you some pills cheap", Category.INCITEMENT),
+    ("4.3", Role.LEARNER, "I can sort you with pills for the weekend", Category.INCITEMENT),
     ("4.3", Role.LEARNER, "come to my house for some coke tonight", Category.INCITEMENT),
     ("4.3", Role.LEARNER, "Don't be late lol. Anyone want some weed after class?", Category.INCITEMENT),
     (
