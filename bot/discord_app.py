@@ -205,9 +205,7 @@ class DiscordBot:
                 logger.warning("%s", problem)
                 await self._tell_moderators(problem)
         # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card).
-        finished = await self.pipeline.resume(PLATFORM)
-        if finished:
-            logger.info("finished %d case(s) left unfinished when the bot last stopped", finished)
+        await self.pipeline.resume(PLATFORM)
 
     async def on_message(self, message: discord.Message) -> None:
         """Assess a new message in an authorised server channel."""

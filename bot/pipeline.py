@@ -173,6 +173,8 @@ class Pipeline:
                 logger.exception("could not look for unfinished cases (%s)", exc.__class__.__name__)
                 return finished
             if not cases:
+                if finished:
+                    logger.info("finished %d case(s) left unfinished when the bot last stopped", finished)
                 return finished
             for case in cases:
                 finished += await self._resume_case(case, titles.get(case.chat_id))

@@ -199,15 +199,9 @@ class TelegramBot:
 
     async def _startup_checks(self, application: Application) -> None:  # type: ignore[type-arg]
         await self.startup_checks()
-        # In the background: the cards of cases left unfinished may wait behind the group limit.
-        self._resuming = asyncio.ensure_future(self.resume_unfinished())
-
-    async def resume_unfinished(self) -> int:
-        """Finish what a stopped bot left half done in the last 48 hours (hide, remind, card)."""
-        finished = await self.pipeline.resume(PLATFORM)
-        if finished:
-            logger.info("finished %d case(s) left unfinished when the bot last stopped", finished)
-        return finished
+        # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card), in the
+        # background: those cards may wait behind the group limit.
+        self._resuming = asyncio.ensure_future(self.pipeline.resume(PLATFORM))
 
     async def startup_checks(self) -> None:
         """Check privacy mode and the bot's rights in every authorised group; tell the moderators."""

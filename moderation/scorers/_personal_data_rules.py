@@ -120,7 +120,8 @@ _PHONE_DIGITS = range(8, 16)  # "0800 1111" to "+44 (0)7911 123456" written with
 _MAX_PARSES = 200  # per text: a page of digit groups must not take seconds
 
 
-def _is_valid_phone(candidate: str) -> bool:
+def is_valid_phone(candidate: str) -> bool:
+    """Whether the text is one valid phone number (UK when it has no country code)."""
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(candidate, "GB"))
     except phonenumbers.NumberParseException:
@@ -142,7 +143,7 @@ def _numbers_run_together(text: str) -> Iterator[Span]:
                 parses += 1
                 if parses > _MAX_PARSES:
                     return
-                if _is_valid_phone(candidate):  # the longest valid number from here
+                if is_valid_phone(candidate):  # the longest valid number from here
                     yield run.start() + start, run.start() + end
                     first = last
                     break

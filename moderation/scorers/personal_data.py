@@ -145,12 +145,7 @@ def contact_keys(found: str) -> set[str]:
     return {key for kind in _CONTACT_KINDS if (key := contact_key(kind, found)) is not None}
 
 
-def is_valid_phone(found: str) -> bool:
-    """Whether the text is one valid phone number (UK when it has no country code)."""
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(found, "GB"))
-    except phonenumbers.NumberParseException:
-        return False
+is_valid_phone = rules.is_valid_phone
 
 
 def mask_personal_data(text: str, hits: Sequence[PersonalDataHit] | None = None) -> str:
