@@ -58,6 +58,8 @@ class Card:
 class ReviewAction(StrEnum):
     """What a moderator's verdict asks the platform to do."""
 
+    HIDE = "hide"
+    NOTIFY = "notify"
     RESTORE = "restore"
     WARN = "warn"
     MUTE = "mute"
@@ -67,13 +69,18 @@ class ReviewAction(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReviewRequest:
-    """One platform step of a moderator's verdict on a case."""
+    """One platform step of a moderator's verdict on a case.
+
+    ``text`` is what to post: the restored message (as moderators saw it, personal details masked),
+    the warning, or the private note to the author (``NOTIFY``, e.g. an appeal's outcome).
+    """
 
     action: ReviewAction
     case_id: int
     chat_id: str
     author_id: str
     author_name: str
+    message_id: str | None = None
     text: str | None = None
     duration: timedelta | None = None
     card: Card | None = None

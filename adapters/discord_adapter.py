@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import discord
 
-from adapters.base import ActionRequest, Card, ReviewAction, ReviewRequest
+from adapters.base import ActionRequest, Button, Card, ReviewAction, ReviewRequest
 from moderation.errors import AdapterError
 from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role, Route
 
@@ -26,6 +26,7 @@ __all__ = [
     "PLATFORM",
     "CaseButton",
     "DiscordAdapter",
+    "case_view",
     "message_from_discord",
     "message_from_edit",
     "render_card",
@@ -107,16 +108,22 @@ def render_card(card: Card, *, outcome: str | None = None) -> tuple[discord.Embe
     colour = discord.Colour.dark_purple() if card.route is Route.SAFEGUARDING else discord.Colour.orange()
     description = "\n".join(card.lines) + (f"\n\n**{outcome}**" if outcome else "")
     embed = discord.Embed(title=card.title[:256], description=description[:4000], colour=colour)
-    if outcome is not None or not card.buttons:
-        return embed, None
+    return embed, None if outcome is not None else case_view(card.buttons)
+
+
+def case_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
+    """A card's buttons as a view of persistent case buttons; ``None`` when there are none."""
+    if not buttons:
+        return None
     view = discord.ui.View(timeout=None)
-    for button in card.buttons:
+    for button in buttons:
         view.add_item(CaseButton.from_data(button.label, button.data))
-    return embed, view
+    return view
 
 
 class CaseButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"cm:(?P<case>\d{1,12}):(?P<verb>[a-z0-9]+)"
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"cm:(?P<case>[1-9][0-9]{0,11}):(?P<verb>[a-z0-9]{1,16})",
 ):
     """A case button that survives restarts: its state lives in its ``custom_id``."""
 
@@ -201,6 +208,13 @@ class DiscordAdapter:
             await self._call("remove the member", lambda: member.kick(reason=f"case {request.case_id}"))
         elif request.action is ReviewAction.REFER and request.card is not None:
             await self.post_card(request.card)
+        elif request.action is ReviewAction.HIDE and request.message_id is not None:
+            channel, message_id = self._channel(request.chat_id), int(request.message_id)
+            await self._call("hide the message", lambda: channel.get_partial_message(message_id).delete())
+        elif request.action is ReviewAction.NOTIFY and not await self.send_private(
+            request.author_id, request.text or ""
+        ):
+            raise AdapterError("could not tell the member: their direct messages are closed")
 
     async def post_card(self, card: Card) -> discord.Message:
         """Post a card in the moderators' or the safeguarding officer's channel."""

@@ -20,11 +20,18 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter
 
-from adapters.base import ActionRequest, Card, ReviewAction, ReviewRequest
+from adapters.base import ActionRequest, Button, Card, ReviewAction, ReviewRequest
 from moderation.errors import AdapterError
 from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role, Route
 
-__all__ = ["PLATFORM", "ModerationRateLimiter", "TelegramAdapter", "message_from_telegram", "render_card"]
+__all__ = [
+    "PLATFORM",
+    "ModerationRateLimiter",
+    "TelegramAdapter",
+    "keyboard",
+    "message_from_telegram",
+    "render_card",
+]
 
 PLATFORM = "telegram"
 logger = logging.getLogger(__name__)
@@ -114,16 +121,21 @@ def render_card(card: Card, *, outcome: str | None = None) -> tuple[str, InlineK
     text = card.text if outcome is None else f"{card.text}\n{outcome}"
     if len(text) > MessageLimit.MAX_TEXT_LENGTH:
         text = text[: MessageLimit.MAX_TEXT_LENGTH - 1] + "…"
-    if outcome is not None or not card.buttons:
-        return text, None
+    return text, None if outcome is not None else keyboard(card.buttons)
+
+
+def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    """A card's buttons as an inline keyboard, two a row; ``None`` when there are none."""
+    if not buttons:
+        return None
     rows = [
         [
             InlineKeyboardButton(button.label, callback_data=button.data)
-            for button in card.buttons[index : index + 2]
+            for button in buttons[index : index + 2]
         ]
-        for index in range(0, len(card.buttons), 2)
+        for index in range(0, len(buttons), 2)
     ]
-    return text, InlineKeyboardMarkup(rows)
+    return InlineKeyboardMarkup(rows)
 
 
 @dataclass
@@ -190,6 +202,15 @@ class TelegramAdapter:
             )
         elif request.action is ReviewAction.REFER and request.card is not None:
             await self.post_card(request.card)
+        elif request.action is ReviewAction.HIDE and request.message_id is not None:
+            message_id = int(request.message_id)
+            await self._call("hide the message", lambda: self.bot.delete_message(chat, message_id))
+        elif request.action is ReviewAction.NOTIFY and not await self.send_private(
+            request.author_id, request.text or ""
+        ):
+            raise AdapterError(
+                "could not tell the learner: they have not started a private chat with the bot"
+            )
 
     async def post_card(self, card: Card) -> Message:
         """Post a card in the moderators' or the safeguarding officer's chat."""
@@ -202,12 +223,16 @@ class TelegramAdapter:
             "post the case card", lambda: self.bot.send_message(chat, text, reply_markup=keyboard)
         )
 
-    async def close_card(self, chat_id: int, message_id: int, card_text: str, outcome: str) -> None:
-        """Replace a decided card's buttons with the outcome line."""
+    async def update_card(
+        self, chat_id: int, message_id: int, card_text: str, outcome: str, buttons: tuple[Button, ...] = ()
+    ) -> None:
+        """Add the outcome line to a card; its buttons become ``buttons`` (none once decided)."""
         text = f"{card_text}\n{outcome}"[: MessageLimit.MAX_TEXT_LENGTH]
         await self._call(
             "update the card",
-            lambda: self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id),
+            lambda: self.bot.edit_message_text(
+                text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard(buttons)
+            ),
         )
 
     async def send_private(self, user_id: str, text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -9,39 +10,77 @@ from adapters.base import Button, Card
 from moderation.policy import Policy
 from moderation.scorers.personal_data import mask_personal_data
 from moderation.types import Category, Route
+from moderation.verdicts import APPEAL_VERBS, Verb, offered_verbs
 
 __all__ = [
     "CALLBACK_PREFIX",
     "VERBS",
     "ActionLine",
+    "appeal_card",
     "build_card",
+    "button",
     "outcome_line",
     "parse_button",
     "safe_text",
+    "shown_text",
 ]
 
 CALLBACK_PREFIX = "cm"
 MAX_QUOTE = 700
 
 # verb -> button label; the verb travels in the button's data, e.g. "cm:12:mute1h".
-VERBS: dict[str, str] = {
-    "uphold": "Uphold",
-    "restore": "Restore",
-    "warn": "Warn",
-    "mute1h": "Mute 1 h",
-    "mute24h": "Mute 24 h",
-    "remove": "Remove from group",
-    "refer": "Refer to safeguarding officer",
+VERBS: dict[Verb, str] = {
+    Verb.UPHOLD: "Uphold",
+    Verb.RESTORE: "Restore",
+    Verb.WARN: "Warn",
+    Verb.MUTE_1H: "Mute 1 h",
+    Verb.MUTE_24H: "Mute 24 h",
+    Verb.REMOVE: "Remove from group",
+    Verb.REFER: "Refer to safeguarding officer",
+    Verb.ACKNOWLEDGE: "Acknowledge",
+    Verb.HIDE: "Hide the message",
+    Verb.ACTION_TAKEN: "Action taken",
+    Verb.REFER_ON: "Referred on",
+    Verb.NO_CONCERN: "No concern",
+    Verb.GRANT: "Grant the appeal",
+    Verb.DENY: "Deny the appeal",
 }
+# verb -> what the card says once it is done
+_DONE: dict[Verb, str] = {
+    Verb.UPHOLD: "Upheld",
+    Verb.RESTORE: "Restored",
+    Verb.WARN: "Warned",
+    Verb.MUTE_1H: "Muted 1 h",
+    Verb.MUTE_24H: "Muted 24 h",
+    Verb.REMOVE: "Removed from group",
+    Verb.REFER: "Referred to the safeguarding officer",
+    Verb.ACKNOWLEDGE: "Acknowledged",
+    Verb.HIDE: "Message hidden",
+    Verb.ACTION_TAKEN: "Action taken",
+    Verb.REFER_ON: "Referred on",
+    Verb.NO_CONCERN: "No concern",
+    Verb.GRANT: "Appeal granted",
+    Verb.DENY: "Appeal denied",
+}
+_BUTTON = re.compile(rf"{CALLBACK_PREFIX}:([1-9][0-9]{{0,11}}):([a-z0-9]{{1,16}})")
+
+_VERB_VALUES = frozenset(verb.value for verb in Verb)
 
 ActionLine = tuple[str, str, str | None]
 """An action already taken: (kind, outcome, detail)."""
 
 
+def shown_text(text: str, categories: Sequence[Category]) -> str:
+    """The text as moderators see it, whole: personal details masked when personal data was flagged.
+
+    A restored message is re-posted as this, never as the unmasked original the moderator did not see.
+    """
+    return mask_personal_data(text) if Category.PERSONAL_DATA in categories else text
+
+
 def safe_text(text: str, categories: Sequence[Category]) -> str:
-    """The text moderators may see: personal details masked when personal data was flagged."""
-    shown = mask_personal_data(text) if Category.PERSONAL_DATA in categories else text
-    flat = " ".join(shown.split())
+    """The text for a card: :func:`shown_text` on one line, cut to a card's length."""
+    flat = " ".join(shown_text(text, categories).split())
     return flat if len(flat) <= MAX_QUOTE else flat[: MAX_QUOTE - 1] + "…"
 
 
@@ -64,8 +103,9 @@ def build_card(
     done: Sequence[ActionLine],
     route: Route,
     was_hidden: bool,
+    is_acknowledged: bool = False,
 ) -> Card:
-    """Build the card posted when a case is escalated."""
+    """Build the card posted when a case is escalated; its buttons are the decisions the case allows."""
     categories = ", ".join(category.value for category in flagged) or "held for review"
     title = (
         f"Safeguarding · case #{case_id} · {categories}"
@@ -95,32 +135,60 @@ def build_card(
         "Done: " + (" · ".join(_done(line) for line in done) or "nothing yet"),
         f"Scorer: {scorer}",
     ]
-    verbs = [
-        verb
-        for verb in VERBS
-        if (verb != "restore" or was_hidden) and (verb != "refer" or route is Route.MODERATORS)
-    ]
-    buttons = tuple(Button(VERBS[verb], f"{CALLBACK_PREFIX}:{case_id}:{verb}") for verb in verbs)
-    return Card(title=title, lines=tuple(lines), buttons=buttons, route=route)
+    verbs = offered_verbs(flagged, is_hidden=was_hidden, is_acknowledged=is_acknowledged)
+    return Card(
+        title=title, lines=tuple(lines), buttons=tuple(button(case_id, verb) for verb in verbs), route=route
+    )
 
 
-def outcome_line(verb: str, actor_name: str, when: datetime, problems: Sequence[str] = ()) -> str:
+def appeal_card(
+    *,
+    case_id: int,
+    author_name: str,
+    author_id: str,
+    flagged: Sequence[Category],
+    status: str,
+    text: str | None,
+    reason: str | None,
+    route: Route,
+) -> Card:
+    """The card for a learner's appeal against a case: what was decided, why they disagree, two buttons."""
+    categories = ", ".join(category.value for category in flagged) or "held for review"
+    lines = (
+        f"From: {author_name} (id {author_id})",
+        f"Case #{case_id}: {categories} · {status}",
+        f"Message: “{safe_text(text, flagged)}”" if text is not None else "Message: (text purged)",
+        f"Reason: {' '.join(mask_personal_data(reason).split())[:MAX_QUOTE] if reason else '(none given)'}",
+        "Granting restores the message if it was hidden and lifts any strike; "
+        "the learner is told either way.",
+    )
+    buttons = tuple(button(case_id, verb) for verb in APPEAL_VERBS)
+    return Card(title=f"Appeal · case #{case_id}", lines=lines, buttons=buttons, route=route)
+
+
+def button(case_id: int, verb: Verb) -> Button:
+    """The button for one decision on a case."""
+    return Button(VERBS[verb], f"{CALLBACK_PREFIX}:{case_id}:{verb.value}")
+
+
+def outcome_line(verb: Verb, actor_name: str, when: datetime, problems: Sequence[str] = ()) -> str:
     """The line added to a card once a moderator has acted on it."""
-    label = VERBS.get(verb, verb)
-    line = f"Outcome: {label} by {actor_name} at {when:%H:%M} UTC"
+    line = f"Outcome: {_DONE[verb]} by {actor_name} at {when:%H:%M} UTC"
     if problems:
         line += " (" + "; ".join(problems) + ")"
     return line
 
 
-def parse_button(data: str) -> tuple[int, str] | None:
-    """Read a button's data back as (case id, verb); anything malformed or unknown is ``None``."""
-    parts = data.split(":")
-    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX or parts[2] not in VERBS:
+def parse_button(data: str) -> tuple[int, Verb] | None:
+    """Read a button's data back as (case id, verb); anything malformed or unknown is ``None``.
+
+    Strict: ``cm:08:uphold`` (a leading zero), ``cm:8:Uphold`` or ``cm:8:uphold:x`` is not a button
+    any card ever carried.
+    """
+    match = _BUTTON.fullmatch(data)
+    if match is None or match[2] not in _VERB_VALUES:
         return None
-    if not parts[1].isdigit() or len(parts[1]) > 12:
-        return None
-    return int(parts[1]), parts[2]
+    return int(match[1]), Verb(match[2])
 
 
 def _done(line: ActionLine) -> str:

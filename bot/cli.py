@@ -266,7 +266,7 @@ def _replay(
             outcomes = asyncio.run(run_all())
             views.print_replay(out, lines, outcomes)
             if show_queue:
-                views.print_queue(out, services.store.cases(limit=500))
+                views.print_queue(out, services.store.open_cases(limit=500), is_queue=True)
         finally:
             services.store.close()
 
@@ -388,7 +388,7 @@ def cases_show(ctx: typer.Context, case_id: int) -> None:
         case = store.get_case(case_id) if 1 <= case_id <= _MAX_CASE_ID else None
         if case is None:
             raise _fail(f"there is no case #{case_id}; `classmod cases list` shows the queue", code=1)
-        views.print_case(out, case, store.case_actions(case_id))
+        views.print_case(out, case, store.case_actions(case_id), store.appeals(case_id))
     finally:
         store.close()
 

@@ -8,25 +8,33 @@ returned for the platform to post in its moderators' channel.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from adapters.base import Card, ReviewRequest
 from bot import texts
+from bot.cards import appeal_card
 from bot.review import Press, Review, Staff, Verdict
 from bot.store import Store
+from moderation.errors import AdapterError
 from moderation.policy import Policy
-from moderation.types import Role
+from moderation.types import Role, Route
 
 __all__ = ["Desk", "Reply"]
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What to answer the person who asked, and what (if anything) to tell the moderators."""
+    """What to answer the person who asked, and what (if anything) to tell or show the moderators.
+
+    ``card`` (an appeal) is posted where its case's cards go, with its buttons.
+    """
 
     text: str
     notice: str | None = None
     is_done: bool = False
+    card: Card | None = None
 
 
 class Desk:
@@ -104,22 +112,41 @@ class Desk:
         history = await asyncio.to_thread(
             self.store.author_history, self.platform, user_id, now=_now(), strike_lifetime=lifetime
         )
-        return Reply(texts.case_list(cases, len(history.strikes)))
+        appeals = await asyncio.to_thread(self.store.latest_appeals, [case.id for case in cases])
+        return Reply(texts.case_list(cases, len(history.strikes), appeals))
 
     async def appeal(self, user_id: str, user_name: str, case_text: str, reason: str | None) -> Reply:
-        """Record an appeal on one of the learner's own cases, and tell the moderators."""
+        """Record an appeal on one of the learner's own cases; the reply carries its card for review.
+
+        One appeal per case at a time: a second while the first is open is answered, not posted again.
+        """
         if not case_text.lstrip("#").isdigit() or len(case_text) > 12:
             return Reply("Please write the case number, then why: /appeal 12 I was quoting the book")
         case_id = int(case_text.lstrip("#"))
         case = await asyncio.to_thread(self.store.get_case, case_id)
         if case is None or case.platform != self.platform or case.author_id != user_id:
             return Reply(f"I cannot find case #{case_id} among your cases. /mycases lists them.")
-        reason = (reason or "")[:1000] or None
-        await asyncio.to_thread(self.store.add_appeal, case_id, user_id, reason, _now())
+        reason = (reason or "").strip()[:1000] or None
+        appeal = await asyncio.to_thread(self.store.add_appeal, case_id, user_id, reason, _now())
+        if appeal is None:
+            return Reply(
+                f"You have already appealed case #{case_id}. The moderators will tell you their decision."
+            )
+        card = appeal_card(
+            case_id=case.id,
+            author_name=user_name,
+            author_id=user_id,
+            flagged=case.flagged,
+            status=case.status,
+            text=case.text,
+            reason=reason,
+            route=case.route or Route.MODERATORS,
+        )
         return Reply(
-            f"Thank you. Your appeal on case #{case_id} has been sent to the moderators.",
-            notice=f"Appeal on case #{case_id} by {user_name}: {reason or '(no reason given)'}",
+            f"Thank you. Your appeal on case #{case_id} has been sent to the moderators. "
+            "I will tell you their decision here.",
             is_done=True,
+            card=card,
         )
 
     async def consent(
@@ -150,6 +177,29 @@ class Desk:
     async def press(self, press: Press, now: datetime) -> Verdict:
         """Check a button press and record the verdict."""
         return await asyncio.to_thread(self.review.press, press, now)
+
+    async def carry_out(
+        self,
+        verdict: Verdict,
+        press: Press,
+        now: datetime,
+        apply: Callable[[ReviewRequest], Awaitable[None]],
+    ) -> list[str]:
+        """Carry out an accepted verdict's steps on the platform, each recorded; the problems met, if any."""
+        problems: list[str] = []
+        if verdict.case is None:
+            return problems
+        for step in verdict.steps:
+            error = None
+            try:
+                await apply(step)
+            except AdapterError as exc:
+                error = str(exc)
+                problems.append(f"{step.action.value} failed: {exc}")
+            await asyncio.to_thread(
+                self.review.record_step, verdict.case.id, step.action, error, actor=press.presser_id, now=now
+            )
+        return problems
 
 
 def _now() -> datetime:

@@ -20,6 +20,7 @@ from adapters.discord_adapter import (
     PLATFORM,
     CaseButton,
     DiscordAdapter,
+    case_view,
     message_from_discord,
     message_from_edit,
 )
@@ -29,7 +30,6 @@ from bot.config import ConfigError
 from bot.desk import Desk, Reply
 from bot.pipeline import InOrder
 from bot.review import Press, Staff
-from moderation.errors import AdapterError
 from moderation.types import ChatMessage, Role
 
 __all__ = ["ClassmodClient", "DiscordBot", "intents"]
@@ -306,28 +306,15 @@ class DiscordBot:
             return
         await self._try(interaction.response.defer())
         guild = self._case_guild(verdict.case.chat_id)
-        problems = []
-        for step in verdict.steps:
-            error = None
-            try:
-                await self.adapter.apply_review(step, guild)
-            except AdapterError as exc:
-                error = str(exc)
-                problems.append(f"{step.action.value} failed: {exc}")
-            await asyncio.to_thread(
-                self.desk.review.record_step,
-                verdict.case.id,
-                step.action,
-                error,
-                actor=press.presser_id,
-                now=now,
-            )
+        problems = await self.desk.carry_out(
+            verdict, press, now, lambda step: self.adapter.apply_review(step, guild)
+        )
         message = interaction.message
         if message is not None and message.embeds:
             embed = message.embeds[0]
             outcome = outcome_line(verdict.verb, press.presser_name, now, problems)
             embed.description = f"{embed.description or ''}\n\n**{outcome}**"[:4000]
-            await self._try(message.edit(embed=embed, view=None))
+            await self._try(message.edit(embed=embed, view=case_view(verdict.buttons)))
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -377,6 +364,8 @@ class DiscordBot:
     async def _respond(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
         await self._try(interaction.response.send_message(reply.text[:2000], ephemeral=True))
         await self._tell_moderators(reply.notice)
+        if reply.card is not None:
+            await self._try(self.adapter.post_card(reply.card))
 
     async def _try(self, call: Any) -> None:
         try:

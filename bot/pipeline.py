@@ -22,16 +22,8 @@ from moderation.errors import AdapterError, ModerationError, ScorerError, Storag
 from moderation.policy import Policy
 from moderation.scorers.base import TextScorer
 from moderation.scorers.personal_data import mask_personal_data
-from moderation.types import (
-    ActionKind,
-    AuthorHistory,
-    Category,
-    ChatMessage,
-    Decision,
-    ModelScores,
-    Route,
-    Strike,
-)
+from moderation.types import ActionKind, AuthorHistory, ChatMessage, Decision, ModelScores, Route
+from moderation.verdicts import strike_for
 
 __all__ = ["RESUME_WINDOW", "ActionOutcome", "InOrder", "Outcome", "Pipeline"]
 
@@ -321,13 +313,13 @@ class Pipeline:
         return ActionOutcome(kind, "ok")
 
     def _record_strike(self, case_id: int, message: ChatMessage, decision: Decision, now: datetime) -> None:
-        """A warning puts one strike on the author's record, under the clause the decision cites."""
-        category = next(category for category in decision.flagged if category is not Category.SAFEGUARDING)
-        covering = {clause.id for clause in self.policy.clauses_for(category, message.author.role)}
-        clause_id = next((clause for clause in decision.clauses if clause in covering), "?")
-        self.store.add_strike(message.platform, message.author.id, Strike(category, clause_id, now), case_id)
+        """A warning puts one strike on the author's record (never for a disclosure: ``strike_for``)."""
+        strike = strike_for(decision.flagged, decision.clauses, message.author.role, self.policy, now)
+        if strike is None:
+            return
+        self.store.add_strike(message.platform, message.author.id, strike, case_id)
         self.store.record_action(
-            case_id, "strike", "ok", detail=f"{category.value} under {clause_id}", at=now
+            case_id, "strike", "ok", detail=f"{strike.category.value} under {strike.clause_id}", at=now
         )
 
 

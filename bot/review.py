@@ -1,9 +1,12 @@
-"""The moderators' review: a button press is checked, then becomes a verdict on the case.
+"""The moderators' review: a button press is checked, then becomes a decision on the case.
 
 Platform-neutral: an adapter turns a native button press into :class:`Press`, asks :meth:`Review.press`,
 and carries out the :class:`~adapters.base.ReviewRequest` steps it gets back. Every press is checked
-(a forged or replayed button from a modified client does nothing), and a case is closed once, so a
-double tap acts once.
+(a forged or replayed button from a modified client does nothing): who may press (the safeguarding
+officer alone on safeguarding cases), in which chat, and whether the case allows that decision at
+all (:func:`moderation.verdicts.offered_verbs`: a disclosure is never met with a sanction). A case
+is closed once, so a double tap acts once. An appeal is decided here too, by its own card's buttons
+or by any decision on its case, and its author is told the outcome.
 """
 
 from __future__ import annotations
@@ -12,26 +15,36 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from adapters.base import Card, ReviewAction, ReviewRequest
-from bot.cards import build_card, parse_button
-from bot.store import CaseRecord, Store
+from adapters.base import Button, Card, ReviewAction, ReviewRequest
+from bot import texts
+from bot.cards import build_card, button, parse_button, shown_text
+from bot.store import ActionRecord, CaseRecord, Store
 from moderation.policy import Policy
-from moderation.types import Category, Route, Strike
+from moderation.types import Route
+from moderation.verdicts import (
+    APPEAL_VERBS,
+    Verb,
+    appeal_status,
+    case_kind,
+    closing_status,
+    offered_verbs,
+    strike_for,
+)
 
-__all__ = ["Press", "Review", "Staff", "Verdict"]
+__all__ = ["Press", "Review", "Staff", "Verdict", "case_state"]
 
 logger = logging.getLogger(__name__)
 
-_STATUS = {
-    "uphold": "upheld",
-    "restore": "restored",
-    "warn": "warned",
-    "mute1h": "muted",
-    "mute24h": "muted",
-    "remove": "removed",
-    "refer": "referred",
+_MUTE = {Verb.MUTE_1H: timedelta(hours=1), Verb.MUTE_24H: timedelta(hours=24)}
+_STEP = {
+    Verb.RESTORE: ReviewAction.RESTORE,
+    Verb.WARN: ReviewAction.WARN,
+    Verb.MUTE_1H: ReviewAction.MUTE,
+    Verb.MUTE_24H: ReviewAction.MUTE,
+    Verb.REMOVE: ReviewAction.REMOVE,
+    Verb.REFER: ReviewAction.REFER,
+    Verb.HIDE: ReviewAction.HIDE,
 }
-_MUTE = {"mute1h": timedelta(hours=1), "mute24h": timedelta(hours=24)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +77,28 @@ class Press:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The answer to a press: refused with a reason, or accepted with the steps to carry out."""
+    """The answer to a press: refused with a reason, or accepted with the steps to carry out.
+
+    ``buttons`` are what the card offers after this press: none once the case (or the appeal) is
+    decided; the rest of the officer's choices after an acknowledgement or a hide.
+    """
 
     accepted: bool
     message: str
     case: CaseRecord | None = None
-    verb: str | None = None
+    verb: Verb | None = None
     steps: tuple[ReviewRequest, ...] = ()
+    buttons: tuple[Button, ...] = ()
+
+
+def case_state(actions: list[ActionRecord]) -> tuple[bool, bool]:
+    """From a case's action log: (the message is hidden, the safeguarding officer acknowledged it)."""
+    is_hidden = any(item.action in ("hide", "hide-done") and item.outcome == "ok" for item in actions)
+    return is_hidden, any(item.action == Verb.ACKNOWLEDGE.value for item in actions)
 
 
 class Review:
-    """Checks presses and records verdicts."""
+    """Checks presses and records decisions."""
 
     def __init__(self, *, store: Store, policy: Policy, staff: Staff, platform: str) -> None:
         self.store = store
@@ -83,35 +107,99 @@ class Review:
         self.platform = platform
 
     def press(self, press: Press, now: datetime) -> Verdict:
-        """Check a press and, if allowed, close the case with the verdict (blocking: run it in a thread)."""
+        """Check a press and, if allowed, record the decision (blocking: run it in a thread)."""
         refusal, case, verb = self._check(press)
         if refusal is not None or case is None or verb is None:
             logger.warning(
                 "refused button press by %s in chat %s (%s)", press.presser_id, press.chat_id, refusal
             )
             return Verdict(accepted=False, message=refusal or "not allowed")
-        if not self.store.claim_case(case.id, _STATUS[verb], actor=press.presser_id, at=now):
+        if verb in APPEAL_VERBS:
+            return self._decide_appeal(case, verb, press, now)
+        is_hidden, is_acknowledged = case_state(self.store.case_actions(case.id))
+        status = closing_status(verb)
+        if status is None:  # acknowledge or hide: the officer's card stays open for the decision
+            return self._keep_open(
+                case, verb, press, now, is_hidden=is_hidden, is_acknowledged=is_acknowledged
+            )
+        if not self.store.claim_case(case.id, status, actor=press.presser_id, at=now):
             return Verdict(accepted=False, message="Someone has already acted on this case.", case=case)
-        self.store.record_action(case.id, verb, "ok", actor=press.presser_id, at=now)
-        if verb == "warn":
-            category = case.flagged[0] if case.flagged else Category.CIVILITY
-            clause = case.clauses[0] if case.clauses else "?"
-            self.store.add_strike(case.platform, case.author_id, Strike(category, clause, now), case.id)
-        logger.info("case %s: %s by %s", case.id, verb, press.presser_id)
+        self.store.record_action(case.id, verb.value, "ok", actor=press.presser_id, at=now)
+        if verb is Verb.WARN:
+            strike = strike_for(case.flagged, case.clauses, case.author_role, self.policy, now)
+            if strike is not None:
+                self.store.add_strike(case.platform, case.author_id, strike, case.id)
+        logger.info("case %s: %s by %s", case.id, verb.value, press.presser_id)
         closed = self.store.get_case(case.id) or case
+        steps = list(self._steps(closed, verb))
+        appeal = self.store.open_appeal(case.id)
+        if appeal is not None:  # a decision on the case answers the appeal against it
+            outcome = appeal_status(verb)
+            if self.store.decide_appeal(appeal.id, outcome, actor=press.presser_id, at=now):
+                steps.append(self._notify(closed, texts.appeal_outcome(closed.id, outcome == "granted")))
         return Verdict(
-            accepted=True, message=f"Done: {verb}.", case=closed, verb=verb, steps=self._steps(closed, verb)
+            accepted=True, message=f"Done: {verb.value}.", case=closed, verb=verb, steps=tuple(steps)
         )
 
     def record_step(
         self, case_id: int, step: ReviewAction, error: str | None, *, actor: str, now: datetime
     ) -> None:
-        """Record how a step of a verdict went on the platform."""
+        """Record how a step of a decision went on the platform."""
         self.store.record_action(
             case_id, f"{step.value}-done", "failed" if error else "ok", actor=actor, detail=error, at=now
         )
 
-    def _check(self, press: Press) -> tuple[str | None, CaseRecord | None, str | None]:
+    def _keep_open(
+        self,
+        case: CaseRecord,
+        verb: Verb,
+        press: Press,
+        now: datetime,
+        *,
+        is_hidden: bool,
+        is_acknowledged: bool,
+    ) -> Verdict:
+        if verb is Verb.ACKNOWLEDGE and is_acknowledged:
+            return Verdict(accepted=False, message="This case is already acknowledged.", case=case)
+        if verb is Verb.HIDE and is_hidden:
+            return Verdict(accepted=False, message="The message is already hidden.", case=case)
+        self.store.record_action(case.id, verb.value, "ok", actor=press.presser_id, at=now)
+        logger.info("case %s: %s by %s", case.id, verb.value, press.presser_id)
+        is_hidden = is_hidden or verb is Verb.HIDE
+        is_acknowledged = is_acknowledged or verb is Verb.ACKNOWLEDGE
+        remaining = offered_verbs(case.flagged, is_hidden=is_hidden, is_acknowledged=is_acknowledged)
+        return Verdict(
+            accepted=True,
+            message="Acknowledged." if verb is Verb.ACKNOWLEDGE else "Hiding the message.",
+            case=case,
+            verb=verb,
+            steps=self._steps(case, verb),
+            buttons=tuple(button(case.id, item) for item in remaining),
+        )
+
+    def _decide_appeal(self, case: CaseRecord, verb: Verb, press: Press, now: datetime) -> Verdict:
+        appeal = self.store.open_appeal(case.id)
+        if appeal is None or not self.store.decide_appeal(
+            appeal.id, appeal_status(verb), actor=press.presser_id, at=now
+        ):
+            return Verdict(accepted=False, message="This appeal has already been decided.", case=case)
+        is_granted = verb is Verb.GRANT
+        steps: list[ReviewRequest] = []
+        if is_granted:
+            is_hidden, _ = case_state(self.store.case_actions(case.id))
+            was_restored = case.status == "restored"
+            self.store.overturn_case(case.id, actor=press.presser_id, at=now)
+            if is_hidden and not was_restored and case.text is not None:
+                steps.extend(self._steps(case, Verb.RESTORE))
+        elif case.is_open:
+            self.store.claim_case(case.id, "upheld", actor=press.presser_id, at=now)
+        logger.info("case %s: appeal %s by %s", case.id, verb.value, press.presser_id)
+        decided = self.store.get_case(case.id) or case
+        steps.append(self._notify(decided, texts.appeal_outcome(case.id, is_granted)))
+        message = "Appeal granted." if is_granted else "Appeal denied."
+        return Verdict(accepted=True, message=message, case=decided, verb=verb, steps=tuple(steps))
+
+    def _check(self, press: Press) -> tuple[str | None, CaseRecord | None, Verb | None]:
         parsed = parse_button(press.data)
         if parsed is None or press.platform != self.platform:
             return "This button is not one of ours.", None, None
@@ -131,28 +219,32 @@ class Review:
         if not allowed:
             who = "the safeguarding officer" if route is Route.SAFEGUARDING else "listed moderators"
             return f"Only {who} can act on this case.", None, None
-        if route is Route.SAFEGUARDING and verb == "refer":
-            return "This case is already with the safeguarding officer.", None, None
+        if verb in APPEAL_VERBS:
+            return None, case, verb
+        possible = {
+            *offered_verbs(case.flagged, is_hidden=False),
+            *offered_verbs(case.flagged, is_hidden=True),
+        }
+        if verb not in possible:
+            # A forged press (no card of this case ever offered it): a sanction on a disclosure, say.
+            kind = case_kind(case.flagged).value.replace("_", " ")
+            logger.warning(
+                "refused %s on case %s (a %s case) pressed by %s", verb.value, case.id, kind, press.presser_id
+            )
+            return f"{verb.value} is not a decision for a {kind} case.", None, None
         if not case.is_open:
             return f"This case is already closed ({case.status}).", None, None
         return None, case, verb
 
-    def _steps(self, case: CaseRecord, verb: str) -> tuple[ReviewRequest, ...]:
-        action: ReviewAction | None = None
-        if verb == "restore":
-            action, text = ReviewAction.RESTORE, case.text
-        elif verb == "warn":
-            action, text = ReviewAction.WARN, self._warning(case)
-        else:
-            text = None
-        if verb in _MUTE:
-            action = ReviewAction.MUTE
-        elif verb == "remove":
-            action = ReviewAction.REMOVE
-        elif verb == "refer":
-            action = ReviewAction.REFER
+    def _steps(self, case: CaseRecord, verb: Verb) -> tuple[ReviewRequest, ...]:
+        action = _STEP.get(verb)
         if action is None:
             return ()
+        text: str | None = None
+        if action is ReviewAction.RESTORE and case.text is not None:
+            text = shown_text(case.text, case.flagged)
+        elif action is ReviewAction.WARN:
+            text = self._warning(case)
         return (
             ReviewRequest(
                 action,
@@ -160,10 +252,22 @@ class Review:
                 chat_id=case.chat_id,
                 author_id=case.author_id,
                 author_name=case.author_name,
+                message_id=case.message_id,
                 text=text,
                 duration=_MUTE.get(verb),
                 card=self.referral_card(case) if action is ReviewAction.REFER else None,
             ),
+        )
+
+    def _notify(self, case: CaseRecord, text: str) -> ReviewRequest:
+        return ReviewRequest(
+            ReviewAction.NOTIFY,
+            case_id=case.id,
+            chat_id=case.chat_id,
+            author_id=case.author_id,
+            author_name=case.author_name,
+            message_id=case.message_id,
+            text=text,
         )
 
     def _warning(self, case: CaseRecord) -> str:

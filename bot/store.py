@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,13 +56,26 @@ from moderation.types import (
     Role,
     Strike,
 )
+from moderation.verdicts import OVERTURNED
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 __all__ = ["CASE_STATUSES", "OUTCOMES", "ActionRecord", "AppealRecord", "CaseRecord", "GroupRecord", "Store"]
 
-CASE_STATUSES = ("open", "closed", "upheld", "restored", "warned", "muted", "removed", "referred")
+CASE_STATUSES = (
+    "open",
+    "closed",
+    "upheld",
+    "restored",
+    "warned",
+    "muted",
+    "removed",
+    "referred",
+    "actioned",
+    "referred_on",
+    "no_concern",
+)
 """Every status a case can have; all but ``open`` close it."""
 
 OUTCOMES = ("ok", "failed", "skipped")
@@ -327,8 +340,10 @@ class Store:
         with self._guard("read the action log"), self._session() as session:
             return [action_record(row) for row in session.exec(query)]
 
-    def add_appeal(self, case_id: int, author_id: str, reason: str | None, at: datetime) -> AppealRecord:
-        """Record an author's appeal against a case.
+    def add_appeal(
+        self, case_id: int, author_id: str, reason: str | None, at: datetime
+    ) -> AppealRecord | None:
+        """Record an author's appeal against a case; ``None`` while an earlier one is still open.
 
         Raises:
             ValueError: there is no such case.
@@ -336,14 +351,76 @@ class Store:
         """
         row = AppealRow(case_id=case_id, author_id=author_id, reason=reason, at=_utc(at))
         with self._guard("record an appeal"), self._session() as session:
+            if self._open_appeal(session, case_id) is not None:
+                return None
             self._insert_for_case(session, row, case_id)
             return appeal_record(row)
+
+    def open_appeal(self, case_id: int) -> AppealRecord | None:
+        """The appeal against this case that awaits a decision, if there is one."""
+        with self._guard("read appeals"), self._session() as session:
+            row = self._open_appeal(session, case_id)
+            return None if row is None else appeal_record(row)
+
+    def decide_appeal(self, appeal_id: int, status: str, *, actor: str, at: datetime) -> bool:
+        """Close an open appeal as ``granted`` or ``denied``; whether this call closed it.
+
+        Of two presses at once, exactly one gets ``True``.
+        """
+        if status not in ("granted", "denied"):
+            raise ValueError(f"an appeal is granted or denied, not {status!r}")
+        statement = (
+            update(AppealRow)
+            .where(col(AppealRow.id) == appeal_id, col(AppealRow.status) == "open")
+            .values(status=status)
+        )
+        with self._guard("decide an appeal"), self._session() as session:
+            result = session.exec(statement)
+            session.commit()
+            decided = bool(result.rowcount)
+        if decided:
+            appeal = self._appeal(appeal_id)
+            self.record_action(appeal.case_id, f"appeal-{status}", "ok", actor=actor, at=at)
+        return decided
+
+    def overturn_case(self, case_id: int, *, actor: str, at: datetime) -> None:
+        """Mark a case restored whatever its status (a granted appeal): it no longer counts against anyone."""
+        statement = (
+            update(CaseRow)
+            .where(col(CaseRow.id) == case_id)
+            .values(status="restored", closed_by=actor, closed_at=_utc(at))
+        )
+        with self._guard("restore a case"), self._session() as session:
+            session.exec(statement)
+            session.commit()
+
+    def latest_appeals(self, case_ids: Sequence[int]) -> dict[int, AppealRecord]:
+        """The newest appeal against each of these cases that has one."""
+        if not case_ids:
+            return {}
+        query = (
+            select(AppealRow).where(col(AppealRow.case_id).in_(list(case_ids))).order_by(col(AppealRow.id))
+        )
+        with self._guard("read appeals"), self._session() as session:
+            return {row.case_id: appeal_record(row) for row in session.exec(query)}
 
     def appeals(self, case_id: int) -> list[AppealRecord]:
         """List the appeals against a case, oldest first."""
         query = select(AppealRow).where(col(AppealRow.case_id) == case_id).order_by(col(AppealRow.id))
         with self._guard("read appeals"), self._session() as session:
             return [appeal_record(row) for row in session.exec(query)]
+
+    def _appeal(self, appeal_id: int) -> AppealRecord:
+        with self._guard("read an appeal"), self._session() as session:
+            row = session.get(AppealRow, appeal_id)
+            if row is None:
+                raise ValueError(f"there is no appeal {appeal_id}")
+            return appeal_record(row)
+
+    @staticmethod
+    def _open_appeal(session: Session, case_id: int) -> AppealRow | None:
+        query = select(AppealRow).where(col(AppealRow.case_id) == case_id, col(AppealRow.status) == "open")
+        return session.exec(query.limit(1)).first()
 
     # -- authors --------------------------------------------------------------------------------
 
@@ -381,16 +458,19 @@ class Store:
         """The author's warnings and breaches newer than ``now - strike_lifetime``, and photo consent.
 
         Breaches are the categories of the author's earlier cases, except safeguarding (never held
-        against anyone) and cases moderators restored. ``exclude_message`` (chat id, message id)
+        against anyone) and cases staff overturned (restored, no concern); the strikes of overturned
+        cases are lifted too, whichever path overturned them. ``exclude_message`` (chat id, message id)
         leaves out the message being judged, so editing a message does not count against it twice.
         """
         since = _utc(now) - strike_lifetime
+        overturned = select(CaseRow.id).where(col(CaseRow.status).in_(OVERTURNED))
         strikes_query = (
             select(StrikeRow)
             .where(
                 col(StrikeRow.platform) == platform,
                 col(StrikeRow.author_id) == author_id,
                 col(StrikeRow.at) > since,
+                col(StrikeRow.case_id).is_(None) | col(StrikeRow.case_id).not_in(overturned),
             )
             .order_by(col(StrikeRow.at), col(StrikeRow.id))
         )
@@ -400,7 +480,7 @@ class Store:
                 col(CaseRow.platform) == platform,
                 col(CaseRow.author_id) == author_id,
                 col(CaseRow.created_at) > since,
-                col(CaseRow.status) != "restored",
+                col(CaseRow.status).not_in(OVERTURNED),
             )
             .order_by(col(CaseRow.created_at), col(CaseRow.id))
         )

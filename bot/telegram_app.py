@@ -325,28 +325,17 @@ class TelegramBot:
         if not verdict.accepted or verdict.case is None or verdict.verb is None:
             await self._try(query.answer(verdict.message, show_alert=True))
             return
-        problems = []
-        for step in verdict.steps:
-            try:
-                await self.adapter.apply_review(step)
-                error = None
-            except AdapterError as exc:
-                error = str(exc)
-                problems.append(f"{step.action.value} failed: {exc}")
-            await asyncio.to_thread(
-                self.desk.review.record_step,
-                verdict.case.id,
-                step.action,
-                error,
-                actor=press.presser_id,
-                now=now,
-            )
+        problems = await self.desk.carry_out(verdict, press, now, self.adapter.apply_review)
         await self._try(
             query.answer(verdict.message if not problems else "Recorded, but: " + "; ".join(problems))
         )
         if card is not None:
             outcome = outcome_line(verdict.verb, press.presser_name, now, problems)
-            await self._try(self.adapter.close_card(card.chat_id, card.message_id, card.text or "", outcome))
+            await self._try(
+                self.adapter.update_card(
+                    card.chat_id, card.message_id, card.text or "", outcome, verdict.buttons
+                )
+            )
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -410,6 +399,8 @@ class TelegramBot:
     async def _answer(self, update: Update, reply: Reply) -> None:
         await self._reply(update, reply.text)
         await self._tell_moderators(reply.notice)
+        if reply.card is not None:
+            await self._try(self.adapter.post_card(reply.card))
 
     async def _reply(self, update: Update, text: str) -> None:
         chat = update.effective_chat

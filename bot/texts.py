@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from bot.store import CaseRecord
+from bot.store import AppealRecord, CaseRecord
 from moderation.policy import Policy
 
-__all__ = ["case_list", "policy_brief", "start_text", "unauthorised_notice", "welcome_text"]
+__all__ = [
+    "appeal_outcome",
+    "case_list",
+    "policy_brief",
+    "private_only",
+    "start_text",
+    "unauthorised_notice",
+    "welcome_text",
+]
 
 _BRIEF = (
     "Be polite and use kind words.",
@@ -57,16 +65,38 @@ def unauthorised_notice() -> str:
     )
 
 
-def case_list(cases: Sequence[CaseRecord], active_strikes: int) -> str:
-    """A learner's own cases and strikes, for /mycases."""
+def case_list(
+    cases: Sequence[CaseRecord], active_strikes: int, appeals: Mapping[int, AppealRecord] | None = None
+) -> str:
+    """A learner's own cases, their appeals and strikes, for /mycases."""
     if not cases:
         return "You have no cases. Thank you for keeping the group friendly!"
+    appeals = appeals or {}
     lines = [
         f"#{case.id} · {case.created_at:%d %b} · "
         f"{', '.join(c.value for c in case.flagged) or 'held for review'} · {case.status}"
+        + (f" · appeal {appeals[case.id].status}" if case.id in appeals else "")
         for case in cases
     ]
     return (
         "Your cases:\n" + "\n".join(lines) + f"\nActive strikes: {active_strikes}. "
         "To ask staff to look again: /appeal CASE your reason"
     )
+
+
+def appeal_outcome(case_id: int, is_granted: bool) -> str:
+    """The private note that tells a learner what became of their appeal."""
+    if is_granted:
+        return (
+            f"Good news: the moderators looked again at case #{case_id} and agree with you. "
+            "Your message is restored if it was hidden, and the case does not count against you."
+        )
+    return (
+        f"The moderators looked again at case #{case_id} and the decision stays. "
+        "If you still disagree, you can use the service's Complaints Procedure."
+    )
+
+
+def private_only(command: str) -> str:
+    """Said when a learner sends a private command in the group."""
+    return f"Please send {command} to me in a private chat, so your cases stay private."

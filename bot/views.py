@@ -19,7 +19,7 @@ from moderation.types import Author, Category, ChatMessage, Decision, Role
 if TYPE_CHECKING:
     from bot.app import Services
     from bot.pipeline import Outcome
-    from bot.store import ActionRecord, CaseRecord, GroupRecord
+    from bot.store import ActionRecord, AppealRecord, CaseRecord, GroupRecord
     from bot.transcript import TranscriptLine
     from moderation.policy import Policy
     from moderation.scorers.detoxify_scorer import LoadedScorer
@@ -164,9 +164,15 @@ def print_replay(console: Console, lines: Sequence[TranscriptLine], outcomes: Se
     )
 
 
-def print_queue(console: Console, cases: Sequence[CaseRecord]) -> None:
-    """The moderators' queue."""
-    table = Table(title=f"Moderators' queue ({sum(1 for case in cases if case.is_open)} open)")
+def print_queue(console: Console, cases: Sequence[CaseRecord], *, is_queue: bool = False) -> None:
+    """A list of cases, titled with what it holds: the moderators' queue (open cases), or any cases."""
+    still_open = sum(1 for case in cases if case.is_open)
+    title = (
+        f"Moderators' queue: {still_open} open case(s)"
+        if is_queue
+        else f"Cases, newest first: {len(cases)} shown, {still_open} open, {len(cases) - still_open} closed"
+    )
+    table = Table(title=title)
     for column in ("case", "status", "when", "author", "message (masked)", "flagged", "action", "route"):
         table.add_column(column, overflow="fold")
     for case in cases:
@@ -184,7 +190,12 @@ def print_queue(console: Console, cases: Sequence[CaseRecord]) -> None:
     console.print(table)
 
 
-def print_case(console: Console, case: CaseRecord, actions: Sequence[ActionRecord]) -> None:
+def print_case(
+    console: Console,
+    case: CaseRecord,
+    actions: Sequence[ActionRecord],
+    appeals: Sequence[AppealRecord] = (),
+) -> None:
     """One case, in full, for a moderator; personal details are masked when personal data was flagged."""
     text = (
         "[text purged after the retention period]"
@@ -211,6 +222,14 @@ def print_case(console: Console, case: CaseRecord, actions: Sequence[ActionRecor
         f"  {record.at:%H:%M:%S} {escape(record.actor)} {record.action}: {record.outcome}"
         + (f" ({escape(record.detail)})" if record.detail else "")
         for record in actions
+    ]
+    body.append("appeals:" if appeals else "appeals: none")
+    body += [
+        f"  {appeal.at:%Y-%m-%d %H:%M} {appeal.status}: "
+        + escape(
+            " ".join(mask_personal_data(appeal.reason).split()) if appeal.reason else "(no reason given)"
+        )
+        for appeal in appeals
     ]
     console.print(Panel("\n".join(body), border_style="magenta"))
 

@@ -28,7 +28,6 @@ __all__ = [
     "Role",
     "Route",
     "Strike",
-    "Verdict",
 ]
 
 
@@ -84,17 +83,6 @@ class Route(StrEnum):
 
     MODERATORS = "moderators"
     SAFEGUARDING = "safeguarding"
-
-
-class Verdict(StrEnum):
-    """A moderator's answer to an escalated case."""
-
-    UPHOLD = "uphold"
-    RESTORE = "restore"
-    WARN = "warn"
-    MUTE = "mute"
-    REMOVE = "remove"
-    REFER = "refer"
 
 
 class AttachmentKind(StrEnum):

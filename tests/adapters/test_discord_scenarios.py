@@ -444,7 +444,10 @@ async def test_slash_commands(world: World) -> None:
             "POST",
             MESSAGES,
             lambda call: (
-                call.params.get("channel_id") == MODS and "Appeal" in (call.params.get("content") or "")
+                call.params.get("channel_id") == MODS
+                and any(
+                    embed.get("title", "").startswith("Appeal") for embed in call.params.get("embeds") or ()
+                )
             ),
         )
         refused = await world.fake.wait_for_interaction_response(
@@ -513,3 +516,27 @@ async def test_an_edit_racing_the_original_is_acted_on_once_per_revision(world: 
         await asyncio.sleep(0.3)
     assert len(world.fake.calls_to("DELETE", MESSAGE)) == 1
     assert len([m for m in world.fake.sent_messages(MODS) if m.get("embeds")]) == 1
+
+
+async def test_a_disclosure_card_offers_the_officer_no_sanction_and_keeps_open_after_acknowledging(
+    world: World,
+) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[ANN], "my stepdad hits me and I'm scared to go home")
+        card = await _card(world, OFFICER_ROOM)
+        case_id = _case_id(card)
+        labels = [item["label"] for row in card["components"] for item in row["components"]]
+        world.fake.press_button(world.users[OLU], card, f"cm:{case_id}:ack", guild_id=STAFF)
+        await world.fake.wait_for_call(
+            "PATCH", MESSAGE, lambda call: call.params.get("channel_id") == OFFICER_ROOM
+        )
+    assert labels == ["Acknowledge", "Hide the message", "Action taken", "Referred on", "No concern"]
+    edited = world.fake.message(OFFICER_ROOM, int(card["id"]))
+    assert "Acknowledged by" in edited["embeds"][0]["description"]
+    assert [item["custom_id"] for row in edited["components"] for item in row["components"]] == [
+        f"cm:{case_id}:{verb}" for verb in ("hide", "actioned", "referon", "noconcern")
+    ]
+    assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]
+    assert world.fake.dms_to(ANN)[0]["content"].count("warning") == 0

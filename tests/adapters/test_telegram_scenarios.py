@@ -624,3 +624,185 @@ async def test_groups_are_moderated_concurrently_and_share_model_batches(world: 
         )
     assert scoring.stats.texts == 16
     assert scoring.stats.largest > 1, "messages from different groups were scored together"
+
+
+# --- the safeguarding card, appeals, restores (issue 11) --------------------------------------------
+
+DISCLOSURE = "my stepdad hits me when I get home and I'm scared to go back"
+
+
+def _labels(message: dict[str, Any]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [button["text"] for row in markup.get("inline_keyboard", []) for button in row]
+
+
+def _case_of(card: dict[str, Any]) -> int:
+    return int(card["text"].split("#", 1)[1].split(" ", 1)[0])
+
+
+def _strikes(world: World, user: int) -> int:
+    history = world.store.author_history(
+        "telegram", str(user), now=_now(), strike_lifetime=timedelta(days=30)
+    )
+    return len(history.strikes)
+
+
+async def _press(world: World, user: int, card: dict[str, Any], data: str) -> str:
+    answers = len(world.fake.calls_to("answerCallbackQuery"))
+    world.fake.press_button(world.users[user], card, data)
+    await world.fake.wait_until(lambda: len(world.fake.calls_to("answerCallbackQuery")) > answers)
+    answer = world.fake.calls_to("answerCallbackQuery")[-1]
+    return str(answer.params.get("text", ""))
+
+
+async def test_a_disclosure_card_offers_only_what_an_officer_does_with_one(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[ANN], DISCLOSURE)
+        card = await _card(world, OFFICER_CHAT)
+    assert _labels(card) == ["Acknowledge", "Hide the message", "Action taken", "Referred on", "No concern"]
+
+
+@pytest.mark.parametrize("verb", ["warn", "mute1h", "mute24h", "remove", "uphold", "restore", "refer"])
+async def test_a_forged_sanction_on_a_disclosure_is_refused(world: World, verb: str) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[ANN], DISCLOSURE)
+        card = await _card(world, OFFICER_CHAT)
+        case_id = _case_of(card)
+        world.fake.clear_calls()
+        answer = await _press(world, OFFICER, card, f"cm:{case_id}:{verb}")
+    assert world.summary() == [("answerCallbackQuery", None)]  # nothing sent to the learner, nothing done
+    assert world.fake.calls_to("answerCallbackQuery")[0].params.get("show_alert") is True
+    assert "not a decision" in answer
+    assert _strikes(world, ANN) == 0
+    assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]
+
+
+async def test_the_officer_acknowledges_hides_and_records_an_action(world: World) -> None:
+    async with running_application(world.bot().application):
+        sent = world.fake.send_text(GROUP, world.users[ANN], DISCLOSURE)
+        card = await _card(world, OFFICER_CHAT)
+        case_id = _case_of(card)
+        world.fake.clear_calls()
+        await _press(world, OFFICER, card, f"cm:{case_id}:ack")
+        await world.fake.wait_for_call("editMessageText")
+        acknowledged = world.fake.message(OFFICER_CHAT, card["message_id"])
+        assert "Acknowledged by Olu" in acknowledged["text"]
+        assert _labels(acknowledged) == ["Hide the message", "Action taken", "Referred on", "No concern"]
+        assert "already acknowledged" in await _press(world, OFFICER, acknowledged, f"cm:{case_id}:ack")
+
+        await _press(world, OFFICER, acknowledged, f"cm:{case_id}:hide")
+        await world.fake.wait_until(lambda: world.fake.is_deleted(GROUP, sent["message_id"]))
+        await world.fake.wait_until(lambda: len(world.fake.calls_to("editMessageText")) == 2)
+        hidden = world.fake.message(OFFICER_CHAT, card["message_id"])
+        assert _labels(hidden) == ["Action taken", "Referred on", "No concern"]
+
+        await _press(world, OFFICER, hidden, f"cm:{case_id}:actioned")
+        await world.fake.wait_until(lambda: len(world.fake.calls_to("editMessageText")) == 3)
+    done = world.fake.message(OFFICER_CHAT, card["message_id"])
+    assert "Action taken by Olu" in done["text"] and not done.get("reply_markup")
+    assert not [call for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == ANN]
+    assert world.store.get_case(case_id).status == "actioned"  # type: ignore[union-attr]
+    assert _strikes(world, ANN) == 0
+
+
+async def test_a_staff_conduct_card_offers_the_officer_no_sanction(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[TUTOR], "Add me on my personal instagram")
+        card = await _card(world, OFFICER_CHAT)
+        case_id = _case_of(card)
+        refused = await _press(world, OFFICER, card, f"cm:{case_id}:remove")
+    assert _labels(card) == ["Acknowledge", "Hide the message", "Action taken", "Referred on", "No concern"]
+    assert "not a decision" in refused and not world.fake.calls_to("banChatMember")
+
+
+async def test_a_restore_lifts_the_strike(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
+        card = await _card(world, MODS)
+        assert _strikes(world, BEN) == 1
+        await _press(world, MOD, card, f"cm:{_case_of(card)}:restore")
+        world.fake.private_command(world.users[BEN], "/mycases")
+        mine = await world.fake.wait_for_call(
+            "sendMessage", lambda call: "Active strikes" in call.params["text"]
+        )
+    assert "Active strikes: 0" in mine.params["text"]
+    assert _strikes(world, BEN) == 0
+
+
+async def test_a_restore_reposts_what_the_moderator_saw_never_the_hidden_number(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "my number is 07700 900123, text me")
+        card = await _card(world, MODS)
+        await _press(world, MOD, card, f"cm:{_case_of(card)}:restore")
+        restored = await world.fake.wait_for_call(
+            "sendMessage", lambda call: call.params["chat_id"] == GROUP and "Restored" in call.params["text"]
+        )
+    assert "07700" not in restored.params["text"] and "[phone removed]" in restored.params["text"]
+
+
+async def test_an_appeal_is_a_card_decided_once_and_the_learner_is_told(world: World) -> None:
+    async with running_application(world.bot().application):
+        sent = world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
+        card = await _card(world, MODS)
+        case_id = _case_of(card)
+        world.fake.private_command(world.users[BEN], f"/appeal {case_id} it is a line from our reading book")
+        await world.fake.wait_for_call("sendMessage", lambda call: call.params["text"].startswith("Appeal"))
+        appeal = await _card(world, MODS)
+        world.fake.private_command(world.users[BEN], f"/appeal {case_id} please look again")
+        again = await world.fake.wait_for_call(
+            "sendMessage", lambda call: "already appealed" in call.params["text"]
+        )
+        assert _labels(appeal) == ["Grant the appeal", "Deny the appeal"]
+        assert appeal["text"].startswith(f"Appeal · case #{case_id}") and "reading book" in appeal["text"]
+
+        await _press(world, MOD, appeal, f"cm:{case_id}:grant")
+        told = await world.fake.wait_for_call(
+            "sendMessage",
+            lambda call: call.params["chat_id"] == BEN and "agree with you" in call.params["text"],
+        )
+        restored = await world.fake.wait_for_call(
+            "sendMessage", lambda call: call.params["chat_id"] == GROUP and "Restored" in call.params["text"]
+        )
+        assert "already been decided" in await _press(world, MOD, appeal, f"cm:{case_id}:deny")
+        world.fake.private_command(world.users[BEN], "/mycases")
+        mine = await world.fake.wait_for_call(
+            "sendMessage", lambda call: "appeal granted" in call.params["text"]
+        )
+    appeal_cards = [m for m in world.fake.sent_messages(MODS) if m["text"].startswith("Appeal")]
+    assert len(appeal_cards) == 1 and again.params["chat_id"] == BEN
+    assert (
+        world.fake.is_deleted(GROUP, sent["message_id"])
+        and "I know where you live" in restored.params["text"]
+    )
+    assert f"#{case_id}" in told.params["text"]
+    assert "Active strikes: 0" in mine.params["text"]
+    assert world.store.get_case(case_id).status == "restored"  # type: ignore[union-attr]
+
+
+async def test_a_moderators_decision_on_the_case_answers_its_appeal(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "you are a stupid idiot Ann")
+        card = await _card(world, MODS)
+        case_id = _case_of(card)
+        world.fake.private_command(world.users[BEN], f"/appeal {case_id} I was joking")
+        await world.fake.wait_for_call("sendMessage", lambda call: "Appeal" in call.params["text"])
+        await _press(world, MOD, card, f"cm:{case_id}:uphold")
+        told = await world.fake.wait_for_call(
+            "sendMessage",
+            lambda call: call.params["chat_id"] == BEN and "decision stays" in call.params["text"],
+        )
+    assert f"#{case_id}" in told.params["text"]
+    assert [appeal.status for appeal in world.store.appeals(case_id)] == ["denied"]
+
+
+@pytest.mark.parametrize(
+    "data", ["cm:08:uphold", "cm:+8:uphold", "cm:8:Uphold", "cm:8:uphold:x", "cm: 8:uphold"]
+)
+async def test_a_button_is_parsed_strictly(world: World, data: str) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "you are a stupid idiot Ann")
+        card = await _card(world, MODS)
+        case_id = _case_of(card)
+        answer = await _press(world, MOD, card, data.replace("8", str(case_id)))
+    assert "not one of ours" in answer
+    assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]

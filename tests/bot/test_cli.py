@@ -575,7 +575,7 @@ def test_replay_into_a_store_feeds_the_moderators_queue(cli: Cli) -> None:
     missing = cli("cases", "show", "999")
 
     assert queue.exit_code == 0, queue.output
-    assert "Moderators' queue (3 open)" in queue.stdout
+    assert "4 shown, 3 open, 1 closed" in queue.stdout  # not called "open" while it lists closed ones
     listed = {row[0]: row for row in _table_rows(queue.stdout) if row[0].startswith("#")}
     assert set(listed) == {"#1", "#2", "#3", "#4"}
     assert listed["#1"][1] == "open" and listed["#1"][-1] == "moderators"
@@ -590,6 +590,7 @@ def test_replay_into_a_store_feeds_the_moderators_queue(cli: Cli) -> None:
     assert "07700" not in case.stdout
     assert "personal_data: phone" in case.stdout
     assert "bot hide: ok" in case.stdout
+    assert "appeals: none" in case.stdout
     assert missing.exit_code == 1
     assert "no case #999" in missing.stderr
 

@@ -269,6 +269,36 @@ def test_appeals_are_recorded_against_their_case(store: Store) -> None:
         store.add_appeal(case.id + 100, "u-42", None, NOW)
 
 
+def test_one_appeal_per_case_is_open_at_a_time(store: Store) -> None:
+    case = _case(store)
+    first = store.add_appeal(case.id, "u-42", "I was quoting the book", NOW)
+    assert first is not None
+
+    assert store.add_appeal(case.id, "u-42", "again", NOW) is None
+    assert store.open_appeal(case.id) == first
+    assert store.decide_appeal(first.id, "denied", actor="mod-1", at=NOW) is True
+    assert store.decide_appeal(first.id, "granted", actor="mod-2", at=NOW) is False  # a double tap acts once
+
+    assert store.open_appeal(case.id) is None
+    assert [appeal.status for appeal in store.appeals(case.id)] == ["denied"]
+    assert [(item.action, item.actor) for item in store.case_actions(case.id)] == [("appeal-denied", "mod-1")]
+    second = store.add_appeal(case.id, "u-42", "new evidence", NOW)
+    assert second is not None and store.latest_appeals([case.id]) == {case.id: second}
+
+
+def test_an_overturned_case_lifts_its_strike_and_its_breach(store: Store) -> None:
+    kept, restored = _case(store, "501"), _case(store, "502")
+    for case in (kept, restored):
+        store.add_strike("telegram", "u-42", Strike(Category.HARASSMENT, "4.2", NOW), case.id)
+
+    store.overturn_case(restored.id, actor="mod-1", at=NOW)
+
+    history = store.author_history("telegram", "u-42", now=NOW, strike_lifetime=timedelta(days=30))
+    assert len(history.strikes) == 1
+    assert len(history.breaches) == len(kept.flagged) > 0
+    assert store.get_case(restored.id).status == "restored"  # type: ignore[union-attr]
+
+
 # -- authors ------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,148 @@
+"""What staff may decide about a case, and what each decision does to the person who wrote it.
+
+Each rule once, used by every path that decides (a chat button, the command line, the console):
+
+* :func:`case_kind`: a learner disclosing harm, a concern about a member of staff, or conduct.
+* :func:`offered_verbs`: the decisions a case's card offers. A disclosure is never met with a
+  sanction: its card offers what a safeguarding officer does with one (acknowledge, hide the message
+  if it exposes the learner, record an action taken, refer on, no concern). A press of any other
+  verb on such a case is refused, whoever forged it.
+* :func:`closing_status`: the status a decision closes a case with (``None``: it stays open).
+* :func:`strike_for`: the strike a formal warning records, and never one for a message that
+  discloses harm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from moderation.policy import Policy
+from moderation.types import Category, Role, Strike
+
+__all__ = [
+    "APPEAL_VERBS",
+    "OVERTURNED",
+    "CaseKind",
+    "Verb",
+    "appeal_status",
+    "case_kind",
+    "closing_status",
+    "is_sanction",
+    "offered_verbs",
+    "strike_for",
+]
+
+
+class Verb(StrEnum):
+    """A decision staff can take on a case; the value travels in a card button's data."""
+
+    # Moderators, on conduct.
+    UPHOLD = "uphold"
+    RESTORE = "restore"
+    WARN = "warn"
+    MUTE_1H = "mute1h"
+    MUTE_24H = "mute24h"
+    REMOVE = "remove"
+    REFER = "refer"
+    # The safeguarding officer, on a disclosure or a concern about staff.
+    ACKNOWLEDGE = "ack"
+    HIDE = "hide"
+    ACTION_TAKEN = "actioned"
+    REFER_ON = "referon"
+    NO_CONCERN = "noconcern"
+    # Whoever reviews the case, on its author's appeal.
+    GRANT = "grant"
+    DENY = "deny"
+
+
+class CaseKind(StrEnum):
+    """What a case is about, which decides who reviews it and what they may do."""
+
+    CONDUCT = "conduct"
+    DISCLOSURE = "disclosure"
+    STAFF_CONDUCT = "staff_conduct"
+
+
+_SANCTIONS = frozenset({Verb.WARN, Verb.MUTE_1H, Verb.MUTE_24H, Verb.REMOVE})
+_CONDUCT = (Verb.UPHOLD, Verb.RESTORE, Verb.WARN, Verb.MUTE_1H, Verb.MUTE_24H, Verb.REMOVE, Verb.REFER)
+_OFFICER = (Verb.ACKNOWLEDGE, Verb.HIDE, Verb.ACTION_TAKEN, Verb.REFER_ON, Verb.NO_CONCERN)
+APPEAL_VERBS = (Verb.GRANT, Verb.DENY)
+"""The decisions an appeal card offers."""
+
+_CLOSES = {
+    Verb.UPHOLD: "upheld",
+    Verb.RESTORE: "restored",
+    Verb.WARN: "warned",
+    Verb.MUTE_1H: "muted",
+    Verb.MUTE_24H: "muted",
+    Verb.REMOVE: "removed",
+    Verb.REFER: "referred",
+    Verb.ACTION_TAKEN: "actioned",
+    Verb.REFER_ON: "referred_on",
+    Verb.NO_CONCERN: "no_concern",
+}
+
+OVERTURNED = frozenset({"restored", "no_concern"})
+"""Statuses of cases whose decision staff overturned: they count as no breach and carry no strike."""
+
+
+def case_kind(flagged: Sequence[Category]) -> CaseKind:
+    """A disclosure whenever safeguarding is flagged (whatever else is), then staff conduct, else conduct."""
+    if Category.SAFEGUARDING in flagged:
+        return CaseKind.DISCLOSURE
+    if Category.STAFF_CONDUCT in flagged:
+        return CaseKind.STAFF_CONDUCT
+    return CaseKind.CONDUCT
+
+
+def offered_verbs(
+    flagged: Sequence[Category], *, is_hidden: bool, is_acknowledged: bool = False
+) -> tuple[Verb, ...]:
+    """The decisions a case's card offers, in the order its buttons show.
+
+    Args:
+        flagged: the case's flagged categories.
+        is_hidden: the message is no longer in the group (hidden by the bot or by staff): nothing to
+            hide, and (on conduct) something to restore.
+        is_acknowledged: the safeguarding officer has acknowledged the case.
+    """
+    if case_kind(flagged) is CaseKind.CONDUCT:
+        return tuple(verb for verb in _CONDUCT if verb is not Verb.RESTORE or is_hidden)
+    return tuple(
+        verb
+        for verb in _OFFICER
+        if not (verb is Verb.ACKNOWLEDGE and is_acknowledged) and not (verb is Verb.HIDE and is_hidden)
+    )
+
+
+def is_sanction(verb: Verb) -> bool:
+    """Whether the decision punishes the author (a warning, a mute, a removal)."""
+    return verb in _SANCTIONS
+
+
+def closing_status(verb: Verb) -> str | None:
+    """The status the decision closes the case with; ``None`` for one that leaves it open."""
+    return _CLOSES.get(verb)
+
+
+def appeal_status(verb: Verb) -> str:
+    """What a decision on a case makes of an appeal open against it: granted by a restore, else denied."""
+    return "granted" if verb in (Verb.GRANT, Verb.RESTORE, Verb.NO_CONCERN) else "denied"
+
+
+def strike_for(
+    flagged: Sequence[Category], clauses: Sequence[str], role: Role, policy: Policy, at: datetime
+) -> Strike | None:
+    """The strike a formal warning records; ``None`` for a message that discloses harm.
+
+    It is recorded under the first flagged category (civility for a case held for review, where
+    nothing was flagged) and the first cited clause that covers that category for the author's role.
+    """
+    if Category.SAFEGUARDING in flagged:
+        return None
+    category = next(iter(flagged), Category.CIVILITY)
+    covering = {clause.id for clause in policy.clauses_for(category, role)}
+    clause_id = next((clause for clause in clauses if clause in covering), next(iter(clauses), "?"))
+    return Strike(category, clause_id, at)
