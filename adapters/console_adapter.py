@@ -22,11 +22,12 @@ from moderation.types import ActionKind, Attachment, AttachmentKind, Author, Cha
 __all__ = ["ConsoleAdapter", "ConsoleChat"]
 
 HELP = """Type a message and press Enter to post it in the class group.
-  /as NAME [learner|tutor|staff]   post as someone else (e.g. /as Sam tutor)
+  /as NAME [learner|tutor|staff|moderator]   post as someone else (e.g. /as Sam tutor)
   /photo [CAPTION]                 post a photo (with an optional caption)
   /edit TEXT                       edit your last message
   /help                            this help
   /quit                            leave (Ctrl-D works too)"""
+_ROLES = tuple(role.value for role in Role)
 
 
 @dataclass
@@ -97,10 +98,11 @@ class ConsoleChat:
         now = datetime.now(UTC)
         parts = line.split()
         if parts[:1] == ["/as"]:
-            if len(parts) < 2:
-                self.console.print("  usage: /as NAME [learner|tutor|staff]", markup=False)
+            if len(parts) < 2 or len(parts) > 3 or (len(parts) == 3 and parts[2] not in _ROLES):
+                shown = f": {parts[2]!r} is not a role" if len(parts) == 3 else ""
+                self.console.print(f"  usage: /as NAME [{'|'.join(_ROLES)}]{shown}", markup=False)
                 return None
-            role = Role(parts[2]) if len(parts) > 2 and parts[2] in set(Role) else Role.LEARNER
+            role = Role(parts[2]) if len(parts) == 3 else Role.LEARNER
             self.author = Author(id=parts[1].lower(), display_name=parts[1], role=role)
             self.console.print(f"  now posting as {escape(parts[1])} ({role.value})")
             return None

@@ -210,8 +210,9 @@ def _reminder(
     texts: list[str] = []
     for category in flagged:
         for clause in policy.clauses_for(category, role):
-            if clause.reminder and clause.reminder not in texts:
-                texts.append(clause.reminder)
+            reminder = clause.reminder_for(role)
+            if reminder and reminder not in texts:
+                texts.append(reminder)
                 break
         if len(texts) == 2:
             break

@@ -67,6 +67,13 @@ class Clause:
     is_enforced: bool
     not_enforced_reason: str | None
     reminder: str | None
+    staff_reminder: str | None = None
+
+    def reminder_for(self, role: Role) -> str | None:
+        """The reminder this author gets: the staff wording where there is one and the author is staff."""
+        if role.is_staff and self.staff_reminder:
+            return self.staff_reminder
+        return self.reminder
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +237,7 @@ class _ClauseFile(_Strict):
     enforced: bool = True
     not_enforced_reason: str | None = None
     reminder: str | None = None
+    staff_reminder: str | None = None
 
 
 def _has_an_action(step: list[_Action]) -> list[_Action]:
@@ -304,6 +312,7 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
             is_enforced=clause.enforced,
             not_enforced_reason=clause.not_enforced_reason,
             reminder=clause.reminder.strip() if clause.reminder else None,
+            staff_reminder=clause.staff_reminder.strip() if clause.staff_reminder else None,
         )
         for clause in document.clauses
     )

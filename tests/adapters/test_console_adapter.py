@@ -155,6 +155,14 @@ async def test_commands_are_not_posted(session: Session) -> None:
     assert "unknown command" in output
 
 
+async def test_an_unknown_role_is_refused_not_taken_for_a_learner(session: Session) -> None:
+    output = await session.type("/as Bob admin", "hello")
+
+    assert "'admin' is not a role" in output and "now posting as Bob" not in output
+    [message] = session.messages
+    assert message.author.display_name != "Bob"
+
+
 def test_the_console_adapter_can_do_everything_but_allow() -> None:
     adapter = ConsoleAdapter(Console(file=io.StringIO()))
 

@@ -273,6 +273,15 @@ def test_photo_without_consent_gets_a_private_reminder(policy: Policy) -> None:
     assert consented.action is ActionKind.ALLOW
 
 
+def test_a_tutors_photo_reminder_speaks_to_a_tutor(policy: Policy) -> None:
+    learner = decide(policy, "our trip", photo=True)
+    tutor = decide(policy, "our trip", role=Role.TUTOR, photo=True)
+
+    assert learner.reminder is not None and "Ask your tutor" in learner.reminder
+    assert tutor.clauses == ("4.8",) and tutor.reminder is not None
+    assert "Ask your tutor" not in tutor.reminder and "/consent" in tutor.reminder
+
+
 def test_photo_caption_is_assessed_like_text(policy: Policy) -> None:
     decision = decide(
         policy,
