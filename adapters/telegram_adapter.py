@@ -249,14 +249,15 @@ class TelegramAdapter:
         """Send privately; where refused, a short public nudge that names no breach and deletes itself."""
         if await self.send_private(user_id, text):
             return
-        nudge = await self._call(
-            "post a short reminder",
-            lambda: self.bot.send_message(int(chat_id), _PUBLIC_NUDGE.format(name=name)),
-        )
-        self._delete_later(nudge)
+        await self.post_notice(int(chat_id), _PUBLIC_NUDGE.format(name=name))
         raise AdapterError(
             "the learner has not started a private chat with the bot; a short public nudge was posted instead"
         )
+
+    async def post_notice(self, chat_id: int, text: str) -> None:
+        """Post a short notice in a group that deletes itself after ``notice_lifetime`` seconds."""
+        notice = await self._call("post a short notice", lambda: self.bot.send_message(chat_id, text))
+        self._delete_later(notice)
 
     async def post(self, chat_id: int, text: str) -> Message:
         """Post a plain message in a chat."""

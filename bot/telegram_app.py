@@ -28,6 +28,7 @@ from telegram.ext import (
 )
 
 from adapters.telegram_adapter import PLATFORM, ModerationRateLimiter, TelegramAdapter, message_from_telegram
+from bot import texts
 from bot.app import Services, make_pipeline
 from bot.cards import outcome_line
 from bot.config import ConfigError, Settings
@@ -41,6 +42,8 @@ __all__ = ["TelegramBot", "build_application"]
 logger = logging.getLogger(__name__)
 _MEMBER = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 _GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
+_MODERATION = -1  # PTB handler group: before the commands' group 0, so every message is moderated
+_WELCOME_ONCE_S = 300.0  # a join can come as a service message and as a chat_member update
 
 
 def build_application(
@@ -106,6 +109,7 @@ class TelegramBot:
             staff_ids=frozenset(str(user) for user in settings.telegram_staff),
         )
         self._reported: set[int] = set()
+        self._welcomed: dict[tuple[int, int], float] = {}
         self._resuming: asyncio.Future[int] | None = None
         self._in_order = InOrder()
         self._register()
@@ -116,17 +120,21 @@ class TelegramBot:
         app = self.application
         private = filters.ChatType.PRIVATE
         groups = filters.ChatType.GROUPS
+        # Every group message is moderated first, in a handler group of its own, whether or not it is
+        # also a command: "/policy I will find you" is hidden as well as answered.
+        content = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO
+        app.add_handler(MessageHandler(groups & content, self._group_message), group=_MODERATION)
         app.add_handler(CommandHandler("start", self._start, filters=private))
         app.add_handler(CommandHandler("policy", self._policy))
         app.add_handler(CommandHandler("mycases", self._my_cases, filters=private))
         app.add_handler(CommandHandler("appeal", self._appeal, filters=private))
+        app.add_handler(CommandHandler(["mycases", "appeal"], self._private_only, filters=groups))
         app.add_handler(CommandHandler("authorise", self._authorise))
         app.add_handler(CommandHandler("consent", self._consent))
         app.add_handler(CallbackQueryHandler(self._button))
         app.add_handler(ChatMemberHandler(self._membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_handler(ChatMemberHandler(self._member_joined, ChatMemberHandler.CHAT_MEMBER))
         app.add_handler(MessageHandler(groups & filters.StatusUpdate.NEW_CHAT_MEMBERS, self._joined))
-        content = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO
-        app.add_handler(MessageHandler(groups & content & ~filters.COMMAND, self._group_message))
         app.add_error_handler(self._on_error)
         app.post_init = self._startup_checks
         app.post_shutdown = self._shutdown
@@ -255,7 +263,8 @@ class TelegramBot:
         if self.desk.is_staff_room(str(chat.id)):
             return
         if not await self.desk.is_authorised(str(chat.id)):
-            await self._unauthorised(chat, message.from_user)
+            if not (message.text or "").startswith("/"):  # a command may be staff's /authorise
+                await self._unauthorised(chat, message.from_user)
             return
         role = await self.desk.role_of(str(message.from_user.id))
         chat_message = message_from_telegram(message, role, is_edit=update.edited_message is not None)
@@ -267,16 +276,35 @@ class TelegramBot:
 
     async def _joined(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message, chat = update.effective_message, update.effective_chat
-        if message is None or chat is None or not await self.desk.is_authorised(str(chat.id)):
+        if message is None or chat is None:
             return
         for member in message.new_chat_members:
-            if member.is_bot:
-                continue
-            welcome = self.desk.welcome_text(member.first_name)
-            if not await self.adapter.send_private(str(member.id), welcome):
-                await self.adapter.post(
-                    chat.id, f"Welcome, {member.first_name}! Send me /policy to read the group's rules."
+            await self._welcome(chat.id, member)
+
+    async def _member_joined(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.chat_member
+        if change is None or change.chat.type == ChatType.PRIVATE:
+            return
+        was, now = change.old_chat_member.status, change.new_chat_member.status
+        if was in _GONE and now in _MEMBER:
+            await self._welcome(change.chat.id, change.new_chat_member.user)
+
+    async def _welcome(self, chat_id: int, member: User) -> None:
+        """Welcome a newcomer to an authorised group once, however Telegram told us they joined."""
+        if member.is_bot or not await self.desk.is_authorised(str(chat_id)):
+            return
+        now = asyncio.get_running_loop().time()
+        self._welcomed = {key: at for key, at in self._welcomed.items() if now - at < _WELCOME_ONCE_S}
+        if (chat_id, member.id) in self._welcomed:
+            return
+        self._welcomed[(chat_id, member.id)] = now
+        welcome = self.desk.welcome_text(member.first_name)
+        if not await self.adapter.send_private(str(member.id), welcome):
+            await self._try(
+                self.adapter.post(
+                    chat_id, f"Welcome, {member.first_name}! Send me /policy to read the group's rules."
                 )
+            )
 
     async def _membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member
@@ -354,6 +382,16 @@ class TelegramBot:
         if user is not None:
             reply = await self.desk.appeal(str(user.id), user.full_name, args[0], " ".join(args[1:]))
             await self._answer(update, reply)
+
+    async def _private_only(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/mycases or /appeal in a group: tell the learner, privately where possible, to ask in private."""
+        user, message = update.effective_user, update.effective_message
+        if user is None or message is None or not message.text:
+            return
+        command = message.text.split()[0].split("@")[0]
+        note = texts.private_only(command)
+        if not await self.adapter.send_private(str(user.id), note):
+            await self._try(self.adapter.post_notice(message.chat_id, f"{user.first_name}: {note}"))
 
     async def _authorise(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user, chat = update.effective_user, update.effective_chat

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import Update
 
 from bot.app import Services
 from bot.config import Settings, load_settings
@@ -806,3 +808,68 @@ async def test_a_button_is_parsed_strictly(world: World, data: str) -> None:
         answer = await _press(world, MOD, card, data.replace("8", str(case_id)))
     assert "not one of ours" in answer
     assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]
+
+
+# --- every group message is moderated, commands included (issue 11) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/me you are a stupid idiot Priya, nobody wants you here",
+        "/x call me on 07911 123456",
+        "/policy I will find you and hurt you",
+    ],
+)
+async def test_a_message_that_starts_with_a_command_is_still_moderated(world: World, text: str) -> None:
+    async with running_application(world.bot().application):
+        sent = world.fake.send_text(GROUP, world.users[BEN], text)
+        card = await _card(world, MODS)
+    assert world.fake.is_deleted(GROUP, sent["message_id"])
+    assert world.store.get_case(_case_of(card)) is not None
+    assert "07911" not in card["text"]
+
+
+async def test_policy_with_a_threat_answers_and_hides(world: World) -> None:
+    async with running_application(world.bot().application):
+        sent = world.fake.send_text(GROUP, world.users[BEN], "/policy I will find you and hurt you")
+        await _card(world, MODS)
+        policy = await world.fake.wait_for_call(
+            "sendMessage", lambda call: "Complaints Procedure" in call.params["text"]
+        )
+    assert world.fake.is_deleted(GROUP, sent["message_id"]) and policy.params["chat_id"] == GROUP
+
+
+async def test_private_commands_sent_in_the_group_get_an_answer(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[ANN], "/mycases")
+        told = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == ANN)
+        world.fake.send_text(GROUP, world.users[STRANGER], "/appeal 3 it was a joke")
+        nudge = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == GROUP)
+        await world.fake.wait_for_call("deleteMessage", lambda call: call.params["chat_id"] == GROUP)
+    assert "private chat" in told.params["text"] and "/mycases" in told.params["text"]
+    assert "Sid" in nudge.params["text"] and "/appeal" in nudge.params["text"]
+    assert world.store.cases() == []
+
+
+async def test_a_join_seen_only_as_a_chat_member_update_is_welcomed_once(world: World) -> None:
+    newcomer = world.fake.make_user(6002, "Zofia")
+    world.fake.allow_private(6002)
+    # As `classmod run telegram` polls: chat_member updates come only when asked for.
+    async with running_application(world.bot().application, allowed_updates=list(Update.ALL_TYPES)):
+        world.fake.member_status_changed(GROUP, newcomer)
+        await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == 6002)
+        world.fake.members_joined(GROUP, [newcomer])  # the same join as a service message
+        await asyncio.sleep(0.5)  # a second welcome would have been sent by now
+    welcomes = [call for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == 6002]
+    assert len(welcomes) == 1 and "Welcome, Zofia" in welcomes[0].params["text"]
+
+
+async def test_staff_authorise_an_unauthorised_group_and_its_commands_do_not_make_the_bot_leave(
+    world: World,
+) -> None:
+    world.fake.add_group(OTHER_GROUP, "ESOL Entry 2 (Wed)")
+    async with running_application(world.bot().application):
+        world.fake.send_text(OTHER_GROUP, world.users[TUTOR], "/authorise")
+        await world.fake.wait_for_call("sendMessage", lambda call: "now moderated" in call.params["text"])
+    assert not world.fake.calls_to("leaveChat")

@@ -839,6 +839,25 @@ class FakeBotAPI:
         self.push_update({"my_chat_member": change})
         return copy.deepcopy(change)
 
+    def member_status_changed(self, chat_id: int, user: JSONDict, status: str = "member") -> JSONDict:
+        """A ``chat_member`` update: ``user`` joins (or leaves) with no service message; pushed, returned.
+
+        Telegram sends these only to a bot that is an admin and names ``chat_member`` in
+        ``allowed_updates``; a join by invite link in a big group often comes only this way.
+        """
+        old = self.member(chat_id, user["id"]) if user["id"] in self._groups[chat_id].members else None
+        if status == "member":
+            self.add_member(chat_id, user)
+        change = {
+            "chat": self.chat_json(chat_id),
+            "from": copy.deepcopy(user),
+            "date": _now(),
+            "old_chat_member": old or member_json(user, "left"),
+            "new_chat_member": member_json(user, status),
+        }
+        self.push_update({"chat_member": change})
+        return copy.deepcopy(change)
+
     def members_joined(
         self, chat_id: int, users: list[JSONDict], *, by_user: JSONDict | None = None
     ) -> JSONDict:
