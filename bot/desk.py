@@ -113,7 +113,7 @@ class Desk:
             self.store.author_history, self.platform, user_id, now=_now(), strike_lifetime=lifetime
         )
         appeals = await asyncio.to_thread(self.store.latest_appeals, [case.id for case in cases])
-        return Reply(texts.case_list(cases, len(history.strikes), appeals))
+        return Reply(texts.case_list(cases, len(history.strikes), appeals, platform=self.platform))
 
     async def appeal(self, user_id: str, user_name: str, case_text: str, reason: str | None) -> Reply:
         """Record an appeal on one of the learner's own cases; the reply carries its card for review.
@@ -121,7 +121,7 @@ class Desk:
         One appeal per case at a time: a second while the first is open is answered, not posted again.
         """
         if not case_text.lstrip("#").isdigit() or len(case_text) > 12:
-            return Reply("Please write the case number, then why: /appeal 12 I was quoting the book")
+            return Reply(texts.appeal_usage(self.platform))
         case_id = int(case_text.lstrip("#"))
         case = await asyncio.to_thread(self.store.get_case, case_id)
         if case is None or case.platform != self.platform or case.author_id != user_id:

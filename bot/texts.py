@@ -8,7 +8,10 @@ from bot.store import AppealRecord, CaseRecord
 from moderation.policy import Policy
 
 __all__ = [
+    "APPEAL_SYNTAX",
     "appeal_outcome",
+    "appeal_syntax",
+    "appeal_usage",
     "case_list",
     "policy_brief",
     "private_only",
@@ -65,8 +68,29 @@ def unauthorised_notice() -> str:
     )
 
 
+APPEAL_SYNTAX = {
+    "telegram": ("/appeal CASE your reason", "/appeal 12 I was quoting the book"),
+    "discord": ("/appeal case:CASE reason:your reason", "/appeal case:12 reason:I was quoting the book"),
+}
+"""How each platform writes the appeal command: (the form, an example)."""
+
+
+def appeal_syntax(platform: str) -> tuple[str, str]:
+    """The appeal command's form and an example on this platform (Telegram's where it has none of its own)."""
+    return APPEAL_SYNTAX.get(platform, APPEAL_SYNTAX["telegram"])
+
+
+def appeal_usage(platform: str) -> str:
+    """Said when an appeal names no case."""
+    return f"Please write the case number, then why: {appeal_syntax(platform)[1]}"
+
+
 def case_list(
-    cases: Sequence[CaseRecord], active_strikes: int, appeals: Mapping[int, AppealRecord] | None = None
+    cases: Sequence[CaseRecord],
+    active_strikes: int,
+    appeals: Mapping[int, AppealRecord] | None = None,
+    *,
+    platform: str = "telegram",
 ) -> str:
     """A learner's own cases, their appeals and strikes, for /mycases."""
     if not cases:
@@ -80,7 +104,7 @@ def case_list(
     ]
     return (
         "Your cases:\n" + "\n".join(lines) + f"\nActive strikes: {active_strikes}. "
-        "To ask staff to look again: /appeal CASE your reason"
+        f"To ask staff to look again: {appeal_syntax(platform)[0]}"
     )
 
 

@@ -540,3 +540,21 @@ async def test_a_disclosure_card_offers_the_officer_no_sanction_and_keeps_open_a
     ]
     assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]
     assert world.fake.dms_to(ANN)[0]["content"].count("warning") == 0
+
+
+async def test_appeal_help_on_discord_shows_discords_syntax(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        await _card(world, MODS)
+        usage = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(
+                world.users[BEN], "appeal", {"case": "the one about Ann"}, channel_id=GENERAL, guild_id=CLASS
+            )
+        )
+        mine = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(world.users[BEN], "mycases", channel_id=GENERAL, guild_id=CLASS)
+        )
+    assert "/appeal case:12 reason:" in usage["data"]["content"]
+    assert "/appeal case:CASE reason:" in mine["data"]["content"]
