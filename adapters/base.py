@@ -41,13 +41,15 @@ class Card:
     """A case as moderators see it: plain-text lines (personal details masked) and buttons.
 
     The adapter renders it natively (a message with an inline keyboard, an embed with a view);
-    ``route`` says whose channel it belongs in.
+    ``route`` says whose channel it belongs in. ``media`` are the platform's references to the photos
+    posted with the message (see :class:`~moderation.types.Attachment`), shown with the card.
     """
 
     title: str
     lines: tuple[str, ...]
     buttons: tuple[Button, ...]
     route: Route
+    media: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:

@@ -45,9 +45,9 @@ _PUBLIC_NUDGE = (
 _NO_MENTIONS = discord.AllowedMentions.none()
 
 
-def _attachment(filename: str, content_type: str | None) -> Attachment:
+def _attachment(filename: str, content_type: str | None, url: str | None = None) -> Attachment:
     kind = AttachmentKind.PHOTO if (content_type or "").startswith("image/") else AttachmentKind.DOCUMENT
-    return Attachment(kind=kind, filename=filename)
+    return Attachment(kind=kind, filename=filename, ref=url)
 
 
 def message_from_discord(message: discord.Message, role: Role) -> ChatMessage:
@@ -65,7 +65,9 @@ def message_from_discord(message: discord.Message, role: Role) -> ChatMessage:
         author=Author(id=str(message.author.id), display_name=message.author.display_name, role=role),
         text=message.content or "",
         sent_at=(edited or message.created_at).astimezone(UTC),
-        attachments=tuple(_attachment(item.filename, item.content_type) for item in message.attachments),
+        attachments=tuple(
+            _attachment(item.filename, item.content_type, item.url) for item in message.attachments
+        ),
         is_edit=edited is not None,
         revision=_revision(edited) if edited else 0,
         reply_to=str(message.reference.message_id)
@@ -93,7 +95,7 @@ def message_from_edit(
         text=str(data.get("content") or ""),
         sent_at=edited,
         attachments=tuple(
-            _attachment(str(item.get("filename", "file")), item.get("content_type"))
+            _attachment(str(item.get("filename", "file")), item.get("content_type"), _text(item.get("url")))
             for item in data.get("attachments") or ()
             if isinstance(item, Mapping)
         ),
@@ -108,6 +110,8 @@ def render_card(card: Card, *, outcome: str | None = None) -> tuple[discord.Embe
     colour = discord.Colour.dark_purple() if card.route is Route.SAFEGUARDING else discord.Colour.orange()
     description = "\n".join(card.lines) + (f"\n\n**{outcome}**" if outcome else "")
     embed = discord.Embed(title=card.title[:256], description=description[:4000], colour=colour)
+    if card.media:
+        embed.set_image(url=card.media[0])
     return embed, None if outcome is not None else case_view(card.buttons)
 
 
@@ -298,3 +302,7 @@ def _timestamp(value: object) -> datetime | None:
         return datetime.fromisoformat(value).astimezone(UTC)
     except ValueError:
         return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

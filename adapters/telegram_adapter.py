@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from telegram import Bot, ChatPermissions, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -90,14 +91,19 @@ def message_from_telegram(message: Message, role: Role, *, is_edit: bool = False
     )
     attachments: list[Attachment] = []
     if message.photo:
-        attachments.append(Attachment(kind=AttachmentKind.PHOTO, filename=message.photo[-1].file_unique_id))
+        largest = message.photo[-1]
+        attachments.append(
+            Attachment(kind=AttachmentKind.PHOTO, filename=largest.file_unique_id, ref=largest.file_id)
+        )
     if message.document:
         kind = (
             AttachmentKind.PHOTO
             if (message.document.mime_type or "").startswith("image/")
             else AttachmentKind.DOCUMENT
         )
-        attachments.append(Attachment(kind=kind, filename=message.document.file_name))
+        attachments.append(
+            Attachment(kind=kind, filename=message.document.file_name, ref=message.document.file_id)
+        )
     if message.video:
         attachments.append(Attachment(kind=AttachmentKind.VIDEO))
     edited = message.edit_date if is_edit and message.edit_date else None
@@ -219,8 +225,18 @@ class TelegramAdapter:
             setting = "SAFEGUARDING_CHAT" if card.route is Route.SAFEGUARDING else "MODERATORS_CHAT"
             raise AdapterError(f"no chat to post the case in: set CLASSMOD_TELEGRAM_{setting}")
         text, keyboard = render_card(card)
-        return await self._call(
+        posted = await self._call(
             "post the case card", lambda: self.bot.send_message(chat, text, reply_markup=keyboard)
+        )
+        for photo in card.media:  # what was posted, under its card (a file_id: nothing is downloaded)
+            await self._call(
+                "show the photo with the card", partial(self._send_photo, chat, photo, card, posted)
+            )
+        return posted
+
+    async def _send_photo(self, chat: int, photo: str, card: Card, under: Message) -> Message:
+        return await self.bot.send_photo(
+            chat, photo, caption=card.title[:200], reply_to_message_id=under.message_id
         )
 
     async def update_card(

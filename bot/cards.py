@@ -104,6 +104,7 @@ def build_card(
     route: Route,
     was_hidden: bool,
     is_acknowledged: bool = False,
+    media: Sequence[str] = (),
 ) -> Card:
     """Build the card posted when a case is escalated; its buttons are the decisions the case allows."""
     categories = ", ".join(category.value for category in flagged) or "held for review"
@@ -126,7 +127,7 @@ def build_card(
     lines = [
         f"Who: {author_name} ({author_role}, id {author_id})",
         f"Where: {chat_title} · {when:%a %d %b %H:%M} UTC",
-        f"Message: “{safe_text(text, flagged)}”" if text is not None else "Message: (text purged)",
+        _message_line(text, flagged, has_media=bool(media)),
         f"Clauses: {'; '.join(clause_titles) or '-'}",
         "Evidence: "
         + ("; ".join(f"{kind} ({source}, {score:.2f})" for kind, source, score in evidence) or "-"),
@@ -136,9 +137,17 @@ def build_card(
         f"Scorer: {scorer}",
     ]
     verbs = offered_verbs(flagged, is_hidden=was_hidden, is_acknowledged=is_acknowledged)
-    return Card(
-        title=title, lines=tuple(lines), buttons=tuple(button(case_id, verb) for verb in verbs), route=route
-    )
+    buttons = tuple(button(case_id, verb) for verb in verbs)
+    return Card(title=title, lines=tuple(lines), buttons=buttons, route=route, media=tuple(media))
+
+
+def _message_line(text: str | None, flagged: Sequence[Category], *, has_media: bool) -> str:
+    if text is None:
+        return "Message: (text purged)"
+    photo = " (with the photo, below)" if has_media else ""
+    if not text.strip():
+        return "Message: a photo with no caption (below)" if has_media else "Message: (no text)"
+    return f"Message: “{safe_text(text, flagged)}”{photo}"
 
 
 def appeal_card(

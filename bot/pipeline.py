@@ -22,7 +22,15 @@ from moderation.errors import AdapterError, ModerationError, ScorerError, Storag
 from moderation.policy import Policy
 from moderation.scorers.base import TextScorer
 from moderation.scorers.personal_data import mask_personal_data
-from moderation.types import ActionKind, AuthorHistory, ChatMessage, Decision, ModelScores, Route
+from moderation.types import (
+    ActionKind,
+    AttachmentKind,
+    AuthorHistory,
+    ChatMessage,
+    Decision,
+    ModelScores,
+    Route,
+)
 from moderation.verdicts import strike_for
 
 __all__ = ["RESUME_WINDOW", "ActionOutcome", "InOrder", "Outcome", "Pipeline"]
@@ -269,6 +277,9 @@ class Pipeline:
             done=[(result.kind.value, result.outcome, result.detail) for result in results],
             route=decision.route or Route.MODERATORS,
             was_hidden=any(r.kind is ActionKind.HIDE and r.outcome == "ok" for r in results),
+            media=[
+                item.ref for item in message.attachments if item.kind is AttachmentKind.PHOTO and item.ref
+            ],
         )
 
     def _history(self, message: ChatMessage, now: datetime) -> AuthorHistory:

@@ -97,12 +97,17 @@ class AttachmentKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file sent with a message: its bytes, or a coroutine function that fetches them."""
+    """A file sent with a message: its bytes, or a coroutine function that fetches them.
+
+    ``ref`` is the platform's own reference to the file (a Telegram ``file_id``, a Discord URL), so
+    the moderators' card can show it.
+    """
 
     kind: AttachmentKind
     filename: str | None = None
     data: bytes | None = None
     loader: Callable[[], Awaitable[bytes]] | None = field(default=None, compare=False)
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

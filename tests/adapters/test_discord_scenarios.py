@@ -558,3 +558,15 @@ async def test_appeal_help_on_discord_shows_discords_syntax(world: World) -> Non
         )
     assert "/appeal case:12 reason:" in usage["data"]["content"]
     assert "/appeal case:CASE reason:" in mine["data"]["content"]
+
+
+async def test_a_photo_card_shows_the_photo(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[ANN], "", attachments=["trip.png"])
+        second = world.fake.send_message(GENERAL, world.users[ANN], "", attachments=["class.png"])
+        card = await _card(world, MODS)
+    embed = card["embeds"][0]
+    assert "a photo with no caption" in embed["description"]
+    assert embed["image"]["url"] == second["attachments"][0]["url"]

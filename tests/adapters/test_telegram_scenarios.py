@@ -873,3 +873,14 @@ async def test_staff_authorise_an_unauthorised_group_and_its_commands_do_not_mak
         world.fake.send_text(OTHER_GROUP, world.users[TUTOR], "/authorise")
         await world.fake.wait_for_call("sendMessage", lambda call: "now moderated" in call.params["text"])
     assert not world.fake.calls_to("leaveChat")
+
+
+async def test_a_photo_card_shows_the_photo(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_photo(GROUP, world.users[ANN])
+        second = world.fake.send_photo(GROUP, world.users[ANN])  # a repeat without consent is escalated
+        card = await _card(world, MODS)
+        shown = await world.fake.wait_for_call("sendPhoto")
+    assert 'Message: ""' not in card["text"] and "a photo with no caption" in card["text"]
+    assert shown.params["chat_id"] == MODS and shown.params["photo"] == second["photo"][-1]["file_id"]
+    assert shown.params["reply_parameters"]["message_id"] == card["message_id"]

@@ -68,6 +68,7 @@ _STRING_PARAMS = frozenset(
         "name",
         "action",
         "secret_token",
+        "photo",
         "ip_address",
         "business_connection_id",
         "message_effect_id",
@@ -296,6 +297,7 @@ class FakeBotAPI:
                 "deleteMessages": self._delete_messages,
                 "answerCallbackQuery": self._answer_callback_query,
                 "restrictChatMember": self._restrict_chat_member,
+                "sendPhoto": self._send_photo,
                 "banChatMember": self._ban_chat_member,
                 "unbanChatMember": self._unban_chat_member,
                 "setMyCommands": self._set_my_commands,
@@ -1140,6 +1142,27 @@ class FakeBotAPI:
                 message["reply_to_message"] = original
             elif not (reply.get("allow_sending_without_reply") or params.get("allow_sending_without_reply")):
                 raise ApiError(400, "Bad Request: message to be replied not found")
+        return copy.deepcopy(self._store(message))
+
+    def _send_photo(self, params: JSONDict) -> JSONDict:
+        """A photo sent by ``file_id`` (the only way classmod sends one): must be a file this API issued."""
+        chat = self._sendable_chat(params.get("chat_id"))
+        file_id = params.get("photo")
+        if not isinstance(file_id, str) or not file_id.startswith("AgAC-"):
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        message: JSONDict = {
+            "message_id": self._new_message_id(chat["id"]),
+            "from": self.bot_user,
+            "chat": chat,
+            "date": _now(),
+            "photo": [{"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 600}],
+        }
+        if params.get("caption"):
+            message["caption"] = params["caption"]
+        reply = params.get("reply_parameters") or {}
+        reply_to = reply.get("message_id", params.get("reply_to_message_id"))
+        if reply_to is not None:
+            message["reply_to_message"] = copy.deepcopy(self._messages[(chat["id"], int(reply_to))])
         return copy.deepcopy(self._store(message))
 
     def _own_message(self, params: JSONDict, not_found: str) -> JSONDict:
