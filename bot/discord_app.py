@@ -205,7 +205,7 @@ class DiscordBot:
                 logger.warning("%s", problem)
                 await self._tell_moderators(problem)
         # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card).
-        await self.pipeline.resume(PLATFORM)
+        await self.pipeline.resume(PLATFORM, chat_title=self._channel_title)
 
     async def on_message(self, message: discord.Message) -> None:
         """Assess a new message in an authorised server channel."""
@@ -330,6 +330,14 @@ class DiscordBot:
             self.settings.discord_safeguarding_channel,
         } - {None}
         return any(guild.get_channel(channel) is not None for channel in staff_rooms if channel is not None)
+
+    def _channel_title(self, channel_id: str) -> str | None:
+        """``Server #channel`` for a channel the client can see, as live cards name it."""
+        channel = self.client.get_channel(int(channel_id)) if channel_id.isdigit() else None
+        guild = getattr(channel, "guild", None)
+        if channel is None or guild is None:
+            return None
+        return f"{guild.name} #{getattr(channel, 'name', channel_id)}"
 
     def _case_guild(self, channel_id: str) -> discord.Guild | None:
         channel = self.client.get_channel(int(channel_id))

@@ -145,7 +145,13 @@ class Pipeline:
         case = await asyncio.to_thread(self.store.record_case, message, decision, now)
         return await self._act(case, message, decision, key, now, settled)
 
-    async def resume(self, platform: str, *, since: datetime | None = None) -> int:
+    async def resume(
+        self,
+        platform: str,
+        *,
+        since: datetime | None = None,
+        chat_title: Callable[[str], str | None] | None = None,
+    ) -> int:
         """Finish the cases that a stopped process left half done; return how many were finished.
 
         A case is stored before its actions and its message marked handled after the last, so a
@@ -153,6 +159,8 @@ class Pipeline:
         a kill while a card waited behind a rate limit). Each is carried out as it was decided, not
         judged again, skipping what its action log shows done. A case whose text was purged is left.
         ``since`` defaults to ``RESUME_WINDOW`` ago; older cases wait in the moderators' queue.
+        ``chat_title`` names a chat the store knows no title for (a Discord channel: the store keeps
+        servers), so the card says where, not a bare id.
         """
         since = since or self._clock() - RESUME_WINDOW
         finished, last_id = 0, 0
@@ -177,7 +185,8 @@ class Pipeline:
                     logger.info("finished %d case(s) left unfinished when the bot last stopped", finished)
                 return finished
             for case in cases:
-                finished += await self._resume_case(case, titles.get(case.chat_id))
+                title = titles.get(case.chat_id) or (chat_title(case.chat_id) if chat_title else None)
+                finished += await self._resume_case(case, title)
             last_id = cases[-1].id
 
     async def _resume_case(self, case: CaseRecord, chat_title: str | None) -> int:

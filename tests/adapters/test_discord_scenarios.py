@@ -385,6 +385,7 @@ async def test_a_restart_finishes_a_case_the_last_run_left_unfinished(world: Wor
     assert world.fake.is_deleted(GENERAL, int(sent["id"]))
     assert world.fake.dms_to(BEN), "the reminder"
     assert _case_id(card) == case.id and "07700" not in card["embeds"][0]["description"]
+    assert "Where: ESOL Entry 3 #general" in card["embeds"][0]["description"]  # not the channel's id
 
 
 async def test_rapid_breaches_by_one_learner_climb_the_ladder_in_order(world: World) -> None:
