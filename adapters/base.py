@@ -50,6 +50,8 @@ class Card:
     buttons: tuple[Button, ...]
     route: Route
     media: tuple[str, ...] = ()
+    key: str | None = None
+    """Stable for one card (``case-12``): a platform that can (Discord's nonce) posts it once per key."""
 
     @property
     def text(self) -> str:
@@ -130,8 +132,8 @@ class Adapter(Protocol):
         """The actions this adapter can carry out."""
         ...
 
-    async def apply(self, request: ActionRequest) -> None:
-        """Carry out one action.
+    async def apply(self, request: ActionRequest) -> str | None:
+        """Carry out one action; return the platform's id of what it posted (a card), if any.
 
         Raises:
             AdapterError: the platform refused or failed; the message is recorded on the case.

@@ -175,8 +175,8 @@ class DiscordAdapter:
         {ActionKind.REMIND, ActionKind.WARN, ActionKind.HIDE, ActionKind.ESCALATE}
     )
 
-    async def apply(self, request: ActionRequest) -> None:
-        """Carry out one of the core's actions on Discord."""
+    async def apply(self, request: ActionRequest) -> str | None:
+        """Carry out one of the core's actions on Discord; a card's message id once posted."""
         message, kind = request.message, request.action.kind
         if kind is ActionKind.HIDE:
             channel = self._channel(message.chat_id)
@@ -191,7 +191,8 @@ class DiscordAdapter:
         elif kind is ActionKind.ESCALATE:
             if request.card is None:
                 raise AdapterError("escalation without a card")
-            await self.post_card(request.card)
+            return str((await self.post_card(request.card)).id)
+        return None
 
     async def apply_review(self, request: ReviewRequest, guild: discord.Guild | None) -> None:
         """Carry out one step of a moderator's verdict."""
@@ -228,9 +229,12 @@ class DiscordAdapter:
             raise AdapterError(f"no channel to post the case in: set CLASSMOD_DISCORD_{setting}")
         embed, view = render_card(card)
         channel = self._channel(str(target))
+        # The card's key as the nonce (discord.py sends enforce_nonce with it): a card posted again
+        # after a restart, within Discord's few minutes, returns the one already posted.
+        keyed: dict[str, Any] = {"nonce": card.key[:25]} if card.key else {}
         if view is None:
-            return await self._call("post the case card", lambda: channel.send(embed=embed))
-        return await self._call("post the case card", lambda: channel.send(embed=embed, view=view))
+            return await self._call("post the case card", lambda: channel.send(embed=embed, **keyed))
+        return await self._call("post the case card", lambda: channel.send(embed=embed, view=view, **keyed))
 
     async def send_private(self, user_id: str, text: str) -> bool:
         """Send a direct message; ``False`` when Discord refuses (DMs closed, no shared server)."""
@@ -279,7 +283,9 @@ class DiscordAdapter:
         try:
             return await call()
         except discord.NotFound as exc:
-            raise AdapterError(f"could not {what}: not found ({exc.text or exc.status})") from exc
+            raise AdapterError(
+                f"could not {what}: not found ({exc.text or exc.status})", is_gone=True
+            ) from exc
         except discord.Forbidden as exc:
             raise AdapterError(f"could not {what}: missing permission ({exc.text or exc.status})") from exc
         except discord.HTTPException as exc:

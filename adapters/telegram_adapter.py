@@ -158,8 +158,8 @@ class TelegramAdapter:
     )
     _cleanup: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def apply(self, request: ActionRequest) -> None:
-        """Carry out one of the core's actions on Telegram."""
+    async def apply(self, request: ActionRequest) -> str | None:
+        """Carry out one of the core's actions on Telegram; a card's message id once posted."""
         message = request.message
         kind = request.action.kind
         if kind is ActionKind.HIDE:
@@ -177,7 +177,8 @@ class TelegramAdapter:
         elif kind is ActionKind.ESCALATE:
             if request.card is None:
                 raise AdapterError("escalation without a card")
-            await self.post_card(request.card)
+            return str((await self.post_card(request.card)).message_id)
+        return None
 
     async def apply_review(self, request: ReviewRequest) -> None:
         """Carry out one step of a moderator's verdict."""
@@ -324,7 +325,8 @@ class TelegramAdapter:
             try:
                 return await call()
             except (BadRequest, Forbidden) as exc:  # the request itself is refused: retrying cannot help
-                raise AdapterError(f"could not {what}: {exc.message}") from exc
+                is_gone = "not found" in exc.message.lower()  # "message to delete not found"
+                raise AdapterError(f"could not {what}: {exc.message}", is_gone=is_gone) from exc
             except RetryAfter as exc:  # only when the rate limiter has given up
                 raise AdapterError(
                     f"could not {what}: still rate limited by Telegram", retryable=True

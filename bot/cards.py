@@ -138,7 +138,14 @@ def build_card(
     ]
     verbs = offered_verbs(flagged, is_hidden=was_hidden, is_acknowledged=is_acknowledged)
     buttons = tuple(button(case_id, verb) for verb in verbs)
-    return Card(title=title, lines=tuple(lines), buttons=buttons, route=route, media=tuple(media))
+    return Card(
+        title=title,
+        lines=tuple(lines),
+        buttons=buttons,
+        route=route,
+        media=tuple(media),
+        key=f"case-{case_id}",
+    )
 
 
 def _message_line(text: str | None, flagged: Sequence[Category], *, has_media: bool) -> str:
@@ -152,6 +159,7 @@ def _message_line(text: str | None, flagged: Sequence[Category], *, has_media: b
 
 def appeal_card(
     *,
+    appeal_id: int,
     case_id: int,
     author_name: str,
     author_id: str,
@@ -172,7 +180,13 @@ def appeal_card(
         "the learner is told either way.",
     )
     buttons = tuple(button(case_id, verb) for verb in APPEAL_VERBS)
-    return Card(title=f"Appeal · case #{case_id}", lines=lines, buttons=buttons, route=route)
+    return Card(
+        title=f"Appeal · case #{case_id}",
+        lines=lines,
+        buttons=buttons,
+        route=route,
+        key=f"appeal-{appeal_id}",
+    )
 
 
 def button(case_id: int, verb: Verb) -> Button:

@@ -133,6 +133,7 @@ class Desk:
                 f"You have already appealed case #{case_id}. The moderators will tell you their decision."
             )
         card = appeal_card(
+            appeal_id=appeal.id,
             case_id=case.id,
             author_name=user_name,
             author_id=user_id,

@@ -227,12 +227,20 @@ class Pipeline:
     ) -> Outcome:
         # What the log shows done is not done again. A hide or a card that failed is tried again;
         # a reminder or warning is tried once, since a refused private message may already have
-        # been replaced by a public nudge.
+        # been replaced by a public nudge. An action whose last entry is its intent ("started") was
+        # in flight when the process stopped: see _apply for how it is reconciled.
+        records = [
+            record
+            for record in await asyncio.to_thread(self.store.case_actions, case.id)
+            if record.actor == "bot"
+        ]
         logged = {
             record.action: record
-            for record in await asyncio.to_thread(self.store.case_actions, case.id)
-            if record.actor == "bot" and (record.outcome == "ok" or record.action in _SENT_ONCE)
+            for record in records
+            if record.outcome == "ok" or record.action in _SENT_ONCE
         }
+        last = {record.action: record.outcome for record in records}
+        in_flight = {action for action, outcome in last.items() if outcome == "started"}
         if "strike" not in logged and any(action.kind is ActionKind.WARN for action in case.actions):
             # The strike counts even when the platform cannot deliver the warning.
             await asyncio.to_thread(self._record_strike, case.id, message, decision, strike_at or now)
@@ -240,6 +248,10 @@ class Pipeline:
         results: list[ActionOutcome] = []
         for action in case.actions:
             earlier = logged.get(action.kind.value)
+            if earlier is not None and earlier.outcome == "started":
+                # A private message cut short by a stop: it may have gone, so it is not sent again.
+                results.append(ActionOutcome(action.kind, "unknown", "cut short by a restart; not repeated"))
+                continue
             if earlier is not None:
                 results.append(
                     ActionOutcome(action.kind, earlier.outcome, earlier.detail or "done before a restart")
@@ -251,7 +263,7 @@ class Pipeline:
                 self._card(case, message, decision, results) if action.kind is ActionKind.ESCALATE else None
             )
             request = ActionRequest(action, message, decision, case.id, masked, card)
-            results.append(await self._apply(request, now))
+            results.append(await self._apply(request, now, was_in_flight=action.kind.value in in_flight))
         if decision.route is None:
             # Nothing for a person to review: the bot's actions settle it, so it leaves the queue.
             await asyncio.to_thread(self.store.close_case, case.id, "closed", actor="bot", at=now)
@@ -313,14 +325,28 @@ class Pipeline:
             return ModelScores(scorer=self.scorer.name, error=f"{exc.__class__.__name__} in the scorer")
         return ModelScores(scorer=self.scorer.name, labels=labels)
 
-    async def _apply(self, request: ActionRequest, now: datetime) -> ActionOutcome:
+    async def _apply(self, request: ActionRequest, now: datetime, *, was_in_flight: bool) -> ActionOutcome:
+        """Carry out one action, its intent recorded before the platform call and its outcome after.
+
+        ``was_in_flight``: an earlier process recorded the intent and stopped before the outcome. A
+        delete that now finds the message gone was done by that process (not "failed"); a card is
+        posted again, under the same key, which a platform that can (Discord's nonce) posts once.
+        """
         kind = request.action.kind
         case_id = request.case_id
         assert case_id is not None
+        posted: str | None = None
         try:
             check_supported(self.adapter, kind)
-            await self.adapter.apply(request)
+            await asyncio.to_thread(self.store.record_action, case_id, kind.value, "started", at=now)
+            posted = await self.adapter.apply(request)
         except AdapterError as exc:
+            if was_in_flight and kind is ActionKind.HIDE and exc.is_gone:
+                detail = "already gone: hidden before a restart"
+                await asyncio.to_thread(
+                    self.store.record_action, case_id, kind.value, "ok", detail=detail, at=now
+                )
+                return ActionOutcome(kind, "ok", detail)
             outcome = "skipped" if kind not in self.adapter.capabilities else "failed"
             logger.warning("%s on case %s %s: %s", kind.value, case_id, outcome, exc)
             await asyncio.to_thread(
@@ -329,7 +355,8 @@ class Pipeline:
             return ActionOutcome(kind, outcome, str(exc))
         except ModerationError:
             raise
-        await asyncio.to_thread(self.store.record_action, case_id, kind.value, "ok", at=now)
+        where = f"posted as message {posted}" if posted else None
+        await asyncio.to_thread(self.store.record_action, case_id, kind.value, "ok", detail=where, at=now)
         return ActionOutcome(kind, "ok")
 
     def _record_strike(self, case_id: int, message: ChatMessage, decision: Decision, now: datetime) -> None:

@@ -295,4 +295,4 @@ class Review:
             route=Route.SAFEGUARDING,
             was_hidden=False,
         )
-        return replace(card, buttons=())
+        return replace(card, buttons=(), key=f"refer-{case.id}")

@@ -78,8 +78,8 @@ CASE_STATUSES = (
 )
 """Every status a case can have; all but ``open`` close it."""
 
-OUTCOMES = ("ok", "failed", "skipped")
-"""How an entry in the action log turned out."""
+OUTCOMES = ("started", "ok", "failed", "skipped")
+"""How an entry in the action log turned out; ``started`` is written before a platform call (its intent)."""
 
 _POSTGRES_CONNECT_TIMEOUT_S = 10
 _Row = TypeVar("_Row", bound=SQLModel)

@@ -41,10 +41,15 @@ class ScorerError(ModerationError):
 
 
 class AdapterError(ModerationError):
-    """A platform action failed; ``retryable`` says whether trying again may help."""
+    """A platform action failed; ``retryable`` says whether trying again may help.
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    ``is_gone`` says the platform no longer has what the action was for (the message to delete is
+    not found): after a restart, a delete that was in flight and now finds nothing was done.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, is_gone: bool = False) -> None:
         self.retryable = retryable
+        self.is_gone = is_gone
         super().__init__(message)
 
 

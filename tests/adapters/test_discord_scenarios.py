@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -571,3 +571,28 @@ async def test_a_photo_card_shows_the_photo(world: World) -> None:
     embed = card["embeds"][0]
     assert "a photo with no caption" in embed["description"]
     assert embed["image"]["url"] == second["attachments"][0]["url"]
+
+
+async def test_a_card_posted_again_after_a_kill_appears_once(world: World) -> None:
+    from adapters.base import Card
+    from moderation.types import Route
+
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        card = Card(
+            title="Case #7 · harassment",
+            lines=("Who: Ben",),
+            buttons=(),
+            route=Route.MODERATORS,
+            key="case-7",
+        )
+        bot = client.bot
+        assert bot is not None
+        first = await bot.adapter.post_card(card)
+        again = await bot.adapter.post_card(
+            card
+        )  # what a restart does with a card whose outcome it never saw
+        other = await bot.adapter.post_card(replace(card, key="case-8"))
+    assert first.id == again.id != other.id
+    assert len(world.fake.sent_messages(MODS)) == 2

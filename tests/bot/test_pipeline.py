@@ -360,8 +360,12 @@ async def test_a_restart_finishes_what_a_stopped_bot_left_half_done(policy: Poli
     assert after.applied[0].text is not None and "07700" not in after.applied[0].text  # masked as ever
     case = store.open_cases()[0]
     assert [(record.action, record.outcome) for record in store.case_actions(case.id)] == [
+        ("hide", "started"),
         ("hide", "ok"),
+        ("remind", "started"),
         ("remind", "ok"),
+        ("escalate", "started"),  # the stopped process's intent
+        ("escalate", "started"),  # the restart's
         ("escalate", "ok"),
     ]
     assert await restarted.resume("test") == 0  # finished now, so never again
@@ -412,3 +416,78 @@ async def test_a_restart_neither_nudges_twice_nor_reopens_a_decided_case(
     assert "Where: ESOL Entry 3 (Mon)" in resumed[0].card.text  # the group's name, not its id
     assert "remind FAILED (the learner has not started the bot" in resumed[0].card.text
     assert store.unfinished_cases("test", since=NOW - timedelta(days=1)) == []  # the upheld one too
+
+
+class _Platform:
+    """A platform's state shared by two processes: which messages are deleted, what was sent."""
+
+    def __init__(self) -> None:
+        self.deleted: set[str] = set()
+        self.sent: list[ActionKind] = []
+
+
+class _Process(RecordingAdapter):
+    """One bot process on ``platform``; ``dies_after`` an action is done there (its outcome never recorded)."""
+
+    def __init__(self, platform: _Platform, dies_after: ActionKind | None = None) -> None:
+        super().__init__()
+        self.platform = platform
+        self.dies_after = dies_after
+
+    async def apply(self, request: ActionRequest) -> None:
+        kind = request.action.kind
+        if kind is ActionKind.HIDE:
+            if request.message.message_id in self.platform.deleted:
+                raise AdapterError("could not delete the message: message to delete not found", is_gone=True)
+            self.platform.deleted.add(request.message.message_id)
+        else:
+            self.platform.sent.append(kind)
+        await super().apply(request)
+        if kind is self.dies_after:
+            await asyncio.Event().wait()  # killed before the pipeline records the outcome
+
+
+async def _killed_and_resumed(
+    policy: Policy, store: Store, platform: _Platform, dies_after: ActionKind
+) -> None:
+    handling = asyncio.ensure_future(
+        make_pipeline(policy, store, _Process(platform, dies_after)).handle(make_message("ring 07700 900123"))
+    )
+    await asyncio.sleep(0.2)
+    handling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handling
+    assert await make_pipeline(policy, store, _Process(platform)).resume("test") == 1
+
+
+async def test_a_delete_in_flight_at_a_kill_is_done_not_failed_after_the_restart(
+    policy: Policy, store: Store
+) -> None:
+    platform = _Platform()
+
+    await _killed_and_resumed(policy, store, platform, dies_after=ActionKind.HIDE)
+
+    case = store.cases()[0]
+    hides = [(r.outcome, r.detail) for r in store.case_actions(case.id) if r.action == "hide"]
+    assert hides[-1] == ("ok", "already gone: hidden before a restart")
+    assert platform.sent == [ActionKind.REMIND, ActionKind.ESCALATE]  # each once
+
+
+async def test_a_reminder_in_flight_at_a_kill_is_not_sent_twice(policy: Policy, store: Store) -> None:
+    platform = _Platform()
+
+    await _killed_and_resumed(policy, store, platform, dies_after=ActionKind.REMIND)
+
+    assert platform.sent == [ActionKind.REMIND, ActionKind.ESCALATE]
+
+
+async def test_a_delete_that_finds_the_message_gone_the_first_time_is_still_reported(
+    policy: Policy, store: Store
+) -> None:
+    platform = _Platform()
+    message = make_message("ring 07700 900123")
+    platform.deleted.add(message.message_id)  # the learner deleted it first
+
+    outcome = await make_pipeline(policy, store, _Process(platform)).handle(message)
+
+    assert [(a.kind, a.outcome) for a in outcome.actions][0] == (ActionKind.HIDE, "failed")

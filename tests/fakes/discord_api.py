@@ -88,6 +88,8 @@ API_VERSION = 10
 DISCORD_EPOCH_MS = 1_420_070_400_000
 HEARTBEAT_INTERVAL_MS = 41_250
 MAX_TIMEOUT = datetime.timedelta(days=28)
+#: How long Discord remembers a nonce sent with ``enforce_nonce`` ("the past few minutes").
+NONCE_WINDOW = datetime.timedelta(minutes=5)
 
 # ---------------------------------------------------------------------------------- permissions
 CREATE_INSTANT_INVITE = 1 << 0
@@ -2172,6 +2174,9 @@ class FakeDiscord:
                 raise DiscordError(403, CANNOT_SEND_TO_USER, MSG_CANNOT_SEND_TO_USER)
         else:
             self._require(guild, SEND_MESSAGES, channel_id)
+        earlier = self._same_nonce(body)
+        if earlier is not None:
+            return self._public(earlier, strip_member=True)
         reference = body.get("message_reference")
         message = self._bot_message(channel_id, body, request.files, message_type=19 if reference else 0)
         if reference:
@@ -2209,6 +2214,21 @@ class FakeDiscord:
         if self.echo_rest_events:
             self.dispatch("MESSAGE_CREATE", message)
         return self._public(message, strip_member=True)
+
+    def _same_nonce(self, body: JSONDict) -> JSONDict | None:
+        """With ``enforce_nonce``, the bot's message of the last few minutes that has this nonce, if any."""
+        nonce = body.get("nonce")
+        if nonce is None or not body.get("enforce_nonce"):
+            return None
+        since = _now() - NONCE_WINDOW
+        for message in reversed(list(self._messages.values())):
+            if (
+                message.get("nonce") == nonce
+                and int(message["author"]["id"]) == int(self.bot_user["id"])
+                and datetime.datetime.fromisoformat(message["timestamp"]) >= since
+            ):
+                return message
+        return None
 
     def _apply_edit(self, message: JSONDict, body: JSONDict, files: list[tuple[str, str, bytes]]) -> None:
         if "content" in body:
