@@ -427,7 +427,7 @@ class _Platform:
 
 
 class _Process(RecordingAdapter):
-    """One bot process on ``platform``; ``dies_after`` an action is done there (its outcome never recorded)."""
+    """A bot process on ``platform``; killed ``dies_after`` an action is done there, its outcome unrecorded."""
 
     def __init__(self, platform: _Platform, dies_after: ActionKind | None = None) -> None:
         super().__init__()
@@ -490,4 +490,4 @@ async def test_a_delete_that_finds_the_message_gone_the_first_time_is_still_repo
 
     outcome = await make_pipeline(policy, store, _Process(platform)).handle(message)
 
-    assert [(a.kind, a.outcome) for a in outcome.actions][0] == (ActionKind.HIDE, "failed")
+    assert (outcome.actions[0].kind, outcome.actions[0].outcome) == (ActionKind.HIDE, "failed")
