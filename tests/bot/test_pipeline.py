@@ -427,7 +427,7 @@ class _Platform:
 
 
 class _Process(RecordingAdapter):
-    """A bot process on ``platform``; killed ``dies_after`` an action is done there, its outcome unrecorded."""
+    """A bot process on ``platform``, killed ``dies_after`` an action is done there (outcome unrecorded)."""
 
     def __init__(self, platform: _Platform, dies_after: ActionKind | None = None) -> None:
         super().__init__()
