@@ -87,7 +87,7 @@ def _settings(ctx: typer.Context) -> Settings:
         settings = load_settings()
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
-    configure_logging(settings, err)
+    configure_logging(settings)
     ctx.meta[_SETTINGS] = settings
     return settings
 

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     discord_safeguarding_officers: list[int] = Field(default_factory=list)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one line per event; json: one JSON object per line"
+    )
 
     @field_validator("database_url")
     @classmethod
