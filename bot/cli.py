@@ -1,8 +1,12 @@
-"""The ``classmod`` command line (Typer + Rich)."""
+"""The ``classmod`` command line (Typer + Rich).
+
+Typer shows the commands' docstrings as their help, as written: keep them free of markup.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import logging
 import math
@@ -71,8 +75,26 @@ err = Console(stderr=True)
 _redact = Redaction()
 
 
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"classmod {_version()}")
+        raise typer.Exit()
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("classmod")
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown: not installed as a package)"
+
+
 @app.callback()
-def _main() -> None:
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_show_version, help="Show the version and exit."),
+    ] = False,
+) -> None:
     # Standard output may have changed since import (a pipe, a test runner): size the tables for it.
     global out, _redact
     out = _stdout_console()
@@ -293,7 +315,10 @@ def run(
         str, typer.Argument(help="console, telegram or discord (see the README)")
     ] = "console",
 ) -> None:
-    """Run the bot. ``console`` is a local class chat in this terminal, moderated by the real pipeline."""
+    """Run the bot on a platform: console, telegram or discord.
+
+    The console platform is a local class chat in this terminal, moderated by the real pipeline.
+    """
     settings = _settings(ctx)
     if platform == "telegram":
         _run_telegram(settings)
