@@ -1,8 +1,12 @@
-"""The ``classmod`` command line (Typer + Rich)."""
+"""The ``classmod`` command line (Typer + Rich).
+
+Typer shows the commands' docstrings as their help, as written: keep them free of markup.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import logging
 import math
@@ -15,12 +19,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from adapters.recording_adapter import RecordingAdapter
 from bot import views
 from bot.app import load_scorer, make_pipeline, open_services
 from bot.config import Settings, check_database_url, load_settings
 from bot.logs import configure_logging
+from bot.redaction import Redaction
 from bot.store import CASE_STATUSES, Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
 from moderation.engine import assess
@@ -45,6 +51,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(groups_app, name="groups")
 app.add_typer(consent_app, name="consent")
 
+logger = logging.getLogger(__name__)
 RoleOption = Annotated[Role, typer.Option("--role", help="the author's role")]
 CHECK_BATCH = 32
 PIPED_WIDTH = 120
@@ -64,18 +71,46 @@ def _stdout_console() -> Console:
 
 out = _stdout_console()
 err = Console(stderr=True)
+# The settings' secrets, masked in every error line; set where the settings are read.
+_redact = Redaction()
+
+
+def _show_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"classmod {_version()}")
+        raise typer.Exit()
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("classmod")
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown: not installed as a package)"
 
 
 @app.callback()
-def _main() -> None:
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_show_version, help="Show the version and exit."),
+    ] = False,
+) -> None:
     # Standard output may have changed since import (a pipe, a test runner): size the tables for it.
-    global out
+    global out, _redact
     out = _stdout_console()
+    _redact = Redaction()  # until this invocation's settings are read
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    # One line (never folded at 80 columns), with every configured secret masked: library errors quote URLs.
+    err.print(f"[bold red]error:[/bold red] {escape(_redact(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _unexpected(exc: Exception) -> typer.Exit:
+    # What no handler foresaw: the traceback goes to the log (redacted like every record), then one line.
+    logger.critical("classmod stopped on an unexpected error", exc_info=exc)
+    raise _fail(f"stopped on an unexpected {type(exc).__name__}: {' '.join(str(exc).split())}", code=1)
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -87,7 +122,9 @@ def _settings(ctx: typer.Context) -> Settings:
         settings = load_settings()
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
-    configure_logging(settings, err)
+    global _redact
+    _redact = Redaction.of(settings)
+    configure_logging(settings)
     ctx.meta[_SETTINGS] = settings
     return settings
 
@@ -278,7 +315,10 @@ def run(
         str, typer.Argument(help="console, telegram or discord (see the README)")
     ] = "console",
 ) -> None:
-    """Run the bot. ``console`` is a local class chat in this terminal, moderated by the real pipeline."""
+    """Run the bot on a platform: console, telegram or discord.
+
+    The console platform is a local class chat in this terminal, moderated by the real pipeline.
+    """
     settings = _settings(ctx)
     if platform == "telegram":
         _run_telegram(settings)
@@ -322,6 +362,8 @@ def _run_telegram(settings: Settings) -> None:
         TelegramBot(services, application).run()
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
+    except Exception as exc:
+        raise _unexpected(exc) from exc
     finally:
         services.store.close()
 
@@ -340,6 +382,8 @@ def _run_discord(settings: Settings) -> None:
         DiscordBot(services, ClassmodClient()).run()
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
+    except Exception as exc:
+        raise _unexpected(exc) from exc
     finally:
         services.store.close()
 

@@ -7,9 +7,11 @@ directory, if it exists), then the defaults below. Nothing else in classmod read
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -24,6 +26,9 @@ from sqlalchemy.exc import ArgumentError
 from moderation.errors import ModerationError
 
 __all__ = ["ConfigError", "Settings", "check_database_url", "load_settings"]
+
+# A Telegram bot token (digits, a colon, the secret) anywhere in a URL's path.
+_TOKEN = re.compile(r"\d+:[\w-]{6,}")
 
 DetoxifyVariant = Literal["original", "unbiased", "multilingual", "original-small", "unbiased-small"]
 
@@ -91,7 +96,8 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_api_url: str = Field(
         default="https://api.telegram.org/bot",
-        description="Bot API base URL (a self-hosted Bot API server's)",
+        description="Bot API server's http(s) address (a self-hosted one's), with or without /bot; "
+        "kept ending in /bot",
     )
     telegram_mode: Literal["polling", "webhook"] = "polling"
     telegram_webhook_url: str | None = Field(default=None, description="public HTTPS URL Telegram posts to")
@@ -128,11 +134,19 @@ class Settings(BaseSettings):
     discord_safeguarding_officers: list[int] = Field(default_factory=list)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: one line per event; json: one JSON object per line"
+    )
 
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         return check_database_url(value)
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _known_bot_api(cls, value: str) -> str:
+        return _normalise_bot_api_url(value)
 
     @classmethod
     def settings_customise_sources(
@@ -180,6 +194,28 @@ def check_database_url(url: str) -> str:
             "give a file, e.g. sqlite:///classmod.db"
         )
     return url
+
+
+def _normalise_bot_api_url(url: str) -> str:
+    # python-telegram-bot appends the token to this URL: without the /bot the token became the port
+    # ("Invalid port: '8081123456:AAE...'") and was printed. The messages never repeat the URL.
+    parts = urlsplit(url.strip())
+    try:
+        is_server = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number from 1 to 65535
+        is_server = False
+    if not is_server or parts.query or parts.fragment or re.search(r"\s", url.strip()):
+        raise ValueError(
+            "is not the http:// or https:// address of a Bot API server: give e.g. "
+            "https://api.telegram.org/bot or http://127.0.0.1:8081 (with or without /bot)"
+        )
+    if _TOKEN.search(parts.path):
+        raise ValueError(
+            "holds the bot token: give the server's address only (e.g. https://api.telegram.org/bot) "
+            "and the token in CLASSMOD_TELEGRAM_TOKEN"
+        )
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme, parts.netloc, path if path.endswith("/bot") else f"{path}/bot", "", ""))
 
 
 def _is_in_memory(database: str | None, query: Mapping[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -29,6 +30,7 @@ from bot.cards import outcome_line
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
 from bot.pipeline import InOrder
+from bot.redaction import Redaction
 from bot.review import Press, Staff
 from moderation.types import ChatMessage, Role
 
@@ -113,7 +115,8 @@ class DiscordBot:
         """Run until interrupted.
 
         Raises:
-            ConfigError: the token was refused, or the message content intent is not enabled.
+            ConfigError: the token was refused, the message content intent is not enabled, or Discord
+                cannot be reached.
         """
         token = self.settings.discord_token
         if token is None:
@@ -129,6 +132,11 @@ class DiscordBot:
                 "Discord refused the privileged intents: in the developer portal, under Bot, enable "
                 "MESSAGE CONTENT INTENT and SERVER MEMBERS INTENT (without message content most messages "
                 "arrive empty and cannot be moderated)"
+            ) from exc
+        except (OSError, aiohttp.ClientError, discord.GatewayNotFound, discord.DiscordServerError) as exc:
+            reason = Redaction.of(self.settings)(" ".join(str(exc).split())[:200])
+            raise ConfigError(
+                f"cannot reach Discord ({type(exc).__name__}: {reason}): check the network"
             ) from exc
 
     # --- wiring --------------------------------------------------------------------------------

@@ -1,60 +1,140 @@
-"""Logging set-up: one handler, and secrets redacted from every record whoever logs it.
+"""Logging set-up: one event per line, as text or JSON, with secrets redacted from every record.
 
-python-telegram-bot and httpx put the bot token in URLs and some error messages, so a filter on
-the handler replaces every configured secret with ``***`` before anything is written, and httpx's
-per-request lines are kept out unless the level is DEBUG.
+python-telegram-bot and httpx put the bot token in URLs and some error messages, so a filter on the
+handler redacts each record (message, arguments, exception, stack) with the settings'
+:class:`~bot.redaction.Redaction` before anything is written, whoever logged it. Text mode writes
+``time level logger: message``; a record never spans lines (its line breaks are escaped, as JSON does)
+unless standard error is a terminal, where a traceback keeps its lines. JSON mode
+(``CLASSMOD_LOG_FORMAT=json``, for log collectors) writes one object per line: time, level, logger,
+message, and exception when there is one. httpx's per-request lines are kept out unless the level is DEBUG.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable
-
-from pydantic import SecretStr
-from rich.console import Console
-from rich.logging import RichHandler
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
 
 from bot.config import Settings
+from bot.redaction import Redaction
 
-__all__ = ["RedactSecrets", "configure_logging"]
+__all__ = ["JsonFormatter", "RedactSecrets", "TextFormatter", "configure_logging"]
+
+# Every character str.splitlines() breaks on: a log reader must not see two events in one.
+_LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# The ones json.dumps leaves as they are (it escapes the control characters itself).
+_JSON_LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces each secret with ``***`` in a record's message (arguments included)."""
+    """Redacts a record's message (arguments included), exception text and stack before it is written."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, redaction: Redaction) -> None:
         super().__init__()
-        self._secrets = sorted({secret for secret in secrets if len(secret) >= 6}, key=len, reverse=True)
+        self._redact = redaction
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact, and always keep the record."""
-        if not self._secrets:
+        if not self._redact:
             return True
-        message = record.getMessage()
-        redacted = self.redact(message)
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit: logging would print them raw; keep the record
+            message = f"{record.msg} (its arguments did not fit the message)"
+            record.msg, record.args = message, None
+        redacted = self._redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
-        if record.exc_info and record.exc_info[1] is not None:
-            text = self.redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info, record.exc_text = None, text
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            redacted = self._redact(record.exc_text)
+            if redacted != record.exc_text:
+                # Without exc_info, no formatter can render the traceback again from the exception.
+                record.exc_text, record.exc_info = redacted, None
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
         return True
 
-    def redact(self, text: str) -> str:
-        """The text with every secret replaced."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+
+class _Formatter(logging.Formatter):
+    def _time(self, record: logging.LogRecord) -> str:
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+    def _exception(self, record: logging.LogRecord) -> str:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        return record.exc_text or ""
 
 
-def configure_logging(settings: Settings, console: Console) -> None:
-    """Send log records to ``console`` at the configured level, with secrets redacted."""
-    secrets: list[SecretStr | None] = [
-        settings.telegram_token,
-        settings.discord_token,
-        settings.telegram_webhook_secret,
-    ]
-    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
-    handler.addFilter(RedactSecrets(secret.get_secret_value() for secret in secrets if secret is not None))
-    logging.basicConfig(level=settings.log_level, format="%(message)s", handlers=[handler], force=True)
+class TextFormatter(_Formatter):
+    """``time level logger: message``, then the traceback and stack, if any, on lines of their own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as text, line breaks and all (the handler decides whether they are escaped)."""
+        parts = [f"{self._time(record)} {record.levelname} {record.name}: {record.getMessage()}"]
+        parts += [part for part in (self._exception(record), record.stack_info) if part]
+        return "\n".join(parts)
+
+
+class JsonFormatter(_Formatter):
+    """One JSON object on one line: time, level, logger, message, and exception and stack when present."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a line of JSON."""
+        entry: dict[str, Any] = {
+            "time": self._time(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if exception := self._exception(record):
+            entry["exception"] = exception
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        line = json.dumps(entry, ensure_ascii=False)
+        return _JSON_LINE_BREAKS.sub(lambda found: f"\\u{ord(found.group()):04x}", line)
+
+
+def _one_line(text: str) -> str:
+    return _LINE_BREAKS.sub(lambda found: found.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class _StandardError(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time (a test runner swaps it), one line per record."""
+
+    def __init__(self, *, lines_on_a_terminal: bool) -> None:
+        super().__init__()
+        self._lines_on_a_terminal = lines_on_a_terminal
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stderr
+            text = self.format(record)
+            if not (self._lines_on_a_terminal and _is_terminal(stream)):
+                text = _one_line(text)
+            stream.write(text + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send log records to standard error at the configured level and format, with secrets redacted."""
+    is_json = settings.log_format == "json"
+    handler = _StandardError(lines_on_a_terminal=not is_json)
+    handler.setFormatter(JsonFormatter() if is_json else TextFormatter())
+    handler.addFilter(RedactSecrets(Redaction.of(settings)))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     if settings.log_level != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -34,6 +34,7 @@ from bot.cards import outcome_line
 from bot.config import ConfigError, Settings
 from bot.desk import Desk, Reply
 from bot.pipeline import InOrder
+from bot.redaction import Redaction
 from bot.review import Press, Staff
 from moderation.errors import AdapterError
 
@@ -61,8 +62,8 @@ def build_application(
         raise ConfigError(
             "CLASSMOD_TELEGRAM_TOKEN is not set: create a bot with @BotFather and set its token"
         )
-    base = settings.telegram_api_url.rstrip("/")
-    file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
+    base = settings.telegram_api_url  # validated: it ends in /bot, and PTB appends the token
+    file_base = base.removesuffix("/bot") + "/file/bot"
     return (
         ApplicationBuilder()
         .token(settings.telegram_token.get_secret_value())
@@ -166,8 +167,9 @@ class TelegramBot:
             ) from exc
         except NetworkError as exc:
             loop.close()
+            reason = Redaction.of(self.settings)(_short(exc))  # the library's words may quote the URL
             raise ConfigError(
-                f"cannot reach the Telegram Bot API at {self.settings.telegram_api_url} ({_short(exc)}): "
+                f"cannot reach the Telegram Bot API at {self.settings.telegram_api_url} ({reason}): "
                 "check the network or CLASSMOD_TELEGRAM_API_URL"
             ) from exc
         self._run()

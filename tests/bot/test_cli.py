@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import os
@@ -9,8 +10,10 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
@@ -781,6 +784,31 @@ def test_consent_add_is_recorded_in_the_store(cli: Cli) -> None:
     with Store.open(cli.database_url) as store:
         assert store.has_consent("telegram", "42")
         assert not store.has_consent("telegram", "43")
+
+
+def test_version_prints_the_installed_version(cli: Cli) -> None:
+    result = cli("--version")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"classmod {importlib.metadata.version('classmod')}\n"
+
+
+def _command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    yield path
+    for name, sub in getattr(command, "commands", {}).items():  # a group's commands
+        yield from _command_paths(sub, (*path, name))
+
+
+def test_help_shows_no_raw_markup(cli: Cli) -> None:
+    # Typer shows docstrings as they are written: reStructuredText or Markdown would show as symbols.
+    paths = list(_command_paths(typer.main.get_command(app)))
+    assert ("run",) in paths and ("cases", "show") in paths
+
+    for path in paths:
+        result = cli(*path, "--help")
+        assert result.exit_code == 0, (path, result.output)
+        for markup in ("``", "**", ":class:", ":func:"):
+            assert markup not in result.stdout, (path, result.stdout)
 
 
 def test_help_lists_the_commands(cli: Cli) -> None:

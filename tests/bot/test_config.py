@@ -203,6 +203,54 @@ def test_sqlite_files_and_postgresql_are_accepted(monkeypatch: pytest.MonkeyPatc
     assert load_settings().database_url == url
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.telegram.org/bot", "https://api.telegram.org/bot"),
+        ("https://api.telegram.org/bot/", "https://api.telegram.org/bot"),
+        ("http://127.0.0.1:18081", "http://127.0.0.1:18081/bot"),
+        ("http://127.0.0.1:18081/", "http://127.0.0.1:18081/bot"),
+        ("https://proxy.example.org/telegram", "https://proxy.example.org/telegram/bot"),
+        (" http://bot-api:8081/bot ", "http://bot-api:8081/bot"),
+    ],
+)
+def test_a_bot_api_url_with_or_without_bot_is_kept_ending_in_bot(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    # python-telegram-bot appends the token to this URL: without /bot the token became the port.
+    monkeypatch.setenv("CLASSMOD_TELEGRAM_API_URL", url)
+
+    assert load_settings().telegram_api_url == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("api.telegram.org/bot", "is not the http:// or https:// address of a Bot API server"),
+        ("ftp://127.0.0.1:18081/bot", "is not the http:// or https:// address of a Bot API server"),
+        ("http:///bot", "is not the http:// or https:// address of a Bot API server"),
+        ("http://127.0.0.1:99999/bot", "is not the http:// or https:// address of a Bot API server"),
+        ("http://127.0.0.1:port/bot", "is not the http:// or https:// address of a Bot API server"),
+        ("http://127.0.0.1:8081/bot?x=1", "is not the http:// or https:// address of a Bot API server"),
+        ("https://api.telegram.org/bot123456:AAE-token-in-url", "holds the bot token"),
+    ],
+)
+def test_a_bot_api_url_that_cannot_work_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, url: str, expected: str
+) -> None:
+    monkeypatch.setenv("CLASSMOD_TELEGRAM_API_URL", url)
+    monkeypatch.setenv("CLASSMOD_TELEGRAM_TOKEN", "123456:AAE-token-in-url")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    message = str(raised.value)
+    assert f"CLASSMOD_TELEGRAM_API_URL: {expected}" in message
+    assert "https://api.telegram.org/bot" in message  # the fix
+    assert "\n" not in message
+    assert "AAE-token-in-url" not in message
+
+
 def test_every_problem_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLASSMOD_RETENTION_DAYS", "0")
     monkeypatch.setenv("CLASSMOD_MODEL_VARIANT", "huge")
