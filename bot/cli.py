@@ -25,6 +25,7 @@ from adapters.recording_adapter import RecordingAdapter
 from bot import views
 from bot.app import load_scorer, make_pipeline, open_services
 from bot.config import Settings, check_database_url, load_settings
+from bot.lease import Lease
 from bot.logs import configure_logging
 from bot.redaction import Redaction
 from bot.store import CASE_STATUSES, Store
@@ -359,7 +360,10 @@ def _run_telegram(settings: Settings) -> None:
         raise _fail(str(exc)) from exc
     views.print_scorer_banner(err, services.loaded)
     try:
-        TelegramBot(services, application).run()
+        lease = Lease(services.store, "telegram", seconds=settings.lease_seconds)
+        lease.wait()
+        with lease.held():
+            TelegramBot(services, application).run()
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
     except Exception as exc:
@@ -379,7 +383,10 @@ def _run_discord(settings: Settings) -> None:
         raise _fail(str(exc)) from exc
     views.print_scorer_banner(err, services.loaded)
     try:
-        DiscordBot(services, ClassmodClient()).run()
+        lease = Lease(services.store, "discord", seconds=settings.lease_seconds)
+        lease.wait()
+        with lease.held():
+            DiscordBot(services, ClassmodClient()).run()
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
     except Exception as exc:

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="tutors and staff: judged by the staff rules, may /authorise and /consent",
     )
+    lease_seconds: float = Field(
+        default=15.0,
+        ge=1,
+        le=600,
+        description="seconds a platform's lease lasts unrenewed (a standby takes over in about this)",
+    )
     notice_lifetime_seconds: float = Field(
         default=60.0, ge=0, description="how long a public fallback reminder stays before it deletes itself"
     )

@@ -42,6 +42,7 @@ from bot.tables import (
     CaseRow,
     ConsentRow,
     GroupRow,
+    LeaseRow,
     PersonRow,
     SeenMessageRow,
     StrikeRow,
@@ -598,6 +599,40 @@ class Store:
         query = select(GroupRow).order_by(col(GroupRow.platform), col(GroupRow.chat_id))
         with self._guard("list groups"), self._session() as session:
             return [group_record(row) for row in session.exec(query)]
+
+    # -- leases ---------------------------------------------------------------------------------
+
+    def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` until ``until``; False while another holds it.
+
+        One conditional statement either way, so of two processes racing exactly one wins, on SQLite
+        and PostgreSQL alike. A lease whose holder stopped renewing it is free once it expires.
+        """
+        now, until = _utc(now), _utc(until)
+        with self._guard("take a lease"), self._session() as session:
+            session.add(LeaseRow(name=name, holder=holder, expires_at=until))
+            try:
+                session.commit()
+                return True
+            except IntegrityError:
+                session.rollback()
+            taken = session.exec(
+                update(LeaseRow)
+                .where(
+                    col(LeaseRow.name) == name,
+                    (col(LeaseRow.holder) == holder) | (col(LeaseRow.expires_at) < now),
+                )
+                .values(holder=holder, expires_at=until)
+            )
+            session.commit()
+            return bool(taken.rowcount)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up at once (a clean stop), if ``holder`` still holds it."""
+        statement = delete(LeaseRow).where(col(LeaseRow.name) == name, col(LeaseRow.holder) == holder)
+        with self._guard("release a lease"), self._session() as session:
+            session.exec(statement)
+            session.commit()
 
     # -- retention and reporting ----------------------------------------------------------------
 

@@ -20,6 +20,7 @@ __all__ = [
     "CaseRow",
     "ConsentRow",
     "GroupRow",
+    "LeaseRow",
     "PersonRow",
     "SeenMessageRow",
     "StrikeRow",
@@ -191,3 +192,13 @@ class AppealRow(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_type=Text)
     at: datetime = Field(sa_type=UTCDateTime)
     status: str = "open"
+
+
+class LeaseRow(SQLModel, table=True):
+    """Which process runs a platform's bot now, until when (renewed while it runs)."""
+
+    __tablename__ = "classmod_leases"
+
+    name: str = Field(primary_key=True)
+    holder: str
+    expires_at: datetime = Field(sa_type=UTCDateTime)
