@@ -26,6 +26,7 @@ __all__ = [
     "PLATFORM",
     "CaseButton",
     "DiscordAdapter",
+    "GroupButton",
     "case_view",
     "message_from_discord",
     "message_from_edit",
@@ -121,7 +122,8 @@ def case_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
         return None
     view = discord.ui.View(timeout=None)
     for button in buttons:
-        view.add_item(CaseButton.from_data(button.label, button.data))
+        kind = GroupButton if button.data.startswith("cg:") else CaseButton
+        view.add_item(kind.from_data(button.label, button.data))
     return view
 
 
@@ -160,6 +162,46 @@ class CaseButton(
         """Hand the press to the bot."""
         if CaseButton.handler is not None:
             await CaseButton.handler(interaction, self.case_id, self.verb)
+
+
+GroupHandler = Callable[[discord.Interaction[Any], int, str], Awaitable[None]]
+
+
+class GroupButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"cg:(?P<guild>[1-9][0-9]{0,19}):(?P<verb>authorise|leave)",
+):
+    """A button on the card of a server awaiting authorisation; survives restarts like a case button."""
+
+    handler: GroupHandler | None = None
+
+    def __init__(self, guild_id: int, verb: str, label: str = "") -> None:
+        style = discord.ButtonStyle.success if verb == "authorise" else discord.ButtonStyle.danger
+        super().__init__(
+            discord.ui.Button(label=label or verb, style=style, custom_id=f"cg:{guild_id}:{verb}")
+        )
+        self.guild_id = guild_id
+        self.verb = verb
+
+    @classmethod
+    def from_data(cls, label: str, data: str) -> GroupButton:
+        """A button for one of a card's buttons."""
+        match = cls.__discord_ui_compiled_template__.fullmatch(data)
+        if match is None:
+            raise ValueError(f"not a group button: {data!r}")
+        return cls(int(match["guild"]), match["verb"], label)
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> GroupButton:
+        """Rebuild the button from a press, whatever process posted the card."""
+        return cls(int(match["guild"]), match["verb"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Hand the press to the bot."""
+        if GroupButton.handler is not None:
+            await GroupButton.handler(interaction, self.guild_id, self.verb)
 
 
 @dataclass

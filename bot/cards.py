@@ -14,13 +14,16 @@ from moderation.verdicts import APPEAL_VERBS, Verb, offered_verbs
 
 __all__ = [
     "CALLBACK_PREFIX",
+    "GROUP_VERBS",
     "VERBS",
     "ActionLine",
     "appeal_card",
     "build_card",
     "button",
+    "group_card",
     "outcome_line",
     "parse_button",
+    "parse_group_button",
     "safe_text",
     "shown_text",
 ]
@@ -63,6 +66,11 @@ _DONE: dict[Verb, str] = {
     Verb.DENY: "Appeal denied",
 }
 _BUTTON = re.compile(rf"{CALLBACK_PREFIX}:([1-9][0-9]{{0,11}}):([a-z0-9]{{1,16}})")
+
+GROUP_PREFIX = "cg"
+GROUP_VERBS = {"authorise": "Authorise", "leave": "Leave"}
+"""A group the bot was added to, awaiting authorisation: verb -> button label (``cg:<chat>:<verb>``)."""
+_GROUP_BUTTON = re.compile(rf"{GROUP_PREFIX}:(-?[1-9][0-9]{{0,19}}):(authorise|leave)")
 
 _VERB_VALUES = frozenset(verb.value for verb in Verb)
 
@@ -221,3 +229,27 @@ def _done(line: ActionLine) -> str:
             kind, kind
         )
     return f"{kind} {outcome.upper()}" + (f" ({detail})" if detail else "")
+
+
+def group_card(*, chat_id: str, title: str, added_by: str, leaves_at: datetime) -> Card:
+    """The moderators' card for a group the bot was added to and nobody has authorised yet."""
+    lines = (
+        f"Group: {title} (id {chat_id})",
+        f"Added by: {added_by}",
+        "I read nothing there until it is authorised (policy clause 4.6: no unauthorised sites).",
+        f"If nobody authorises it I leave at {leaves_at:%a %d %b %H:%M} UTC.",
+    )
+    buttons = tuple(Button(label, f"{GROUP_PREFIX}:{chat_id}:{verb}") for verb, label in GROUP_VERBS.items())
+    return Card(
+        title=f"Added to {title}",
+        lines=lines,
+        buttons=buttons,
+        route=Route.MODERATORS,
+        key=f"group-{chat_id}",
+    )
+
+
+def parse_group_button(data: str) -> tuple[str, str] | None:
+    """Read a group card's button back as (chat id, verb); anything else is ``None``."""
+    match = _GROUP_BUTTON.fullmatch(data)
+    return None if match is None else (match[1], match[2])

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="tutors and staff: judged by the staff rules, may /authorise and /consent",
     )
+    authorise_timeout_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        le=10080,
+        description="Discord: how long the bot waits in a server nobody authorised before it leaves",
+    )
     lease_seconds: float = Field(
         default=15.0,
         ge=1,

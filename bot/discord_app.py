@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -21,12 +21,14 @@ from adapters.discord_adapter import (
     PLATFORM,
     CaseButton,
     DiscordAdapter,
+    GroupButton,
     case_view,
     message_from_discord,
     message_from_edit,
 )
+from bot import texts
 from bot.app import Services, make_pipeline
-from bot.cards import outcome_line
+from bot.cards import group_card, outcome_line
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
 from bot.pipeline import InOrder
@@ -65,7 +67,7 @@ class ClassmodClient(discord.AutoShardedClient):
 
     async def setup_hook(self) -> None:
         """Register the persistent case buttons before the gateway connects."""
-        self.add_dynamic_items(CaseButton)
+        self.add_dynamic_items(CaseButton, GroupButton)
 
     async def close(self) -> None:
         """Close the connection, then stop the scoring worker."""
@@ -109,6 +111,8 @@ class DiscordBot:
             staff_ids=frozenset(),
         )
         CaseButton.handler = self.on_case_button
+        GroupButton.handler = self.on_group_button
+        self._leaving: dict[int, asyncio.Task[None]] = {}
         self._register()
 
     def run(self) -> None:
@@ -207,7 +211,7 @@ class DiscordBot:
             if self._is_staff_guild(guild):
                 continue
             if not await self._guild_authorised(guild):
-                await self._unauthorised(guild, "someone before the bot started")
+                await self._awaiting_authorisation(guild, "someone, while the bot was not running")
                 continue
             for problem in self._permission_problems(guild):
                 logger.warning("%s", problem)
@@ -280,9 +284,9 @@ class DiscordBot:
             await self.pipeline.handle(message, settled=settled)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
-        """A server nobody authorised gets a notice, the moderators a report, and the bot leaves."""
+        """A server nobody authorised: a notice there, a card for staff to authorise it, a time to leave."""
         if not self._is_staff_guild(guild) and not await self._guild_authorised(guild):
-            await self._unauthorised(guild, "a server admin")
+            await self._awaiting_authorisation(guild, await self._who_added(guild))
 
     async def on_member_join(self, member: discord.Member) -> None:
         """Welcome a learner privately (or in the server where DMs are closed)."""
@@ -351,15 +355,114 @@ class DiscordBot:
         channel = self.client.get_channel(int(channel_id))
         return getattr(channel, "guild", None)
 
-    async def _unauthorised(self, guild: discord.Guild, added_by: str) -> None:
-        reply = await self.desk.unauthorised(str(guild.id), guild.name, added_by)
-        channel = guild.system_channel or next(
-            (item for item in guild.text_channels if item.permissions_for(guild.me).send_messages), None
+    # --- servers awaiting authorisation ---------------------------------------------------------
+
+    async def _awaiting_authorisation(self, guild: discord.Guild, added_by: str) -> None:
+        """Wait for staff to authorise a new server from the moderators' channel; leave after the time-out.
+
+        The bot reads nothing there meanwhile (every handler checks authorisation first). Seen for the
+        first time, the server gets a notice and the moderators a card with Authorise and Leave; seen
+        again after a restart, only the time-out is set again (from when it was first seen).
+        """
+        now = datetime.now(UTC)
+        group = await asyncio.to_thread(
+            self.services.store.record_group, PLATFORM, str(guild.id), title=guild.name, at=now
         )
-        if channel is not None:
-            await self._try(self.adapter.post(channel.id, reply.text))
-        await self._tell_moderators(reply.notice)
+        timeout = timedelta(minutes=self.settings.authorise_timeout_minutes)
+        leaves_at = group.added_at + timeout
+        if leaves_at <= now:
+            await self._leave_unauthorised(guild.id, "nobody authorised it in time")
+            return
+        if now - group.added_at < timedelta(seconds=30):  # first seen now, not a restart
+            channel = guild.system_channel or next(
+                (item for item in guild.text_channels if item.permissions_for(guild.me).send_messages), None
+            )
+            if channel is not None:
+                notice = texts.awaiting_authorisation(self.settings.authorise_timeout_minutes)
+                await self._try(self.adapter.post(channel.id, notice))
+            card = group_card(chat_id=str(guild.id), title=guild.name, added_by=added_by, leaves_at=leaves_at)
+            await self._try(self.adapter.post_card(card))
+        self._leave_at(guild.id, (leaves_at - now).total_seconds())
+
+    def _leave_at(self, guild_id: int, delay: float) -> None:
+        async def leave_later() -> None:
+            await asyncio.sleep(delay)
+            if not await self.desk.is_authorised(str(guild_id)):
+                await self._leave_unauthorised(guild_id, "nobody authorised it in time")
+
+        earlier = self._leaving.pop(guild_id, None)
+        if earlier is not None:
+            earlier.cancel()
+        task = asyncio.get_running_loop().create_task(leave_later())
+        self._leaving[guild_id] = task
+        task.add_done_callback(
+            lambda done: self._leaving.pop(guild_id, None) if self._leaving.get(guild_id) is done else None
+        )
+
+    async def _leave_unauthorised(self, guild_id: int, why: str) -> None:
+        guild = self.client.get_guild(guild_id)
+        if guild is None:
+            return
+        await self._tell_moderators(f"Left {guild.name} (id {guild_id}): {why}.")
         await self._try(guild.leave())
+
+    async def _who_added(self, guild: discord.Guild) -> str:
+        """Who added the bot, from the server's audit log where the bot may read it."""
+        me = self.client.user
+        try:
+            async for entry in guild.audit_logs(limit=10, action=discord.AuditLogAction.bot_add):
+                target = entry.target
+                if (
+                    me is not None
+                    and target is not None
+                    and getattr(target, "id", None) == me.id
+                    and entry.user
+                ):
+                    return f"{entry.user.display_name} (id {entry.user.id})"
+        except (discord.HTTPException, discord.ClientException) as exc:
+            logger.info("could not read who added the bot to server %s: %s", guild.id, type(exc).__name__)
+        return "someone (the bot cannot read the server's audit log)"
+
+    async def on_group_button(self, interaction: discord.Interaction[Any], guild_id: int, verb: str) -> None:
+        """Staff pressed Authorise or Leave on a new server's card."""
+        user = interaction.user
+        roles = _roles(user)
+        if str(interaction.channel_id) != _str(
+            self.settings.discord_moderators_channel
+        ) or not self.desk.is_staff(str(user.id), roles):
+            logger.warning("refused a server button by %s in channel %s", user.id, interaction.channel_id)
+            await self._try(
+                interaction.response.send_message("Only listed staff can decide this.", ephemeral=True)
+            )
+            return
+        guild = self.client.get_guild(guild_id)
+        if guild is None:
+            await self._try(
+                interaction.response.send_message("I am no longer in that server.", ephemeral=True)
+            )
+            return
+        if verb == "authorise":
+            reply = await self.desk.authorise(
+                str(guild_id), guild.name, by_id=str(user.id), by_name=user.display_name, roles=roles
+            )
+            outcome = f"Authorised by {user.display_name}"
+        else:
+            reply = Reply(f"Leaving {guild.name}.")
+            outcome = f"Left at {user.display_name}'s request"
+        await self._try(interaction.response.send_message(reply.text[:2000], ephemeral=True))
+        if verb == "leave":
+            await self._try(guild.leave())
+        else:
+            for problem in self._permission_problems(guild):
+                await self._tell_moderators(problem)
+        task = self._leaving.pop(guild_id, None)
+        if task is not None:
+            task.cancel()
+        message = interaction.message
+        if message is not None and message.embeds:
+            embed = message.embeds[0]
+            embed.description = f"{embed.description or ''}\n\n**{outcome}**"[:4000]
+            await self._try(message.edit(embed=embed, view=None))
 
     def _permission_problems(self, guild: discord.Guild) -> list[str]:
         permissions = guild.me.guild_permissions

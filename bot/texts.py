@@ -12,6 +12,7 @@ __all__ = [
     "appeal_outcome",
     "appeal_syntax",
     "appeal_usage",
+    "awaiting_authorisation",
     "case_list",
     "policy_brief",
     "private_only",
@@ -83,6 +84,15 @@ def appeal_syntax(platform: str) -> tuple[str, str]:
 def appeal_usage(platform: str) -> str:
     """Said when an appeal names no case."""
     return f"Please write the case number, then why: {appeal_syntax(platform)[1]}"
+
+
+def awaiting_authorisation(minutes: float) -> str:
+    """Posted once in a server nobody has authorised yet, while the bot waits for staff."""
+    return (
+        "Hello! This server has not been authorised by the learning service yet, so I am not reading "
+        f"anything here. The service's staff have been asked; if they do not authorise it within "
+        f"{minutes:g} minutes, I will leave (policy clause 4.6)."
+    )
 
 
 def case_list(

@@ -291,23 +291,76 @@ async def test_outsiders_forged_and_double_presses(world: World) -> None:
     assert len(world.fake.calls_to("DELETE", MEMBER)) == 1
 
 
-async def test_unauthorised_server_gets_a_notice_a_report_and_the_bot_leaves(world: World) -> None:
+def _join(world: World, guild_id: int, name: str) -> None:
+    payload = world.fake.add_guild(
+        guild_id, name, channels=[(guild_id + 1, "general")], members=[world.users[SID]]
+    )
+    payload.pop("unavailable", None)  # a guild the bot has just joined, not one coming back online
+    world.fake.dispatch("GUILD_CREATE", payload, guild_id=guild_id)
+
+
+async def _server_card(world: World) -> dict[str, Any]:
+    await world.fake.wait_for_call(
+        "POST",
+        MESSAGES,
+        lambda call: (
+            call.params.get("channel_id") == MODS
+            and any(
+                embed.get("title", "").startswith("Added to") for embed in call.params.get("embeds") or ()
+            )
+        ),
+    )
+    return [m for m in world.fake.sent_messages(MODS) if m.get("embeds")][-1]
+
+
+async def test_a_new_server_waits_for_staff_to_authorise_it_from_the_moderators_channel(world: World) -> None:
     client = world.client()
     async with running_client(client, world.fake.token):
         await _started(world, client)
-        payload = world.fake.add_guild(
-            OTHER, "Unofficial study group", channels=[(OTHER + 1, "general")], members=[world.users[SID]]
+        _join(world, OTHER, "Unofficial study group")
+        card = await _server_card(world)
+        notice = world.fake.sent_messages(OTHER + 1)[0]["content"]
+        world.fake.send_message(OTHER + 1, world.users[SID], "I know where you live")  # not read meanwhile
+        refused = await world.fake.wait_for_interaction_response(
+            world.fake.press_button(world.users[SID], card, f"cg:{OTHER}:authorise", guild_id=STAFF)
         )
-        payload.pop("unavailable", None)  # a guild the bot has just joined, not one coming back online
-        world.fake.dispatch("GUILD_CREATE", payload, guild_id=OTHER)
+        world.fake.press_button(world.users[MO], card, f"cg:{OTHER}:authorise", guild_id=STAFF)
+        await world.fake.wait_for_call("PATCH", MESSAGE, lambda call: call.params.get("channel_id") == MODS)
+    assert "not been authorised" in notice and "60 minutes" in notice and "leave" in notice
+    assert "Unofficial study group" in card["embeds"][0]["title"]
+    assert [b["label"] for row in card["components"] for b in row["components"]] == ["Authorise", "Leave"]
+    assert "Only listed staff" in refused["data"]["content"]
+    assert world.store.is_authorised("discord", str(OTHER)) and OTHER not in world.fake.left_guilds
+    assert world.store.cases() == []  # the message sent before it was authorised was never read
+    edited = world.fake.message(MODS, int(card["id"]))
+    assert "Authorised by" in edited["embeds"][0]["description"] and not edited.get("components")
+
+
+async def test_staff_can_send_the_bot_away_from_a_new_server(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        _join(world, OTHER, "Unofficial study group")
+        card = await _server_card(world)
+        world.fake.press_button(world.users[MO], card, f"cg:{OTHER}:leave", guild_id=STAFF)
         await world.fake.wait_for_call("DELETE", "/users/@me/guilds/{guild_id}")
-    sent = [
-        (call.params.get("channel_id"), call.params.get("content", ""))
-        for call in world.fake.calls_to("POST", MESSAGES)
-    ]
-    assert sent[0][0] == OTHER + 1 and "not been authorised" in sent[0][1]
-    assert sent[1][0] == MODS and "Unofficial study group" in sent[1][1]
-    assert OTHER in world.fake.left_guilds
+    assert OTHER in world.fake.left_guilds and not world.store.is_authorised("discord", str(OTHER))
+
+
+async def test_a_server_nobody_authorises_is_left_after_the_time_out(world: World) -> None:
+    settings = world.settings.model_copy(update={"authorise_timeout_minutes": 0.01})
+    services = Services(
+        settings=settings, policy=world.services.policy, store=world.store, loaded=world.services.loaded
+    )
+    client = ClassmodClient(guild_ready_timeout=0.1)
+    DiscordBot(services, client)
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        _join(world, OTHER, "Unofficial study group")
+        await _server_card(world)
+        await world.fake.wait_for_call("DELETE", "/users/@me/guilds/{guild_id}", timeout=10)
+    report = [m["content"] for m in world.fake.sent_messages(MODS) if m.get("content")]
+    assert any("Left Unofficial study group" in text and "in time" in text for text in report)
 
 
 async def test_a_failed_delete_is_recorded_and_shown_on_the_card(world: World) -> None:
