@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from adapters.base import Card, ReviewRequest
+from adapters.base import Button, Card, ReviewRequest
 from bot import texts
 from bot.cards import appeal_card
 from bot.review import Press, Review, Staff, Verdict
@@ -21,7 +21,7 @@ from moderation.errors import AdapterError
 from moderation.policy import Policy
 from moderation.types import Role, Route
 
-__all__ = ["Desk", "Reply"]
+__all__ = ["Carried", "Desk", "Reply"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,14 @@ class Reply:
     notice: str | None = None
     is_done: bool = False
     card: Card | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Carried:
+    """A verdict carried out: the problems met, and the buttons its card offers now (none once decided)."""
+
+    problems: list[str]
+    buttons: tuple[Button, ...]
 
 
 class Desk:
@@ -185,11 +193,11 @@ class Desk:
         press: Press,
         now: datetime,
         apply: Callable[[ReviewRequest], Awaitable[None]],
-    ) -> list[str]:
-        """Carry out an accepted verdict's steps on the platform, each recorded; the problems met, if any."""
+    ) -> Carried:
+        """Carry out an accepted verdict's steps on the platform, each recorded; what the card shows next."""
         problems: list[str] = []
         if verdict.case is None:
-            return problems
+            return Carried(problems, ())
         for step in verdict.steps:
             error = None
             try:
@@ -200,7 +208,7 @@ class Desk:
             await asyncio.to_thread(
                 self.review.record_step, verdict.case.id, step.action, error, actor=press.presser_id, now=now
             )
-        return problems
+        return Carried(problems, await asyncio.to_thread(self.review.buttons_for, verdict))
 
 
 def _now() -> datetime:

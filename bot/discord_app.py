@@ -318,15 +318,15 @@ class DiscordBot:
             return
         await self._try(interaction.response.defer())
         guild = self._case_guild(verdict.case.chat_id)
-        problems = await self.desk.carry_out(
+        carried = await self.desk.carry_out(
             verdict, press, now, lambda step: self.adapter.apply_review(step, guild)
         )
         message = interaction.message
         if message is not None and message.embeds:
             embed = message.embeds[0]
-            outcome = outcome_line(verdict.verb, press.presser_name, now, problems)
+            outcome = outcome_line(verdict.verb, press.presser_name, now, carried.problems)
             embed.description = f"{embed.description or ''}\n\n**{outcome}**"[:4000]
-            await self._try(message.edit(embed=embed, view=case_view(verdict.buttons)))
+            await self._try(message.edit(embed=embed, view=case_view(carried.buttons)))
 
     # --- helpers -------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from moderation.policy import Policy
 from moderation.types import Route
 from moderation.verdicts import (
     APPEAL_VERBS,
+    CaseKind,
     Verb,
     appeal_status,
     case_kind,
@@ -79,8 +80,8 @@ class Press:
 class Verdict:
     """The answer to a press: refused with a reason, or accepted with the steps to carry out.
 
-    ``buttons`` are what the card offers after this press: none once the case (or the appeal) is
-    decided; the rest of the officer's choices after an acknowledgement or a hide.
+    ``keeps_open``: the card stays open after this press (an acknowledgement or a hide), offering
+    what :meth:`Review.buttons_for` says once the steps are carried out.
     """
 
     accepted: bool
@@ -88,12 +89,16 @@ class Verdict:
     case: CaseRecord | None = None
     verb: Verb | None = None
     steps: tuple[ReviewRequest, ...] = ()
-    buttons: tuple[Button, ...] = ()
+    keeps_open: bool = False
 
 
 def case_state(actions: list[ActionRecord]) -> tuple[bool, bool]:
     """From a case's action log: (the message is hidden, the safeguarding officer acknowledged it)."""
-    is_hidden = any(item.action in ("hide", "hide-done") and item.outcome == "ok" for item in actions)
+    is_hidden = any(
+        item.outcome == "ok"
+        and (item.action == "hide-done" or (item.action == "hide" and item.actor == "bot"))
+        for item in actions
+    )
     return is_hidden, any(item.action == Verb.ACKNOWLEDGE.value for item in actions)
 
 
@@ -165,17 +170,23 @@ class Review:
             return Verdict(accepted=False, message="The message is already hidden.", case=case)
         self.store.record_action(case.id, verb.value, "ok", actor=press.presser_id, at=now)
         logger.info("case %s: %s by %s", case.id, verb.value, press.presser_id)
-        is_hidden = is_hidden or verb is Verb.HIDE
-        is_acknowledged = is_acknowledged or verb is Verb.ACKNOWLEDGE
-        remaining = offered_verbs(case.flagged, is_hidden=is_hidden, is_acknowledged=is_acknowledged)
         return Verdict(
             accepted=True,
             message="Acknowledged." if verb is Verb.ACKNOWLEDGE else "Hiding the message.",
             case=case,
             verb=verb,
             steps=self._steps(case, verb),
-            buttons=tuple(button(case.id, item) for item in remaining),
+            keeps_open=True,
         )
+
+    def buttons_for(self, verdict: Verdict) -> tuple[Button, ...]:
+        """What the card offers once the verdict's steps are done (and recorded): none once decided."""
+        if not verdict.keeps_open or verdict.case is None:
+            return ()
+        case = verdict.case
+        is_hidden, is_acknowledged = case_state(self.store.case_actions(case.id))
+        verbs = offered_verbs(case.flagged, is_hidden=is_hidden, is_acknowledged=is_acknowledged)
+        return tuple(button(case.id, verb) for verb in verbs)
 
     def _decide_appeal(self, case: CaseRecord, verb: Verb, press: Press, now: datetime) -> Verdict:
         appeal = self.store.open_appeal(case.id)
@@ -191,7 +202,8 @@ class Review:
             self.store.overturn_case(case.id, actor=press.presser_id, at=now)
             if is_hidden and not was_restored and case.text is not None:
                 steps.extend(self._steps(case, Verb.RESTORE))
-        elif case.is_open:
+        elif case.is_open and case_kind(case.flagged) is CaseKind.CONDUCT:
+            # The bot was right: the case is upheld. An officer's case stays open for the officer's decision.
             self.store.claim_case(case.id, "upheld", actor=press.presser_id, at=now)
         logger.info("case %s: appeal %s by %s", case.id, verb.value, press.presser_id)
         decided = self.store.get_case(case.id) or case

@@ -355,7 +355,8 @@ class TelegramBot:
         if not verdict.accepted or verdict.case is None or verdict.verb is None:
             await self._try(query.answer(verdict.message, show_alert=True))
             return
-        problems = await self.desk.carry_out(verdict, press, now, self.adapter.apply_review)
+        carried = await self.desk.carry_out(verdict, press, now, self.adapter.apply_review)
+        problems = carried.problems
         await self._try(
             query.answer(verdict.message if not problems else "Recorded, but: " + "; ".join(problems))
         )
@@ -363,7 +364,7 @@ class TelegramBot:
             outcome = outcome_line(verdict.verb, press.presser_name, now, problems)
             await self._try(
                 self.adapter.update_card(
-                    card.chat_id, card.message_id, card.text or "", outcome, verdict.buttons
+                    card.chat_id, card.message_id, card.text or "", outcome, carried.buttons
                 )
             )
 

@@ -889,3 +889,33 @@ async def test_a_photo_card_shows_the_photo(world: World) -> None:
     assert 'Message: ""' not in card["text"] and "a photo with no caption" in card["text"]
     assert shown.params["chat_id"] == MODS and shown.params["photo"] == second["photo"][-1]["file_id"]
     assert shown.params["reply_parameters"]["message_id"] == card["message_id"]
+
+
+async def test_an_officers_hide_that_fails_keeps_the_hide_button(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[ANN], DISCLOSURE)
+        card = await _card(world, OFFICER_CHAT)
+        world.fake.fail_next("deleteMessage", status=400, description="Bad Request: not enough rights")
+        answer = await _press(world, OFFICER, card, f"cm:{_case_of(card)}:hide")
+        await world.fake.wait_for_call("editMessageText")
+    after = world.fake.message(OFFICER_CHAT, card["message_id"])
+    assert "hide failed" in answer
+    assert "Hide the message" in _labels(after)
+
+
+async def test_an_appeal_denied_on_a_disclosure_leaves_the_case_with_the_officer(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[ANN], DISCLOSURE)
+        card = await _card(world, OFFICER_CHAT)
+        case_id = _case_of(card)
+        world.fake.private_command(world.users[ANN], f"/appeal {case_id} please forget it")
+        await world.fake.wait_for_call("sendMessage", lambda call: call.params["text"].startswith("Appeal"))
+        appeal = await _card(world, OFFICER_CHAT)
+        assert "Only the safeguarding officer" in await _press(world, MOD, appeal, f"cm:{case_id}:deny")
+        await _press(world, OFFICER, appeal, f"cm:{case_id}:deny")
+        await world.fake.wait_for_call(
+            "sendMessage",
+            lambda call: call.params["chat_id"] == ANN and "decision stays" in call.params["text"],
+        )
+    assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]
+    assert _strikes(world, ANN) == 0
