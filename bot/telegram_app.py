@@ -34,6 +34,7 @@ from bot.config import ConfigError, Settings
 from bot.desk import Desk, Reply
 from bot.pipeline import InOrder
 from bot.review import Press, Staff
+from bot.telegram_journal import JournalledApplication, JournallingQueue, JournalProcessor, UpdateJournal
 from moderation.errors import AdapterError
 
 __all__ = ["TelegramBot", "build_application"]
@@ -41,6 +42,7 @@ __all__ = ["TelegramBot", "build_application"]
 logger = logging.getLogger(__name__)
 _MEMBER = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 _GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
+_CONCURRENT_UPDATES = 256  # PTB's own number for concurrent_updates(True)
 
 
 def build_application(
@@ -62,6 +64,7 @@ def build_application(
     file_base = base[: -len("/bot")] + "/file/bot" if base.endswith("/bot") else base + "/file/bot"
     return (
         ApplicationBuilder()
+        .application_class(JournalledApplication)
         .token(settings.telegram_token.get_secret_value())
         .base_url(base)
         .base_file_url(file_base)
@@ -70,9 +73,11 @@ def build_application(
                 group_max_rate=group_max_rate, group_time_period=group_time_period, max_retries=5
             )
         )
-        # Groups are handled concurrently (their messages share model batches); each group's own
-        # messages stay in order (TelegramBot serialises them per chat).
-        .concurrent_updates(True)
+        # Every update is journalled before Telegram is told it arrived, and forgotten once handled
+        # (bot/telegram_journal.py). Groups are handled concurrently (their messages share model
+        # batches); each group's own messages stay in order (TelegramBot serialises them per chat).
+        .update_queue(JournallingQueue())
+        .concurrent_updates(JournalProcessor(_CONCURRENT_UPDATES))
         .build()
     )
 
@@ -108,6 +113,8 @@ class TelegramBot:
         self._reported: set[int] = set()
         self._resuming: asyncio.Future[int] | None = None
         self._in_order = InOrder()
+        self.journal = UpdateJournal(services.store, application.bot)
+        self.journal.attach(application)
         self._register()
 
     # --- wiring ------------------------------------------------------------------------------
@@ -198,6 +205,8 @@ class TelegramBot:
     # --- start-up ----------------------------------------------------------------------------
 
     async def _startup_checks(self, application: Application) -> None:  # type: ignore[type-arg]
+        # What a stopped process left in the journal goes first, before PTB fetches anything new.
+        await self.journal.replay(application)
         await self.startup_checks()
         # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card), in the
         # background: those cards may wait behind the group limit.
