@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from telegram import Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import Conflict, InvalidToken, NetworkError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 _MEMBER = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
 _GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 _CONCURRENT_UPDATES = 256  # PTB's own number for concurrent_updates(True)
+_CONFLICT_REPORT_INTERVAL_S = 60.0
 
 
 def build_application(
@@ -113,6 +115,7 @@ class TelegramBot:
         self._reported: set[int] = set()
         self._resuming: asyncio.Future[int] | None = None
         self._in_order = InOrder()
+        self._conflict_reported_at: float | None = None
         self.journal = UpdateJournal(services.store, application.bot)
         self.journal.attach(application)
         self._register()
@@ -200,7 +203,26 @@ class TelegramBot:
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         update_id = update.update_id if isinstance(update, Update) else "?"
         error = context.error
+        if isinstance(error, Conflict):
+            self._report_conflict()
+            return
         logger.error("update %s failed: %s: %s", update_id, type(error).__name__, _short(error))
+
+    def _report_conflict(self) -> None:
+        # Telegram answers getUpdates with 409 while another process polls with this token; PTB
+        # retries with back-off (1 s growing to 30 s). One line a minute says why.
+        now = time.monotonic()
+        if (
+            self._conflict_reported_at is not None
+            and now - self._conflict_reported_at < _CONFLICT_REPORT_INTERVAL_S
+        ):
+            logger.debug("409 Conflict again: retrying")
+            return
+        self._conflict_reported_at = now
+        logger.warning(
+            "409 Conflict: another process is polling Telegram with this bot's token (is a second classmod "
+            "running?); stop it. Retrying with back-off meanwhile."
+        )
 
     # --- start-up ----------------------------------------------------------------------------
 
