@@ -81,7 +81,11 @@ class UpdateJournal:
         queue.journal = processor.journal = self
 
     async def record(self, update: Update) -> bool:
-        """Journal ``update``, committed before this returns; False if it was taken in already.
+        """Journal ``update``, committed before this returns; False if this process has it already.
+
+        Only this process's own record decides: an update journalled by a process that stopped and
+        not replayed (the journal could not be read at start-up) is taken in when Telegram sends it
+        again.
 
         Raises:
             JournalUnavailable: the store cannot take it.
@@ -89,7 +93,7 @@ class UpdateJournal:
         if update.update_id in self._taken:
             return False
         try:
-            is_new = await asyncio.to_thread(
+            await asyncio.to_thread(
                 self._store.journal_update, PLATFORM, update.update_id, update.to_json(), datetime.now(UTC)
             )
         except StorageError as exc:
@@ -98,7 +102,7 @@ class UpdateJournal:
                 f"the journal cannot take it ({exc})"
             ) from exc
         self._take(update.update_id)
-        return is_new
+        return True
 
     async def forget(self, update_id: int) -> None:
         """Remove a handled update (and its text) from the journal; a failure is logged, not raised."""
@@ -134,6 +138,8 @@ class UpdateJournal:
             return []
         updates = []
         for entry in journalled:
+            if entry.update_id in self._taken:
+                continue  # Telegram sent it again and it is in hand already
             try:
                 update = Update.de_json(json.loads(entry.payload), self._bot)
             except Exception as exc:  # whatever the payload holds, the start-up goes on
