@@ -32,6 +32,7 @@ __all__ = [
     "AppealRecord",
     "CaseRecord",
     "GroupRecord",
+    "JournalledUpdate",
     "action_record",
     "appeal_record",
     "case_decision",
@@ -116,6 +117,15 @@ class AppealRecord:
     reason: str | None
     at: datetime
     status: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalledUpdate:
+    """An update in the inbound journal: received, not yet handled. ``payload`` holds its text."""
+
+    update_id: int
+    payload: str
+    received_at: datetime
 
 
 def case_row(message: ChatMessage, decision: Decision, at: datetime) -> CaseRow:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,7 @@ from bot.records import (
     AppealRecord,
     CaseRecord,
     GroupRecord,
+    JournalledUpdate,
     action_record,
     appeal_record,
     case_record,
@@ -42,6 +45,7 @@ from bot.tables import (
     CaseRow,
     ConsentRow,
     GroupRow,
+    InboundUpdateRow,
     LeaseRow,
     PersonRow,
     SeenMessageRow,
@@ -62,7 +66,16 @@ from moderation.verdicts import OVERTURNED
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["CASE_STATUSES", "OUTCOMES", "ActionRecord", "AppealRecord", "CaseRecord", "GroupRecord", "Store"]
+__all__ = [
+    "CASE_STATUSES",
+    "OUTCOMES",
+    "ActionRecord",
+    "AppealRecord",
+    "CaseRecord",
+    "GroupRecord",
+    "JournalledUpdate",
+    "Store",
+]
 
 CASE_STATUSES = (
     "open",
@@ -83,6 +96,9 @@ OUTCOMES = ("started", "ok", "failed", "skipped")
 """How an entry in the action log turned out; ``started`` is written before a platform call (its intent)."""
 
 _POSTGRES_CONNECT_TIMEOUT_S = 10
+# On SQLite a forgotten update's text is wiped from the WAL file when the journal is empty, and at
+# least this often while it never is (a steady stream of messages).
+_JOURNAL_WIPE_INTERVAL_S = 5.0
 _Row = TypeVar("_Row", bound=SQLModel)
 _Record = TypeVar("_Record", bound="DataclassInstance")
 
@@ -121,6 +137,8 @@ class Store:
             ) from exc
         if self._is_sqlite:
             event.listen(self._engine, "connect", _configure_sqlite)
+        self._wiping = threading.Lock()
+        self._last_wipe = time.monotonic()
 
     @classmethod
     def open(cls, url: str, *, connect_args: Mapping[str, Any] | None = None) -> Store:
@@ -633,6 +651,65 @@ class Store:
         with self._guard("release a lease"), self._session() as session:
             session.exec(statement)
             session.commit()
+    # -- inbound journal ------------------------------------------------------------------------
+
+    def journal_update(self, platform: str, update_id: int, payload: str, at: datetime) -> bool:
+        """Write a received update to the journal, committed before this returns; False if already there.
+
+        ``payload`` is the update as the platform sent it (JSON, text included): it stays only until
+        ``forget_update``. The first copy of an update id is kept.
+        """
+        row = InboundUpdateRow(platform=platform, update_id=update_id, payload=payload, received_at=_utc(at))
+        with self._guard("journal an update"), self._session() as session:
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                return False
+            return True
+
+    def journalled_updates(self, platform: str) -> list[JournalledUpdate]:
+        """The platform's updates received and not yet forgotten, lowest update id first."""
+        query = (
+            select(InboundUpdateRow)
+            .where(col(InboundUpdateRow.platform) == platform)
+            .order_by(col(InboundUpdateRow.update_id))
+        )
+        with self._guard("read the inbound journal"), self._session() as session:
+            return [
+                JournalledUpdate(row.update_id, row.payload, _utc(row.received_at))
+                for row in session.exec(query)
+            ]
+
+    def forget_update(self, platform: str, update_id: int) -> None:
+        """Remove a handled update from the journal, its text with it; an unknown id is ignored.
+
+        On SQLite ``secure_delete`` zeroes the freed space, and the WAL file, which still holds the
+        text as it was written, is checkpointed and truncated once the journal is empty (and at
+        least every few seconds while it never is). On PostgreSQL the deleted row version stays in
+        the table file until (auto)vacuum reclaims it.
+        """
+        statement = delete(InboundUpdateRow).where(
+            col(InboundUpdateRow.platform) == platform, col(InboundUpdateRow.update_id) == update_id
+        )
+        with self._guard("remove an update from the inbound journal"), self._session() as session:
+            session.exec(statement)
+            session.commit()
+            if not self._is_sqlite:
+                return
+            is_empty = session.exec(select(InboundUpdateRow.id).limit(1)).first() is None
+        if is_empty or time.monotonic() - self._last_wipe >= _JOURNAL_WIPE_INTERVAL_S:
+            self._wipe_wal()
+
+    def _wipe_wal(self) -> None:
+        if not self._wiping.acquire(blocking=False):
+            return  # another thread is wiping it now
+        try:
+            with self._guard("wipe the write-ahead log"), self._engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._last_wipe = time.monotonic()
+        finally:
+            self._wiping.release()
 
     # -- retention and reporting ----------------------------------------------------------------
 

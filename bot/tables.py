@@ -11,7 +11,7 @@ as timezone-aware UTC. Nothing outside ``bot/store.py`` should use these rows di
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "CaseRow",
     "ConsentRow",
     "GroupRow",
+    "InboundUpdateRow",
     "LeaseRow",
     "PersonRow",
     "SeenMessageRow",
@@ -202,3 +203,19 @@ class LeaseRow(SQLModel, table=True):
     name: str = Field(primary_key=True)
     holder: str
     expires_at: datetime = Field(sa_type=UTCDateTime)
+class InboundUpdateRow(SQLModel, table=True):
+    """An update received from a platform and not yet handled: the inbound journal.
+
+    It is written before the platform is told the update arrived and deleted once every handler
+    for it has finished, so its text (the update's JSON) stays here only for seconds; a restart
+    replays what is left.
+    """
+
+    __tablename__ = "classmod_inbound_updates"
+    __table_args__ = (UniqueConstraint("platform", "update_id", name="uq_classmod_inbound_update"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    update_id: int = Field(sa_type=BigInteger)
+    payload: str = Field(sa_type=Text)
+    received_at: datetime = Field(sa_type=UTCDateTime)

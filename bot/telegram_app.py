@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from telegram import Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import Conflict, InvalidToken, NetworkError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -36,6 +37,7 @@ from bot.desk import Desk, Reply
 from bot.pipeline import InOrder
 from bot.redaction import Redaction
 from bot.review import Press, Staff
+from bot.telegram_journal import JournalledApplication, JournallingQueue, JournalProcessor, UpdateJournal
 from moderation.errors import AdapterError
 
 __all__ = ["TelegramBot", "build_application"]
@@ -45,6 +47,8 @@ _MEMBER = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberSt
 _GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 _MODERATION = -1  # PTB handler group: before the commands' group 0, so every message is moderated
 _WELCOME_ONCE_S = 300.0  # a join can come as a service message and as a chat_member update
+_CONCURRENT_UPDATES = 256  # PTB's own number for concurrent_updates(True)
+_CONFLICT_REPORT_INTERVAL_S = 60.0
 
 
 def build_application(
@@ -66,6 +70,7 @@ def build_application(
     file_base = base.removesuffix("/bot") + "/file/bot"
     return (
         ApplicationBuilder()
+        .application_class(JournalledApplication)
         .token(settings.telegram_token.get_secret_value())
         .base_url(base)
         .base_file_url(file_base)
@@ -74,9 +79,11 @@ def build_application(
                 group_max_rate=group_max_rate, group_time_period=group_time_period, max_retries=5
             )
         )
-        # Groups are handled concurrently (their messages share model batches); each group's own
-        # messages stay in order (TelegramBot serialises them per chat).
-        .concurrent_updates(True)
+        # Every update is journalled before Telegram is told it arrived, and forgotten once handled
+        # (bot/telegram_journal.py). Groups are handled concurrently (their messages share model
+        # batches); each group's own messages stay in order (TelegramBot serialises them per chat).
+        .update_queue(JournallingQueue())
+        .concurrent_updates(JournalProcessor(_CONCURRENT_UPDATES))
         .build()
     )
 
@@ -113,6 +120,9 @@ class TelegramBot:
         self._welcomed: dict[tuple[int, int], float] = {}
         self._resuming: asyncio.Future[int] | None = None
         self._in_order = InOrder()
+        self._conflict_reported_at: float | None = None
+        self.journal = UpdateJournal(services.store, application.bot)
+        self.journal.attach(application)
         self._register()
 
     # --- wiring ------------------------------------------------------------------------------
@@ -203,11 +213,32 @@ class TelegramBot:
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         update_id = update.update_id if isinstance(update, Update) else "?"
         error = context.error
+        if isinstance(error, Conflict):
+            self._report_conflict()
+            return
         logger.error("update %s failed: %s: %s", update_id, type(error).__name__, _short(error))
+
+    def _report_conflict(self) -> None:
+        # Telegram answers getUpdates with 409 while another process polls with this token; PTB
+        # retries with back-off (1 s growing to 30 s). One line a minute says why.
+        now = time.monotonic()
+        if (
+            self._conflict_reported_at is not None
+            and now - self._conflict_reported_at < _CONFLICT_REPORT_INTERVAL_S
+        ):
+            logger.debug("409 Conflict again: retrying")
+            return
+        self._conflict_reported_at = now
+        logger.warning(
+            "409 Conflict: another process is polling Telegram with this bot's token (is a second classmod "
+            "running?); stop it. Retrying with back-off meanwhile."
+        )
 
     # --- start-up ----------------------------------------------------------------------------
 
     async def _startup_checks(self, application: Application) -> None:  # type: ignore[type-arg]
+        # What a stopped process left in the journal goes first, before PTB fetches anything new.
+        await self.journal.replay(application)
         await self.startup_checks()
         # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card), in the
         # background: those cards may wait behind the group limit.

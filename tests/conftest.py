@@ -1,4 +1,8 @@
-"""Session fixtures: a tiny Detoxify bundle, and a guard that keeps every test on loopback."""
+"""Session fixtures: a tiny Detoxify bundle, and a guard that keeps every test on loopback.
+
+Tests marked ``slow`` (the kill tests' extra runs) are skipped unless ``CLASSMOD_TEST_SLOW=1`` is set
+or ``-m`` names them: ``make test`` runs the kill test 3 times, ``CLASSMOD_TEST_SLOW=1 make test`` 10.
+"""
 
 from __future__ import annotations
 
@@ -60,6 +64,16 @@ def _guard_function(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(address, *args, **kwargs)
 
     return guarded
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``slow`` unless ``-m`` names them or CLASSMOD_TEST_SLOW=1 is set."""
+    if os.environ.get("CLASSMOD_TEST_SLOW") == "1" or "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with CLASSMOD_TEST_SLOW=1 or -m slow")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True, scope="session")

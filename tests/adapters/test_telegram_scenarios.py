@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -919,3 +920,120 @@ async def test_an_appeal_denied_on_a_disclosure_leaves_the_case_with_the_officer
         )
     assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]
     assert _strikes(world, ANN) == 0
+# --- the inbound journal ---------------------------------------------------------------------------
+
+
+def _journal_as_a_stopped_bot_left_it(world: World, message: dict[str, Any]) -> int:
+    """Write the update that delivered ``message`` to the journal, as a process killed mid-batch left it."""
+    update_id = world.fake.last_update_id
+    world.store.journal_update(
+        "telegram", update_id, json.dumps({"update_id": update_id, "message": message}), _now()
+    )
+    return update_id
+
+
+def _journalled(world: World) -> list[int]:
+    return [update.update_id for update in world.store.journalled_updates("telegram")]
+
+
+async def test_an_update_stays_journalled_until_its_card_is_posted(world: World) -> None:
+    # One message every 2 s to a group: the second card waits for the moderators' group.
+    bot = TelegramBot(
+        world.services, build_application(world.settings, group_max_rate=1, group_time_period=2)
+    )
+
+    def cards() -> int:
+        return len([call for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == MODS])
+
+    async with running_application(bot.application):
+        world.fake.send_text(GROUP, world.users[ANN], "call me on 07700 900123")
+        world.fake.send_text(GROUP, world.users[BEN], "call me on 07700 900456")
+        second = world.fake.last_update_id
+        await world.fake.wait_until(
+            lambda: len(world.fake.calls_to("deleteMessage")) == 2 and _journalled(world) == [second]
+        )
+        assert cards() == 1  # the second is hidden, but its card waits, and so it stays journalled
+        await world.fake.wait_until(lambda: cards() == 2, timeout=10)
+        await world.fake.wait_until(lambda: _journalled(world) == [])
+
+
+async def test_a_restart_handles_what_the_journal_holds_in_the_order_it_arrived(world: World) -> None:
+    sent = [
+        world.fake.send_text(GROUP, world.users[user], f"I know where you live, {number}")
+        for user, number in ((ANN, 1), (BEN, 2), (TUTOR, 3))
+    ]
+    for message in reversed(sent):  # written in any order: the update ids give the order
+        world.store.journal_update(
+            "telegram",
+            100_000_000 + message["message_id"],
+            json.dumps({"update_id": 100_000_000 + message["message_id"], "message": message}),
+            _now(),
+        )
+    bot = world.bot()
+    async with running_application(bot.application, drop_pending_updates=True):  # Telegram: confirmed
+        await bot.application.post_init(bot.application)  # what run_polling calls at start-up
+        await world.fake.wait_until(lambda: len(world.fake.calls_to("deleteMessage")) == 3)
+        await world.fake.wait_until(lambda: _journalled(world) == [])
+    deleted = [call.params["message_id"] for call in world.fake.calls_to("deleteMessage")]
+    assert deleted == [message["message_id"] for message in sent]
+    assert len(world.store.open_cases()) == 3
+
+
+async def test_an_unreadable_journalled_update_is_logged_by_id_and_dropped(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.store.journal_update(
+        "telegram", 7, '{"update_id": 7, "message": {"text": "Zebra secret 41"}}', _now()
+    )
+    world.store.journal_update("telegram", 8, "Zebra secret 42, not JSON at all", _now())
+    good = world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
+    _journal_as_a_stopped_bot_left_it(world, good)
+    bot = world.bot()
+    async with running_application(bot.application, drop_pending_updates=True):
+        await bot.application.post_init(bot.application)
+        await world.fake.wait_for_call("deleteMessage")
+        await world.fake.wait_until(lambda: _journalled(world) == [])
+    dropped = [record.getMessage() for record in caplog.records if "cannot be read" in record.getMessage()]
+    assert dropped == [
+        "journalled update 7 cannot be read (KeyError): dropped",
+        "journalled update 8 cannot be read (JSONDecodeError): dropped",
+    ]
+    assert "Zebra secret" not in caplog.text
+
+
+async def test_an_update_telegram_sends_again_is_handled_once(world: World) -> None:
+    # Killed before it confirmed the batch: the update is in the journal and Telegram sends it again.
+    message = world.fake.send_text(ANN, world.users[ANN], "/policy")
+    _journal_as_a_stopped_bot_left_it(world, message)
+    bot = world.bot()
+    async with running_application(bot.application):
+        await bot.application.post_init(bot.application)
+        await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == ANN)
+        await world.fake.wait_until(lambda: world.fake.pending_updates == 0 and _journalled(world) == [])
+        await asyncio.sleep(0.3)  # time for a second answer, were the copy handled too
+    assert len([call for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == ANN]) == 1
+
+
+async def test_an_update_the_store_cannot_journal_is_not_confirmed_and_comes_again(world: World) -> None:
+    import sqlite3
+
+    path = world.settings.database_url.removeprefix("sqlite:///")
+
+    def journal_table(old: str, new: str) -> None:
+        with sqlite3.connect(path) as connection:
+            connection.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+    journal_table("classmod_inbound_updates", "journal_away")  # the store fails to journal
+    async with running_application(world.bot().application):
+        sent = world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
+
+        def fetched_again() -> bool:
+            return len([call for call in world.fake.calls_to("getUpdates") if call.ok]) >= 3
+
+        await world.fake.wait_until(fetched_again, timeout=10)
+        assert world.fake.pending_updates == 1, "Telegram must not be told it arrived"
+        assert world.fake.calls_to() == []
+        journal_table("journal_away", "classmod_inbound_updates")  # the store is back
+        await world.fake.wait_for_call("deleteMessage", timeout=10)
+        await world.fake.wait_until(lambda: _journalled(world) == [] and world.fake.pending_updates == 0)
+    assert world.fake.is_deleted(GROUP, sent["message_id"])

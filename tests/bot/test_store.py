@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -556,3 +557,55 @@ def test_a_case_earns_one_strike_however_often_it_is_recorded(store: Store) -> N
     store.add_strike("telegram", "u-42", strike, None)  # not from a case: counts
     history = store.author_history("telegram", "u-42", now=NOW, strike_lifetime=timedelta(days=30))
     assert len(history.strikes) == 2
+
+
+# -- inbound journal ----------------------------------------------------------------------------
+
+JOURNALLED_PHRASE = "Quokka lanterns 5512: my flat is 9 Medlar Row, ring 07700 900789 after tea"
+
+
+def _update_json(update_id: int, text: str = "see you at 10:30") -> str:
+    return json.dumps({"update_id": update_id, "message": {"message_id": update_id, "text": text}})
+
+
+def test_journal_holds_each_update_once_in_id_order_until_forgotten(store: Store) -> None:
+    for update_id in (103, 101, 102):
+        assert store.journal_update("telegram", update_id, _update_json(update_id), NOW) is True
+    later = NOW + timedelta(seconds=5)
+    assert store.journal_update("telegram", 101, _update_json(101, "delivered again"), later) is False
+    store.journal_update("discord", 101, _update_json(101), NOW)  # another platform's ids are its own
+
+    pending = store.journalled_updates("telegram")
+
+    assert [update.update_id for update in pending] == [101, 102, 103]
+    assert pending[0].payload == _update_json(101)  # the first copy is kept
+    assert pending[0].received_at == NOW and pending[0].received_at.tzinfo is UTC
+    store.forget_update("telegram", 102)
+    store.forget_update("telegram", 102)  # forgetting twice (or an id never journalled) is harmless
+    assert [update.update_id for update in store.journalled_updates("telegram")] == [101, 103]
+    assert [update.update_id for update in store.journalled_updates("discord")] == [101]
+
+
+def test_a_journalled_update_survives_a_restart(backend: Backend) -> None:
+    backend.open().journal_update("telegram", 7, _update_json(7), NOW)  # committed before it returns
+    assert [update.update_id for update in backend.open().journalled_updates("telegram")] == [7]
+
+
+def test_journal_refuses_naive_datetimes(store: Store) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.journal_update("telegram", 1, _update_json(1), datetime(2025, 3, 14, 9, 30))
+
+
+def test_a_forgotten_update_leaves_no_trace_in_the_sqlite_file(tmp_path: Path) -> None:
+    # The journal holds every message's text, flagged or not, for the seconds it takes to handle it.
+    path = tmp_path / "classmod.db"
+    with Store.open(f"sqlite:///{path}") as store:
+        store.journal_update("telegram", 1, _update_json(1, JOURNALLED_PHRASE), NOW)
+        store.journal_update("telegram", 2, _update_json(2, "still being handled"), NOW)
+        assert JOURNALLED_PHRASE.encode() in _sqlite_bytes(path), "the phrase should be on disk at first"
+
+        store.forget_update("telegram", 1)
+        store.forget_update("telegram", 2)
+
+        assert _fragments_left(JOURNALLED_PHRASE, _sqlite_bytes(path)) == []
+        assert _fragments_left("still being handled", _sqlite_bytes(path)) == []

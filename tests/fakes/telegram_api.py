@@ -27,6 +27,7 @@ unless ``PTB_TIMEDELTA=true`` is set; with warnings as errors a 429 would then s
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import itertools
 import json
@@ -36,7 +37,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from telegram.ext import Application, ApplicationBuilder
 
 JSONDict = dict[str, Any]
+T = TypeVar("T")
 
 DEFAULT_TOKEN = "123456:TEST-TOKEN"
 #: Methods a test rarely wants to see: ``calls_to()`` without arguments leaves them out.
@@ -242,6 +244,10 @@ class FakeBotAPI:
         self.can_join_groups = can_join_groups
 
         self.calls: list[ApiCall] = []
+        #: How many updates each getUpdates answer with any updates carried, in order.
+        self.delivered_batches: list[int] = []
+        self._request_hooks: list[Callable[[str, JSONDict], bool]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: The last ``answerCallbackQuery`` parameters per callback query id.
         self.callback_answers: dict[str, JSONDict] = {}
         #: ``setMyCommands`` state per (scope as JSON, language code).
@@ -363,6 +369,7 @@ class FakeBotAPI:
             await runner.cleanup()
             raise
         self._runner = runner
+        self._loop = asyncio.get_running_loop()
         self._stopping = False
 
     async def stop(self) -> None:
@@ -380,6 +387,35 @@ class FakeBotAPI:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    def run_threadsafe(self, function: Callable[[], T], timeout: float = 5.0) -> T:
+        """Run ``function()`` on the fake's own event loop, from another thread, and return its result.
+
+        For a fake served with ``served_in_thread``: a test thread changes the fake's state safely, and
+        everything one call pushes (fifty messages, say) is pending before the bot's waiting getUpdates
+        can answer, so it all arrives in one batch.
+        """
+        if self._loop is None:
+            raise RuntimeError("start the fake first")
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                done.set_result(function())
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return done.result(timeout)
+
+    def on_request(self, hook: Callable[[str, JSONDict], bool]) -> None:
+        """Call ``hook(method, params)`` for every request before it is carried out.
+
+        A hook that returns True drops the request: it is not carried out, not recorded and answered
+        only with a bare 500. A test can stop the bot at an exact point this way, e.g. kill its
+        process at its third deleteMessage, which then never happened.
+        """
+        self._request_hooks.append(hook)
 
     # --------------------------------------------------------------------------------- call record
 
@@ -923,6 +959,8 @@ class FakeBotAPI:
         if token != self.token:
             self._record(method, params, False, 401, "Unauthorized")
             return self._error_response(401, "Unauthorized")
+        if any([hook(method, params) for hook in self._request_hooks]):
+            return web.Response(status=500)
         failure = self._injected_failure(method)
         if failure is not None:
             self._record(method, params, False, failure.status, failure.description)
@@ -1005,6 +1043,8 @@ class FakeBotAPI:
             batch = self._deliverable(limit)
             remaining = deadline - loop.time()
             if batch or self._stopping or remaining <= 0:
+                if batch:
+                    self.delivered_batches.append(len(batch))
                 return batch
             self._polls_waiting += 1
             self._pulse_changed()
