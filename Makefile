@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 
-.PHONY: demo test install lint typecheck bench clean
+.PHONY: demo test test-slow install lint typecheck bench clean
 
 $(BIN)/classmod: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
+
+# The long repeats (the kill tests' extra runs), which `make test` skips; CI runs both.
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no slow tests"; exit 1; fi; exit $$status
 
 lint: install
 	$(BIN)/ruff check .
