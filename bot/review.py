@@ -257,30 +257,11 @@ class Review:
             text = shown_text(case.text, case.flagged)
         elif action is ReviewAction.WARN:
             text = self._warning(case)
-        return (
-            ReviewRequest(
-                action,
-                case_id=case.id,
-                chat_id=case.chat_id,
-                author_id=case.author_id,
-                author_name=case.author_name,
-                message_id=case.message_id,
-                text=text,
-                duration=_MUTE.get(verb),
-                card=self.referral_card(case) if action is ReviewAction.REFER else None,
-            ),
-        )
+        card = self.referral_card(case) if action is ReviewAction.REFER else None
+        return (_request(case, action, text=text, duration=_MUTE.get(verb), card=card),)
 
     def _notify(self, case: CaseRecord, text: str) -> ReviewRequest:
-        return ReviewRequest(
-            ReviewAction.NOTIFY,
-            case_id=case.id,
-            chat_id=case.chat_id,
-            author_id=case.author_id,
-            author_name=case.author_name,
-            message_id=case.message_id,
-            text=text,
-        )
+        return _request(case, ReviewAction.NOTIFY, text=text)
 
     def _warning(self, case: CaseRecord) -> str:
         reminder = case.reminder or "Please follow the group's rules."
@@ -308,3 +289,24 @@ class Review:
             was_hidden=False,
         )
         return replace(card, buttons=(), key=f"refer-{case.id}")
+
+
+def _request(
+    case: CaseRecord,
+    action: ReviewAction,
+    *,
+    text: str | None = None,
+    duration: timedelta | None = None,
+    card: Card | None = None,
+) -> ReviewRequest:
+    return ReviewRequest(
+        action,
+        case_id=case.id,
+        chat_id=case.chat_id,
+        author_id=case.author_id,
+        author_name=case.author_name,
+        message_id=case.message_id,
+        text=text,
+        duration=duration,
+        card=card,
+    )

@@ -183,12 +183,7 @@ class Store:
             platform=platform, chat_id=chat_id, message_id=message_id, revision=revision, handled_at=_utc(at)
         )
         with self._guard("record a handled message"), self._session() as session:
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError:
-                return False
-            return True
+            return self._insert_once(session, row)
 
     def is_seen(self, platform: str, chat_id: str, message_id: str, revision: int) -> bool:
         """Whether this message revision has already been handled."""
@@ -661,12 +656,7 @@ class Store:
         """
         row = InboundUpdateRow(platform=platform, update_id=update_id, payload=payload, received_at=_utc(at))
         with self._guard("journal an update"), self._session() as session:
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError:
-                return False
-            return True
+            return self._insert_once(session, row)
 
     def journalled_updates(self, platform: str) -> list[JournalledUpdate]:
         """The platform's updates received and not yet forgotten, lowest update id first."""
@@ -773,6 +763,17 @@ class Store:
                 f"could not {doing} at {self._display}: {_reason(exc)}; "
                 "check CLASSMOD_DATABASE_URL / that the server is running"
             ) from exc
+
+    @staticmethod
+    def _insert_once(session: Session, row: SQLModel) -> bool:
+        """Insert a row a unique key guards; False (nothing written) when it is already there."""
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return False
+        return True
 
     @staticmethod
     def _insert_for_case(session: Session, row: SQLModel, case_id: int | None) -> None:
