@@ -36,10 +36,12 @@ __all__ = ["ClassmodClient", "DiscordBot", "intents"]
 
 logger = logging.getLogger(__name__)
 NEEDED = {
-    "manage_messages": "Manage Messages",
-    "moderate_members": "Moderate Members",
-    "send_messages": "Send Messages",
+    "manage_messages": ("Manage Messages", "hide messages"),
+    "moderate_members": ("Moderate Members", "mute members"),
+    "kick_members": ("Kick Members", "remove members"),
+    "send_messages": ("Send Messages", "post notices in the server"),
 }
+"""The server permissions the bot checks at start-up: discord.py's name, the label, what it is for."""
 
 
 def intents() -> discord.Intents:
@@ -360,13 +362,13 @@ class DiscordBot:
 
     def _permission_problems(self, guild: discord.Guild) -> list[str]:
         permissions = guild.me.guild_permissions
-        missing = [label for name, label in NEEDED.items() if not getattr(permissions, name)]
+        missing = [(label, use) for name, (label, use) in NEEDED.items() if not getattr(permissions, name)]
         if not missing:
             return []
         return [
-            f"In {guild.name} the bot lacks {', '.join(missing)}. "
-            "It keeps sending reminders and escalations, "
-            "but cannot hide messages or time members out until a server admin grants these permissions."
+            f"In {guild.name} the bot lacks {', '.join(label for label, _ in missing)}, so it cannot "
+            f"{' or '.join(use for _, use in missing)} until a server admin grants "
+            f"{'it' if len(missing) == 1 else 'them'}. It keeps sending reminders and escalations meanwhile."
         ]
 
     async def _tell_moderators(self, text: str | None) -> None:

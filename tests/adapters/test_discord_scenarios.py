@@ -19,7 +19,13 @@ from moderation.policy import Policy, load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
 from tests.fakes import FakeDiscord, running_client
-from tests.fakes.discord_api import DEFAULT_BOT_PERMISSIONS, MANAGE_MESSAGES, MODERATE_MEMBERS, SEND_MESSAGES
+from tests.fakes.discord_api import (
+    DEFAULT_BOT_PERMISSIONS,
+    KICK_MEMBERS,
+    MANAGE_MESSAGES,
+    MODERATE_MEMBERS,
+    SEND_MESSAGES,
+)
 from tests.fakes.threaded import served_in_thread
 
 CLASS = 2_000_000_000_000_000_001
@@ -466,6 +472,18 @@ async def test_startup_reports_missing_permissions(world: World) -> None:
             "POST", MESSAGES, lambda call: call.params.get("channel_id") == MODS
         )
     assert "Manage Messages" in report.params["content"] and "Moderate Members" in report.params["content"]
+
+
+async def test_startup_reports_a_missing_kick_members_which_remove_needs(world: World) -> None:
+    world.fake.set_bot_permissions(CLASS, DEFAULT_BOT_PERMISSIONS & ~KICK_MEMBERS)
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        report = await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.params.get("channel_id") == MODS
+        )
+    text = report.params["content"]
+    assert "ESOL Entry 3" in text and "Kick Members" in text and "remove" in text.lower()
+    assert "Manage Messages" not in text
 
 
 def test_missing_message_content_intent_or_bad_token_is_a_clear_start_up_error(
