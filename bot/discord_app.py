@@ -27,6 +27,7 @@ from bot.app import Services, make_pipeline
 from bot.cards import outcome_line
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
+from bot.discord_client import ClassmodClient, intents
 from bot.pipeline import InOrder
 from bot.review import Press, Staff
 from moderation.errors import AdapterError
@@ -44,36 +45,6 @@ NEEDED = {
 """The server permissions the bot checks at start-up: discord.py's name, the label, what it is for."""
 
 
-def intents() -> discord.Intents:
-    """Guilds, guild messages, members, and the privileged message content."""
-    wanted = discord.Intents.none()
-    wanted.guilds = True
-    wanted.guild_messages = True
-    wanted.dm_messages = True
-    wanted.members = True
-    wanted.message_content = True
-    return wanted
-
-
-class ClassmodClient(discord.AutoShardedClient):
-    """discord.py's sharded client with classmod's application commands."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(intents=intents(), **options)
-        self.tree = app_commands.CommandTree(self)
-        self.bot: DiscordBot | None = None
-
-    async def setup_hook(self) -> None:
-        """Register the persistent case buttons before the gateway connects."""
-        self.add_dynamic_items(CaseButton)
-
-    async def close(self) -> None:
-        """Close the connection, then stop the scoring worker."""
-        await super().close()
-        if self.bot is not None:
-            await self.bot.pipeline.close()
-
-
 class DiscordBot:
     """Moderates authorised Discord servers and channels, and runs the moderators' review."""
 
@@ -83,6 +54,7 @@ class DiscordBot:
         self.settings = settings
         self.client = client
         client.bot = self
+        client.api_url, client.gateway_url = settings.discord_api_url, settings.discord_gateway_url
         self.adapter = DiscordAdapter(
             client,
             moderators_channel=settings.discord_moderators_channel,

@@ -80,7 +80,8 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> AsyncIterator[World]:
-    async with FakeDiscord() as fake:
+    # Not redirected: the bot reaches the fake through its settings, as it would a REST proxy.
+    async with FakeDiscord(redirect=False) as fake:
         users = {
             user: fake.make_user(user, name)
             for user, name in [
@@ -115,6 +116,8 @@ async def world(tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> AsyncIt
             discord_staff_role="Tutors",
             discord_safeguarding_officers=[OLU],
             notice_lifetime_seconds=0.2,
+            discord_api_url=fake.base_url,
+            discord_gateway_url=fake.gateway_url,
         )
         store = Store.open(settings.database_url)
         store.authorise_group(
@@ -141,6 +144,17 @@ async def _card(world: World, channel: int) -> dict[str, Any]:
 
 def _case_id(card: dict[str, Any]) -> int:
     return int(card["embeds"][0]["title"].split("#", 1)[1].split(" ", 1)[0])
+
+
+async def test_a_self_hosted_gateway_is_used_whatever_discord_advertises(world: World) -> None:
+    # A REST proxy passes GET /gateway/bot through, so it names Discord's gateway, not the one configured.
+    world.fake.advertised_gateway_url = "wss://gateway.discord.gg/"
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        sent = world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        await _card(world, MODS)
+    assert world.fake.is_deleted(GENERAL, int(sent["id"]))
 
 
 async def test_clean_message_makes_no_call_and_a_rude_one_gets_a_dm(world: World) -> None:
@@ -492,13 +506,19 @@ def test_missing_message_content_intent_or_bad_token_is_a_clear_start_up_error(
 
     from bot.config import ConfigError
 
-    with served_in_thread(FakeDiscord(privileged_intents=0)) as fake:  # the portal's switches are off
+    # The portal's switches are off.
+    with served_in_thread(FakeDiscord(privileged_intents=0, redirect=False)) as fake:
         fake.add_guild(CLASS, "ESOL Entry 3", channels=[(GENERAL, "general")])
         for token, expected in (
             (fake.token, "MESSAGE CONTENT INTENT"),
             ("not-the-token", "refused the token"),
         ):
-            settings = load_settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", discord_token=token)
+            settings = load_settings(
+                database_url=f"sqlite:///{tmp_path / 'x.db'}",
+                discord_token=token,
+                discord_api_url=fake.api_base,
+                discord_gateway_url=fake.gateway_url,
+            )
             store = Store.open(settings.database_url)
             services = Services(settings=settings, policy=policy, store=store, loaded=scorer)
             with pytest.raises(ConfigError, match=expected):

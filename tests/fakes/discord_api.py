@@ -15,7 +15,9 @@ How discord.py is redirected: ``discord.http.Route.BASE`` (every REST and webhoo
 when a ``Route`` is made) and ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` (a ``yarl.URL``; a
 plain ``Client`` never calls ``/gateway/bot``, an ``AutoShardedClient`` does and then connects to the
 ``url`` it answers). ``start()`` sets both and ``stop()`` restores them (``redirect=False`` turns that
-off; then use ``redirected()`` or ``patch(monkeypatch)``).
+off; then use ``redirected()`` or ``patch(monkeypatch)``). classmod's own tests pass ``redirect=False``
+and give the bot ``api_base`` and ``gateway_url`` as its settings, as a deployment gives a REST proxy and
+a self-hosted gateway.
 
 Facts about discord.py 2.7 this fake is built on (read from its source):
 
@@ -409,6 +411,7 @@ class FakeDiscord:
         heartbeat_interval_ms: int = HEARTBEAT_INTERVAL_MS,
         echo_rest_events: bool = True,
         redirect: bool = True,
+        advertised_gateway_url: str | None = None,
     ) -> None:
         self.token = token
         self.bot_id = bot_id
@@ -419,6 +422,9 @@ class FakeDiscord:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.echo_rest_events = echo_rest_events
         self.redirect = redirect
+        #: What ``GET /gateway/bot`` answers as the gateway URL (None: this fake's own gateway). Set it to
+        #: Discord's to check that a client uses the self-hosted gateway it was configured with.
+        self.advertised_gateway_url = advertised_gateway_url
 
         #: Every REST request, in order.
         self.calls: list[DiscordCall] = []
@@ -1869,7 +1875,7 @@ class FakeDiscord:
 
     def _get_gateway_bot(self, request: _Request) -> JSONDict:
         return {
-            "url": self.gateway_url,
+            "url": self.advertised_gateway_url or self.gateway_url,
             "shards": self.shard_count,
             "session_start_limit": {
                 "total": 1000,
