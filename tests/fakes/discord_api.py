@@ -39,8 +39,10 @@ Facts about discord.py 2.7 this fake is built on (read from its source):
 
 Differences from Discord, on purpose: events dispatched while no session can take them (before the
 bot connects, or after it closed) wait and are delivered after the next READY and GUILD_CREATEs, as
-the Telegram fake keeps pending updates; events carry every field discord.py reads, not every field
-Discord sends; rate limits happen only when a test asks for them.
+the Telegram fake keeps pending updates (``holds_missed_events=False`` loses them, as Discord does,
+which never sends an event twice: a bot that was down must read the channel's history); events
+carry every field discord.py reads, not every field Discord sends; rate limits happen only when a
+test asks for them.
 
 What the bot does over REST is also dispatched back over the gateway as Discord does: its own
 messages arrive as MESSAGE_CREATE / MESSAGE_UPDATE / MESSAGE_DELETE (ephemeral ones never), a timeout
@@ -412,6 +414,7 @@ class FakeDiscord:
         echo_rest_events: bool = True,
         redirect: bool = True,
         advertised_gateway_url: str | None = None,
+        holds_missed_events: bool = True,
     ) -> None:
         self.token = token
         self.bot_id = bot_id
@@ -425,6 +428,9 @@ class FakeDiscord:
         #: What ``GET /gateway/bot`` answers as the gateway URL (None: this fake's own gateway). Set it to
         #: Discord's to check that a client uses the self-hosted gateway it was configured with.
         self.advertised_gateway_url = advertised_gateway_url
+        #: True: events no session could take wait for the next one (see the module doc). False: as on
+        #: Discord, they are lost, and a new session (IDENTIFY) gets nothing an older one missed.
+        self.holds_missed_events = holds_missed_events
 
         #: Every REST request, in order.
         self.calls: list[DiscordCall] = []
@@ -1299,7 +1305,7 @@ class FakeDiscord:
             guild_id = _guild_of(t, data)
         event = _Event(t, copy.deepcopy(data), guild_id)
         targets = [s for s in self._sessions.values() if not s.dead and s.covers(guild_id)]
-        if not targets:
+        if not targets and self.holds_missed_events:
             self._pending.append(event)
         for session in targets:
             self._send_event(session, event)
@@ -1361,8 +1367,9 @@ class FakeDiscord:
         if session.dead:
             return
         session.dead = True
-        # What the client never got goes to the next session that covers its guild.
-        self._pending.extend(event for seq, _, event in session.log if seq > session.delivered)
+        if self.holds_missed_events:
+            # What the client never got goes to the next session that covers its guild.
+            self._pending.extend(event for seq, _, event in session.log if seq > session.delivered)
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(timeout=2.0, max_msg_size=0)
@@ -2097,17 +2104,36 @@ class FakeDiscord:
         return message
 
     def _get_messages(self, request: _Request) -> list[JSONDict]:
+        """A page of a channel's history, newest first, as Discord answers it.
+
+        ``before``: the ``limit`` newest messages older than that id; ``after``: the ``limit`` oldest
+        newer than it (still newest first); ``around``: about half each side; none: the newest.
+        """
         channel_id = request.params["channel_id"]
         _, guild = self._channel_for_bot(channel_id)
         if guild is not None:
             self._require(guild, READ_MESSAGE_HISTORY, channel_id)
-        limit = int(request.query.get("limit", 50))
-        found = [
-            self._public(m, strip_member=True)
-            for mid, m in sorted(self._messages.items(), reverse=True)
+        query = request.query
+        anchors = [key for key in ("before", "after", "around") if key in query]
+        limit = int(query.get("limit", 50))
+        if not 1 <= limit <= 100 or len(anchors) > 1:
+            raise DiscordError(400, INVALID_FORM_BODY, "Invalid Form Body")
+        ids = sorted(
+            mid
+            for mid, m in self._messages.items()
             if int(m["channel_id"]) == channel_id and mid not in self._deleted
-        ]
-        return found[:limit]
+        )
+        anchor = int(query[anchors[0]]) if anchors else None
+        if anchor is None:
+            chosen = ids[-limit:]
+        elif anchors[0] == "before":
+            chosen = [mid for mid in ids if mid < anchor][-limit:]
+        elif anchors[0] == "after":
+            chosen = [mid for mid in ids if mid > anchor][:limit]
+        else:
+            older = [mid for mid in ids if mid < anchor][-(limit // 2) :] if limit > 1 else []
+            chosen = older + [mid for mid in ids if mid >= anchor][: limit - len(older)]
+        return [self._public(self._messages[mid], strip_member=True) for mid in reversed(chosen)]
 
     def _get_message(self, request: _Request) -> JSONDict:
         channel_id = request.params["channel_id"]
