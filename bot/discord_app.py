@@ -28,9 +28,11 @@ from bot.cards import outcome_line
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
 from bot.discord_client import ClassmodClient, intents
+from bot.discord_history import Channel, MissedMessages
 from bot.pipeline import InOrder
+from bot.read_marks import ReadMarks
 from bot.review import Press, Staff
-from moderation.errors import AdapterError
+from moderation.errors import AdapterError, StorageError
 from moderation.types import ChatMessage, Role
 
 __all__ = ["ClassmodClient", "DiscordBot", "intents"]
@@ -41,6 +43,7 @@ NEEDED = {
     "moderate_members": ("Moderate Members", "mute members"),
     "kick_members": ("Kick Members", "remove members"),
     "send_messages": ("Send Messages", "post notices in the server"),
+    "read_message_history": ("Read Message History", "read what was said while it was not listening"),
 }
 """The server permissions the bot checks at start-up: discord.py's name, the label, what it is for."""
 
@@ -63,6 +66,13 @@ class DiscordBot:
         )
         self.pipeline = make_pipeline(services, self.adapter)
         self._in_order = InOrder()
+        self._marks = ReadMarks(services.store, PLATFORM)
+        self._missed = MissedMessages(
+            self._marks,
+            started_at=datetime.now(UTC),
+            take=lambda message: self._take(message, from_history=True),
+            is_stopping=lambda: False,
+        )
         staff = Staff(
             moderators=frozenset(str(user) for user in settings.discord_moderators),
             safeguarding_officers=frozenset(str(user) for user in settings.discord_safeguarding_officers),
@@ -110,6 +120,10 @@ class DiscordBot:
     def _register(self) -> None:
         client, tree = self.client, self.client.tree
         client.event(self.on_ready)
+        client.event(self.on_shard_ready)
+        client.event(self.on_shard_resumed)
+        client.event(self.on_disconnect)
+        client.event(self.on_guild_channel_create)
         client.event(self.on_message)
         client.event(self.on_raw_message_edit)
         client.event(self.on_guild_join)
@@ -148,6 +162,7 @@ class DiscordBot:
             )
             await self._respond(interaction, reply)
             if reply.is_done:
+                await self.watch_from_now(guild)
                 for problem in self._permission_problems(guild):
                     await self._tell_moderators(problem)
 
@@ -181,17 +196,41 @@ class DiscordBot:
         # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card).
         await self.pipeline.resume(PLATFORM)
 
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """A shard has a new session (start-up, or Discord dropped the old one): read what was missed.
+
+        The marks of channels never read are set first, so a stop at any moment after this loses
+        nothing; then each channel's history after its mark is read and handled in order.
+        """
+        channels = await self._channels_to_read(shard_id)
+        await self._missed.begin(channels)
+        await self._missed.read(channels)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        """A shard resumed its session: Discord replays what it missed; read the history to be sure."""
+        await self._missed.read(await self._channels_to_read(shard_id))
+
+    async def on_disconnect(self) -> None:
+        """Until the next read of the history, live messages do not move the read marks."""
+        self._marks.disconnected()
+
+    async def on_guild_channel_create(self, channel: discord.abc.GuildChannel) -> None:
+        """A new channel in an authorised server: everything said there is read, from its first message."""
+        if isinstance(channel, discord.TextChannel) and await self._authorised(channel.guild, channel.id):
+            await self._marks.restart(str(channel.id), str(channel.id))  # older than any message in it
+
+    async def watch_from_now(self, guild: discord.Guild) -> None:
+        """A server just authorised: read its channels from now on, never its past."""
+        now = str(discord.utils.time_snowflake(datetime.now(UTC)))
+        for channel in _readable(guild):
+            await self._marks.restart(str(channel.id), now)
+
     async def on_message(self, message: discord.Message) -> None:
         """Assess a new message in an authorised server channel."""
-        if (
-            message.author.bot
-            or message.guild is None
-            or message.type
-            not in (
-                discord.MessageType.default,
-                discord.MessageType.reply,
-            )
-        ):
+        await self._take(message)
+
+    async def _take(self, message: discord.Message, *, from_history: bool = False) -> None:
+        if not _is_moderated(message) or message.guild is None:
             return
         # Read the message before the first await: discord.py may update a cached message in place
         # when an edit arrives meanwhile, and the edit is assessed on its own (as its own revision).
@@ -200,26 +239,39 @@ class DiscordBot:
         guild = message.guild
         # In the channel's turn, taken before any await, so its messages keep their order.
         await self._in_order.run(
-            message.channel.id, lambda settled: self._moderate(guild, snapshot, roles, settled)
+            message.channel.id,
+            lambda settled: self._moderate(guild, snapshot, roles, settled, from_history=from_history),
         )
 
     async def _moderate(
-        self, guild: discord.Guild, snapshot: ChatMessage, roles: frozenset[str], settled: asyncio.Event
+        self,
+        guild: discord.Guild,
+        snapshot: ChatMessage,
+        roles: frozenset[str],
+        settled: asyncio.Event,
+        *,
+        from_history: bool = False,
     ) -> None:
-        if self.desk.is_staff_room(snapshot.chat_id) or not await self._authorised(
-            guild, int(snapshot.chat_id)
-        ):
-            return
-        role = await self.desk.role_of(snapshot.author.id, roles)
-        chat_message = replace(snapshot, author=replace(snapshot.author, role=role))
-        outcome = await self.pipeline.handle(chat_message, settled=settled)
-        if outcome.error:
-            logger.error(
-                "message %s in channel %s not moderated: %s",
-                snapshot.message_id,
-                snapshot.chat_id,
-                outcome.error,
-            )
+        chat_id = snapshot.chat_id
+        try:
+            if self.desk.is_staff_room(chat_id) or not await self._authorised(guild, int(chat_id)):
+                return
+            role = await self.desk.role_of(snapshot.author.id, roles)
+        except StorageError as exc:
+            error = str(exc)
+        else:
+            chat_message = replace(snapshot, author=replace(snapshot.author, role=role))
+            outcome = await self.pipeline.handle(chat_message, settled=settled)
+            if not outcome.error:
+                if from_history:
+                    await self._marks.read(chat_id, snapshot.message_id)
+                else:
+                    await self._marks.handled(chat_id, snapshot.message_id)
+                return
+            error = outcome.error
+        # Not marked handled, and the read mark stays before it: the next read of the history retries.
+        self._marks.failed(chat_id)
+        logger.error("message %s in channel %s not moderated: %s", snapshot.message_id, chat_id, error)
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """Re-assess an edit, cached or not."""
@@ -305,6 +357,19 @@ class DiscordBot:
 
     # --- helpers -------------------------------------------------------------------------------
 
+    async def _channels_to_read(self, shard_id: int) -> list[Channel]:
+        channels: list[Channel] = []
+        for guild in self.client.guilds:
+            if guild.shard_id != shard_id or self._is_staff_guild(guild):
+                continue
+            try:
+                channels += [
+                    channel for channel in _readable(guild) if await self._authorised(guild, channel.id)
+                ]
+            except StorageError as exc:
+                logger.error("could not list the authorised channels of server %s: %s", guild.id, exc)
+        return channels
+
     async def _authorised(self, guild: discord.Guild, channel_id: int) -> bool:
         return await self.desk.is_authorised(str(channel_id)) or await self._guild_authorised(guild)
 
@@ -357,6 +422,21 @@ class DiscordBot:
             await call
         except Exception as exc:  # a notice that cannot be sent must not stop the handler
             logger.warning("could not complete a Discord call: %s", type(exc).__name__)
+
+
+def _is_moderated(message: discord.Message) -> bool:
+    """A person's own message in a server: not a bot's, not a DM, not a system message (a pin, a join)."""
+    return (
+        not message.author.bot
+        and message.guild is not None
+        and message.type in (discord.MessageType.default, discord.MessageType.reply)
+    )
+
+
+def _readable(guild: discord.Guild) -> list[Channel]:
+    """The text channels and active threads whose history the bot may read."""
+    channels: list[Channel] = [*guild.text_channels, *guild.threads]
+    return [channel for channel in channels if channel.permissions_for(guild.me).read_message_history]
 
 
 def _roles(user: object) -> frozenset[str]:

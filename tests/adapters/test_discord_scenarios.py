@@ -61,17 +61,17 @@ class World:
     services: Services
     users: dict[int, dict[str, Any]]
 
-    def client(self) -> ClassmodClient:
-        client = ClassmodClient(guild_ready_timeout=0.1)
+    def client(self, cls: type[ClassmodClient] = ClassmodClient) -> ClassmodClient:
+        client = cls(guild_ready_timeout=0.1)
         DiscordBot(self.services, client)
         return client
 
     def rest(self) -> list[tuple[str, str, int | None]]:
-        """(method, route, channel) of every REST call after login, command sync left out."""
+        """(method, route, channel) of every REST call after login, but command sync and history reads."""
         return [
             (call.method, call.route, call.params.get("channel_id"))
             for call in self.fake.calls_to()
-            if "/commands" not in call.route
+            if "/commands" not in call.route and (call.method, call.route) != ("GET", MESSAGES)
         ]
 
     def dm(self, user: int) -> int:
@@ -80,8 +80,9 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> AsyncIterator[World]:
-    # Not redirected: the bot reaches the fake through its settings, as it would a REST proxy.
-    async with FakeDiscord(redirect=False) as fake:
+    # Not redirected: the bot reaches the fake through its settings, as it would a REST proxy. As on
+    # Discord, an event sent while the bot is down is never delivered: the bot must read the history.
+    async with FakeDiscord(redirect=False, holds_missed_events=False) as fake:
         users = {
             user: fake.make_user(user, name)
             for user, name in [
@@ -405,6 +406,54 @@ async def test_a_restart_finishes_a_case_the_last_run_left_unfinished(world: Wor
     assert world.fake.is_deleted(GENERAL, int(sent["id"]))
     assert world.fake.dms_to(BEN), "the reminder"
     assert _case_id(card) == case.id and "07700" not in card["embeds"][0]["description"]
+
+
+async def test_what_was_said_while_the_bot_was_down_is_read_back_and_acted_on_in_order(world: World) -> None:
+    before = world.fake.send_message(GENERAL, world.users[SID], "this homework is shit")  # before classmod
+    await asyncio.sleep(0.01)  # message ids count milliseconds: the bot starts in a later one
+    first = world.client()
+    async with running_client(first, world.fake.token):
+        await _started(world, first)
+    # While the bot is down (a deploy, a crash): more than a page of history, three breaches by one learner.
+    missed = [world.fake.send_message(GENERAL, world.users[TESS], f"see you at {n}") for n in range(100)]
+    missed += [
+        world.fake.send_message(GENERAL, world.users[ANN], f"this homework is shit, {n}") for n in range(3)
+    ]
+    threat = world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+    second = world.client()
+    async with running_client(second, world.fake.token):
+        await _card(world, MODS)
+        await world.fake.wait_until(lambda: len(world.store.cases(limit=10)) == 4)
+        await asyncio.sleep(0.3)
+    ladder = [
+        [action.kind.value for action in case.actions] for case in reversed(world.store.cases(limit=10))
+    ]
+    assert ladder[:3] == [["remind"], ["warn"], ["hide", "warn", "escalate"]]
+    assert world.fake.is_deleted(GENERAL, int(threat["id"])) and world.fake.is_deleted(
+        GENERAL, int(missed[-1]["id"])
+    )
+    assert len(world.fake.calls_to("DELETE", MESSAGE)) == 2, "each hidden once"
+    # The server's past before the bot first started is not moderated.
+    assert not world.fake.dms_to(SID) and before["id"] not in {
+        case.message_id for case in world.store.cases()
+    }
+
+
+async def test_what_was_said_during_a_gateway_reconnect_is_read_back(world: World) -> None:
+    class NoWaitClient(ClassmodClient):
+        async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+            return None  # discord.py waits 5 s before identifying again
+
+    client = world.client(NoWaitClient)
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[ANN], "good morning")
+        await world.fake.wait_until(lambda: world.fake.connected)
+        await world.fake.invalidate_session()  # a new session: Discord sends nothing the old one missed
+        sent = world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        await _card(world, MODS)
+    assert world.fake.identify_count == 2
+    assert world.fake.is_deleted(GENERAL, int(sent["id"]))
 
 
 async def test_rapid_breaches_by_one_learner_climb_the_ladder_in_order(world: World) -> None:
