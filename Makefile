@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 
-.PHONY: demo test install lint typecheck bench clean
+.PHONY: demo test test-slow install lint typecheck bench clean
 
 $(BIN)/classmod: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,14 @@ install: $(BIN)/classmod
 demo: install
 	$(BIN)/classmod demo
 
+# `make test` leaves out the slow group (the kill/restart test's extra runs); `make test-slow` runs it.
 test: install
-	$(BIN)/python -m pytest -q; status=$$?; \
+	$(BIN)/python -m pytest -q -m "not slow"; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
+
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no slow tests"; exit 1; fi; exit $$status
 
 lint: install
 	$(BIN)/ruff check .

@@ -149,6 +149,12 @@ class Settings(BaseSettings):
         default=DISCORD_GATEWAY_URL,
         description="Discord's gateway, or a self-hosted gateway (ws:// or wss://)",
     )
+    shutdown_grace_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        le=600,
+        description="on SIGTERM or SIGINT, how long the bot waits for the messages in hand before it exits",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -32,6 +32,7 @@ from bot.discord_history import Channel, MissedMessages
 from bot.pipeline import InOrder
 from bot.read_marks import ReadMarks
 from bot.review import Press, Staff
+from bot.shutdown import WorkInHand, serve_until_stopped
 from moderation.errors import AdapterError, StorageError
 from moderation.types import ChatMessage, Role
 
@@ -46,6 +47,7 @@ NEEDED = {
     "read_message_history": ("Read Message History", "read what was said while it was not listening"),
 }
 """The server permissions the bot checks at start-up: discord.py's name, the label, what it is for."""
+_RESTARTING = "classmod is restarting: press the button again in a minute."
 
 
 class DiscordBot:
@@ -67,11 +69,12 @@ class DiscordBot:
         self.pipeline = make_pipeline(services, self.adapter)
         self._in_order = InOrder()
         self._marks = ReadMarks(services.store, PLATFORM)
+        self._work = WorkInHand()
         self._missed = MissedMessages(
             self._marks,
             started_at=datetime.now(UTC),
             take=lambda message: self._take(message, from_history=True),
-            is_stopping=lambda: False,
+            is_stopping=lambda: self._work.is_stopping,
         )
         staff = Staff(
             moderators=frozenset(str(user) for user in settings.discord_moderators),
@@ -94,7 +97,7 @@ class DiscordBot:
         self._register()
 
     def run(self) -> None:
-        """Run until interrupted.
+        """Run until SIGTERM or SIGINT, then stop gracefully (see :mod:`bot.shutdown`).
 
         Raises:
             ConfigError: the token was refused, or the message content intent is not enabled.
@@ -105,7 +108,9 @@ class DiscordBot:
                 "CLASSMOD_DISCORD_TOKEN is not set: create a bot in the Discord developer portal"
             )
         try:
-            self.client.run(token.get_secret_value(), log_handler=None)
+            asyncio.run(self._serve(token.get_secret_value()))
+        except KeyboardInterrupt:  # before the signal handlers were in place
+            return
         except discord.LoginFailure as exc:
             raise ConfigError("Discord refused the token: check CLASSMOD_DISCORD_TOKEN") from exc
         except discord.PrivilegedIntentsRequired as exc:
@@ -114,6 +119,15 @@ class DiscordBot:
                 "MESSAGE CONTENT INTENT and SERVER MEMBERS INTENT (without message content most messages "
                 "arrive empty and cannot be moderated)"
             ) from exc
+
+    async def _serve(self, token: str) -> None:
+        async with self.client:  # as discord.py's own Client.run
+            await serve_until_stopped(
+                self.client.start(token),
+                self._work,
+                grace=self.settings.shutdown_grace_seconds,
+                close=self.client.close,
+            )
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -180,6 +194,10 @@ class DiscordBot:
 
     async def on_ready(self) -> None:
         """Sync commands, check permissions in every authorised server, finish cases left unfinished."""
+        with self._work.track():
+            await self._get_ready()
+
+    async def _get_ready(self) -> None:
         try:
             await self.client.tree.sync()
         except discord.HTTPException as exc:
@@ -202,13 +220,15 @@ class DiscordBot:
         The marks of channels never read are set first, so a stop at any moment after this loses
         nothing; then each channel's history after its mark is read and handled in order.
         """
-        channels = await self._channels_to_read(shard_id)
-        await self._missed.begin(channels)
-        await self._missed.read(channels)
+        with self._work.track():
+            channels = await self._channels_to_read(shard_id)
+            await self._missed.begin(channels)
+            await self._missed.read(channels)
 
     async def on_shard_resumed(self, shard_id: int) -> None:
         """A shard resumed its session: Discord replays what it missed; read the history to be sure."""
-        await self._missed.read(await self._channels_to_read(shard_id))
+        with self._work.track():
+            await self._missed.read(await self._channels_to_read(shard_id))
 
     async def on_disconnect(self) -> None:
         """Until the next read of the history, live messages do not move the read marks."""
@@ -226,8 +246,11 @@ class DiscordBot:
             await self._marks.restart(str(channel.id), now)
 
     async def on_message(self, message: discord.Message) -> None:
-        """Assess a new message in an authorised server channel."""
-        await self._take(message)
+        """Assess a new message in an authorised server channel (none once stopping)."""
+        if self._work.is_stopping:
+            return  # not taken: the read mark stays before it, so the next start reads it
+        with self._work.track():
+            await self._take(message)
 
     async def _take(self, message: discord.Message, *, from_history: bool = False) -> None:
         if not _is_moderated(message) or message.guild is None:
@@ -277,9 +300,12 @@ class DiscordBot:
         """Re-assess an edit, cached or not."""
         data = payload.data
         author = data.get("author") or {}
-        if payload.guild_id is None or author.get("bot") or "content" not in data:
+        if payload.guild_id is None or author.get("bot") or "content" not in data or self._work.is_stopping:
             return
-        await self._in_order.run(payload.channel_id, lambda settled: self._moderate_edit(payload, settled))
+        with self._work.track():
+            await self._in_order.run(
+                payload.channel_id, lambda settled: self._moderate_edit(payload, settled)
+            )
 
     async def _moderate_edit(self, payload: discord.RawMessageUpdateEvent, settled: asyncio.Event) -> None:
         data = payload.data
@@ -316,7 +342,14 @@ class DiscordBot:
                 )
 
     async def on_case_button(self, interaction: discord.Interaction[Any], case_id: int, verb: str) -> None:
-        """A moderator pressed a case button."""
+        """A moderator pressed a case button (while the bot stops, they are asked to press it again)."""
+        if self._work.is_stopping:
+            await self._try(interaction.response.send_message(_RESTARTING, ephemeral=True))
+            return
+        with self._work.track():
+            await self._press(interaction, case_id, verb)
+
+    async def _press(self, interaction: discord.Interaction[Any], case_id: int, verb: str) -> None:
         press = Press(
             platform=PLATFORM,
             data=f"cm:{case_id}:{verb}",
