@@ -115,6 +115,11 @@ async def serve_until_stopped(
             else:
                 logger.info("every message in hand is finished; closing")
             await close()
+            try:
+                await running
+            except Exception as exc:  # cut short by the close (a stop while connecting): nothing to report
+                logger.debug("stopped while %s", type(exc).__name__)
+            return
         await running
     finally:
         stopping.cancel()
