@@ -456,6 +456,45 @@ async def test_what_was_said_during_a_gateway_reconnect_is_read_back(world: Worl
     assert world.fake.is_deleted(GENERAL, int(sent["id"]))
 
 
+async def test_a_channel_added_while_the_bot_runs_is_read_back_from_its_first_message(world: World) -> None:
+    first = world.client()
+    async with running_client(first, world.fake.token):
+        await _started(world, first)
+        homework = world.fake.snowflake()  # as on Discord, a channel's id is the time it was made
+        world.fake.create_channel(CLASS, homework, "homework")
+        await world.fake.wait_until(lambda: world.store.read_mark("discord", str(homework)) is not None)
+    sent = world.fake.send_message(homework, world.users[BEN], "I know where you live")  # the bot is down
+    second = world.client()
+    async with running_client(second, world.fake.token):
+        await _card(world, MODS)
+    assert world.fake.is_deleted(homework, int(sent["id"]))
+
+
+async def test_what_was_said_before_a_server_was_authorised_is_not_moderated_after_a_restart(
+    world: World,
+) -> None:
+    first = world.client()
+    async with running_client(first, world.fake.token):
+        await _started(world, first)
+        await asyncio.sleep(0.3)  # the bot has read the history at start-up
+        world.store.revoke_group("discord", str(CLASS))  # say, staff revoked it and think again
+        before = world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        await asyncio.sleep(0.3)  # the bot passes it by: the server is not authorised
+        reply = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(world.users[TESS], "authorise", channel_id=GENERAL, guild_id=CLASS)
+        )
+    assert "now moderated" in reply["data"]["content"]
+    second = world.client()
+    async with running_client(second, world.fake.token):
+        await _started(world, second)
+        after = world.fake.send_message(GENERAL, world.users[ANN], "I know where you live")
+        await _card(world, MODS)
+        await asyncio.sleep(0.3)
+    assert world.fake.is_deleted(GENERAL, int(after["id"]))
+    assert not world.fake.is_deleted(GENERAL, int(before["id"]))
+    assert len(world.store.cases()) == 1
+
+
 async def test_rapid_breaches_by_one_learner_climb_the_ladder_in_order(world: World) -> None:
     client = world.client()
     async with running_client(client, world.fake.token):

@@ -1109,6 +1109,15 @@ class FakeDiscord:
         self.dispatch("GUILD_MEMBER_ADD", {**member, "guild_id": str(guild_id)})
         return member
 
+    def create_channel(self, guild_id: int, channel_id: int, name: str) -> JSONDict:
+        """An admin adds a text channel to a guild: CHANNEL_CREATE. Returns the channel JSON."""
+        guild = self._guild(guild_id)
+        channel = self._text_channel_json(guild_id, channel_id, name, len(guild.channels))
+        guild.channels[channel_id] = channel
+        self._pulse()
+        self.dispatch("CHANNEL_CREATE", copy.deepcopy(channel), guild_id=guild_id)
+        return copy.deepcopy(channel)
+
     def member_leave(self, guild_id: int, user_id: int) -> None:
         """A member leaves: GUILD_MEMBER_REMOVE."""
         member = self._guild(guild_id).members.pop(user_id)
@@ -2118,10 +2127,12 @@ class FakeDiscord:
         limit = int(query.get("limit", 50))
         if not 1 <= limit <= 100 or len(anchors) > 1:
             raise DiscordError(400, INVALID_FORM_BODY, "Invalid Form Body")
-        ids = sorted(
+        ids = sorted(  # ephemeral replies are only their user's: never in the history
             mid
             for mid, m in self._messages.items()
-            if int(m["channel_id"]) == channel_id and mid not in self._deleted
+            if int(m["channel_id"]) == channel_id
+            and mid not in self._deleted
+            and not int(m.get("flags", 0)) & EPHEMERAL
         )
         anchor = int(query[anchors[0]]) if anchors else None
         if anchor is None:
