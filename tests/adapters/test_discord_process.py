@@ -167,6 +167,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Deployment]:
             CLASSMOD_DISCORD_MODERATORS_CHANNEL=str(MODS),
             CLASSMOD_DISCORD_SAFEGUARDING_CHANNEL=str(OFFICER_ROOM),
             CLASSMOD_SHUTDOWN_GRACE_SECONDS="30",
+            # Where the store holds a lease per platform, a process killed holds it until it expires.
+            CLASSMOD_LEASE_SECONDS="2",
         )
         yield Deployment(fake, tmp_path, store, env, users)
         store.close()
