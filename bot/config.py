@@ -25,7 +25,20 @@ from sqlalchemy.exc import ArgumentError
 
 from moderation.errors import ModerationError
 
-__all__ = ["ConfigError", "Settings", "check_database_url", "load_settings"]
+__all__ = [
+    "DISCORD_API_URL",
+    "DISCORD_GATEWAY_URL",
+    "ConfigError",
+    "Settings",
+    "check_database_url",
+    "load_settings",
+]
+
+DISCORD_API_URL = "https://discord.com/api/v10"
+"""Discord's REST API, the version discord.py 2 speaks included."""
+DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+"""Discord's gateway (the websocket that brings events)."""
+_DISCORD_API_PATH = "/api/v10"
 
 # A Telegram bot token (digits, a colon, the secret) anywhere in a URL's path.
 _TOKEN = re.compile(r"\d+:[\w-]{6,}")
@@ -144,6 +157,20 @@ class Settings(BaseSettings):
     )
     discord_moderators: list[int] = Field(default_factory=list, description="user ids who may act on cases")
     discord_safeguarding_officers: list[int] = Field(default_factory=list)
+    discord_api_url: str = Field(
+        default=DISCORD_API_URL,
+        description="Discord's REST API, or a REST proxy in front of it; /api/v10 is added when left out",
+    )
+    discord_gateway_url: str = Field(
+        default=DISCORD_GATEWAY_URL,
+        description="Discord's gateway, or a self-hosted gateway (ws:// or wss://)",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        le=600,
+        description="on SIGTERM or SIGINT, how long the bot waits for the messages in hand before it exits",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = Field(
@@ -159,6 +186,16 @@ class Settings(BaseSettings):
     @classmethod
     def _known_bot_api(cls, value: str) -> str:
         return _normalise_bot_api_url(value)
+
+    @field_validator("discord_api_url")
+    @classmethod
+    def _discord_api(cls, value: str) -> str:
+        return _discord_api_url(value)
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _discord_gateway(cls, value: str) -> str:
+        return _discord_gateway_url(value)
 
     @classmethod
     def settings_customise_sources(
@@ -228,6 +265,52 @@ def _normalise_bot_api_url(url: str) -> str:
         )
     path = parts.path.rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, path if path.endswith("/bot") else f"{path}/bot", "", ""))
+
+def _discord_api_url(url: str) -> str:
+    """The REST base discord.py builds every URL from: a proxy's root, its ``/api``, or ``/api/v10``."""
+    example = "https://discord.com or a REST proxy's http://host:port"
+    base = _web_url(url, ("http", "https"), example).rstrip("/")
+    path = urlsplit(base).path
+    if path.endswith("/api"):
+        base, path = base + "/v10", path + "/v10"
+    version = re.search(r"/api/(v\d+)$", path)
+    if version is None:
+        return base + _DISCORD_API_PATH
+    if version[1] != "v10":
+        raise ValueError(
+            f"names API {version[1]}, but classmod speaks v10: end it with /api/v10 or leave the path out"
+        )
+    return base
+
+
+def _discord_gateway_url(url: str) -> str:
+    """A gateway discord.py can open: ws:// or wss://, without the query it adds itself."""
+    example = "wss://gateway.discord.gg/ or a self-hosted gateway's ws://host:port"
+    gateway = _web_url(url, ("ws", "wss"), example)
+    return gateway if urlsplit(gateway).path else gateway + "/"
+
+
+def _web_url(url: str, schemes: tuple[str, ...], example: str) -> str:
+    """``url`` if it has one of ``schemes``, a host, a valid port, and no credentials, query or fragment.
+
+    The messages never repeat the URL: a mistaken one may carry a password or a token.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"has an invalid host or port: use {example}")
+    if parts.scheme not in schemes:
+        raise ValueError(f"use {' or '.join(f'{scheme}://' for scheme in schemes)}, e.g. {example}")
+    if not parts.hostname:
+        raise ValueError(f"has no host: use {example}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must hold no user name or password (discord.py sends the bot token itself)")
+    if parts.query or parts.fragment:
+        raise ValueError("must have no query or fragment (discord.py adds its own)")
+    return url.strip()
 
 
 def _is_in_memory(database: str | None, query: Mapping[str, Any]) -> bool:

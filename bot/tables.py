@@ -23,6 +23,7 @@ __all__ = [
     "InboundUpdateRow",
     "LeaseRow",
     "PersonRow",
+    "ReadMarkRow",
     "SeenMessageRow",
     "StrikeRow",
     "UTCDateTime",
@@ -138,6 +139,23 @@ class SeenMessageRow(SQLModel, table=True):
     message_id: str
     revision: int = 0
     handled_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class ReadMarkRow(SQLModel, table=True):
+    """Where the bot has read up to in a chat: the id of the last message it handled there, nothing else.
+
+    A platform that never re-sends what a stopped bot missed (Discord) reads the chat's history after
+    this mark when it starts or reconnects.
+    """
+
+    __tablename__ = "classmod_read_marks"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", name="uq_classmod_read_marks_chat"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    chat_id: str
+    message_id: str
+    updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class CaseActionRow(SQLModel, table=True):

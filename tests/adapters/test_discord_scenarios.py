@@ -19,7 +19,13 @@ from moderation.policy import Policy, load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
 from tests.fakes import FakeDiscord, running_client
-from tests.fakes.discord_api import DEFAULT_BOT_PERMISSIONS, MANAGE_MESSAGES, MODERATE_MEMBERS, SEND_MESSAGES
+from tests.fakes.discord_api import (
+    DEFAULT_BOT_PERMISSIONS,
+    KICK_MEMBERS,
+    MANAGE_MESSAGES,
+    MODERATE_MEMBERS,
+    SEND_MESSAGES,
+)
 from tests.fakes.threaded import served_in_thread
 
 CLASS = 2_000_000_000_000_000_001
@@ -55,17 +61,17 @@ class World:
     services: Services
     users: dict[int, dict[str, Any]]
 
-    def client(self) -> ClassmodClient:
-        client = ClassmodClient(guild_ready_timeout=0.1)
+    def client(self, cls: type[ClassmodClient] = ClassmodClient) -> ClassmodClient:
+        client = cls(guild_ready_timeout=0.1)
         DiscordBot(self.services, client)
         return client
 
     def rest(self) -> list[tuple[str, str, int | None]]:
-        """(method, route, channel) of every REST call after login, command sync left out."""
+        """(method, route, channel) of every REST call after login, but command sync and history reads."""
         return [
             (call.method, call.route, call.params.get("channel_id"))
             for call in self.fake.calls_to()
-            if "/commands" not in call.route
+            if "/commands" not in call.route and (call.method, call.route) != ("GET", MESSAGES)
         ]
 
     def dm(self, user: int) -> int:
@@ -74,7 +80,9 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> AsyncIterator[World]:
-    async with FakeDiscord() as fake:
+    # Not redirected: the bot reaches the fake through its settings, as it would a REST proxy. As on
+    # Discord, an event sent while the bot is down is never delivered: the bot must read the history.
+    async with FakeDiscord(redirect=False, holds_missed_events=False) as fake:
         users = {
             user: fake.make_user(user, name)
             for user, name in [
@@ -109,6 +117,8 @@ async def world(tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> AsyncIt
             discord_staff_role="Tutors",
             discord_safeguarding_officers=[OLU],
             notice_lifetime_seconds=0.2,
+            discord_api_url=fake.base_url,
+            discord_gateway_url=fake.gateway_url,
         )
         store = Store.open(settings.database_url)
         store.authorise_group(
@@ -135,6 +145,17 @@ async def _card(world: World, channel: int) -> dict[str, Any]:
 
 def _case_id(card: dict[str, Any]) -> int:
     return int(card["embeds"][0]["title"].split("#", 1)[1].split(" ", 1)[0])
+
+
+async def test_a_self_hosted_gateway_is_used_whatever_discord_advertises(world: World) -> None:
+    # A REST proxy passes GET /gateway/bot through, so it names Discord's gateway, not the one configured.
+    world.fake.advertised_gateway_url = "wss://gateway.discord.gg/"
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        sent = world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        await _card(world, MODS)
+    assert world.fake.is_deleted(GENERAL, int(sent["id"]))
 
 
 async def test_clean_message_makes_no_call_and_a_rude_one_gets_a_dm(world: World) -> None:
@@ -441,6 +462,93 @@ async def test_a_restart_finishes_a_case_the_last_run_left_unfinished(world: Wor
     assert "Where: ESOL Entry 3 #general" in card["embeds"][0]["description"]  # not the channel's id
 
 
+async def test_what_was_said_while_the_bot_was_down_is_read_back_and_acted_on_in_order(world: World) -> None:
+    before = world.fake.send_message(GENERAL, world.users[SID], "this homework is shit")  # before classmod
+    await asyncio.sleep(0.01)  # message ids count milliseconds: the bot starts in a later one
+    first = world.client()
+    async with running_client(first, world.fake.token):
+        await _started(world, first)
+    # While the bot is down (a deploy, a crash): more than a page of history, three breaches by one learner.
+    missed = [world.fake.send_message(GENERAL, world.users[TESS], f"see you at {n}") for n in range(100)]
+    missed += [
+        world.fake.send_message(GENERAL, world.users[ANN], f"this homework is shit, {n}") for n in range(3)
+    ]
+    threat = world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+    second = world.client()
+    async with running_client(second, world.fake.token):
+        await _card(world, MODS)
+        await world.fake.wait_until(lambda: len(world.store.cases(limit=10)) == 4)
+        await asyncio.sleep(0.3)
+    ladder = [
+        [action.kind.value for action in case.actions] for case in reversed(world.store.cases(limit=10))
+    ]
+    assert ladder[:3] == [["remind"], ["warn"], ["hide", "warn", "escalate"]]
+    assert world.fake.is_deleted(GENERAL, int(threat["id"])) and world.fake.is_deleted(
+        GENERAL, int(missed[-1]["id"])
+    )
+    assert len(world.fake.calls_to("DELETE", MESSAGE)) == 2, "each hidden once"
+    # The server's past before the bot first started is not moderated.
+    assert not world.fake.dms_to(SID) and before["id"] not in {
+        case.message_id for case in world.store.cases()
+    }
+
+
+async def test_what_was_said_during_a_gateway_reconnect_is_read_back(world: World) -> None:
+    class NoWaitClient(ClassmodClient):
+        async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+            return None  # discord.py waits 5 s before identifying again
+
+    client = world.client(NoWaitClient)
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        world.fake.send_message(GENERAL, world.users[ANN], "good morning")
+        await world.fake.wait_until(lambda: world.fake.connected)
+        await world.fake.invalidate_session()  # a new session: Discord sends nothing the old one missed
+        sent = world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        await _card(world, MODS)
+    assert world.fake.identify_count == 2
+    assert world.fake.is_deleted(GENERAL, int(sent["id"]))
+
+
+async def test_a_channel_added_while_the_bot_runs_is_read_back_from_its_first_message(world: World) -> None:
+    first = world.client()
+    async with running_client(first, world.fake.token):
+        await _started(world, first)
+        homework = world.fake.snowflake()  # as on Discord, a channel's id is the time it was made
+        world.fake.create_channel(CLASS, homework, "homework")
+        await world.fake.wait_until(lambda: world.store.read_mark("discord", str(homework)) is not None)
+    sent = world.fake.send_message(homework, world.users[BEN], "I know where you live")  # the bot is down
+    second = world.client()
+    async with running_client(second, world.fake.token):
+        await _card(world, MODS)
+    assert world.fake.is_deleted(homework, int(sent["id"]))
+
+
+async def test_what_was_said_before_a_server_was_authorised_is_not_moderated_after_a_restart(
+    world: World,
+) -> None:
+    first = world.client()
+    async with running_client(first, world.fake.token):
+        await _started(world, first)
+        await asyncio.sleep(0.3)  # the bot has read the history at start-up
+        world.store.revoke_group("discord", str(CLASS))  # say, staff revoked it and think again
+        before = world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        await asyncio.sleep(0.3)  # the bot passes it by: the server is not authorised
+        reply = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(world.users[TESS], "authorise", channel_id=GENERAL, guild_id=CLASS)
+        )
+    assert "now moderated" in reply["data"]["content"]
+    second = world.client()
+    async with running_client(second, world.fake.token):
+        await _started(world, second)
+        after = world.fake.send_message(GENERAL, world.users[ANN], "I know where you live")
+        await _card(world, MODS)
+        await asyncio.sleep(0.3)
+    assert world.fake.is_deleted(GENERAL, int(after["id"]))
+    assert not world.fake.is_deleted(GENERAL, int(before["id"]))
+    assert len(world.store.cases()) == 1
+
+
 async def test_rapid_breaches_by_one_learner_climb_the_ladder_in_order(world: World) -> None:
     client = world.client()
     async with running_client(client, world.fake.token):
@@ -525,19 +633,37 @@ async def test_startup_reports_missing_permissions(world: World) -> None:
     assert "Manage Messages" in report.params["content"] and "Moderate Members" in report.params["content"]
 
 
+async def test_startup_reports_a_missing_kick_members_which_remove_needs(world: World) -> None:
+    world.fake.set_bot_permissions(CLASS, DEFAULT_BOT_PERMISSIONS & ~KICK_MEMBERS)
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        report = await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.params.get("channel_id") == MODS
+        )
+    text = report.params["content"]
+    assert "ESOL Entry 3" in text and "Kick Members" in text and "remove" in text.lower()
+    assert "Manage Messages" not in text
+
+
 def test_missing_message_content_intent_or_bad_token_is_a_clear_start_up_error(
     tmp_path: Path, policy: Policy, scorer: LoadedScorer
 ) -> None:
 
     from bot.config import ConfigError
 
-    with served_in_thread(FakeDiscord(privileged_intents=0)) as fake:  # the portal's switches are off
+    # The portal's switches are off.
+    with served_in_thread(FakeDiscord(privileged_intents=0, redirect=False)) as fake:
         fake.add_guild(CLASS, "ESOL Entry 3", channels=[(GENERAL, "general")])
         for token, expected in (
             (fake.token, "MESSAGE CONTENT INTENT"),
             ("not-the-token", "refused the token"),
         ):
-            settings = load_settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", discord_token=token)
+            settings = load_settings(
+                database_url=f"sqlite:///{tmp_path / 'x.db'}",
+                discord_token=token,
+                discord_api_url=fake.api_base,
+                discord_gateway_url=fake.gateway_url,
+            )
             store = Store.open(settings.database_url)
             services = Services(settings=settings, policy=policy, store=store, loaded=scorer)
             with pytest.raises(ConfigError, match=expected):

@@ -342,6 +342,54 @@ async def test_a_gateway_disconnect_is_resumed_or_reidentified_and_events_still_
             assert any(event.t == "RESUMED" for event in fake.events)
 
 
+async def _ids(messages: AsyncIterator[discord.Message]) -> list[int]:
+    return [message.id async for message in messages]
+
+
+async def test_channel_history_pages_before_and_after_a_message_as_discord_does(fake: FakeDiscord) -> None:
+    ann = fake.make_user(ANN, "ann")
+    sent = [int(fake.add_undelivered_message(GENERAL, ann, f"message {index}")["id"]) for index in range(130)]
+    fake.message_deleted(GENERAL, sent[60])
+    client = make_client()
+    async with running_client(client, fake.token):
+        channel = client.get_channel(GENERAL)
+        assert isinstance(channel, discord.TextChannel)
+        fake.clear_calls()
+        missed = channel.history(limit=None, after=discord.Object(sent[9]), oldest_first=True)
+        after = await asyncio.wait_for(_ids(missed), 10)  # a fake that ignores ``after`` pages forever
+        pages = [call.query for call in fake.calls_to("GET", MESSAGES)]
+        newest = [m.id async for m in channel.history(limit=5)]
+        before = [m.id async for m in channel.history(limit=3, before=discord.Object(sent[9]))]
+        raw = await client.http.logs_from(GENERAL, 3, after=sent[0])
+    assert after == [message for message in sent[10:] if message != sent[60]]
+    assert [page["limit"] for page in pages] == ["100", "100"] and len(pages) == 2
+    assert newest == sent[:-6:-1] and before == [sent[8], sent[7], sent[6]]
+    assert [int(message["id"]) for message in raw] == [sent[3], sent[2], sent[1]]  # newest first, as Discord
+
+
+async def test_as_on_discord_events_nobody_was_connected_for_are_never_sent() -> None:
+    async with FakeDiscord(holds_missed_events=False) as server:
+        ann = server.make_user(ANN, "ann")
+        server.add_guild(GUILD, "Maths L2 (Tue)", channels=[(GENERAL, "general")], members=[ann])
+        seen: list[str] = []
+        first = make_client()
+
+        @first.event
+        async def on_message(message: discord.Message) -> None:
+            seen.append(message.content)
+
+        async with running_client(first, server.token):
+            server.send_message(GENERAL, ann, "while connected")
+            await eventually(lambda: seen == ["while connected"])
+        server.send_message(GENERAL, ann, "while nobody was connected")
+        second = make_client()
+        second.event(on_message)
+        async with running_client(second, server.token):
+            server.send_message(GENERAL, ann, "after the restart")
+            await eventually(lambda: seen[-1:] == ["after the restart"])
+    assert seen == ["while connected", "after the restart"]
+
+
 async def test_privileged_intents_and_message_content() -> None:
     async with FakeDiscord(privileged_intents=0) as server:
         server.add_guild(GUILD, "Maths", channels=[(GENERAL, "general")])

@@ -251,6 +251,74 @@ def test_a_bot_api_url_that_cannot_work_is_one_clear_error(
     assert "AAE-token-in-url" not in message
 
 
+def test_discord_is_reached_at_discord_s_own_urls_by_default() -> None:
+    settings = load_settings()
+
+    assert settings.discord_api_url == "https://discord.com/api/v10"
+    assert settings.discord_gateway_url == "wss://gateway.discord.gg/"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080/api/v10"),
+        ("http://nirn-proxy:8080/", "http://nirn-proxy:8080/api/v10"),
+        ("https://proxy.example.org/discord/api", "https://proxy.example.org/discord/api/v10"),
+        ("https://proxy.example.org/api/v10/", "https://proxy.example.org/api/v10"),
+    ],
+)
+def test_a_discord_rest_proxy_is_accepted_with_or_without_the_api_path(
+    monkeypatch: pytest.MonkeyPatch, given: str, expected: str
+) -> None:
+    monkeypatch.setenv("CLASSMOD_DISCORD_API_URL", given)
+
+    assert load_settings().discord_api_url == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("ws://127.0.0.1:7878", "ws://127.0.0.1:7878/"),
+        ("wss://gateway-proxy.internal/", "wss://gateway-proxy.internal/"),
+        ("ws://gateway-proxy:7878/shards", "ws://gateway-proxy:7878/shards"),
+    ],
+)
+def test_a_self_hosted_discord_gateway_is_accepted(
+    monkeypatch: pytest.MonkeyPatch, given: str, expected: str
+) -> None:
+    monkeypatch.setenv("CLASSMOD_DISCORD_GATEWAY_URL", given)
+
+    assert load_settings().discord_gateway_url == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("CLASSMOD_DISCORD_API_URL", "ftp://proxy.internal/api", "use http:// or https://"),
+        ("CLASSMOD_DISCORD_API_URL", "proxy.internal:8080", "use http:// or https://"),
+        ("CLASSMOD_DISCORD_API_URL", "https://proxy.internal/api/v9", "classmod speaks v10"),
+        ("CLASSMOD_DISCORD_API_URL", "https://bot:pw1234@proxy.internal/", "no user name or password"),
+        ("CLASSMOD_DISCORD_API_URL", "https://proxy.internal/?key=pw1234", "no query"),
+        ("CLASSMOD_DISCORD_API_URL", "http://proxy.internal:99999/", "invalid host or port"),
+        ("CLASSMOD_DISCORD_API_URL", "http://[::1/", "invalid host or port"),
+        ("CLASSMOD_DISCORD_GATEWAY_URL", "https://gateway.discord.gg/", "use ws:// or wss://"),
+        ("CLASSMOD_DISCORD_GATEWAY_URL", "wss://gateway.internal/?v=10&encoding=json", "no query"),
+        ("CLASSMOD_DISCORD_GATEWAY_URL", "wss://bot:pw1234@gateway.internal/", "no user name or password"),
+        ("CLASSMOD_DISCORD_GATEWAY_URL", "wss:///", "no host"),
+    ],
+)
+def test_a_discord_url_classmod_cannot_use_is_refused_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    assert f"{variable}: " in str(raised.value) and expected in str(raised.value)
+    assert "pw1234" not in str(raised.value)
+
+
 def test_every_problem_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLASSMOD_RETENTION_DAYS", "0")
     monkeypatch.setenv("CLASSMOD_MODEL_VARIANT", "huge")

@@ -228,6 +228,50 @@ def test_mark_seen_is_race_safe(backend: Backend) -> None:
     assert sorted(results) == [False, False, False, True]
 
 
+# -- read marks: where the bot has read up to in each chat -------------------------------------
+
+
+def test_a_chat_s_read_mark_starts_once_and_only_moves_forward(store: Store) -> None:
+    assert store.read_mark("discord", "3001") is None
+    assert store.start_read_mark("discord", "3001", "1000", NOW) == "1000"
+    assert store.start_read_mark("discord", "3001", "5", NOW) == "1000"  # a start never moves it back
+
+    assert store.advance_read_mark("discord", "3001", "999", NOW) is False
+    assert store.advance_read_mark("discord", "3001", "1001", NOW) is True
+    assert store.advance_read_mark("discord", "3001", "10000", NOW) is True  # compared as numbers
+    assert store.advance_read_mark("discord", "3001", "9999", NOW) is False
+    assert store.read_mark("discord", "3001") == "10000"
+
+    assert store.advance_read_mark("discord", "3002", "7", NOW) is True  # no mark yet: it starts there
+    assert store.read_mark("discord", "3002") == "7"
+    assert store.read_mark("telegram", "3001") is None
+
+
+def test_a_read_mark_holds_ids_only(store: Store) -> None:
+    with pytest.raises(ValueError, match="message id"):
+        store.advance_read_mark("discord", "3001", "hello there", NOW)
+    with pytest.raises(ValueError, match="message id"):
+        store.start_read_mark("discord", "3001", "0123", NOW)
+
+
+def test_read_marks_are_race_safe(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+
+    def advance(store: Store, first: int) -> None:
+        barrier.wait()
+        for message_id in range(first, 400, len(stores)):
+            store.advance_read_mark("discord", "3001", str(1_000 + message_id), NOW)
+
+    threads = [threading.Thread(target=advance, args=(store, index)) for index, store in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert stores[0].read_mark("discord", "3001") == "1399"
+
+
 # -- the action log and appeals ----------------------------------------------------------------
 
 

@@ -15,7 +15,9 @@ How discord.py is redirected: ``discord.http.Route.BASE`` (every REST and webhoo
 when a ``Route`` is made) and ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` (a ``yarl.URL``; a
 plain ``Client`` never calls ``/gateway/bot``, an ``AutoShardedClient`` does and then connects to the
 ``url`` it answers). ``start()`` sets both and ``stop()`` restores them (``redirect=False`` turns that
-off; then use ``redirected()`` or ``patch(monkeypatch)``).
+off; then use ``redirected()`` or ``patch(monkeypatch)``). classmod's own tests pass ``redirect=False``
+and give the bot ``api_base`` and ``gateway_url`` as its settings, as a deployment gives a REST proxy and
+a self-hosted gateway.
 
 Facts about discord.py 2.7 this fake is built on (read from its source):
 
@@ -37,8 +39,10 @@ Facts about discord.py 2.7 this fake is built on (read from its source):
 
 Differences from Discord, on purpose: events dispatched while no session can take them (before the
 bot connects, or after it closed) wait and are delivered after the next READY and GUILD_CREATEs, as
-the Telegram fake keeps pending updates; events carry every field discord.py reads, not every field
-Discord sends; rate limits happen only when a test asks for them.
+the Telegram fake keeps pending updates (``holds_missed_events=False`` loses them, as Discord does,
+which never sends an event twice: a bot that was down must read the channel's history); events
+carry every field discord.py reads, not every field Discord sends; rate limits happen only when a
+test asks for them.
 
 What the bot does over REST is also dispatched back over the gateway as Discord does: its own
 messages arrive as MESSAGE_CREATE / MESSAGE_UPDATE / MESSAGE_DELETE (ephemeral ones never), a timeout
@@ -411,6 +415,8 @@ class FakeDiscord:
         heartbeat_interval_ms: int = HEARTBEAT_INTERVAL_MS,
         echo_rest_events: bool = True,
         redirect: bool = True,
+        advertised_gateway_url: str | None = None,
+        holds_missed_events: bool = True,
     ) -> None:
         self.token = token
         self.bot_id = bot_id
@@ -421,6 +427,12 @@ class FakeDiscord:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.echo_rest_events = echo_rest_events
         self.redirect = redirect
+        #: What ``GET /gateway/bot`` answers as the gateway URL (None: this fake's own gateway). Set it to
+        #: Discord's to check that a client uses the self-hosted gateway it was configured with.
+        self.advertised_gateway_url = advertised_gateway_url
+        #: True: events no session could take wait for the next one (see the module doc). False: as on
+        #: Discord, they are lost, and a new session (IDENTIFY) gets nothing an older one missed.
+        self.holds_missed_events = holds_missed_events
 
         #: Every REST request, in order.
         self.calls: list[DiscordCall] = []
@@ -1099,6 +1111,15 @@ class FakeDiscord:
         self.dispatch("GUILD_MEMBER_ADD", {**member, "guild_id": str(guild_id)})
         return member
 
+    def create_channel(self, guild_id: int, channel_id: int, name: str) -> JSONDict:
+        """An admin adds a text channel to a guild: CHANNEL_CREATE. Returns the channel JSON."""
+        guild = self._guild(guild_id)
+        channel = self._text_channel_json(guild_id, channel_id, name, len(guild.channels))
+        guild.channels[channel_id] = channel
+        self._pulse()
+        self.dispatch("CHANNEL_CREATE", copy.deepcopy(channel), guild_id=guild_id)
+        return copy.deepcopy(channel)
+
     def member_leave(self, guild_id: int, user_id: int) -> None:
         """A member leaves: GUILD_MEMBER_REMOVE."""
         member = self._guild(guild_id).members.pop(user_id)
@@ -1295,7 +1316,7 @@ class FakeDiscord:
             guild_id = _guild_of(t, data)
         event = _Event(t, copy.deepcopy(data), guild_id)
         targets = [s for s in self._sessions.values() if not s.dead and s.covers(guild_id)]
-        if not targets:
+        if not targets and self.holds_missed_events:
             self._pending.append(event)
         for session in targets:
             self._send_event(session, event)
@@ -1357,8 +1378,9 @@ class FakeDiscord:
         if session.dead:
             return
         session.dead = True
-        # What the client never got goes to the next session that covers its guild.
-        self._pending.extend(event for seq, _, event in session.log if seq > session.delivered)
+        if self.holds_missed_events:
+            # What the client never got goes to the next session that covers its guild.
+            self._pending.extend(event for seq, _, event in session.log if seq > session.delivered)
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(timeout=2.0, max_msg_size=0)
@@ -1871,7 +1893,7 @@ class FakeDiscord:
 
     def _get_gateway_bot(self, request: _Request) -> JSONDict:
         return {
-            "url": self.gateway_url,
+            "url": self.advertised_gateway_url or self.gateway_url,
             "shards": self.shard_count,
             "session_start_limit": {
                 "total": 1000,
@@ -2093,17 +2115,38 @@ class FakeDiscord:
         return message
 
     def _get_messages(self, request: _Request) -> list[JSONDict]:
+        """A page of a channel's history, newest first, as Discord answers it.
+
+        ``before``: the ``limit`` newest messages older than that id; ``after``: the ``limit`` oldest
+        newer than it (still newest first); ``around``: about half each side; none: the newest.
+        """
         channel_id = request.params["channel_id"]
         _, guild = self._channel_for_bot(channel_id)
         if guild is not None:
             self._require(guild, READ_MESSAGE_HISTORY, channel_id)
-        limit = int(request.query.get("limit", 50))
-        found = [
-            self._public(m, strip_member=True)
-            for mid, m in sorted(self._messages.items(), reverse=True)
-            if int(m["channel_id"]) == channel_id and mid not in self._deleted
-        ]
-        return found[:limit]
+        query = request.query
+        anchors = [key for key in ("before", "after", "around") if key in query]
+        limit = int(query.get("limit", 50))
+        if not 1 <= limit <= 100 or len(anchors) > 1:
+            raise DiscordError(400, INVALID_FORM_BODY, "Invalid Form Body")
+        ids = sorted(  # ephemeral replies are only their user's: never in the history
+            mid
+            for mid, m in self._messages.items()
+            if int(m["channel_id"]) == channel_id
+            and mid not in self._deleted
+            and not int(m.get("flags", 0)) & EPHEMERAL
+        )
+        anchor = int(query[anchors[0]]) if anchors else None
+        if anchor is None:
+            chosen = ids[-limit:]
+        elif anchors[0] == "before":
+            chosen = [mid for mid in ids if mid < anchor][-limit:]
+        elif anchors[0] == "after":
+            chosen = [mid for mid in ids if mid > anchor][:limit]
+        else:
+            older = [mid for mid in ids if mid < anchor][-(limit // 2) :] if limit > 1 else []
+            chosen = older + [mid for mid in ids if mid >= anchor][: limit - len(older)]
+        return [self._public(self._messages[mid], strip_member=True) for mid in reversed(chosen)]
 
     def _get_message(self, request: _Request) -> JSONDict:
         channel_id = request.params["channel_id"]
