@@ -33,7 +33,7 @@ from moderation.types import (
 )
 from moderation.verdicts import strike_for
 
-__all__ = ["RESUME_WINDOW", "ActionOutcome", "InOrder", "Outcome", "Pipeline"]
+__all__ = ["REPOSTED", "RESUME_WINDOW", "ActionOutcome", "InOrder", "Outcome", "Pipeline"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ _SENT_ONCE = frozenset({ActionKind.REMIND.value, ActionKind.WARN.value})
 # How far back a restart looks for cases left unfinished: Telegram deletes messages only while they
 # are under 48 hours old, and a card days late is better read in the case queue.
 RESUME_WINDOW = timedelta(hours=48)
+REPOSTED = "Posted again after a restart: if this case's card is also above, either works (decided once)."
+"""The line on a card posted again because the process stopped while posting it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,11 +261,14 @@ class Pipeline:
                 continue
             if action.kind is not ActionKind.HIDE and settled is not None:
                 settled.set()  # hidden (the engine orders hiding first): the rest is sending
-            card = (
-                self._card(case, message, decision, results) if action.kind is ActionKind.ESCALATE else None
-            )
+            was_in_flight = action.kind.value in in_flight
+            card = None
+            if action.kind is ActionKind.ESCALATE:
+                card = self._card(case, message, decision, results)
+                if was_in_flight:  # it may have got out just before the stop (Discord's nonce dedupes it)
+                    card = replace(card, lines=(*card.lines, REPOSTED))
             request = ActionRequest(action, message, decision, case.id, masked, card)
-            results.append(await self._apply(request, now, was_in_flight=action.kind.value in in_flight))
+            results.append(await self._apply(request, now, was_in_flight=was_in_flight))
         if decision.route is None:
             # Nothing for a person to review: the bot's actions settle it, so it leaves the queue.
             await asyncio.to_thread(self.store.close_case, case.id, "closed", actor="bot", at=now)

@@ -101,6 +101,8 @@ class UpdateJournal:
                 f"update {update.update_id} not confirmed to Telegram, so it comes again: "
                 f"the journal cannot take it ({exc})"
             ) from exc
+        if update.update_id in self._taken:  # the replay took the journalled copy meanwhile
+            return False
         self._take(update.update_id)
         return True
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from adapters.base import ActionRequest
 from adapters.recording_adapter import RecordingAdapter
-from bot.pipeline import Pipeline
+from bot.pipeline import REPOSTED, Pipeline
 from bot.store import Store
 from moderation.errors import AdapterError, ScorerError
 from moderation.policy import Policy, load_policy
@@ -491,3 +491,28 @@ async def test_a_delete_that_finds_the_message_gone_the_first_time_is_still_repo
     outcome = await make_pipeline(policy, store, _Process(platform)).handle(message)
 
     assert (outcome.actions[0].kind, outcome.actions[0].outcome) == (ActionKind.HIDE, "failed")
+
+
+async def test_a_card_in_flight_at_a_kill_is_posted_again_saying_so(policy: Policy, store: Store) -> None:
+    platform = _Platform()
+    cards: list[str] = []
+
+    class Watching(_Process):
+        async def apply(self, request: ActionRequest) -> None:
+            if request.card is not None:
+                cards.append(request.card.text)
+            await super().apply(request)
+
+    handling = asyncio.ensure_future(
+        make_pipeline(policy, store, Watching(platform, ActionKind.ESCALATE)).handle(
+            make_message("ring 07700 900123")
+        )
+    )
+    await asyncio.sleep(0.2)
+    handling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handling
+    assert await make_pipeline(policy, store, Watching(platform)).resume("test") == 1
+
+    assert len(cards) == 2 and REPOSTED not in cards[0] and REPOSTED in cards[1]
+    assert platform.sent == [ActionKind.REMIND, ActionKind.ESCALATE, ActionKind.ESCALATE]

@@ -27,15 +27,8 @@ TELEGRAM_TOKEN = "123456:AAE-telegram-start-up-secret"
 DISCORD_TOKEN = "MTIzNDU2.discord-start-up-secret.xyz"
 #: Nothing listens here (the discard port): connections are refused at once.
 UNREACHABLE = "http://127.0.0.1:9"
-# The console script, in a fresh interpreter; for Discord, pointed at the fake first (discord.py has
-# no setting for its URLs; the tests of the adapters redirect it the same way).
-TELEGRAM_MAIN = "import sys; from bot.cli import app; sys.exit(app())"
-DISCORD_MAIN = (
-    "import os, sys, yarl, discord.gateway, discord.http; "
-    "discord.http.Route.BASE = os.environ['TEST_DISCORD_API']; "
-    "discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ['TEST_DISCORD_GATEWAY']); "
-    "from bot.cli import app; sys.exit(app())"
-)
+# The console script, in a fresh interpreter; Discord is pointed at the fake by its own settings.
+MAIN = "import sys; from bot.cli import app; sys.exit(app())"
 
 
 @dataclass(frozen=True)
@@ -77,8 +70,8 @@ def _run(
         "CLASSMOD_MODEL_DIR": str(tmp_path / "models"),
         "CLASSMOD_TELEGRAM_TOKEN": TELEGRAM_TOKEN,
         "CLASSMOD_DISCORD_TOKEN": DISCORD_TOKEN,
-        "TEST_DISCORD_API": f"{discord_at}/api/v10",
-        "TEST_DISCORD_GATEWAY": discord_at.replace("http", "ws", 1) + "/gateway",
+        "CLASSMOD_DISCORD_API_URL": discord_at,
+        "CLASSMOD_DISCORD_GATEWAY_URL": discord_at.replace("http", "ws", 1) + "/gateway",
         "COLUMNS": "80",  # what a pipe to a log file gets
     }
     for name, value in settings.items():
@@ -86,9 +79,8 @@ def _run(
             environment[name] = value
         else:
             environment.pop(name, None)
-    main = DISCORD_MAIN if platform == "discord" else TELEGRAM_MAIN
     completed = subprocess.run(
-        [sys.executable, "-c", main, "run", platform],
+        [sys.executable, "-c", MAIN, "run", platform],
         env=environment,
         cwd=tmp_path,
         capture_output=True,
