@@ -83,7 +83,7 @@ def build_application(
         # (bot/telegram_journal.py). Groups are handled concurrently (their messages share model
         # batches); each group's own messages stay in order (TelegramBot serialises them per chat).
         .update_queue(JournallingQueue())
-        .concurrent_updates(JournalProcessor(_CONCURRENT_UPDATES))
+        .concurrent_updates(JournalProcessor(_CONCURRENT_UPDATES, grace=settings.shutdown_grace_seconds))
         .build()
     )
 

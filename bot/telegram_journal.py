@@ -9,7 +9,7 @@ processor removes it once every handler for it has finished, the moderators' car
 
 At start-up :meth:`UpdateJournal.replay` puts what a stopped process left back into the queue, in
 update-id order, before PTB fetches anything new. A stop (SIGTERM, SIGINT) gives the updates in hand
-``STOP_GRACE_SECONDS`` and leaves the rest journalled for the next start
+``CLASSMOD_SHUTDOWN_GRACE_SECONDS`` and leaves the rest journalled for the next start
 (:class:`JournalledApplication`). The journal holds message text: nothing here logs it, only ids.
 """
 
@@ -42,8 +42,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-STOP_GRACE_SECONDS = 5.0
-"""How long a stop waits for the updates in hand; `docker stop` sends SIGKILL 10 s after SIGTERM."""
+STOP_GRACE_SECONDS = 8.0
+"""The default wait for the updates in hand at a stop (the setting's default); `docker stop` kills at 10 s."""
 
 # Update ids this process has taken in, so a copy Telegram delivers again (the batch a killed process
 # never confirmed) is not handled beside the journalled one, even after that one has been forgotten.
@@ -191,8 +191,10 @@ class JournalProcessor(BaseUpdateProcessor):
     finished, the moderators' card included. One a stop cancels stays in the journal.
     """
 
-    def __init__(self, max_concurrent_updates: int) -> None:
+    def __init__(self, max_concurrent_updates: int, *, grace: float = STOP_GRACE_SECONDS) -> None:
         super().__init__(max_concurrent_updates)
+        self.grace = grace
+        """How long a stop waits for the updates in hand (``CLASSMOD_SHUTDOWN_GRACE_SECONDS``)."""
         self.journal: UpdateJournal | None = None
         self._in_hand: set[asyncio.Task[Any]] = set()
         self._is_leaving = False
@@ -247,7 +249,7 @@ class JournalledApplication(Application[Any, Any, Any, Any, Any, Any]):
 
     PTB's own stop (after SIGTERM or SIGINT, the updater stopped first, so nothing new comes in)
     waits for every queued update, which can take minutes when cards wait behind Telegram's
-    20-messages-a-minute limit for a group. This one waits ``STOP_GRACE_SECONDS``, then cancels what
+    20-messages-a-minute limit for a group. This one waits the processor's ``grace``, then cancels what
     is left; the journal keeps it for the next start.
     """
 
@@ -262,9 +264,9 @@ class JournalledApplication(Application[Any, Any, Any, Any, Any, Any]):
             logger.info(
                 "stopping: finishing the %d update(s) in hand for up to %g s",
                 processor.in_hand + waiting,
-                STOP_GRACE_SECONDS,
+                processor.grace,
             )
-        deadline = asyncio.get_running_loop().call_later(STOP_GRACE_SECONDS, processor.leave_in_journal)
+        deadline = asyncio.get_running_loop().call_later(processor.grace, processor.leave_in_journal)
         try:
             await super().stop()
         finally:
