@@ -253,6 +253,17 @@ async def test_a_kill_at_a_random_point_loses_nothing_and_makes_no_second_case(
     cases = site.cases_by_message()
     assert sorted(cases) == sorted(str(message) for message in abusive), where
     assert set(cases.values()) == {1}, f"a message got two cases ({where})"
-    carded = {title.split("#", 1)[1].split(" ", 1)[0] for title in site.cards()}
-    assert carded >= {str(case.id) for case in site.store.cases(limit=100)}, where
+    carded = [title.split("#", 1)[1].split(" ", 1)[0] for title in site.cards()]
+    assert sorted(carded) == sorted(str(case.id) for case in site.store.cases(limit=100)), where  # once each
+    deleted = [
+        call.params["message_id"]
+        for call in site.fake.calls_to("DELETE", "/channels/{channel_id}/messages/{message_id}", ok=True)
+        if call.params["channel_id"] == GENERAL
+    ]
+    assert sorted(deleted) == sorted(abusive), f"each abusive message deleted once ({where})"
+    for case in site.store.cases(limit=100):
+        hides = [
+            item for item in site.store.case_actions(case.id) if item.action == "hide" and item.actor == "bot"
+        ]
+        assert hides[-1].outcome == "ok", f"case {case.id}: {hides[-1]} ({where})"
     _assert_no_text_in_logs(site, [_abusive(index) for index in range(10)] + CLEAN)
