@@ -211,6 +211,189 @@ def test_finds_each_of_several_numbers_written_one_after_another(text: str, numb
     assert [text[hit.start : hit.end] for hit in find_personal_data(text) if hit.kind == "phone"] == numbers
 
 
+# --- international phone numbers: + or 00 means international, anything else stays UK-first --------
+
+INTERNATIONAL_PHONES: list[tuple[str, str]] = [
+    ("my number is +48 601 234 567 thanks", "+48 601 234 567"),
+    ("text me on 0048 601 234 567", "0048 601 234 567"),
+    ("call +380 (67) 123-45-67 after 5", "+380 (67) 123-45-67"),
+    ("it's +380.67.123.45.67.", "+380.67.123.45.67"),
+    ("WhatsApp (+33) 6 12 34 56 78", "(+33) 6 12 34 56 78"),
+    ("ring +1 (415) 555-2671 tonight", "+1 (415) 555-2671"),
+    ("my UAE number: +971 50 123 4567", "+971 50 123 4567"),
+    ("yeni numaram 00 90 532 123 45 67", "00 90 532 123 45 67"),
+    ("my number is +48601234567", "+48601234567"),
+    ("text me on 0048601234567", "0048601234567"),
+    ("+48-601-234-567 is mine", "+48-601-234-567"),
+    ("+1.415.555.2671", "+1.415.555.2671"),
+    ("+7 (912) 345-67-89", "+7 (912) 345-67-89"),
+    ("+49 (0) 151 23456789", "+49 (0) 151 23456789"),
+    ("my number is +48 (0) 601 234 567", "+48 (0) 601 234 567"),
+    ("or 0048 (0) 601 234 567", "0048 (0) 601 234 567"),
+    ("[+48] 601 234 567", "[+48] 601 234 567"),
+    ("+48 601/234/567", "+48 601/234/567"),
+    ("+ 48 601 234 567", "+ 48 601 234 567"),
+    ("+86 138 0013 8000", "+86 138 0013 8000"),
+    ("+91 98765 43210", "+91 98765 43210"),
+    ("+234 803 123 4567", "+234 803 123 4567"),
+    ("+55 11 91234-5678", "+55 11 91234-5678"),
+    ("+90 (532) 123 45 67", "+90 (532) 123 45 67"),
+    ("text me +380671234567pls", "+380671234567"),
+    ("my number (+48 601 234 567) is new", "+48 601 234 567"),
+    ("+48\u00a0601\u00a0234\u00a0567", "+48\u00a0601\u00a0234\u00a0567"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), INTERNATIONAL_PHONES)
+def test_finds_international_phone_numbers_however_they_are_written(text: str, expected: str) -> None:
+    hits = find_personal_data(text)
+
+    assert [(hit.kind, text[hit.start : hit.end]) for hit in hits] == [("phone", expected)]
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("00 90 532 123 45 67 00 90 532 123 45 68", ["00 90 532 123 45 67", "00 90 532 123 45 68"]),
+        ("+48601234567+48601234568", ["+48601234567", "+48601234568"]),
+        ("+380 67 123 45 67 07911 123456", ["+380 67 123 45 67", "07911 123456"]),
+        (
+            "+48 601 234 567, 0048 601 234 568 and +33 6 12 34 56 78",
+            ["+48 601 234 567", "0048 601 234 568", "+33 6 12 34 56 78"],
+        ),
+        ("+48 (0) 601 234 567 +48 (0) 601 234 568", ["+48 (0) 601 234 567", "+48 (0) 601 234 568"]),
+    ],
+)
+def test_finds_each_of_several_international_numbers(text: str, numbers: list[str]) -> None:
+    assert [text[hit.start : hit.end] for hit in find_personal_data(text) if hit.kind == "phone"] == numbers
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "06 12 34 56 78",  # a French mobile written nationally: without + or 00 it is read as UK
+        "601 234 567",
+        "067 123 45 67",
+    ],
+)
+def test_numbers_without_an_international_prefix_stay_uk_first(text: str) -> None:
+    assert find_personal_data(text) == []
+
+
+@pytest.mark.parametrize(
+    "other", ["0048601234567", "+48-601-234-567", "(+48) 601 234 567", "+48 (0) 601 234 567"]
+)
+def test_one_international_number_written_many_ways_has_one_key(other: str) -> None:
+    assert contact_key("phone", other) == contact_key("phone", "+48 601 234 567") == "phone:+48601234567"
+
+
+# --- payment cards: every scheme, Luhn-valid; unusual lengths need a card's shape or a card word ----
+
+CARDS: list[tuple[str, str]] = [
+    ("visa 16: 4111 1111 1111 1111", "4111 1111 1111 1111"),
+    ("4222 2222 2222 2", "4222 2222 2222 2"),  # Visa, 13 digits
+    ("4111 1111 1111 1111 110", "4111 1111 1111 1111 110"),  # Visa, 19 digits
+    ("5555-5555-5555-4444", "5555-5555-5555-4444"),  # Mastercard
+    ("2223 0031 2200 3222", "2223 0031 2200 3222"),  # Mastercard 2-series
+    ("2223003122003222", "2223003122003222"),
+    ("3782 822463 10005", "3782 822463 10005"),  # Amex
+    ("3782-822463-10005", "3782-822463-10005"),
+    ("6011 0009 9013 9424", "6011 0009 9013 9424"),  # Discover
+    ("6500 1234 5678 9017", "6500 1234 5678 9017"),
+    ("6011 4960 3012 3456 781", "6011 4960 3012 3456 781"),  # Discover, 19 digits
+    ("3530 1113 3330 0000", "3530 1113 3330 0000"),  # JCB
+    ("3566 1111 2222 3333 449", "3566 1111 2222 3333 449"),  # JCB, 19 digits
+    ("my JCB card is 35281234567890125", "35281234567890125"),  # JCB, 17 digits run together
+    ("3056 930902 5904", "3056 930902 5904"),  # Diners, 14 digits
+    ("diners club card 36006666333344", "36006666333344"),
+    ("6759 6498 2648", "6759 6498 2648"),  # Maestro, 12 digits
+    ("my maestro long number is 501812345673", "501812345673"),
+    ("6759649826438453", "6759649826438453"),  # Maestro, 16 digits
+    ("6759 6498 2643 8453 128", "6759 6498 2643 8453 128"),  # Maestro, 19 digits
+    ("6212 3456 7890 1232", "6212 3456 7890 1232"),  # UnionPay
+    ("UnionPay 62123456789012347", "62123456789012347"),  # 17 digits
+    ("card no 621234567890123457 exp 03/29", "621234567890123457"),  # 18 digits
+    ("6212-3456-7890-1234-569", "6212-3456-7890-1234-569"),  # UnionPay, 19 digits
+    ("2200 1234 5678 9019", "2200 1234 5678 9019"),  # Mir
+    ("4111111111111111 cvv 123", "4111111111111111"),
+    ("card 4111 1111 1111 1111 123 is the cvv", "4111 1111 1111 1111"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CARDS)
+def test_finds_payment_cards_of_every_scheme(text: str, expected: str) -> None:
+    hits = find_personal_data(text)
+
+    assert [(hit.kind, text[hit.start : hit.end]) for hit in hits] == [("card", expected)]
+
+
+# --- ordinary digit runs: none of them is personal data ----------------------------------------
+
+ORDINARY_DIGIT_RUNS: list[str] = [
+    # order, ticket and tracking numbers: Luhn-valid with a card's prefix, but not a card's length
+    # or shape, and no card word
+    "Order 501812345673 has shipped",
+    "order number 4000000000006",
+    "your order 6011000990136 is ready",
+    "tracking 35281234567890125",
+    "ref 621234567890123457",
+    "ticket 6212345678901234569",
+    "order #112233445566",
+    "order 2024-000123-45",
+    "Your order 0048601234 has shipped",
+    # dates and times
+    "12.03.2024",
+    "2024-03-12",
+    "dates 12.03.2024 13.03.2024 14.03.2024 15.03.2024",
+    "dates 2024-03-12 2024-03-19 2024-03-26",
+    "12/03/2024 - 19/03/2024",
+    "10:30-11:45",
+    "10.30-11.45 and 12.00-13.15",
+    "2024 03 12 10 30 11 45",
+    # money
+    "£1,234.56",
+    "€1.234,56 or £1,234,567,890.12",
+    "1 234 567,89 zł",
+    "the answer is 0.5555555555554444",
+    # rooms, pages, books, courses, registers
+    "room 0.12, Room 2.045 and room B2.05",
+    "rooms 101, 102 and 204",
+    "pages 120-145, 150-162, 170-181",
+    "pp. 1201-1245",
+    "ISBN 978-0-14-044913-6",
+    "ISBN 0-14-044913-6",
+    "ISBN 978 0 14 044913 6",
+    "course CS101, MATH 1001 2002 3003 and ENG-1002",
+    "module 6CS012 2024-25",
+    "register numbers 0012 0013 0014 0015",
+    "class register 01 02 03 04 05 06 07 08 09 10",
+    "students 001 002 003 004 005",
+    # scores, years, signed numbers, dialling codes on their own
+    "12 15 18 20",
+    "1998 2004 2010",
+    "1998 2004 2010 2016 2022",
+    "temperatures +12 +15 +18 +20",
+    "points +15 +18 +20 +25 +30",
+    "country codes +48 and +380, and 0044 for the UK",
+    "The total was 1 234 567 890 123 points",
+    "1234567890123456789",
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY_DIGIT_RUNS)
+def test_ignores_ordinary_digit_runs(text: str) -> None:
+    assert find_personal_data(text) == []
+
+
+def test_uk_postcodes_stay_postcodes_beside_digit_runs() -> None:
+    text = "L20 3AB, SW1A 1AA, 12 15 18 20"
+
+    assert [(hit.kind, text[hit.start : hit.end]) for hit in find_personal_data(text)] == [
+        ("postcode", "L20 3AB"),
+        ("postcode", "SW1A 1AA"),
+    ]
+
+
 def test_prefers_the_longer_hit_when_two_overlap() -> None:
     text = "sort code 12-34-56 12345678"
 
@@ -291,6 +474,21 @@ def test_never_raises_on_digit_heavy_text(text: str) -> None:
     ],
 )
 def test_handles_long_and_odd_text(text: str) -> None:
+    _assert_well_formed(text, find_personal_data(text))
+
+
+def test_returns_on_a_megabyte_of_digit_heavy_text() -> None:
+    # No time is asserted (machines differ); the caps on parses keep this to seconds, not minutes.
+    pieces = [
+        "+380 (67) 123-45-67 ",
+        "00 90 532 123 45 67 00 90 ",
+        "4111 1111 1111 1111 110 ",
+        "6759649826438453128 ",
+        "12.03.2024 10:30-11:45 £1,234.56 ",
+        "0012 0013 0014 0015 +12 +15 ",
+    ]
+    text = ("".join(pieces) * (1_000_000 // len("".join(pieces)) + 1))[:1_000_000]
+
     _assert_well_formed(text, find_personal_data(text))
 
 
