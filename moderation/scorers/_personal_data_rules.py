@@ -26,7 +26,9 @@ __all__ = [
     "find_passports",
     "find_phones",
     "find_postcodes",
+    "is_valid_phone",
     "obfuscated_email_parts",
+    "parse_phone",
 ]
 
 Span = tuple[int, int]
@@ -120,16 +122,45 @@ _PHONE_DIGITS = range(8, 16)  # "0800 1111" to "+44 (0)7911 123456" written with
 _MAX_PARSES = 200  # per text: a page of digit groups must not take seconds
 
 
+# "+48 (0) 601 234 567": people write the UK's "(0)" into numbers of countries that have no trunk zero.
+_TRUNK_ZERO = re.compile(r"[(\[]\s?0\s?[)\]]")
+
+
+def parse_phone(candidate: str) -> phonenumbers.PhoneNumber | None:
+    """The number the text is (UK when it has no + or 00), preferring a valid reading; ``None`` if none."""
+    readings = (candidate, _TRUNK_ZERO.sub(" ", candidate))
+    first: phonenumbers.PhoneNumber | None = None
+    for written in readings[: 1 + (readings[1] != candidate)]:
+        try:
+            number = phonenumbers.parse(written, "GB")
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return number
+        first = first or number
+    return first
+
+
 def is_valid_phone(candidate: str) -> bool:
-    """Whether the text is one valid phone number (UK when it has no country code)."""
-    try:
-        return phonenumbers.is_valid_number(phonenumbers.parse(candidate, "GB"))
-    except phonenumbers.NumberParseException:
-        return False
+    """Whether the text is one valid phone number (UK when it has no + or 00 before a country code)."""
+    number = parse_phone(candidate)
+    return number is not None and phonenumbers.is_valid_number(number)
 
 
-def _numbers_run_together(text: str) -> Iterator[Span]:
-    parses = 0
+class _ParseBudget:
+    """The library parses one text may still spend, shared by the checks that try candidates one by one."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    def spend(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def _numbers_run_together(text: str, budget: _ParseBudget) -> Iterator[Span]:
     for run in _GROUP_RUN.finditer(text):
         groups = [group.span() for group in _DIGIT_GROUP.finditer(run.group())][:_MAX_GROUPS_PER_RUN]
         first = 0
@@ -140,8 +171,7 @@ def _numbers_run_together(text: str) -> Iterator[Span]:
                 # Written as people write numbers (0..., +44..., 0044...): "12 14 16 18 20" is scores.
                 if candidate[0] not in "0+" or len(_DIGIT.findall(candidate)) not in _PHONE_DIGITS:
                     continue
-                parses += 1
-                if parses > _MAX_PARSES:
+                if not budget.spend():
                     return
                 if is_valid_phone(candidate):  # the longest valid number from here
                     yield run.start() + start, run.start() + end
@@ -151,16 +181,84 @@ def _numbers_run_together(text: str) -> Iterator[Span]:
                 first += 1
 
 
+# A number that starts with + or 00 (the international prefix of the UK and most of the world) is read
+# as international, its groups split by spaces, dots, dashes, slashes or brackets, and ended by anything
+# else: "+380.67.123.45.67", "(+33) 6 12 34 56 78", "+48601234567pls". The library's matcher finds most
+# of these; this finds the rest: several run together, a "(0)" it does not expect, letters straight after.
+_INTERNATIONAL_RUN = re.compile(
+    r"(?<!\d)(?<!\d[.,])(?:(?<!\+)\+|(?<![\w+])00)(?:[\s.()\[\]/+\u2013\u2014-]{0,3}\d)+"
+)
+_INTERNATIONAL_GROUP = re.compile(r"(?:\+\s?)?\d+")
+_INTERNATIONAL_DIGITS = range(7, 18)  # "+683 4002" (Niue) to "00" and fifteen digits
+_MAX_GROUPS_PER_INTERNATIONAL = 8  # "00 380 (0) 67 123 45 67" and one more
+
+
+def _is_international_start(group: str) -> bool:
+    return group.startswith(("+", "00"))
+
+
+def _international_numbers(text: str, budget: _ParseBudget) -> Iterator[Span]:
+    for run in _INTERNATIONAL_RUN.finditer(text):
+        groups = [
+            (group.start(), group.end(), group.group())
+            for group in _INTERNATIONAL_GROUP.finditer(run.group())
+        ]
+        first = 0
+        while first < len(groups):
+            found = None
+            for last in range(min(len(groups), first + _MAX_GROUPS_PER_INTERNATIONAL), first, -1):
+                # A second "+" starts another number; so may "00", but "0000" ends many numbers.
+                if any(group[2].startswith("+") for group in groups[first + 1 : last]):
+                    continue
+                candidate = run.group()[groups[first][0] : groups[last - 1][1]]
+                if len(_DIGIT.findall(candidate)) not in _INTERNATIONAL_DIGITS:
+                    continue
+                if not budget.spend():
+                    return
+                if is_valid_phone(candidate):  # the longest valid number from here
+                    found = last
+                    yield run.start() + groups[first][0], run.start() + groups[last - 1][1]
+                    break
+            first = found if found is not None else first + 1
+            while first < len(groups) and not _is_international_start(groups[first][2]):
+                first += 1
+
+
+def _balanced(text: str, start: int, end: int) -> Span:
+    # "(+33) 6 12 34 56 78" keeps its bracket; "(+48 601 234 567)" is the number inside its brackets.
+    found = text[start:end]
+    opened, closed = found.count("(") + found.count("["), found.count(")") + found.count("]")
+    if opened > closed and found[0] in "([":
+        start += 1
+        while start < end and text[start].isspace():
+            start += 1
+    elif closed > opened and start > 0 and text[start - 1] in "([":
+        start -= 1
+    return start, end
+
+
+def _library_and_run_together_numbers(text: str) -> Iterator[Span]:
+    budget = _ParseBudget(_MAX_PARSES)
+    matcher = phonenumbers.PhoneNumberMatcher(text, "GB", leniency=phonenumbers.Leniency.VALID)
+    for found in matcher:
+        yield found.start, found.end
+    yield from _numbers_run_together(text, budget)
+    yield from _international_numbers(text, budget)
+
+
 def find_phones(text: str) -> Iterator[Span]:
-    """Yield valid phone numbers, UK-shaped numbers beside a phone word, and spoken numbers."""
+    """Yield valid phone numbers, UK-shaped numbers beside a phone word, and spoken numbers.
+
+    A number written with + or 00 is read as international; any other is read as a UK number.
+    """
     if _DIGIT_RUN.search(text):
+        spans: list[Span] = []
         try:
-            matcher = phonenumbers.PhoneNumberMatcher(text, "GB", leniency=phonenumbers.Leniency.VALID)
-            for found in matcher:
-                yield found.start, found.end
-            yield from _numbers_run_together(text)
+            for span in _library_and_run_together_numbers(text):
+                spans.append(_balanced(text, *span))
         except Exception:  # a library failure must not stop the other checks
             pass
+        yield from spans
         for match in _PHONE_SHAPE.finditer(text):
             if not _is_counting("".join(_DIGIT.findall(match.group()))) and _has_context(
                 _PHONE_CONTEXT, text, match.start(), match.end(), 40, 25

@@ -120,11 +120,8 @@ def contact_key(kind: str, found: str) -> str | None:
 
     """
     if kind == "phone":
-        try:
-            number = phonenumbers.parse(found, "GB")
-        except phonenumbers.NumberParseException:
-            return None
-        if number.extension:
+        number = rules.parse_phone(found)
+        if number is None or number.extension:
             return None
         return f"phone:{phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)}"
     if kind == "email":
