@@ -188,39 +188,41 @@ def _numbers_run_together(text: str, budget: _ParseBudget) -> Iterator[Span]:
 _INTERNATIONAL_RUN = re.compile(
     r"(?<!\d)(?<!\d[.,])(?:(?<!\+)\+|(?<![\w+])00)(?:[\s.()\[\]/+\u2013\u2014-]{0,3}\d)+"
 )
-_INTERNATIONAL_GROUP = re.compile(r"(?:\+\s?)?\d+")
+_INTERNATIONAL_GROUP = re.compile(r"(?P<plus>\+\s?)?(?P<digits>\d+)")
 _INTERNATIONAL_DIGITS = range(7, 18)  # "+683 4002" (Niue) to "00" and fifteen digits
 _MAX_GROUPS_PER_INTERNATIONAL = 8  # "00 380 (0) 67 123 45 67" and one more
-
-
-def _is_international_start(group: str) -> bool:
-    return group.startswith(("+", "00"))
+_MAX_GROUPS_PER_INTERNATIONAL_RUN = 64  # a dozen numbers one after another
 
 
 def _international_numbers(text: str, budget: _ParseBudget) -> Iterator[Span]:
     for run in _INTERNATIONAL_RUN.finditer(text):
-        groups = [
-            (group.start(), group.end(), group.group())
-            for group in _INTERNATIONAL_GROUP.finditer(run.group())
-        ]
+        groups = list(
+            itertools.islice(_INTERNATIONAL_GROUP.finditer(run.group()), _MAX_GROUPS_PER_INTERNATIONAL_RUN)
+        )
+        digits_before = list(
+            itertools.accumulate((len(group.group("digits")) for group in groups), initial=0)
+        )
         first = 0
         while first < len(groups):
+            # A second "+" starts another number; so may "00", but "0000" ends many numbers too.
+            stop = first + 1
+            while stop < min(len(groups), first + _MAX_GROUPS_PER_INTERNATIONAL) and not groups[stop]["plus"]:
+                stop += 1
             found = None
-            for last in range(min(len(groups), first + _MAX_GROUPS_PER_INTERNATIONAL), first, -1):
-                # A second "+" starts another number; so may "00", but "0000" ends many numbers.
-                if any(group[2].startswith("+") for group in groups[first + 1 : last]):
-                    continue
-                candidate = run.group()[groups[first][0] : groups[last - 1][1]]
-                if len(_DIGIT.findall(candidate)) not in _INTERNATIONAL_DIGITS:
+            for last in range(stop, first, -1):
+                if digits_before[last] - digits_before[first] not in _INTERNATIONAL_DIGITS:
                     continue
                 if not budget.spend():
                     return
-                if is_valid_phone(candidate):  # the longest valid number from here
+                start, end = groups[first].start(), groups[last - 1].end()
+                if is_valid_phone(run.group()[start:end]):  # the longest valid number from here
                     found = last
-                    yield run.start() + groups[first][0], run.start() + groups[last - 1][1]
+                    yield run.start() + start, run.start() + end
                     break
             first = found if found is not None else first + 1
-            while first < len(groups) and not _is_international_start(groups[first][2]):
+            while first < len(groups) and not (
+                groups[first]["plus"] or groups[first]["digits"].startswith("00")
+            ):
                 first += 1
 
 
