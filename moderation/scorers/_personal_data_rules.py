@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import phonenumbers
 
@@ -423,9 +423,41 @@ def find_passports(text: str) -> Iterator[Span]:
 
 # --- money -------------------------------------------------------------------------------------
 
+# Card numbers are 12 to 19 digits, run together or in the groups printed on cards: fours (the last
+# shorter), or 4-6-4 and 4-6-5 (Diners, Amex). A group after a card may be its expiry or CVV.
 _CARD = re.compile(
-    r"(?<!\d)(?<!\d[ -])(?:\d{4}(?P<sep>[ -]?)\d{4}(?P=sep)\d{4}(?P=sep)\d{1,4}(?:(?P=sep)\d{3})?"
-    r"|\d{4}(?P<amex>[ -]?)\d{6}(?P=amex)\d{4,5}|\d{13,19})(?![ -]?\d)"
+    r"(?<!\d)(?<!\d[ .,-])(?:\d{4}(?P<sep>[ -])\d{4}(?P=sep)\d{4}(?:(?P=sep)\d{1,4}(?:(?P=sep)\d{1,4})?)?"
+    r"|\d{4}(?P<wide>[ -])\d{6}(?P=wide)\d{4,5}|\d{12,19})(?![ -]?\d)"
+)
+_CARD_GROUP = re.compile(r"\d+")
+# Issuer prefixes, from the lowest to the highest prefix of one length, and the lengths each issues.
+_ANY_LENGTH, _LONG = range(12, 20), range(16, 20)
+_CARD_SCHEMES: tuple[tuple[str, str, Sequence[int]], ...] = (
+    ("4", "4", (13, 16, 19)),  # Visa
+    ("51", "55", (16,)),  # Mastercard
+    ("2221", "2720", (16,)),  # Mastercard 2-series
+    ("34", "34", (15,)),  # American Express
+    ("37", "37", (15,)),
+    ("6011", "6011", _LONG),  # Discover
+    ("644", "649", _LONG),
+    ("65", "65", _LONG),
+    ("3528", "3589", _LONG),  # JCB
+    ("300", "305", range(14, 20)),  # Diners Club
+    ("3095", "3095", range(14, 20)),
+    ("36", "36", range(14, 20)),
+    ("38", "39", range(14, 20)),
+    ("50", "50", _ANY_LENGTH),  # Maestro (and Verve, RuPay, Elo in these ranges)
+    ("56", "69", _ANY_LENGTH),
+    ("62", "62", _LONG),  # UnionPay
+    ("81", "82", _LONG),  # UnionPay and RuPay
+    ("2200", "2204", _LONG),  # Mir
+)
+_USUAL_CARD_LENGTHS = (15, 16)
+_CARD_CONTEXT = re.compile(
+    r"\b(?:cards?|credit|debit|visa|master\s?card|amex|american\s+express|maestro|"
+    r"discover|jcb|diners(?:\s+club)?|union\s?pay|cvv2?|cvc2?|cv2|csc|security\s+code|exp(?:iry|ires)?|"
+    r"valid\s+(?:thru|through|until|to)|long\s+number)\b",
+    _I,
 )
 
 
@@ -438,22 +470,37 @@ def _passes_luhn(digits: str) -> bool:
 
 
 def _has_issuer_prefix(digits: str) -> bool:
-    length, two, four = len(digits), int(digits[:2]), int(digits[:4])
-    if digits[0] == "4":
-        return length in (13, 16, 19)
-    if two in (34, 37):
-        return length == 15
-    if 51 <= two <= 55 or 2221 <= four <= 2720:
-        return length == 16
-    return four == 6011 or two == 50 or 56 <= two <= 69
+    return any(
+        len(digits) in lengths and low <= digits[: len(low)] <= high for low, high, lengths in _CARD_SCHEMES
+    )
+
+
+def _card_candidates(match: re.Match[str]) -> Iterator[Span]:
+    yield match.span()
+    groups = [group.span() for group in _CARD_GROUP.finditer(match.group())]
+    if len(groups) >= 4:  # the number without the short group after it
+        yield match.start(), match.start() + groups[-2][1]
 
 
 def find_cards(text: str) -> Iterator[Span]:
-    """Yield payment card numbers with a real issuer prefix that pass the Luhn check."""
+    """Yield payment card numbers of a real scheme and length that pass the Luhn check.
+
+    A number of an unusual length (12 to 14, 17 to 19 digits) must be grouped as on a card or
+    be near a word such as "card", "visa" or "expiry"; ordinary digit runs are neither.
+    """
     for match in _CARD.finditer(text):
-        digits = "".join(_DIGIT.findall(match.group()))
-        if 13 <= len(digits) <= 19 and _has_issuer_prefix(digits) and _passes_luhn(digits):
-            yield match.span()
+        for start, end in _card_candidates(match):
+            found = text[start:end]
+            digits = "".join(str(int(digit)) for digit in _DIGIT.findall(found))
+            if not (_has_issuer_prefix(digits) and _passes_luhn(digits)):
+                continue
+            if (
+                len(digits) in _USUAL_CARD_LENGTHS
+                or not found.isdecimal()
+                or _has_context(_CARD_CONTEXT, text, start, end, 40, 25)
+            ):
+                yield start, end
+            break
 
 
 # A sort code may touch an account number but not another group of one or two digits, and an
