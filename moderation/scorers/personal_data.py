@@ -1,7 +1,9 @@
-"""Find and mask personal data in chat text: phone numbers, emails, addresses and UK identifiers.
+"""Find and mask personal data in chat text: phone numbers, emails, addresses, cards and UK identifiers.
 
-The detector is UK-first and pure: the same text always gives the same hits, nothing is read or
-written, and no input makes it raise. Spans are character offsets into the text passed in.
+The detector is UK-first and pure: a phone number written with + or 00 is read as international and
+any other as a UK one; the same text always gives the same hits, nothing is read or written, no input
+makes it raise, and caps on library calls bound the time a long text takes. Spans are character
+offsets into the text passed in.
 """
 
 from __future__ import annotations
