@@ -39,7 +39,7 @@ class FileServer:
     supports_range: bool = True
     base_url: str = ""
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
-    redirects: dict[str, str] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)  # path to a path here, or to a URL
     drops: dict[str, int] = field(default_factory=dict)
     requests: list[SeenRequest] = field(default_factory=list)
 
@@ -49,7 +49,9 @@ class FileServer:
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_bytes(data)
         if headers:
-            self.headers["/" + path.lstrip("/")] = {name.replace("_", "-"): value for name, value in headers.items()}
+            self.headers["/" + path.lstrip("/")] = {
+                name.replace("_", "-"): value for name, value in headers.items()
+            }
         return self.url(path)
 
     def drop_after(self, path: str, sent: int) -> None:
@@ -75,7 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
         extra = fake.headers.get(path, {})
         if path in fake.redirects:
             self.send_response(302)
-            self.send_header("Location", fake.url(fake.redirects[path]))
+            target = fake.redirects[path]
+            self.send_header("Location", target if "://" in target else fake.url(target))
             self._send_headers(extra, length=0)
             return
         file = fake.root / path.lstrip("/")
