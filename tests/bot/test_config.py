@@ -376,4 +376,5 @@ def test_a_hub_mirror_is_accepted_without_its_trailing_slash(monkeypatch: pytest
     monkeypatch.setenv("CLASSMOD_MODEL_HUB_URL", "http://127.0.0.1:8080/hf-mirror/")
 
     assert load_settings().model_hub_url == "http://127.0.0.1:8080/hf-mirror"
-    assert Settings().model_hub_url == "https://huggingface.co"
+    monkeypatch.delenv("CLASSMOD_MODEL_HUB_URL")
+    assert load_settings().model_hub_url == "https://huggingface.co"
