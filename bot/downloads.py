@@ -139,7 +139,7 @@ class Downloader:
                 be written, or it does not match its hash (it is then deleted).
         """
         if destination.is_file():
-            if remote.sha256 and file_sha256(destination).startswith(remote.sha256):
+            if remote.sha256 and file_sha256(destination).startswith(remote.sha256.lower()):
                 return destination
             destination.unlink()
         part = destination.with_name(destination.name + ".part")
