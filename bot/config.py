@@ -67,7 +67,14 @@ class Settings(BaseSettings):
     )
 
     model_variant: DetoxifyVariant = Field(default="unbiased-small", description="Detoxify variant")
-    model_dir: Path = Field(default=Path("models"), description="where offline Detoxify bundles live")
+    model_dir: Path = Field(
+        default=Path("models"), description="where offline Detoxify bundles and the sentence encoder live"
+    )
+    model_hub_url: str = Field(
+        default="https://huggingface.co",
+        description="the Hugging Face Hub, or a mirror, that `model fetch` downloads the sentence encoder "
+        "from when its package is not installed",
+    )
     model_device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="auto: cuda when torch sees a GPU, else cpu"
     )
@@ -187,6 +194,11 @@ class Settings(BaseSettings):
     def _known_bot_api(cls, value: str) -> str:
         return _normalise_bot_api_url(value)
 
+    @field_validator("model_hub_url")
+    @classmethod
+    def _check_model_hub_url(cls, value: str) -> str:
+        return _hub_url(value)
+
     @field_validator("discord_api_url")
     @classmethod
     def _discord_api(cls, value: str) -> str:
@@ -266,6 +278,7 @@ def _normalise_bot_api_url(url: str) -> str:
     path = parts.path.rstrip("/")
     return urlunsplit((parts.scheme, parts.netloc, path if path.endswith("/bot") else f"{path}/bot", "", ""))
 
+
 def _discord_api_url(url: str) -> str:
     """The REST base discord.py builds every URL from: a proxy's root, its ``/api``, or ``/api/v10``."""
     example = "https://discord.com or a REST proxy's http://host:port"
@@ -288,6 +301,17 @@ def _discord_gateway_url(url: str) -> str:
     example = "wss://gateway.discord.gg/ or a self-hosted gateway's ws://host:port"
     gateway = _web_url(url, ("ws", "wss"), example)
     return gateway if urlsplit(gateway).path else gateway + "/"
+
+
+def _hub_url(url: str) -> str:
+    """The Hub's root, without a trailing slash; it is public, so it needs no credentials."""
+    parts = urlsplit(url.strip())
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise ValueError(
+            "must hold no user name or password, and no query or fragment: give the Hub's or the mirror's "
+            "address only, e.g. https://huggingface.co"
+        )
+    return _web_url(url, ("http", "https"), "https://huggingface.co or a mirror's http(s)://host").rstrip("/")
 
 
 def _web_url(url: str, schemes: tuple[str, ...], example: str) -> str:

