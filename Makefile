@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 
-.PHONY: demo test test-slow install lint typecheck bench clean
+.PHONY: demo test test-slow install lint typecheck bench train clean
 
 $(BIN)/classmod: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test-slow: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Rebuild the shipped policy heads (policies/heads/) and their model card from policies/training/.
+train: install
+	$(BIN)/classmod model train
 
 bench: install
 	$(BIN)/python bench/check_speed.py

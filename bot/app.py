@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from adapters.base import Adapter
 from bot.config import Settings
@@ -11,11 +12,30 @@ from bot.pipeline import Pipeline
 from bot.store import Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
 from moderation.batching import ScoringService
+from moderation.errors import ScorerError
+from moderation.heads.model import default_heads_dir, load_heads
 from moderation.policy import Policy, load_policy
+from moderation.scorers.base import TextScorer
 from moderation.scorers.detoxify_scorer import LoadedScorer, load_text_scorer
 from moderation.scorers.engines import DEFAULT_PROBE_TEXTS
+from moderation.scorers.semantic import SemanticScorer, head_thresholds
+from moderation.scorers.sentence_encoder import (
+    DEFAULT_ENCODER,
+    SentenceEncoder,
+    encoder_path,
+    unpack_default_encoder,
+)
+from moderation.scorers.stack import ModelStack
 
-__all__ = ["Services", "load_scorer", "make_pipeline", "open_services"]
+__all__ = [
+    "Services",
+    "encoder_folder",
+    "heads_folder",
+    "load_scorer",
+    "load_semantic",
+    "make_pipeline",
+    "open_services",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +52,61 @@ class Services:
     """The micro-batcher every pipeline of this process shares (one is made when ``None``)."""
 
 
-def load_scorer(settings: Settings) -> LoadedScorer:
-    """Load Detoxify as configured, or the fallback with the reason, and say so loudly.
+def load_scorer(settings: Settings, policy: Policy) -> LoadedScorer:
+    """Load the text model and the policy heads as configured, and say loudly what is missing.
+
+    With Detoxify, the heads score beside it; without it, the heads are the main scorer and the
+    profanity fallback is used only when the heads cannot load either.
 
     Raises:
         ScorerError: Detoxify could not be loaded and ``require_detoxify`` is set.
     """
+    loaded = _load_text_model(settings)
+    if not settings.heads:
+        return replace(loaded, heads_reason="turned off (CLASSMOD_HEADS=false)")
+    try:
+        semantic = load_semantic(settings, policy)
+    except ScorerError as exc:
+        logger.warning("POLICY HEADS NOT LOADED: %s", exc)
+        return replace(loaded, heads_reason=str(exc))
+    logger.info("policy heads: %s over %s", semantic.heads.description, semantic.encoder.name)
+    scorers: list[TextScorer] = [semantic] if loaded.is_fallback else [loaded.scorer, semantic]
+    return replace(
+        loaded,
+        scorer=ModelStack(scorers),
+        text_model=None if loaded.is_fallback else loaded.scorer,
+        heads=f"{semantic.heads.description} over {semantic.encoder.name}, from {semantic.heads.path}",
+    )
+
+
+def load_semantic(settings: Settings, policy: Policy) -> SemanticScorer:
+    """The sentence encoder and the policy heads, verified, with thresholds from the policy.
+
+    Raises:
+        ScorerError: the encoder or the heads are missing, damaged, or do not belong together.
+    """
+    encoder = SentenceEncoder.load(encoder_folder(settings), threads=settings.model_threads)
+    heads = load_heads(heads_folder(settings), encoder_sha256=encoder.sha256)
+    return SemanticScorer(encoder, heads, head_thresholds(heads, policy))
+
+
+def heads_folder(settings: Settings) -> Path:
+    """The heads in use: as configured, else those `classmod learn` wrote, else the shipped ones."""
+    if settings.heads_dir is not None:
+        return settings.heads_dir
+    learned = settings.model_dir / "heads"
+    return learned if learned.is_dir() else default_heads_dir()
+
+
+def encoder_folder(settings: Settings) -> Path:
+    """The configured sentence encoder's folder, unpacking the default one where needed."""
+    if settings.encoder == DEFAULT_ENCODER:
+        return unpack_default_encoder(settings.model_dir)
+    configured = Path(settings.encoder)
+    return configured if configured.is_dir() else encoder_path(settings.model_dir, settings.encoder)
+
+
+def _load_text_model(settings: Settings) -> LoadedScorer:
     loaded = load_text_scorer(
         variant=settings.model_variant,
         bundle_dir=settings.model_dir,
@@ -58,7 +127,7 @@ def load_scorer(settings: Settings) -> LoadedScorer:
         )
     else:
         logger.info("scoring with %s", loaded.scorer.name)
-        note = getattr(loaded.scorer, "engine_note", None)
+        note = getattr(loaded.model, "engine_note", None)
         if note:
             logger.warning("inference engine: %s", note)
     return loaded
@@ -86,7 +155,7 @@ def open_services(
     """
     policy = policy or load_policy(settings.policy_file)
     store = Store.open(database_url or settings.database_url)
-    loaded = load_scorer(settings)
+    loaded = load_scorer(settings, policy)
     scoring = ScoringService(
         loaded.scorer,
         max_batch=settings.scoring_batch_size,

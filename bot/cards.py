@@ -9,7 +9,7 @@ from datetime import datetime
 from adapters.base import Button, Card
 from moderation.policy import Policy
 from moderation.scorers.personal_data import mask_personal_data
-from moderation.types import Category, Route
+from moderation.types import Category, Evidence, Route
 from moderation.verdicts import APPEAL_VERBS, Verb, offered_verbs
 
 __all__ = [
@@ -104,7 +104,7 @@ def build_card(
     text: str | None,
     flagged: Sequence[Category],
     clauses: Sequence[str],
-    evidence: Sequence[tuple[str, str, float]],
+    evidence: Sequence[Evidence],
     scores: dict[str, float],
     explanation: str,
     scorer: str,
@@ -137,8 +137,8 @@ def build_card(
         f"Where: {chat_title} · {when:%a %d %b %H:%M} UTC",
         _message_line(text, flagged, has_media=bool(media)),
         f"Clauses: {'; '.join(clause_titles) or '-'}",
-        "Evidence: "
-        + ("; ".join(f"{kind} ({source}, {score:.2f})" for kind, source, score in evidence) or "-"),
+        "Evidence: " + ("; ".join(_evidence(item, text) for item in evidence) or "-"),
+        *_similar(evidence),
         f"Scores: {shown_scores or '-'}",
         f"Why: {explanation}",
         "Done: " + (" · ".join(_done(line) for line in done) or "nothing yet"),
@@ -154,6 +154,28 @@ def build_card(
         media=tuple(media),
         key=f"case-{case_id}",
     )
+
+
+def _evidence(item: Evidence, text: str | None) -> str:
+    shown = f"{item.kind} ({item.source}, {item.score:.2f})"
+    if item.similar and text is not None and item.start is not None and item.end is not None:
+        sentence = " ".join(mask_personal_data(text[item.start : item.end]).split())
+        shown += f" in “{_clip(sentence)}”"
+    return shown
+
+
+def _similar(evidence: Sequence[Evidence]) -> list[str]:
+    """For a trained head's finding: the training examples it resembles, so moderators see why."""
+    return [
+        f"Similar to ({item.category.value}): "
+        + " · ".join(f"“{_clip(example)}”" for example in item.similar)
+        for item in evidence
+        if item.similar
+    ]
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _message_line(text: str | None, flagged: Sequence[Category], *, has_media: bool) -> str:

@@ -34,7 +34,7 @@ from bot.transcript import TranscriptError, demo_transcript_path, read_transcrip
 from moderation.engine import assess
 from moderation.errors import ModerationError
 from moderation.policy import Policy, load_policy
-from moderation.scorers.base import TextScorer
+from moderation.scorers.base import TextScorer, hits_of
 from moderation.types import AuthorHistory, ChatMessage, Decision, ModelScores, Role
 
 __all__ = ["app"]
@@ -153,7 +153,7 @@ def check(
         raise _fail("give TEXT, or --json to read JSON lines from standard input")
     try:
         policy = load_policy(settings.policy_file)
-        scorer = load_scorer(settings).scorer
+        scorer = load_scorer(settings, policy).scorer
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
     if text is None:
@@ -164,7 +164,7 @@ def check(
         return
     decision = _decide([(text, role)], scorer, policy)[0]
     if as_json:
-        sys.stdout.buffer.write(_json_line(views.decision_json(None, decision)) + b"\n")
+        sys.stdout.buffer.write(_json_line(views.decision_json(None, decision, text)) + b"\n")
     else:
         views.print_decision(out, text, decision)
 
@@ -234,8 +234,8 @@ def _flush(pending: list[tuple[Any, str, Role]], scorer: TextScorer, policy: Pol
     if not pending:
         return
     decisions = _decide([(text, role) for _, text, role in pending], scorer, policy)
-    for (item_id, _, _), decision in zip(pending, decisions, strict=True):
-        yield _json_line(views.decision_json(item_id, decision))
+    for (item_id, text, _), decision in zip(pending, decisions, strict=True):
+        yield _json_line(views.decision_json(item_id, decision, text))
     pending.clear()
 
 
@@ -244,7 +244,7 @@ def _decide(items: list[tuple[str, Role]], scorer: TextScorer, policy: Policy) -
     decisions = []
     for (text, role), (scores, error) in zip(items, _score([text for text, _ in items], scorer), strict=True):
         message = views.message_for_check(text, role, now)
-        model = ModelScores(scorer=scorer.name, labels=scores or {}, error=error)
+        model = ModelScores(scorer=scorer.name, labels=scores or {}, error=error, hits=hits_of(scores))
         decisions.append(assess(message, AuthorHistory(), policy, now, model))
     return decisions
 
@@ -546,6 +546,42 @@ def model_fetch(
             problems.append(str(exc))
     if problems:
         raise _fail("; ".join(problems))
+
+
+@model_app.command("train")
+def model_train(
+    ctx: typer.Context,
+    into: Annotated[
+        Path | None,
+        typer.Option("--out", help="where to write the heads; the heads shipped with classmod when unset"),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="training data folder (train/ and heldout/); the project's own when unset"),
+    ] = None,
+) -> None:
+    """Rebuild the policy heads from the training data, then measure them on the held-out split."""
+    from bot.app import encoder_folder
+    from bot.heads_training import train_and_measure
+    from moderation.heads.evaluation import format_table
+    from moderation.heads.model import default_heads_dir
+    from moderation.scorers.sentence_encoder import SentenceEncoder
+
+    settings = _settings(ctx)
+    target = into or default_heads_dir()
+    try:
+        policy = load_policy(settings.policy_file)
+        encoder = SentenceEncoder.load(encoder_folder(settings), threads=settings.model_threads)
+        trained = train_and_measure(
+            settings, policy, encoder, target, data_dir=data, progress=lambda step: err.print(f"· {step}")
+        )
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    out.print(
+        f"heads written to {target} ({trained.report.examples} examples, {trained.report.seconds:.0f} s)"
+    )
+    if trained.heldout:
+        out.print("held-out split:\n" + format_table(trained.heldout))
 
 
 @model_app.command("export-offline")

@@ -112,6 +112,21 @@ class Settings(BaseSettings):
     require_detoxify: bool = Field(
         default=False, description="fail at start-up instead of using the fallback"
     )
+    heads: bool = Field(
+        default=True,
+        description="score with the sentence encoder and the trained policy heads (beside Detoxify)",
+    )
+    heads_dir: Path | None = Field(
+        default=None,
+        description="the policy heads to use; <model_dir>/heads (written by `classmod learn`) when it "
+        "exists, else the heads shipped with classmod",
+    )
+    encoder: str = Field(
+        default="all-MiniLM-L6-v2",
+        min_length=1,
+        description="the sentence encoder: a folder name under <model_dir>/encoders, or a path to a "
+        "sentence-transformers folder",
+    )
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = Field(

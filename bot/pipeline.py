@@ -20,7 +20,7 @@ from moderation.batching import ScoringService
 from moderation.engine import assess
 from moderation.errors import AdapterError, ModerationError, ScorerError, StorageError
 from moderation.policy import Policy
-from moderation.scorers.base import TextScorer
+from moderation.scorers.base import TextScorer, hits_of
 from moderation.scorers.personal_data import mask_personal_data
 from moderation.types import (
     ActionKind,
@@ -296,7 +296,7 @@ class Pipeline:
             text=message.text,
             flagged=decision.flagged,
             clauses=decision.clauses,
-            evidence=[(item.kind, item.source, item.score) for item in decision.evidence],
+            evidence=decision.evidence,
             scores={category.value: score for category, score in decision.scores.items()},
             explanation=decision.explanation,
             scorer=decision.scorer,
@@ -328,7 +328,7 @@ class Pipeline:
         except Exception as exc:
             logger.exception("scorer %s crashed on %s", self.scorer.name, _describe(key))
             return ModelScores(scorer=self.scorer.name, error=f"{exc.__class__.__name__} in the scorer")
-        return ModelScores(scorer=self.scorer.name, labels=labels)
+        return ModelScores(scorer=self.scorer.name, labels=labels, hits=hits_of(labels))
 
     async def _apply(self, request: ActionRequest, now: datetime, *, was_in_flight: bool) -> ActionOutcome:
         """Carry out one action, its intent recorded before the platform call and its outcome after.

@@ -168,7 +168,12 @@ def case_record(row: CaseRow) -> CaseRecord:
         scores=dict(row.scores),
         flagged=tuple(Category(category) for category in row.flagged),
         clauses=tuple(row.clauses),
-        evidence=tuple(Evidence(**{**item, "category": Category(item["category"])}) for item in row.evidence),
+        evidence=tuple(
+            Evidence(
+                **{**item, "category": Category(item["category"]), "similar": tuple(item.get("similar", ()))}
+            )
+            for item in row.evidence
+        ),
         actions=tuple(
             Action(ActionKind(item["kind"]), None if item["route"] is None else Route(item["route"]))
             for item in row.actions

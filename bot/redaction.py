@@ -38,9 +38,7 @@ class Redaction:
     @classmethod
     def of(cls, settings: Settings) -> Redaction:
         """The redaction of every secret setting (each ``SecretStr``: the tokens, the webhook secret)."""
-        return cls(
-            value.get_secret_value() for _, value in settings if isinstance(value, SecretStr)
-        )
+        return cls(value.get_secret_value() for _, value in settings if isinstance(value, SecretStr))
 
     def __bool__(self) -> bool:
         return bool(self._secrets)

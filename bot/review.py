@@ -280,7 +280,7 @@ class Review:
             text=case.text,
             flagged=case.flagged,
             clauses=case.clauses,
-            evidence=[(item.kind, item.source, item.score) for item in case.evidence],
+            evidence=case.evidence,
             scores=case.scores,
             explanation=f"referred by moderators; {case.explanation}",
             scorer=case.scorer,

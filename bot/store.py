@@ -713,6 +713,7 @@ class Store:
         with self._guard("release a lease"), self._session() as session:
             session.exec(statement)
             session.commit()
+
     # -- inbound journal ------------------------------------------------------------------------
 
     def journal_update(self, platform: str, update_id: int, payload: str, at: datetime) -> bool:

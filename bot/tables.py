@@ -221,6 +221,8 @@ class LeaseRow(SQLModel, table=True):
     name: str = Field(primary_key=True)
     holder: str
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class InboundUpdateRow(SQLModel, table=True):
     """An update received from a platform and not yet handled: the inbound journal.
 

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from bot.cards import safe_text
 from moderation.scorers.personal_data import mask_personal_data
-from moderation.types import Author, Category, ChatMessage, Decision, Role
+from moderation.types import Author, Category, ChatMessage, Decision, Evidence, Role
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -59,8 +59,8 @@ def message_for_check(text: str, role: Role, now: datetime) -> ChatMessage:
     )
 
 
-def decision_json(item_id: Any, decision: Decision) -> dict[str, Any]:
-    """The ``check --json`` output line for one decision."""
+def decision_json(item_id: Any, decision: Decision, text: str | None = None) -> dict[str, Any]:
+    """The ``check --json`` output line for one decision (``text`` gives a head's evidence sentence)."""
     return {
         "id": item_id,
         "action": decision.action.value,
@@ -75,11 +75,22 @@ def decision_json(item_id: Any, decision: Decision) -> dict[str, Any]:
                 "start": item.start,
                 "end": item.end,
                 "source": item.source,
+                "score": item.score,
+                **_head_evidence(item, text),
             }
             for item in decision.evidence
         ],
         "scorer": decision.scorer,
     }
+
+
+def _head_evidence(item: Evidence, text: str | None) -> dict[str, Any]:
+    if item.threshold is None:
+        return {}
+    found: dict[str, Any] = {"threshold": item.threshold, "similar": list(item.similar)}
+    if text is not None:
+        found["sentence"] = text if item.start is None or item.end is None else text[item.start : item.end]
+    return found
 
 
 def print_scorer_banner(console: Console, loaded: LoadedScorer) -> None:
@@ -108,6 +119,8 @@ def print_decision(console: Console, text: str, decision: Decision) -> None:
             shown = "[masked]" if item.category is Category.PERSONAL_DATA else escape(fragment)
             where = f" at {item.start}-{item.end} “{shown}”"
         console.print(f"  {item.category.value}: {item.kind} ({item.source}, {item.score:.2f}){where}")
+        for example in item.similar:
+            console.print(f"    similar to: “{escape(example)}”", style="dim")
     if decision.reminder:
         console.print(
             Panel(escape(decision.reminder), title="private message to the author", border_style="yellow")
@@ -246,14 +259,20 @@ def print_status(console: Console, services: Services) -> None:
         else escape(loaded.scorer.name)
     )
     table.add_row("scorer", scorer)
-    engine = getattr(loaded.scorer, "engine", None)
+    table.add_row(
+        "policy heads",
+        escape(loaded.heads)
+        if loaded.heads
+        else f"[bold yellow]not in use[/bold yellow]: {escape(loaded.heads_reason or '')}",
+    )
+    engine = getattr(loaded.model, "engine", None)
     if engine is not None:
-        drift = getattr(loaded.scorer, "engine_drift", None)
+        drift = getattr(loaded.model, "engine_drift", None)
         measured = (
             f" (max drift from fp32 {drift:.4f} on the probes)" if drift is not None else " (fp32 reference)"
         )
-        note = getattr(loaded.scorer, "engine_note", None)
-        device = getattr(loaded.scorer, "device", None)
+        note = getattr(loaded.model, "engine_note", None)
+        device = getattr(loaded.model, "device", None)
         where = f" on {device}" if device else ""
         table.add_row("engine", f"{engine}{where}{measured}" + (f"\n{escape(note)}" if note else ""))
     scoring = services.scoring

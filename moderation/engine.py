@@ -26,7 +26,7 @@ from moderation.types import (
     Route,
 )
 
-__all__ = ["PRIORITY", "active_strikes", "assess", "detect", "earlier_breaches"]
+__all__ = ["HEADS_SOURCE", "PRIORITY", "active_strikes", "assess", "detect", "earlier_breaches", "fires"]
 
 # When several categories are flagged, the first in this order leads the reminder and routing.
 PRIORITY: tuple[Category, ...] = (
@@ -50,6 +50,14 @@ _EXECUTION_ORDER: tuple[ActionKind, ...] = (
     ActionKind.ESCALATE,
 )
 _NEVER_PUNISHED = frozenset({ActionKind.HIDE, ActionKind.WARN})
+HEADS_SOURCE = "heads"
+"""The evidence source of the trained policy heads."""
+
+
+def fires(item: Evidence, policy: Policy) -> bool:
+    """Whether one piece of evidence flags its category: its own threshold, else the policy's."""
+    threshold = item.threshold if item.threshold is not None else policy.categories[item.category].threshold
+    return item.score >= threshold
 
 
 def active_strikes(history: AuthorHistory, policy: Policy, now: datetime) -> int:
@@ -85,6 +93,19 @@ def detect(
         for hit in find_personal_data(text)
         if not policy.is_public_contact(text[hit.start : hit.end])
     )
+    evidence.extend(
+        Evidence(
+            category=hit.category,
+            kind=hit.kind,
+            source=HEADS_SOURCE,
+            score=_clamp(hit.score),
+            start=hit.start,
+            end=hit.end,
+            threshold=hit.threshold,
+            similar=hit.similar,
+        )
+        for hit in model.hits
+    )
     evidence.extend(find_phrases(normalise(text), policy, message.author.role))
     if message.has_photo and not history.has_photo_consent:
         evidence.append(
@@ -114,19 +135,16 @@ def assess(
     for item in evidence:
         scores[item.category] = max(scores[item.category], item.score)
 
+    firing = [item for item in evidence if fires(item, policy)]
     flagged = tuple(
         category
         for category in PRIORITY
-        if scores[category] >= policy.categories[category].threshold and policy.clauses_for(category, role)
+        if any(item.category is category for item in firing) and policy.clauses_for(category, role)
     )
     breaches = {category: earlier_breaches(history, policy, now, category) for category in flagged}
     kept_evidence = tuple(
         sorted(
-            (
-                item
-                for item in evidence
-                if item.category in flagged and item.score >= policy.categories[item.category].threshold
-            ),
+            (item for item in firing if item.category in flagged),
             key=lambda item: (
                 PRIORITY.index(item.category),
                 item.start if item.start is not None else -1,
@@ -137,7 +155,12 @@ def assess(
     clauses = _unique(
         clause_id for category in flagged for clause_id in _clauses(category, kept_evidence, policy, role)
     )
-    actions = _actions(flagged, policy, breaches)
+    heads_only = frozenset(
+        category
+        for category in flagged
+        if all(item.source == HEADS_SOURCE for item in kept_evidence if item.category is category)
+    )
+    actions = _actions(flagged, policy, breaches, heads_only)
     if model.error is not None and not any(action.kind is ActionKind.ESCALATE for action in actions):
         # A scorer that fails never silently allows: hold the message for a person to review.
         actions = (*actions, Action(ActionKind.ESCALATE, Route.MODERATORS))
@@ -169,7 +192,10 @@ def _clauses(category: Category, evidence: Sequence[Evidence], policy: Policy, r
 
 
 def _actions(
-    flagged: Sequence[Category], policy: Policy, breaches: Mapping[Category, int]
+    flagged: Sequence[Category],
+    policy: Policy,
+    breaches: Mapping[Category, int],
+    heads_only: frozenset[Category],
 ) -> tuple[Action, ...]:
     if not flagged:
         return ()
@@ -187,6 +213,14 @@ def _actions(
     for category in flagged:
         rule = policy.categories[category]
         step = rule.step(breaches[category])
+        if category in heads_only and _NEVER_PUNISHED & set(step):
+            # A trained head alone never sanctions: the learner gets the milder answer (a reminder)
+            # and a moderator decides.
+            step = (
+                *(kind for kind in step if kind not in _NEVER_PUNISHED),
+                ActionKind.REMIND,
+                ActionKind.ESCALATE,
+            )
         kinds.update(step)
         if ActionKind.ESCALATE in step and rule.route is Route.SAFEGUARDING:
             route = Route.SAFEGUARDING
@@ -232,12 +266,16 @@ def _explanation(
     if model.error is not None:
         parts.append(f"scorer {model.scorer} failed ({model.error}); held for review")
     for category in flagged:
-        kinds = _unique(f"{item.kind}" for item in evidence if item.category is category)
-        threshold = policy.categories[category].threshold
+        items = [item for item in evidence if item.category is category]
+        kinds = _unique(f"{item.kind}" for item in items)
+        strongest = max(items, key=lambda item: item.score)
+        threshold = (
+            strongest.threshold if strongest.threshold is not None else policy.categories[category].threshold
+        )
         count = breaches[category]
         earlier = f", {count} earlier in {policy.strike_lifetime_days} days" if count else ""
         parts.append(
-            f"{category.value} {scores[category]:.2f} >= {threshold:.2f} ({', '.join(kinds)}{earlier})"
+            f"{category.value} {strongest.score:.2f} >= {threshold:.2f} ({', '.join(kinds)}{earlier})"
         )
     if not parts:
         return "nothing flagged"

@@ -88,6 +88,10 @@ class CategoryRule:
     threshold: float
     ladder: tuple[tuple[ActionKind, ...], ...]
     route: Route
+    head_precision: float | None = None
+    """The trained head's target: of the messages it flags, at least this share truly breach."""
+    head_false_positive_rate: float | None = None
+    """The trained head's target: at most this share of ordinary messages flagged."""
 
     def step(self, earlier_breaches: int) -> tuple[ActionKind, ...]:
         """The actions for an author with this many earlier breaches in the category."""
@@ -253,6 +257,8 @@ class _CategoryFile(_Strict):
     threshold: float = Field(ge=0.0, le=1.0)
     route: Route = Route.MODERATORS
     ladder: list[_Step] = Field(min_length=1)
+    head_precision: float | None = Field(default=None, gt=0.0, le=1.0)
+    head_false_positive_rate: float | None = Field(default=None, ge=0.0, lt=1.0)
 
 
 class _DetectorFile(_Strict):
@@ -344,6 +350,8 @@ def _compile(document: _PolicyFile, name: str, lines: dict[tuple[Any, ...], int]
             threshold=rule.threshold,
             ladder=tuple(tuple(ActionKind(action) for action in step) for step in rule.ladder),
             route=rule.route,
+            head_precision=rule.head_precision,
+            head_false_positive_rate=rule.head_false_positive_rate,
         )
     for category in Category:
         if category not in categories:

@@ -27,6 +27,7 @@ __all__ = [
     "ModelScores",
     "Role",
     "Route",
+    "SemanticHit",
     "Strike",
 ]
 
@@ -190,6 +191,28 @@ class Evidence:
     score: float = 1.0
     start: int | None = None
     end: int | None = None
+    threshold: float | None = None
+    """The score at which this detector flags (``None``: the category's threshold in the policy)."""
+    similar: tuple[str, ...] = ()
+    """For a trained head: the training examples most like the message, shown to moderators."""
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticHit:
+    """What a trained policy head found in a message: a category, how likely, and where.
+
+    ``score`` is a calibrated probability; ``threshold`` the one the policy's precision target chose
+    for this head. ``start`` and ``end`` give the sentence that scored highest (``None``: the whole
+    message); ``similar`` the training examples nearest to it.
+    """
+
+    category: Category
+    kind: str
+    score: float
+    threshold: float
+    start: int | None = None
+    end: int | None = None
+    similar: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +227,8 @@ class ModelScores:
     scorer: str
     labels: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None
+    hits: tuple[SemanticHit, ...] = ()
+    """The trained policy heads' findings, when heads are loaded."""
 
 
 @dataclass(frozen=True, slots=True)

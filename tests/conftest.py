@@ -24,6 +24,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # PTB 22 warns when it builds RetryAfter unless durations are timedeltas; warnings are errors here.
 os.environ["PTB_TIMEDELTA"] = "true"
+# Most tests are about the rest of the bot and run with the profanity fallback; the encoder and the
+# policy heads have their own tests, which turn them on (loading the encoder takes seconds).
+os.environ.setdefault("CLASSMOD_HEADS", "false")
 
 
 def _is_loopback(host: object) -> bool:

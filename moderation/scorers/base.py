@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-__all__ = ["TextScorer"]
+from moderation.types import SemanticHit
+
+__all__ = ["ScoredText", "TextScorer", "hits_of"]
 
 
 @runtime_checkable
@@ -32,3 +34,22 @@ class TextScorer(Protocol):
     def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Score texts, one label mapping per text, in order."""
         ...
+
+
+class ScoredText(dict[str, float]):
+    """A text's label scores that also carry what the trained heads found in it.
+
+    It is a plain label mapping to everything that passes scores along (the scoring service, its
+    cache), and the pipeline reads :attr:`hits` back with :func:`hits_of`.
+    """
+
+    __slots__ = ("hits",)
+
+    def __init__(self, labels: dict[str, float], hits: tuple[SemanticHit, ...] = ()) -> None:
+        super().__init__(labels)
+        self.hits = hits
+
+
+def hits_of(labels: object) -> tuple[SemanticHit, ...]:
+    """The heads' findings carried by a scorer's result (none for a plain mapping)."""
+    return labels.hits if isinstance(labels, ScoredText) else ()

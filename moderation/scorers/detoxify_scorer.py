@@ -357,6 +357,17 @@ class LoadedScorer:
     scorer: TextScorer
     is_fallback: bool
     reason: str | None = None
+    text_model: TextScorer | None = None
+    """Detoxify or the fallback, when ``scorer`` stacks it with the policy heads."""
+    heads: str | None = None
+    """The policy heads in use (name, date, where from), or ``None``."""
+    heads_reason: str | None = None
+    """Why the policy heads are not in use, when they are not."""
+
+    @property
+    def model(self) -> TextScorer:
+        """The text model itself (Detoxify or the fallback), for its engine and device."""
+        return self.text_model or self.scorer
 
 
 def load_text_scorer(

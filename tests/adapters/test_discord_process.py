@@ -154,7 +154,11 @@ async def site(tmp_path: Path) -> AsyncIterator[Deployment]:
         store.authorise_group(
             "discord", str(CLASS), title="ESOL Entry 3", authorised_by="test", at=datetime.now(UTC)
         )
-        env = {name: value for name, value in os.environ.items() if not name.startswith("CLASSMOD_")}
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("CLASSMOD_") or name == "CLASSMOD_HEADS"
+        }
         env.update(
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
             HF_HUB_OFFLINE="1",

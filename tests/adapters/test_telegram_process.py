@@ -68,7 +68,11 @@ class Bots:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def environment(self, **settings: str) -> dict[str, str]:
-        environment = {name: value for name, value in os.environ.items() if not name.startswith("CLASSMOD_")}
+        environment = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("CLASSMOD_") or name == "CLASSMOD_HEADS"
+        }
         environment.update(
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             COLUMNS="250",  # one log record a line where it fits

@@ -920,6 +920,8 @@ async def test_an_appeal_denied_on_a_disclosure_leaves_the_case_with_the_officer
         )
     assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]
     assert _strikes(world, ANN) == 0
+
+
 # --- the inbound journal ---------------------------------------------------------------------------
 
 

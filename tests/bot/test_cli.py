@@ -27,12 +27,12 @@ from moderation.types import Category
 from tests.fakes.file_server import FileServer, serving
 
 CHECK_KEYS = {"id", "action", "actions", "flagged", "scores", "clauses", "evidence", "scorer"}
-EVIDENCE_KEYS = {"category", "kind", "start", "end", "source"}
+EVIDENCE_KEYS = {"category", "kind", "start", "end", "source", "score"}
 FALLBACK = "fallback:alt-profanity-check"
 PHONE_TEXT = "call me on 07700 900123"
 STAFF_TEXT = "Add me on my personal instagram"
 # Environment variables the test suite itself uses; loading the settings must ignore them.
-SUITE_VARIABLES = {"CLASSMOD_TEST_POSTGRES_URL", "CLASSMOD_REQUIRE_POSTGRES"}
+SUITE_VARIABLES = {"CLASSMOD_TEST_POSTGRES_URL", "CLASSMOD_REQUIRE_POSTGRES", "CLASSMOD_HEADS"}
 
 
 class Cli:
@@ -245,7 +245,14 @@ def test_check_json_lines_answers_each_line_in_order_and_survives_bad_ones(cli: 
     assert "headteacher" in str(results[5]["error"])
     assert results[6]["action"] == "escalate"
     assert results[6]["evidence"] == [
-        {"category": "personal_data", "kind": "phone", "start": 11, "end": 23, "source": "personal_data"}
+        {
+            "category": "personal_data",
+            "kind": "phone",
+            "start": 11,
+            "end": 23,
+            "source": "personal_data",
+            "score": 1.0,
+        }
     ]
     assert set(results[7]) == CHECK_KEYS
     assert results[7]["action"] == "allow"
@@ -310,7 +317,7 @@ class _FussyScorer:
 def test_check_json_lines_holds_only_the_message_the_scorer_fails_on(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.cli.load_scorer", lambda settings: LoadedScorer(_FussyScorer(), False))
+    monkeypatch.setattr("bot.cli.load_scorer", lambda settings, policy: LoadedScorer(_FussyScorer(), False))
     texts = ["See you on Monday", "poison", "I will bring the book", "thanks", "poison again"]
     lines = [json.dumps({"id": number, "text": text}) for number, text in enumerate(texts)]
 
@@ -880,3 +887,32 @@ def test_model_fetch_keeps_the_encoder_when_detoxify_fails(cli: Cli, monkeypatch
     encoder = cli.directory / "models" / "encoders" / "all-MiniLM-L6-v2"
     assert f"sentence encoder all-MiniLM-L6-v2 is ready at {encoder}" in result.stdout
     assert verify_encoder(encoder) == DEFAULT_ENCODER_SHA256
+
+
+# --- the policy heads -----------------------------------------------------------------------------
+
+
+def test_check_json_with_the_heads_routes_a_reworded_disclosure_and_shows_why(cli: Cli) -> None:
+    cli.setenv("CLASSMOD_HEADS", "true")
+    text = "Hi miss. Sorry I missed class. I don't really want to go home tonight, my mum's boyfriend gets angry and I end up with bruises. See you soon"
+
+    [decision] = cli.json_lines(input=json.dumps({"id": "d1", "text": text}) + "\n")
+
+    assert decision["action"] == "escalate" and decision["flagged"] == ["safeguarding"]
+    assert decision["actions"] == ["remind", "escalate"]
+    assert str(decision["scorer"]).startswith("heads:all-MiniLM-L6-v2")
+    evidence = [item for item in decision["evidence"] if item["source"] == "heads"]  # type: ignore[union-attr]
+    [found] = evidence
+    assert found["sentence"].startswith("I don't really want to go home tonight")
+    assert text[found["start"] : found["end"]] == found["sentence"]
+    assert found["score"] >= found["threshold"] and len(found["similar"]) == 2
+
+
+def test_status_names_the_heads_in_use_and_why_not_when_they_are_off(cli: Cli) -> None:
+    cli.setenv("CLASSMOD_HEADS", "true")
+    result = cli("status")
+    assert result.exit_code == 0, result.output
+    assert "policy heads" in result.stdout and "(shipped) over all-MiniLM-L6-v2" in result.stdout
+
+    cli.setenv("CLASSMOD_HEADS", "false")
+    assert "not in use: turned off" in cli("status").stdout

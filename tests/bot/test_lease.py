@@ -105,7 +105,11 @@ def telegram() -> Iterator[FakeBotAPI]:
 @contextmanager
 def _running(tmp_path: Path, fake: FakeBotAPI, name: str) -> Iterator[subprocess.Popen[str]]:
     """``classmod run telegram`` in its own process, its log in ``name.log``; killed after."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("CLASSMOD_")}
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("CLASSMOD_") or key == "CLASSMOD_HEADS"
+    }
     environment |= {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "CLASSMOD_DATABASE_URL": f"sqlite:///{tmp_path / 'classmod.db'}",

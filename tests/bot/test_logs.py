@@ -164,7 +164,7 @@ def test_an_unknown_log_format_names_the_variable(monkeypatch: pytest.MonkeyPatc
 
 def test_the_command_line_logs_json_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
-        if name.startswith("CLASSMOD_"):
+        if name.startswith("CLASSMOD_") and name != "CLASSMOD_HEADS":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLASSMOD_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")

@@ -63,7 +63,11 @@ def discord_api() -> Iterator[FakeDiscord]:
 def _run(
     tmp_path: Path, platform: str, settings: dict[str, str], *, discord_at: str = UNREACHABLE
 ) -> Outcome:
-    environment = {name: value for name, value in os.environ.items() if not name.startswith("CLASSMOD_")}
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("CLASSMOD_") or name == "CLASSMOD_HEADS"
+    }
     environment |= {
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "CLASSMOD_DATABASE_URL": f"sqlite:///{tmp_path / 'classmod.db'}",
@@ -108,17 +112,13 @@ def _assert_clear_error(outcome: Outcome, expected: str) -> None:
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
-        pytest.param(
-            {"CLASSMOD_TELEGRAM_TOKEN": ""}, "CLASSMOD_TELEGRAM_TOKEN is not set", id="no token"
-        ),
+        pytest.param({"CLASSMOD_TELEGRAM_TOKEN": ""}, "CLASSMOD_TELEGRAM_TOKEN is not set", id="no token"),
         pytest.param(
             {"CLASSMOD_TELEGRAM_API_URL": "ftp://127.0.0.1:18081/bot"},
             "CLASSMOD_TELEGRAM_API_URL",
             id="not http",
         ),
-        pytest.param(
-            {"CLASSMOD_TELEGRAM_API_URL": "http:///bot"}, "CLASSMOD_TELEGRAM_API_URL", id="no host"
-        ),
+        pytest.param({"CLASSMOD_TELEGRAM_API_URL": "http:///bot"}, "CLASSMOD_TELEGRAM_API_URL", id="no host"),
         pytest.param(
             {"CLASSMOD_TELEGRAM_API_URL": "http://127.0.0.1:99999/bot"},
             "CLASSMOD_TELEGRAM_API_URL",
@@ -198,9 +198,7 @@ def test_a_refused_telegram_token_is_named_but_not_shown(tmp_path: Path, telegra
 def test_discord_start_up_failures_are_one_clear_line_without_the_token(
     tmp_path: Path, discord_api: FakeDiscord, settings: dict[str, str], at_fake: bool, expected: str
 ) -> None:
-    outcome = _run(
-        tmp_path, "discord", settings, discord_at=discord_api.base_url if at_fake else UNREACHABLE
-    )
+    outcome = _run(tmp_path, "discord", settings, discord_at=discord_api.base_url if at_fake else UNREACHABLE)
 
     _assert_clear_error(outcome, expected)
     assert "a-token-discord-refuses" not in "".join(outcome.output.split())
@@ -218,7 +216,7 @@ def test_an_unforeseen_failure_is_logged_and_reported_without_the_token(
 
     monkeypatch.setattr(TelegramBot, "run", fail)
     for name in list(os.environ):
-        if name.startswith("CLASSMOD_"):
+        if name.startswith("CLASSMOD_") and name != "CLASSMOD_HEADS":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLASSMOD_DATABASE_URL", f"sqlite:///{tmp_path / 'classmod.db'}")

@@ -1,0 +1,1 @@
+"""Policy heads: small trained classifiers, one per policy category, over the sentence encoder."""

@@ -1,0 +1,203 @@
+"""Trained policy heads, loaded for scoring: calibrated probabilities, thresholds and neighbours.
+
+A heads folder holds ``heads.json`` (what was trained on what, with which encoder, the calibration and
+the precision and false-positive curves measured by cross-validation) and ``heads.npz`` (numbers only,
+loaded with ``allow_pickle=False``: a heads file can never run code). :func:`load_heads` refuses heads
+trained over another encoder than the one loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from moderation.errors import ScorerError
+from moderation.heads.dataset import HEAD_CATEGORIES
+from moderation.heads.features import Features, FeatureSpec
+from moderation.types import Category, Role
+
+__all__ = [
+    "FORMAT",
+    "HEADS_FILE",
+    "MANIFEST_FILE",
+    "CurvePoint",
+    "HeadTarget",
+    "PolicyHeads",
+    "default_heads_dir",
+    "load_heads",
+]
+
+FORMAT = 1
+MANIFEST_FILE = "heads.json"
+HEADS_FILE = "heads.npz"
+
+
+def default_heads_dir() -> Path:
+    """The heads shipped with classmod, trained on the project's own data."""
+    return Path(__file__).resolve().parents[2] / "policies" / "heads"
+
+
+@dataclass(frozen=True, slots=True)
+class HeadTarget:
+    """What a category's threshold must achieve, from the policy file.
+
+    ``precision``: of the messages flagged, at least this share truly breach the category.
+    ``false_positive_rate``: at most this share of ordinary messages (hard negatives) are flagged.
+    The threshold is the lowest one meeting every target given, so recall is as high as they allow.
+    """
+
+    precision: float | None = None
+    false_positive_rate: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CurvePoint:
+    """One threshold and what cross-validation measured at it."""
+
+    threshold: float
+    precision: float
+    false_positive_rate: float
+    recall: float
+
+
+class PolicyHeads:
+    """One calibrated linear classifier per category over :class:`Features`."""
+
+    def __init__(self, path: Path, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.categories = tuple(Category(name) for name in manifest["categories"])
+        spec = FeatureSpec.from_dict(manifest["features"])
+        idf = np.zeros(spec.word_features + spec.char_features, dtype=np.float32)
+        idf[arrays["idf_index"]] = arrays["idf_value"]
+        self.features = Features(spec, idf)
+        width = arrays["embedding_width"].item() + self.features.ngram_width
+        columns = arrays["coef_columns"]
+        self._embedding_width = int(arrays["embedding_width"].item())
+        self._weights = sparse.csr_matrix(
+            (
+                arrays["coef"].ravel(),
+                (
+                    np.repeat(columns, len(self.categories)),
+                    np.tile(np.arange(len(self.categories)), len(columns)),
+                ),
+            ),
+            shape=(width, len(self.categories)),
+        )
+        self._intercept = arrays["intercept"].astype(np.float64)
+        self._platt = arrays["platt"].astype(np.float64)
+        self.subkinds: tuple[str, ...] = tuple(manifest["subkinds"])
+        self._subkind_coef = arrays["subkind_coef"].astype(np.float32)
+        self._subkind_intercept = arrays["subkind_intercept"].astype(np.float32)
+        self._neighbour_vectors = arrays["neighbour_vectors"].astype(np.float32)
+        self._neighbour_mask = arrays["neighbour_mask"]
+        self._neighbour_texts: list[str] = list(manifest["neighbour_texts"])
+        self.curves = {
+            Category(name): tuple(CurvePoint(*map(float, point)) for point in entry["curve"])
+            for name, entry in manifest["heads"].items()
+        }
+        self._roles = {
+            Category(name): frozenset(Role(role) for role in entry["roles"])
+            for name, entry in manifest["heads"].items()
+            if entry.get("roles")
+        }
+
+    @property
+    def encoder_sha256(self) -> str:
+        """The weights of the encoder the heads were trained over."""
+        return str(self.manifest["encoder"]["sha256"])
+
+    @property
+    def trained_at(self) -> str:
+        """When the heads were trained (ISO date)."""
+        return str(self.manifest["created"])
+
+    @property
+    def description(self) -> str:
+        """How the heads are named in status and on decisions, e.g. ``heads 2026-12-05 (shipped)``."""
+        return f"heads {self.trained_at[:10]} ({self.manifest.get('origin', 'shipped')})"
+
+    def applies_to(self, category: Category) -> frozenset[Role] | None:
+        """The roles a head was trained for (``None``: every role)."""
+        return self._roles.get(category)
+
+    def probabilities(self, embeddings: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, one row per text, one column per category (``self.categories``)."""
+        if not texts:
+            return np.zeros((0, len(self.categories)))
+        if embeddings.shape[1] != self._embedding_width:
+            raise ScorerError(
+                f"the heads at {self.path} expect {self._embedding_width}-number embeddings, "
+                f"the encoder gives {embeddings.shape[1]}: `classmod model train` trains heads for it"
+            )
+        rows = self.features.matrix(embeddings, texts)
+        margins = np.asarray((rows @ self._weights).todense(), dtype=np.float64) + self._intercept
+        return 1.0 / (1.0 + np.exp(-(self._platt[:, 0] * margins + self._platt[:, 1])))
+
+    def subkind(self, embedding: np.ndarray) -> str:
+        """The most likely safeguarding sub-kind of a text (``domestic_abuse``, ``suicidal`` …)."""
+        if not self.subkinds:
+            return Category.SAFEGUARDING.value
+        return self.subkinds[int(np.argmax(self._subkind_coef @ embedding + self._subkind_intercept))]
+
+    def nearest(self, category: Category, embedding: np.ndarray, count: int = 2) -> tuple[str, ...]:
+        """The training examples of ``category`` most similar to a text, most similar first."""
+        bit = 1 << self.categories.index(category)
+        candidates = np.flatnonzero(self._neighbour_mask & bit)
+        if not len(candidates):
+            return ()
+        similarity = self._neighbour_vectors[candidates] @ embedding
+        best = candidates[np.argsort(-similarity)[:count]]
+        return tuple(self._neighbour_texts[index] for index in best)
+
+    def threshold(self, category: Category, target: HeadTarget) -> float:
+        """The lowest threshold meeting ``target`` in cross-validation (else the highest measured)."""
+        curve = self.curves[category]
+        meeting = [
+            point
+            for point in curve
+            if (target.precision is None or point.precision >= target.precision)
+            and (
+                target.false_positive_rate is None or point.false_positive_rate <= target.false_positive_rate
+            )
+        ]
+        return min(point.threshold for point in meeting) if meeting else max(p.threshold for p in curve)
+
+
+def load_heads(path: Path, *, encoder_sha256: str | None = None) -> PolicyHeads:
+    """Load heads from a folder, refusing heads trained over another encoder.
+
+    Raises:
+        ScorerError: a file is missing or unreadable, the format is unknown, or the encoder differs.
+    """
+    try:
+        manifest = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
+        with np.load(path / HEADS_FILE, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError) as exc:
+        raise ScorerError(
+            f"cannot read the policy heads at {path}: {exc}; `classmod model train` rebuilds them"
+        ) from exc
+    if manifest.get("format") != FORMAT:
+        raise ScorerError(
+            f"the policy heads at {path} have format {manifest.get('format')!r}, expected {FORMAT}"
+        )
+    if encoder_sha256 is not None and manifest["encoder"]["sha256"] != encoder_sha256:
+        raise ScorerError(
+            f"the policy heads at {path} were trained over another encoder "
+            f"({manifest['encoder']['name']}): `classmod model train` trains heads for the encoder configured"
+        )
+    try:
+        heads = PolicyHeads(path, manifest, arrays)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise ScorerError(f"the policy heads at {path} are damaged ({type(exc).__name__}: {exc})") from exc
+    unknown = set(heads.categories) - set(HEAD_CATEGORIES)
+    if unknown:
+        raise ScorerError(f"the policy heads at {path} score unknown categories: {sorted(unknown)}")
+    return heads

@@ -1,0 +1,249 @@
+"""The policy heads end to end over a tiny encoder: training, files, scoring sentence by sentence, the engine's rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moderation.engine import assess
+from moderation.errors import PolicyError, ScorerError
+from moderation.heads.dataset import HEAD_CATEGORIES, Example, load_examples, read_examples
+from moderation.heads.features import sentence_spans
+from moderation.heads.model import HEADS_FILE, MANIFEST_FILE, HeadTarget, load_heads
+from moderation.heads.training import train_heads
+from moderation.policy import Policy, load_policy
+from moderation.scorers.base import hits_of
+from moderation.scorers.semantic import SemanticScorer, head_thresholds
+from moderation.scorers.stack import ModelStack
+from moderation.types import ActionKind, AuthorHistory, Category, ModelScores, Role, Route
+from tests.factories import make_message
+from tests.tinyencoder import TinyEncoder
+
+NOW = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
+
+_DISCLOSURES = [
+    "my stepdad hits me when he drinks",
+    "he hit me again last night and i have bruises",
+    "my husband hits me and takes my money",
+    "dad hits me with a belt",
+    "my brother hits me every day at home",
+    "he hits me and says nobody will believe me",
+]
+_THREATS = [
+    "i will find you after class and hurt you",
+    "watch your back after class, i will hurt you",
+    "you will get hurt if you tell the teacher",
+    "i know where you live, i will hurt you",
+    "wait outside after class, i will find you",
+    "i will find you and you will get hurt",
+]
+_ORDINARY = [
+    "see you in class on tuesday",
+    "thank you teacher for the lesson",
+    "what page is the homework on",
+    "i am late the bus is slow",
+    "good morning everyone",
+    "can we practise the past tense again",
+    "my daughter is ill today so i stay home",
+    "the lesson about the police was interesting",
+    "we learnt words for the family today",
+    "is class online next week",
+    "i like the new library very much",
+    "happy birthday Amina",
+]
+
+
+def _examples() -> list[Example]:
+    def make(texts: list[str], categories: frozenset[Category], kind: str = "") -> list[Example]:
+        return [Example(text=text, categories=categories, kind=kind, source="tiny.jsonl") for text in texts]
+
+    safeguarding = frozenset({Category.SAFEGUARDING})
+    examples = make(_DISCLOSURES[:3], safeguarding, "domestic_abuse")
+    examples += make(_DISCLOSURES[3:], safeguarding, "physical_abuse")
+    examples += make(_THREATS, frozenset({Category.HARASSMENT}))
+    examples += make(_ORDINARY * 2, frozenset())
+    # Every head needs positives of its own to train; these few are enough for the tiny encoder.
+    for category in HEAD_CATEGORIES:
+        if category not in (Category.SAFEGUARDING, Category.HARASSMENT):
+            examples += [
+                Example(
+                    text=f"{category.value} breach number {n} {category.value}",
+                    categories=frozenset({category}),
+                    role="tutor",
+                )
+                for n in range(6)
+            ]
+    return examples
+
+
+@pytest.fixture(scope="module")
+def heads_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("heads") / "heads"
+    encoder = TinyEncoder()
+    train_heads(
+        _examples(), encoder.encode, encoder_name=encoder.name, encoder_sha256=encoder.sha256, out_dir=out
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy(None)
+
+
+@pytest.fixture(scope="module")
+def scorer(heads_dir: Path, policy: Policy) -> SemanticScorer:
+    heads = load_heads(heads_dir, encoder_sha256=TinyEncoder.sha256)
+    return SemanticScorer(TinyEncoder(), heads, head_thresholds(heads, policy))
+
+
+def _decide(scorer: SemanticScorer, policy: Policy, text: str, role: Role = Role.LEARNER):  # type: ignore[no-untyped-def]
+    result = scorer.score_batch([text])[0]
+    model = ModelScores(scorer=scorer.name, labels=result, hits=hits_of(result))
+    return assess(make_message(text, role=role), AuthorHistory(), policy, NOW, model)
+
+
+def test_training_writes_heads_that_load_only_over_their_encoder(heads_dir: Path) -> None:
+    manifest = json.loads((heads_dir / MANIFEST_FILE).read_text())
+    assert manifest["encoder"] == {"name": "tiny-test-encoder", "sha256": "t" * 64}
+    assert manifest["categories"] == [category.value for category in HEAD_CATEGORIES]
+    assert manifest["subkinds"] == ["domestic_abuse", "physical_abuse"]
+    with pytest.raises(ScorerError, match="trained over another encoder"):
+        load_heads(heads_dir, encoder_sha256="0" * 64)
+
+
+def test_damaged_heads_are_refused_with_the_fix(heads_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "heads"
+    broken.mkdir()
+    (broken / MANIFEST_FILE).write_text((heads_dir / MANIFEST_FILE).read_text())
+    (broken / HEADS_FILE).write_bytes(b"not an archive")
+    with pytest.raises(ScorerError, match="classmod model train"):
+        load_heads(broken)
+
+
+def test_the_thresholds_come_from_the_policy_targets(heads_dir: Path, policy: Policy) -> None:
+    heads = load_heads(heads_dir)
+    strict = heads.threshold(Category.SAFEGUARDING, HeadTarget(precision=1.0))
+    lenient = heads.threshold(Category.SAFEGUARDING, HeadTarget(precision=0.1))
+    assert lenient <= strict
+    chosen = head_thresholds(heads, policy)[Category.SAFEGUARDING]
+    target = policy.categories[Category.SAFEGUARDING].head_precision
+    point = next(p for p in heads.curves[Category.SAFEGUARDING] if p.threshold == chosen)
+    assert target is not None and point.precision >= target
+
+
+def test_a_disclosure_found_by_the_head_goes_to_the_officer_and_is_never_punished(
+    scorer: SemanticScorer, policy: Policy
+) -> None:
+    decision = _decide(scorer, policy, "my uncle hits me when he drinks")
+
+    assert decision.flagged[0] is Category.SAFEGUARDING
+    assert decision.route is Route.SAFEGUARDING
+    assert {action.kind for action in decision.actions} == {ActionKind.REMIND, ActionKind.ESCALATE}
+    assert decision.reminder == policy.support_message
+    evidence = next(item for item in decision.evidence if item.source == "heads")
+    assert evidence.kind in {"domestic_abuse", "physical_abuse"}
+    assert len(evidence.similar) == 2 and all(example in _DISCLOSURES for example in evidence.similar)
+
+
+def test_the_evidence_is_the_sentence_that_scored_highest(scorer: SemanticScorer, policy: Policy) -> None:
+    text = "Good morning everyone. The lesson was good. My stepdad hits me when he drinks. See you tuesday."
+    decision = _decide(scorer, policy, text)
+
+    evidence = next(item for item in decision.evidence if item.source == "heads")
+    assert evidence.start is not None and evidence.end is not None
+    assert text[evidence.start : evidence.end] == "My stepdad hits me when he drinks."
+
+
+def test_a_head_alone_never_sanctions_it_reminds_and_asks_a_moderator(
+    scorer: SemanticScorer, policy: Policy
+) -> None:
+    decision = _decide(scorer, policy, "next week you will get hurt, wait and see")  # no phrase rule matches
+
+    assert Category.HARASSMENT in decision.flagged
+    kinds = {action.kind for action in decision.actions}
+    assert kinds == {ActionKind.REMIND, ActionKind.ESCALATE}  # the ladder says hide and warn
+    assert decision.route is Route.MODERATORS
+    # Where a phrase rule agrees, the policy's ladder applies as written.
+    agreed = _decide(scorer, policy, "after class i will find you and hurt you")
+    assert {ActionKind.HIDE, ActionKind.WARN} <= {action.kind for action in agreed.actions}
+
+
+def test_ordinary_chat_is_allowed(scorer: SemanticScorer, policy: Policy) -> None:
+    for text in ("see you on tuesday teacher", "thank you for the lesson", ""):
+        assert not _decide(scorer, policy, text).actions
+
+
+def test_the_staff_conduct_head_never_judges_a_learner(scorer: SemanticScorer, policy: Policy) -> None:
+    text = "staff_conduct breach number 3 staff_conduct"
+    assert Category.STAFF_CONDUCT in _decide(scorer, policy, text, Role.TUTOR).flagged
+    assert Category.STAFF_CONDUCT not in _decide(scorer, policy, text, Role.LEARNER).flagged
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "a" * 1_000_000,
+        "\x00\x01\x02 binary \udcff",
+        "🙂" * 5000,
+        "۱۲۳ نص عربي " * 200,
+        "x. " * 10_000,
+    ],
+)
+def test_bad_input_is_scored_not_crashed(scorer: SemanticScorer, text: str) -> None:
+    [result] = scorer.score_batch([text])
+    assert set(result) == set(scorer.labels)
+    assert all(0.0 <= value <= 1.0 for value in result.values())
+
+
+def test_sentences_are_bounded_whatever_the_length() -> None:
+    assert sentence_spans("one sentence only") == []
+    assert len(sentence_spans("This is a sentence. " * 10_000)) <= 24
+
+
+def test_the_stack_merges_labels_and_keeps_the_heads_hits(scorer: SemanticScorer) -> None:
+    class Profanity:
+        name = "fake:profanity"
+        labels = ("profanity",)
+
+        def score_batch(self, texts: list[str]) -> list[dict[str, float]]:
+            return [{"profanity": 0.5} for _ in texts]
+
+    stack = ModelStack([Profanity(), scorer])
+    [result] = stack.score_batch(["my stepdad hits me"])
+
+    assert stack.name == "fake:profanity+heads:tiny-test-encoder"
+    assert result["profanity"] == 0.5 and "head:safeguarding" in result
+    assert {hit.category for hit in hits_of(result)} == set(HEAD_CATEGORIES)
+
+
+def test_a_bad_training_line_names_its_file_and_line(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"text": "hello", "label": "none"}\n{"text": "x", "label": "rudeness"}\n')
+    with pytest.raises(PolicyError, match=r"train.jsonl:2: .*unknown label 'rudeness'"):
+        read_examples(data)
+
+
+def test_lines_also_in_the_held_out_split_never_train(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text(
+        '{"text": "Good  morning everyone", "label": "none"}\n{"text": "see you", "label": "none"}\n'
+    )
+    kept = load_examples(tmp_path, exclude=["good morning everyone"])
+    assert [example.text for example in kept] == ["see you"]
+
+
+def test_probabilities_are_calibrated_between_zero_and_one(heads_dir: Path) -> None:
+    heads = load_heads(heads_dir)
+    encoder = TinyEncoder()
+    texts = ["my stepdad hits me", "see you tuesday"]
+    probabilities = heads.probabilities(encoder.encode(texts), texts)
+    assert probabilities.shape == (2, len(HEAD_CATEGORIES))
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+    column = heads.categories.index(Category.SAFEGUARDING)
+    assert probabilities[0, column] > probabilities[1, column]
