@@ -1,4 +1,4 @@
-"""The policy heads end to end over a tiny encoder: training, files, scoring sentence by sentence, the engine's rules."""
+"""The policy heads over a tiny encoder: training, files, scoring by sentence, the engine's rules."""
 
 from __future__ import annotations
 
