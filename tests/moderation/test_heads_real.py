@@ -8,7 +8,6 @@ a new user tried that was allowed.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
