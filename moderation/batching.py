@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from moderation.errors import ScorerError
-from moderation.scorers.base import TextScorer
+from moderation.scorers.base import ScoredText, TextScorer, hits_of
 
 __all__ = ["DEFAULT_CACHE_SIZE", "DEFAULT_LONG_TEXT_CHARS", "BatchStats", "ScoringService"]
 
@@ -145,7 +145,7 @@ class ScoringService:
         if remembered is not None:
             self._remembered.move_to_end(key)
             self.stats.reused += 1
-            return dict(remembered)
+            return remembered.copy()
         waiting = self._waiting.get(key) if key else None
         if waiting is not None:
             waiting.waiters.append(future)
@@ -229,7 +229,10 @@ class ScoringService:
                 raise ScorerError(f"{self.scorer.name} gave {len(answers)} results for {len(texts)} texts")
             # Checked here, so a malformed answer fails its batch instead of the worker (whose callers,
             # and later callers of the same texts, would wait for ever).
-            results = [{str(label): float(value) for label, value in answer.items()} for answer in answers]
+            results: list[Scores] = [
+                ScoredText({str(label): float(value) for label, value in answer.items()}, hits_of(answer))
+                for answer in answers
+            ]
         except Exception as exc:
             error = exc if isinstance(exc, ScorerError) else ScorerError(f"{type(exc).__name__} in scoring")
             logger.error("scoring a batch of %d failed: %s", len(texts), type(exc).__name__)
@@ -263,7 +266,7 @@ class ScoringService:
                 if isinstance(outcome, BaseException):
                     future.set_exception(outcome)
                 else:
-                    future.set_result(dict(outcome[position]))
+                    future.set_result(outcome[position].copy())
 
 
 def _lower_priority() -> None:

@@ -49,6 +49,10 @@ class ScoredText(dict[str, float]):
         super().__init__(labels)
         self.hits = hits
 
+    def copy(self) -> ScoredText:
+        """A copy of the labels that keeps the hits (they are immutable, so they are shared)."""
+        return ScoredText(dict(self), self.hits)
+
 
 def hits_of(labels: object) -> tuple[SemanticHit, ...]:
     """The heads' findings carried by a scorer's result (none for a plain mapping)."""

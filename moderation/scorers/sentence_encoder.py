@@ -168,7 +168,7 @@ class SentenceEncoder:
             if threads:
                 torch.set_num_threads(threads)
             # A progress bar per model load is noise in a bot's log and in `classmod check` output.
-            transformers.utils.logging.disable_progress_bar()
+            transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             model = transformers.AutoModel.from_pretrained(str(path), local_files_only=True).eval()
         except (OSError, ValueError, RuntimeError) as exc:

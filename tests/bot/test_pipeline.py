@@ -18,7 +18,8 @@ from bot.pipeline import REPOSTED, Pipeline
 from bot.store import Store
 from moderation.errors import AdapterError, ScorerError
 from moderation.policy import Policy, load_policy
-from moderation.types import ActionKind, Category, Role, Route
+from moderation.scorers.base import ScoredText
+from moderation.types import ActionKind, Category, Role, Route, SemanticHit
 from tests.factories import NOW, make_message
 
 
@@ -516,3 +517,45 @@ async def test_a_card_in_flight_at_a_kill_is_posted_again_saying_so(policy: Poli
 
     assert len(cards) == 2 and REPOSTED not in cards[0] and REPOSTED in cards[1]
     assert platform.sent == [ActionKind.REMIND, ActionKind.ESCALATE, ActionKind.ESCALATE]
+
+
+async def test_a_heads_finding_reaches_the_officers_card_and_the_case_with_why(
+    policy: Policy, store: Store
+) -> None:
+    text = "Hi miss, sorry I was not in. He keeps my passport and I work for no money. See you Tuesday"
+    sentence = "He keeps my passport and I work for no money."
+    start = text.index(sentence)
+    hit = SemanticHit(
+        category=Category.SAFEGUARDING,
+        kind="modern_slavery",
+        score=0.93,
+        threshold=0.47,
+        start=start,
+        end=start + len(sentence),
+        similar=("the boss keeps my passport", "i work every day, no wages"),
+    )
+
+    @dataclass
+    class HeadsScorer(FixedScorer):
+        def score_batch(self, texts: Sequence[str]) -> list[dict[str, float]]:
+            return [ScoredText({"head:safeguarding": 0.93}, (hit,)) for _ in texts]
+
+    cards = []
+
+    class CardAdapter(RecordingAdapter):
+        async def apply(self, request: ActionRequest) -> None:
+            if request.card is not None:
+                cards.append(request.card)
+            await super().apply(request)
+
+    outcome = await make_pipeline(policy, store, CardAdapter(), HeadsScorer({})).handle(make_message(text))
+
+    assert outcome.decision is not None and outcome.decision.route is Route.SAFEGUARDING
+    case = store.get_case(outcome.case_id)  # type: ignore[arg-type]
+    assert case is not None
+    [stored] = [item for item in case.evidence if item.source == "heads"]
+    assert stored.kind == "modern_slavery" and stored.similar == hit.similar and stored.threshold == 0.47
+    [card] = cards
+    shown = "\n".join(card.lines)
+    assert f"modern_slavery (heads, 0.93) in “{sentence}”" in shown
+    assert "Similar to (safeguarding): “the boss keeps my passport” · “i work every day, no wages”" in shown

@@ -15,7 +15,9 @@ import pytest
 
 from moderation.batching import ScoringService
 from moderation.errors import ScorerError
+from moderation.scorers.base import ScoredText, hits_of
 from moderation.scorers.detoxify_scorer import DetoxifyScorer
+from moderation.types import Category, SemanticHit
 
 
 @dataclass
@@ -372,3 +374,24 @@ async def test_a_malformed_answer_fails_its_callers_and_the_text_can_be_asked_ag
     scorer.broken = False
     assert (await asyncio.wait_for(service.score("hi"), 2))["length"] == 2.0
     await service.close()
+
+
+async def test_the_heads_findings_survive_the_service_fresh_and_remembered() -> None:
+    hit = SemanticHit(category=Category.SAFEGUARDING, kind="suicidal", score=0.9, threshold=0.5)
+
+    class HeadsLike:
+        name = "heads:test"
+        labels = ("head:safeguarding",)
+
+        def score_batch(self, texts: list[str]) -> list[dict[str, float]]:
+            return [ScoredText({"head:safeguarding": 0.9}, (hit,)) for _ in texts]
+
+    service = ScoringService(HeadsLike(), window_ms=0)
+    try:
+        fresh = await service.score("i saved my tablets")
+        remembered = await service.score("i saved my tablets")
+    finally:
+        await service.close()
+
+    assert hits_of(fresh) == hits_of(remembered) == (hit,)
+    assert fresh is not remembered
