@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from bot.app import Services
+from bot.app import Services, load_scorer
 from bot.config import Settings, load_settings
 from bot.store import Store
 from bot.telegram_app import TelegramBot, build_application
@@ -1039,3 +1039,32 @@ async def test_an_update_the_store_cannot_journal_is_not_confirmed_and_comes_aga
         await world.fake.wait_for_call("deleteMessage", timeout=10)
         await world.fake.wait_until(lambda: _journalled(world) == [] and world.fake.pending_updates == 0)
     assert world.fake.is_deleted(GROUP, sent["message_id"])
+
+
+# --- the policy heads (issue 12) --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def heads_scorer(tmp_path_factory: pytest.TempPathFactory, policy: Policy) -> LoadedScorer:
+    settings = load_settings(model_dir=tmp_path_factory.mktemp("models"), heads=True)
+    loaded = load_scorer(settings, policy)
+    assert loaded.heads is not None, loaded.heads_reason
+    return loaded
+
+
+async def test_a_reworded_disclosure_no_phrase_rule_knows_reaches_only_the_officer(
+    world: World, heads_scorer: LoadedScorer
+) -> None:
+    services = replace(world.services, loaded=heads_scorer, scoring=None)
+    bot = TelegramBot(services, build_application(world.settings, group_max_rate=10_000))
+    text = "sorry miss I wasnt in, my dad locked me in my room all weekend and didnt give me food"
+    async with running_application(bot.application):
+        world.fake.send_text(GROUP, world.users[ANN], text)
+        card = await _card(world, OFFICER_CHAT)
+
+    assert world.summary() == [("sendMessage", ANN), ("sendMessage", OFFICER_CHAT)]  # nothing hidden
+    assert "not in trouble" in world.fake.calls_to("sendMessage")[0].params["text"]
+    assert card["text"].startswith("Safeguarding")
+    assert "(heads, " in card["text"] and "Similar to (safeguarding): " in card["text"]
+    history = world.store.author_history("telegram", str(ANN), now=_now(), strike_lifetime=timedelta(days=30))
+    assert history.strikes == ()
