@@ -17,6 +17,7 @@ from typing import Protocol
 from bot.config import Settings
 from moderation.heads.dataset import Example, default_training_dir, load_examples, read_examples
 from moderation.heads.evaluation import HeadScore, evaluate, format_table
+from moderation.heads.features import FeatureSpec
 from moderation.heads.model import CurvePoint, load_heads
 from moderation.heads.training import TrainingReport, train_heads
 from moderation.policy import Policy
@@ -68,6 +69,7 @@ def train_and_measure(
     data_dir: Path | None = None,
     extra: Sequence[Example] = (),
     origin: str = "shipped",
+    spec: FeatureSpec | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> TrainedHeads:
     """Train heads on the training split plus ``extra`` (as given), then measure them on the held-out one."""
@@ -81,6 +83,7 @@ def train_and_measure(
         encoder_sha256=encoder.sha256,
         out_dir=out_dir,
         origin=origin,
+        spec=spec,
         progress=progress,
     )
     heads = load_heads(out_dir, encoder_sha256=encoder.sha256)
