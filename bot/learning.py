@@ -293,7 +293,7 @@ def _measure_in_use(
     except ScorerError as exc:
         # The bot runs without heads then: anything that loads is no worse than that.
         logger.warning("the heads in use do not load, nothing to compare with: %s", exc)
-        return f"none loadable at {path}", None
+        return f"none: the heads at {path} do not load over this encoder", None
     progress(f"measuring the heads in use ({heads.description}) on the {len(heldout)} held-out examples")
     scorer = SemanticScorer(encoder, heads, head_thresholds(heads, policy))
     return heads.description, tuple(evaluate(scorer, heldout))

@@ -312,7 +312,8 @@ def print_learning(console: Console, learning: Learning) -> None:
     if not learning.after:
         return
     before = {score.category: score for score in learning.before or ()}
-    table = Table(title=f"held-out split: in use ({escape(learning.before_name)}) → learned")
+    compared = "in use → learned" if learning.before is not None else "learned"
+    table = Table(title=f"held-out split, {compared} (in use: {escape(learning.before_name)})")
     for column in ("category", "recall", "false positives on ordinary", "precision"):
         table.add_column(column)
     for score in learning.after:

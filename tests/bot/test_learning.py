@@ -37,7 +37,7 @@ from moderation.types import Action, ActionKind, Author, Category, ChatMessage, 
 from tests.tinyencoder import TinyEncoder
 
 NOW = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
-_NARROW = FeatureSpec(word_features=2**12, char_features=2**12)
+NARROW_FEATURES = FeatureSpec(word_features=2**12, char_features=2**12)
 """Narrow n-gram features: a learn in a second instead of most of a minute."""
 _WORDS = {
     "safeguarding": ["stepdad hits me", "bruises at home", "scared to go home", "he hurts me", "hits me"],
@@ -68,7 +68,7 @@ def _line(text: str, label: str) -> str:
     return json.dumps({"text": text, "label": label, "role": role})
 
 
-def _write_data(folder: Path) -> Path:
+def write_training_data(folder: Path) -> Path:
     """About ten training lines per category and ordinary chat, and a held-out split written apart."""
     (folder / "train").mkdir(parents=True)
     (folder / "heldout").mkdir()
@@ -85,7 +85,7 @@ def _write_data(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _write_data(tmp_path_factory.mktemp("learning-data"))
+    return write_training_data(tmp_path_factory.mktemp("learning-data"))
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def store(settings: Settings) -> Iterator[Store]:
     opened.close()
 
 
-def _decide(
+def decided_case(
     store: Store, text: str, flagged: tuple[Category, ...], status: str, **overrides: Any
 ) -> CaseRecord:
     """A case for ``text``, flagged as given, closed by a person with ``status``."""
@@ -131,7 +131,7 @@ def _decide(
 
 
 def _learn(settings: Settings, policy: Policy, store: Store, data_dir: Path, **options: Any) -> Learning:
-    return learn(settings, policy, store, TinyEncoder, data_dir=data_dir, spec=_NARROW, **options)
+    return learn(settings, policy, store, TinyEncoder, data_dir=data_dir, spec=NARROW_FEATURES, **options)
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
@@ -144,14 +144,16 @@ def _manifest(folder: Path) -> dict[str, Any]:
 def test_each_verdict_becomes_the_label_it_means(store: Store) -> None:
     civility, safeguarding = (Category.CIVILITY,), (Category.SAFEGUARDING, Category.CIVILITY)
     cases = [
-        _decide(store, "you are an idiot", civility, "upheld"),
-        _decide(store, "shut up stupid", civility, "muted"),
-        _decide(store, "what a funny idea", civility, "restored"),
-        _decide(store, "my dad shouts at me", civility, "referred"),
-        _decide(store, "he hurts me, stupid man", safeguarding, "actioned"),
-        _decide(store, "i fell off my bike", (Category.SAFEGUARDING,), "no_concern"),
-        _decide(store, "add my personal number", (Category.STAFF_CONDUCT,), "referred_on", role=Role.TUTOR),
-        _decide(store, "call me on 07700 900123", (Category.PERSONAL_DATA,), "upheld"),
+        decided_case(store, "you are an idiot", civility, "upheld"),
+        decided_case(store, "shut up stupid", civility, "muted"),
+        decided_case(store, "what a funny idea", civility, "restored"),
+        decided_case(store, "my dad shouts at me", civility, "referred"),
+        decided_case(store, "he hurts me, stupid man", safeguarding, "actioned"),
+        decided_case(store, "i fell off my bike", (Category.SAFEGUARDING,), "no_concern"),
+        decided_case(
+            store, "add my personal number", (Category.STAFF_CONDUCT,), "referred_on", role=Role.TUTOR
+        ),
+        decided_case(store, "call me on 07700 900123", (Category.PERSONAL_DATA,), "upheld"),
     ]
 
     verdicts = verdict_examples(cases)
@@ -177,9 +179,9 @@ def test_each_verdict_becomes_the_label_it_means(store: Store) -> None:
 
 
 def test_held_out_texts_are_set_aside_and_the_latest_decision_on_a_text_counts(store: Store) -> None:
-    first = _decide(store, "You are  an idiot", (Category.CIVILITY,), "upheld")
-    second = _decide(store, "you are an IDIOT", (Category.CIVILITY,), "restored")
-    held = _decide(store, "honestly this is crap again", (Category.CIVILITY,), "upheld")
+    first = decided_case(store, "You are  an idiot", (Category.CIVILITY,), "upheld")
+    second = decided_case(store, "you are an IDIOT", (Category.CIVILITY,), "restored")
+    held = decided_case(store, "honestly this is crap again", (Category.CIVILITY,), "upheld")
 
     verdicts = verdict_examples([first, second, held], heldout_texts=["Honestly this is crap again"])
 
@@ -233,8 +235,8 @@ def first(
     folder = tmp_path_factory.mktemp("first-learn")
     settings = Settings(model_dir=folder / "models", database_url=f"sqlite:///{folder / 'cases.db'}")
     with Store.open(settings.database_url) as store:
-        _decide(store, "you are a complete idiot", (Category.CIVILITY,), "warned")
-        _decide(store, "see you at the idiot bus stop", (Category.CIVILITY,), "restored")
+        decided_case(store, "you are a complete idiot", (Category.CIVILITY,), "warned")
+        decided_case(store, "see you at the idiot bus stop", (Category.CIVILITY,), "restored")
         return _learn(settings, policy, store, data_dir), settings
 
 
@@ -265,9 +267,9 @@ def test_learning_again_keeps_the_replaced_heads_for_a_rollback(
     settings: Settings, policy: Policy, store: Store, data_dir: Path, installed: Path
 ) -> None:
     first_created = _manifest(installed)["created"]
-    _decide(store, "you are a complete idiot", (Category.CIVILITY,), "warned")
-    _decide(store, "see you at the idiot bus stop", (Category.CIVILITY,), "restored")
-    _decide(store, "shut up you moron", (Category.CIVILITY,), "removed")
+    decided_case(store, "you are a complete idiot", (Category.CIVILITY,), "warned")
+    decided_case(store, "see you at the idiot bus stop", (Category.CIVILITY,), "restored")
+    decided_case(store, "shut up you moron", (Category.CIVILITY,), "removed")
 
     learning = _learn(settings, policy, store, data_dir)
 
@@ -299,7 +301,7 @@ def test_worse_heads_are_refused_and_nothing_changes(
     before = (installed / MANIFEST_FILE).read_bytes()
     # Moderators "clearing" disclosures worded like the held-out ones: the bot would learn to miss them.
     for n, phrase in enumerate(_WORDS["safeguarding"] * 8):
-        _decide(store, f"honestly {phrase} again and again {n}", (Category.SAFEGUARDING,), "no_concern")
+        decided_case(store, f"honestly {phrase} again and again {n}", (Category.SAFEGUARDING,), "no_concern")
 
     learning = _learn(settings, policy, store, data_dir)
 
@@ -313,7 +315,7 @@ def test_a_dry_run_measures_and_installs_nothing(
     settings: Settings, policy: Policy, store: Store, data_dir: Path, installed: Path
 ) -> None:
     before = (installed / MANIFEST_FILE).read_bytes()
-    _decide(store, "shut up you moron", (Category.CIVILITY,), "removed")
+    decided_case(store, "shut up you moron", (Category.CIVILITY,), "removed")
 
     learning = _learn(settings, policy, store, data_dir, is_dry_run=True)
 
@@ -323,8 +325,10 @@ def test_a_dry_run_measures_and_installs_nothing(
 
 
 def test_purged_cases_leave_the_training_data(store: Store) -> None:
-    _decide(store, "you are a complete idiot", (Category.CIVILITY,), "warned", at=NOW - timedelta(days=100))
-    _decide(store, "shut up you moron", (Category.CIVILITY,), "upheld")
+    decided_case(
+        store, "you are a complete idiot", (Category.CIVILITY,), "warned", at=NOW - timedelta(days=100)
+    )
+    decided_case(store, "shut up you moron", (Category.CIVILITY,), "upheld")
     store.purge(older_than=timedelta(days=90), now=NOW)
 
     verdicts = verdict_examples(store.reviewed_cases())
@@ -339,7 +343,7 @@ def test_without_reviewed_cases_nothing_is_trained_nor_the_encoder_loaded(
     def refuse_to_load() -> TinyEncoder:
         raise AssertionError("the encoder was loaded with nothing to learn")
 
-    _decide(store, "call me on 07700 900123", (Category.PERSONAL_DATA,), "upheld")
+    decided_case(store, "call me on 07700 900123", (Category.PERSONAL_DATA,), "upheld")
 
     learning = learn(settings, policy, store, refuse_to_load, data_dir=data_dir)
 
