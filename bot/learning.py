@@ -198,7 +198,7 @@ def learn(
 
     Raises:
         PolicyError: the training data is unreadable, or has no held-out split to compare on.
-        ScorerError: the new heads could not be written or read back.
+        ScorerError: the new heads could not be written, read back or installed.
         StorageError: the cases could not be read.
     """
     data_dir = data_dir or default_training_dir()
@@ -244,7 +244,7 @@ def rollback(settings: Settings) -> str:
     """Swap the learned heads with those they replaced; return the description of the heads now installed.
 
     Raises:
-        ScorerError: there are no previous learned heads, or they are damaged.
+        ScorerError: there are no previous learned heads, they are damaged, or the folders cannot be moved.
     """
     current, previous = learned_heads_dir(settings), previous_heads_dir(settings)
     if not previous.is_dir():
@@ -253,14 +253,17 @@ def rollback(settings: Settings) -> str:
             f"(remove {current} to use the heads shipped with classmod)"
         )
     description = load_heads(previous).description
-    if current.exists():
-        swap = settings.model_dir / ".heads-rollback"
-        shutil.rmtree(swap, ignore_errors=True)
-        current.replace(swap)
-        previous.replace(current)
-        swap.replace(previous)
-    else:
-        previous.replace(current)
+    try:
+        if current.exists():
+            swap = settings.model_dir / ".heads-rollback"
+            shutil.rmtree(swap, ignore_errors=True)
+            current.replace(swap)
+            previous.replace(current)
+            swap.replace(previous)
+        else:
+            previous.replace(current)
+    except OSError as exc:
+        raise ScorerError(f"cannot roll back the learned heads in {settings.model_dir}: {exc}") from exc
     logger.info("learned heads rolled back: %s", description)
     return description
 
@@ -301,8 +304,11 @@ def _measure_in_use(
 
 def _install(staged: Path, settings: Settings) -> Path:
     current, previous = learned_heads_dir(settings), previous_heads_dir(settings)
-    if current.exists():
-        shutil.rmtree(previous, ignore_errors=True)
-        current.replace(previous)
-    staged.replace(current)
+    try:
+        if current.exists():
+            shutil.rmtree(previous, ignore_errors=True)
+            current.replace(previous)
+        staged.replace(current)
+    except OSError as exc:
+        raise ScorerError(f"cannot install the learned heads at {current}: {exc}") from exc
     return current
