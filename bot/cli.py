@@ -584,6 +584,83 @@ def model_train(
         out.print("held-out split:\n" + format_table(trained.heldout))
 
 
+@app.command()
+def learn(
+    ctx: typer.Context,
+    is_rollback: Annotated[
+        bool, typer.Option("--rollback", help="swap back to the learned heads the last learn replaced")
+    ] = False,
+    is_dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="train, measure and compare, but install nothing")
+    ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="training data folder (train/ and heldout/); the project's own when unset"),
+    ] = None,
+) -> None:
+    """Refit the policy heads with the moderators' decisions; install them only if no worse.
+
+    Restored and no-concern cases teach what is ordinary; upheld, warned, muted and removed cases
+    confirm their categories; referrals teach safeguarding. The new heads are refused when
+    safeguarding recall drops at all, any recall drops by more than 0.02, or any false-positive rate
+    on ordinary messages rises by more than 0.01. The heads they replace are kept for --rollback.
+    """
+    from bot.app import encoder_folder, heads_folder
+    from bot.learning import learn as learn_heads
+    from bot.learning import learned_heads_dir, rollback
+    from moderation.scorers.sentence_encoder import SentenceEncoder
+
+    settings = _settings(ctx)
+    if is_rollback:
+        try:
+            description = rollback(settings)
+        except ModerationError as exc:
+            raise _fail(str(exc)) from exc
+        out.print(f"rolled back: {description} at {learned_heads_dir(settings)}; restart the bot to use them")
+        _note_heads_dir(settings, heads_folder(settings), learned_heads_dir(settings))
+        return
+    store = _store(settings)
+    try:
+        learning = learn_heads(
+            settings,
+            load_policy(settings.policy_file),
+            store,
+            lambda: SentenceEncoder.load(encoder_folder(settings), threads=settings.model_threads),
+            data_dir=data,
+            is_dry_run=is_dry_run,
+            progress=lambda step: err.print(f"· {step}"),
+        )
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        store.close()
+    views.print_learning(out, learning)
+    if not learning.is_trained:
+        out.print("no reviewed cases to learn from: nothing trained, the heads in use stay")
+        return
+    if learning.is_worse:
+        raise _fail(
+            "the new heads are worse than those in use, nothing was replaced: "
+            + "; ".join(learning.regressions),
+            code=1,
+        )
+    if learning.installed is None:
+        out.print("dry run: nothing installed")
+        return
+    out.print(f"learned heads installed at {learning.installed}; restart the bot to use them")
+    _note_heads_dir(settings, heads_folder(settings), learning.installed)
+
+
+def _note_heads_dir(settings: Settings, in_use: Path, learned: Path) -> None:
+    if in_use != learned:
+        err.print(
+            f"note: CLASSMOD_HEADS_DIR is set ({escape(str(settings.heads_dir))}), so the bot uses those"
+            " heads, not the learned ones, until it is unset",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 @model_app.command("export-offline")
 def model_export(
     ctx: typer.Context, destination: Annotated[Path, typer.Argument(help="folder to copy to")]

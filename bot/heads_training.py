@@ -12,20 +12,37 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from bot.config import Settings
 from moderation.heads.dataset import Example, default_training_dir, load_examples, read_examples
 from moderation.heads.evaluation import HeadScore, evaluate, format_table
+from moderation.heads.features import FeatureSpec
 from moderation.heads.model import CurvePoint, load_heads
 from moderation.heads.training import TrainingReport, train_heads
 from moderation.policy import Policy
-from moderation.scorers.semantic import SemanticScorer, head_thresholds
-from moderation.scorers.sentence_encoder import SentenceEncoder
+from moderation.scorers.semantic import SemanticScorer, TextEncoder, head_thresholds
 
-__all__ = ["HELDOUT_FILE", "MODEL_CARD", "TrainedHeads", "heldout_examples", "train_and_measure"]
+__all__ = [
+    "HELDOUT_FILE",
+    "MODEL_CARD",
+    "HeadsEncoder",
+    "TrainedHeads",
+    "heldout_examples",
+    "train_and_measure",
+]
 
 MODEL_CARD = "MODEL_CARD.md"
 HELDOUT_FILE = Path("heldout") / "heldout.jsonl"
+
+
+class HeadsEncoder(TextEncoder, Protocol):
+    """The sentence encoder heads are trained over (``SentenceEncoder``, or a test's tiny one)."""
+
+    @property
+    def sha256(self) -> str:
+        """The encoder's weights' hash; heads refuse to load over any other."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +63,16 @@ def heldout_examples(data_dir: Path) -> list[Example]:
 def train_and_measure(
     settings: Settings,
     policy: Policy,
-    encoder: SentenceEncoder,
+    encoder: HeadsEncoder,
     out_dir: Path,
     *,
     data_dir: Path | None = None,
     extra: Sequence[Example] = (),
     origin: str = "shipped",
+    spec: FeatureSpec | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> TrainedHeads:
-    """Train heads on the training split (plus ``extra``), then measure them on the held-out split."""
+    """Train heads on the training split plus ``extra`` (as given), then measure them on the held-out one."""
     data_dir = data_dir or default_training_dir()
     heldout = heldout_examples(data_dir)
     examples = [*load_examples(data_dir / "train", exclude=[example.text for example in heldout]), *extra]
@@ -65,6 +83,7 @@ def train_and_measure(
         encoder_sha256=encoder.sha256,
         out_dir=out_dir,
         origin=origin,
+        spec=spec,
         progress=progress,
     )
     heads = load_heads(out_dir, encoder_sha256=encoder.sha256)
@@ -78,11 +97,13 @@ def train_and_measure(
         progress(f"measuring on the {len(heldout)} held-out examples")
         measured = evaluate(SemanticScorer(encoder, heads, thresholds), heldout)
     trained = TrainedHeads(report=report, heldout=measured, cross_validated=chosen)
-    (out_dir / MODEL_CARD).write_text(model_card(trained, encoder, policy), encoding="utf-8")
+    (out_dir / MODEL_CARD).write_text(
+        model_card(trained, encoder, policy, cases=len(extra)), encoding="utf-8"
+    )
     return trained
 
 
-def model_card(trained: TrainedHeads, encoder: SentenceEncoder, policy: Policy) -> str:
+def model_card(trained: TrainedHeads, encoder: HeadsEncoder, policy: Policy, *, cases: int = 0) -> str:
     """The heads' model card: data, method, thresholds, measured results and limits."""
     report = trained.report
     cv_rows = "\n".join(
@@ -103,9 +124,16 @@ def model_card(trained: TrainedHeads, encoder: SentenceEncoder, policy: Policy) 
     )
     heldout = format_table(trained.heldout) if trained.heldout else "(no held-out split was given)"
     positives = ", ".join(f"{name} {count}" for name, count in report.positives.items())
+    command = "classmod learn" if cases else "classmod model train"
+    learned = (
+        f"\nOf them, {cases} are moderators' verdicts on cases (`classmod learn`); their texts are not kept"
+        " in the heads."
+        if cases
+        else ""
+    )
     return f"""# Model card: classmod policy heads
 
-Trained {datetime.now(UTC):%Y-%m-%d} in {report.seconds:.0f} s by `classmod model train`.
+Trained {datetime.now(UTC):%Y-%m-%d} in {report.seconds:.0f} s by `{command}`.
 
 ## What they are
 One logistic-regression head per policy category over the sentence encoder **{encoder.name}**
@@ -119,7 +147,7 @@ messages only (it never judges learners).
 
 ## Data
 {report.examples} training examples from `policies/training/train/` ({positives}; the rest ordinary),
-see `policies/training/DATASHEET.md`. Lines that also occur in the held-out split are dropped.
+see `policies/training/DATASHEET.md`. Lines that also occur in the held-out split are dropped.{learned}
 
 ## Targets (policy file)
 {targets}

@@ -93,6 +93,9 @@ CASE_STATUSES = (
 )
 """Every status a case can have; all but ``open`` close it."""
 
+_UNREVIEWED = frozenset({"open", "closed"})
+"""Statuses no person chose: awaiting review, or settled by the bot's own actions."""
+
 OUTCOMES = ("started", "ok", "failed", "skipped")
 """How an entry in the action log turned out; ``started`` is written before a platform call (its intent)."""
 
@@ -339,6 +342,25 @@ class Store:
             query = query.where(col(CaseRow.status) == status)
         query = query.order_by(col(CaseRow.created_at).desc(), col(CaseRow.id).desc()).limit(limit)
         with self._guard("list cases"), self._session() as session:
+            return [case_record(row) for row in session.exec(query)]
+
+    def reviewed_cases(self) -> list[CaseRecord]:
+        """Cases a person decided whose text is still kept, oldest first: what `classmod learn` learns from.
+
+        A case closed by the bot alone (``closed``) or still open is left out, and so is a purged
+        one: once its text is erased, the case leaves the training data too.
+        """
+        decided = [status for status in CASE_STATUSES if status not in _UNREVIEWED]
+        query = (
+            select(CaseRow)
+            .where(
+                col(CaseRow.status).in_(decided),
+                col(CaseRow.text).is_not(None),
+                col(CaseRow.purged_at).is_(None),
+            )
+            .order_by(col(CaseRow.created_at), col(CaseRow.id))
+        )
+        with self._guard("list reviewed cases"), self._session() as session:
             return [case_record(row) for row in session.exec(query)]
 
     def open_cases(self, *, limit: int = 50) -> list[CaseRecord]:

@@ -18,6 +18,7 @@ from moderation.types import Author, Category, ChatMessage, Decision, Evidence, 
 
 if TYPE_CHECKING:
     from bot.app import Services
+    from bot.learning import Learning
     from bot.pipeline import Outcome
     from bot.store import ActionRecord, AppealRecord, CaseRecord, GroupRecord
     from bot.transcript import TranscriptLine
@@ -30,6 +31,7 @@ __all__ = [
     "print_case",
     "print_decision",
     "print_groups",
+    "print_learning",
     "print_policy",
     "print_queue",
     "print_replay",
@@ -297,6 +299,36 @@ def print_status(console: Console, services: Services) -> None:
     for name, count in services.store.counts().items():
         table.add_row(name.replace("_", " "), str(count))
     console.print(table)
+
+
+def print_learning(console: Console, learning: Learning) -> None:
+    """How many reviewed cases were used per label, and the heads before and after on the held-out split."""
+    verdicts = learning.verdicts
+    used = ", ".join(f"{label} {count}" for label, count in sorted(verdicts.used.items())) or "none"
+    console.print(f"reviewed cases used: {escape(used)}")
+    if verdicts.skipped:
+        skipped = ", ".join(f"{count} ({reason})" for reason, count in sorted(verdicts.skipped.items()))
+        console.print(f"left out: {escape(skipped)}")
+    if not learning.after:
+        return
+    before = {score.category: score for score in learning.before or ()}
+    compared = "in use → learned" if learning.before is not None else "learned"
+    table = Table(title=f"held-out split, {compared} (in use: {escape(learning.before_name)})")
+    for column in ("category", "recall", "false positives on ordinary", "precision"):
+        table.add_column(column)
+    for score in learning.after:
+        old = before.get(score.category)
+        table.add_row(
+            score.category.value,
+            _change(score.recall, old.recall if old else None),
+            _change(score.false_positive_rate, old.false_positive_rate if old else None),
+            _change(score.precision, old.precision if old else None),
+        )
+    console.print(table)
+
+
+def _change(value: float, previous: float | None) -> str:
+    return f"{value:.3f}" if previous is None else f"{previous:.3f} → {value:.3f}"
 
 
 def print_policy(console: Console, policy: Policy) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "default_training_dir",
     "load_examples",
     "read_examples",
+    "text_key",
     "texts_of",
 ]
 
@@ -89,12 +90,12 @@ def load_examples(folder: Path, *, exclude: Iterable[str] = ()) -> list[Example]
     ``exclude`` is usually the held-out split's texts, so a line written into both splits never
     trains the heads that the held-out split measures.
     """
-    excluded = {_key(text) for text in exclude}
+    excluded = {text_key(text) for text in exclude}
     examples = [
         example
         for path in sorted(folder.glob("*.jsonl"))
         for example in read_examples(path)
-        if _key(example.text) not in excluded
+        if text_key(example.text) not in excluded
     ]
     if not examples:
         raise PolicyError(f"no training examples in {folder} (expected *.jsonl files)")
@@ -127,5 +128,6 @@ def _example(item: object, source: str) -> Example:
     )
 
 
-def _key(text: str) -> str:
+def text_key(text: str) -> str:
+    """How two texts are compared as the same line: ignoring case and runs of whitespace."""
     return " ".join(text.casefold().split())

@@ -108,7 +108,10 @@ def train_heads(
 
     progress("training the safeguarding sub-kinds and the neighbours")
     subkinds, subkind_coef, subkind_intercept = _subkinds(examples, embeddings)
-    positive = np.asarray(labels.any(axis=1), dtype=bool)
+    # A moderator's case is learnt from but never kept as a neighbour: its text would outlive a purge
+    # in the heads' files and be shown as evidence on other learners' cases.
+    from_case = np.array([example.source.startswith("case:") for example in examples], dtype=bool)
+    positive = np.asarray(labels.any(axis=1), dtype=bool) & ~from_case
     mask_bits = (labels[positive] * (1 << np.arange(len(HEAD_CATEGORIES)))).sum(axis=1)
     weights = np.vstack(coefs)
     columns = np.flatnonzero(np.abs(weights).sum(axis=0) > 0)

@@ -20,10 +20,12 @@ from typer.testing import CliRunner, Result
 from bot.cli import app
 from bot.store import CASE_STATUSES, Store
 from moderation.errors import ScorerError
+from moderation.heads.dataset import HEAD_CATEGORIES
 from moderation.policy import default_policy_path, load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.sentence_encoder import DEFAULT_ENCODER_SHA256, verify_encoder
 from moderation.types import Category
+from tests.bot.test_learning import NARROW_FEATURES, decided_case, write_training_data
 from tests.fakes.file_server import FileServer, serving
 
 CHECK_KEYS = {"id", "action", "actions", "flagged", "scores", "clauses", "evidence", "scorer"}
@@ -919,3 +921,90 @@ def test_status_names_the_heads_in_use_and_why_not_when_they_are_off(cli: Cli) -
 
     cli.setenv("CLASSMOD_HEADS", "false")
     assert "not in use: turned off" in cli("status").stdout
+
+
+# --- learn ---------------------------------------------------------------------------------------
+
+
+def test_learn_help_names_the_rule_rollback_and_dry_run(cli: Cli) -> None:
+    result = cli("learn", "--help")
+
+    assert result.exit_code == 0, result.output
+    assert "--rollback" in result.stdout and "--dry-run" in result.stdout
+    assert "0.02" in result.stdout and "0.01" in result.stdout
+
+
+def test_learn_without_reviewed_cases_says_so_and_trains_nothing(cli: Cli) -> None:
+    with Store.open(cli.database_url) as store:
+        decided_case(store, "you are an idiot", (Category.CIVILITY,), "closed")  # the bot's own, no verdict
+
+    result = cli("learn")
+
+    assert result.exit_code == 0, result.output
+    assert "no reviewed cases to learn from: nothing trained" in result.stdout
+    assert "you are an idiot" not in result.output
+    assert not (cli.directory / "models" / "heads").exists()
+
+
+def test_learn_installs_then_refuses_worse_heads_in_one_line_and_rolls_back_only_when_it_can(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.learning
+    from tests.tinyencoder import TinyEncoder
+
+    real_learn = bot.learning.learn
+    monkeypatch.setattr(
+        bot.learning,
+        "learn",
+        lambda *args, **options: real_learn(*args[:3], TinyEncoder, spec=NARROW_FEATURES, **options),
+    )
+    data = write_training_data(cli.directory / "data")
+    with Store.open(cli.database_url) as store:
+        decided_case(store, "you are a complete idiot", (Category.CIVILITY,), "warned")
+
+    result = cli("learn", "--data", str(data))
+
+    assert result.exit_code == 0, result.output
+    assert "reviewed cases used: civility 1" in result.stdout
+    assert {row[0] for row in _table_rows(result.stdout)} >= {category.value for category in HEAD_CATEGORIES}
+    installed = cli.directory / "models" / "heads"
+    assert f"learned heads installed at {installed}" in result.stdout
+    manifest = (installed / "heads.json").read_bytes()
+
+    with Store.open(cli.database_url) as store:
+        for n in range(40):
+            text = f"honestly {('stepdad hits me', 'he hurts me', 'bruises at home')[n % 3]} again {n}"
+            decided_case(store, text, (Category.SAFEGUARDING,), "no_concern")
+    refused = cli("learn", "--data", str(data))
+
+    assert refused.exit_code == 1
+    [error] = [line for line in refused.stderr.splitlines() if not line.startswith("· ")]
+    assert error.startswith("error: the new heads are worse than those in use, nothing was replaced: ")
+    assert "safeguarding recall 1.000 → 0.000" in error
+    [safeguarding] = [row for row in _table_rows(refused.stdout) if row[0] == "safeguarding"]
+    assert safeguarding[1] == "1.000 → 0.000"
+    assert "reviewed cases used: civility 1, none 40" in refused.stdout
+    assert "hits me" not in refused.output and "complete idiot" not in refused.output
+    assert (installed / "heads.json").read_bytes() == manifest
+
+    no_previous = cli("learn", "--rollback")
+    assert no_previous.exit_code == 2
+    assert no_previous.stderr.startswith("error: no previous learned heads at")
+
+
+def test_status_shows_learned_heads_with_their_date(cli: Cli) -> None:
+    import shutil
+
+    from moderation.heads.model import default_heads_dir
+
+    learned = cli.directory / "models" / "heads"
+    shutil.copytree(default_heads_dir(), learned)
+    manifest = json.loads((learned / "heads.json").read_text(encoding="utf-8"))
+    manifest.update(origin="learned", created="2027-01-15T09:00:00+00:00")
+    (learned / "heads.json").write_text(json.dumps(manifest), encoding="utf-8")
+    cli.setenv("CLASSMOD_HEADS", "true")
+
+    result = cli("status")
+
+    assert result.exit_code == 0, result.output
+    assert "heads 2027-01-15 (learned) over all-MiniLM-L6-v2" in result.stdout

@@ -471,6 +471,25 @@ def test_purge_erases_old_text_and_keeps_the_audit_trail(store: Store) -> None:
     assert store.purge(older_than=timedelta(days=90), now=NOW) == 0
 
 
+def test_reviewed_cases_are_those_a_person_decided_whose_text_is_kept(store: Store) -> None:
+    restored = _case(store, "1", at=NOW - timedelta(days=3))
+    upheld = _case(store, "2", at=NOW - timedelta(days=2))
+    _case(store, "3", at=NOW - timedelta(days=1))  # still open
+    settled_by_bot = _case(store, "4", at=NOW)
+    purged = _case(store, "5", at=NOW - timedelta(days=100), text=PURGED_PHRASE)
+    store.close_case(upheld.id, "upheld", actor="mod-1", at=NOW)
+    store.close_case(restored.id, "restored", actor="mod-1", at=NOW)
+    store.close_case(settled_by_bot.id, "closed", actor="bot", at=NOW)
+    store.close_case(purged.id, "warned", actor="mod-1", at=NOW)
+    assert [case.id for case in store.reviewed_cases()] == [purged.id, restored.id, upheld.id]
+
+    store.purge(older_than=timedelta(days=90), now=NOW)
+
+    reviewed = store.reviewed_cases()
+    assert [(case.id, case.status) for case in reviewed] == [(restored.id, "restored"), (upheld.id, "upheld")]
+    assert all(case.text for case in reviewed), "a purged case is never returned"
+
+
 def test_purged_text_leaves_no_trace_in_the_sqlite_file(tmp_path: Path) -> None:
     # The store sets PRAGMA secure_delete=ON (freed cell space is zeroed; without it fragments of
     # the phrase stay in the page) and checkpoints the WAL with TRUNCATE after a purge, so no VACUUM

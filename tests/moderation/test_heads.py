@@ -247,3 +247,23 @@ def test_probabilities_are_calibrated_between_zero_and_one(heads_dir: Path) -> N
     assert np.all((probabilities >= 0) & (probabilities <= 1))
     column = heads.categories.index(Category.SAFEGUARDING)
     assert probabilities[0, column] > probabilities[1, column]
+
+
+def test_a_moderator_s_case_trains_the_heads_but_is_never_kept_as_a_neighbour(tmp_path: Path) -> None:
+    case_text = "my uncle hits me when nobody is home"
+    case = Example(text=case_text, categories=frozenset({Category.SAFEGUARDING}), source="case:7")
+    encoder = TinyEncoder()
+    out = tmp_path / "heads"
+    train_heads(
+        [*_examples(), case],
+        encoder.encode,
+        encoder_name=encoder.name,
+        encoder_sha256=encoder.sha256,
+        out_dir=out,
+        origin="learned",
+    )
+
+    manifest = (out / MANIFEST_FILE).read_text(encoding="utf-8")
+    assert case_text not in manifest and _DISCLOSURES[0] in manifest
+    assert json.loads(manifest)["data"]["cases"] == 1
+    assert load_heads(out).description.endswith("(learned)")
