@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 
-.PHONY: demo test test-slow install lint typecheck bench train clean
+.PHONY: demo test test-slow install lint typecheck bench bench-heads eval train clean
 
 $(BIN)/classmod: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ train: install
 
 bench: install
 	$(BIN)/python bench/check_speed.py
+
+# What the policy heads cost (speed, memory) and how well they and the whole bot do on the held-out split;
+# both write JSON to bench/results/.
+bench-heads: install
+	$(BIN)/python bench/heads.py
+
+eval: install
+	$(BIN)/python bench/heads_eval.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

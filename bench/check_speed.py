@@ -198,13 +198,14 @@ def bench_core(items: list[dict[str, Any]], policy: Policy, repeats: int) -> dic
 # --- b. classmod check --json ---------------------------------------------------------------------
 
 
-def _cli_env(model_dir: Path, scratch: Path, require_detoxify: bool) -> dict[str, str]:
+def _cli_env(model_dir: Path, scratch: Path, require_detoxify: bool, **extra: str) -> dict[str, str]:
     # No inherited CLASSMOD_* settings; the working directory (scratch) has no classmod.toml.
     env = {key: value for key, value in os.environ.items() if not key.startswith("CLASSMOD_")}
     env.update(
         CLASSMOD_MODEL_DIR=str(model_dir),
         CLASSMOD_DATABASE_URL=f"sqlite:///{scratch / 'unused.db'}",
         CLASSMOD_REQUIRE_DETOXIFY="true" if require_detoxify else "false",
+        **extra,
     )
     return env
 
@@ -270,8 +271,9 @@ def bench_cli(
     expect_scorer: str,
     require_detoxify: bool,
     startup_runs: int,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    env = _cli_env(model_dir, scratch, require_detoxify)
+    env = _cli_env(model_dir, scratch, require_detoxify, **(extra_env or {}))
     one = to_jsonl(items[:1])
     # Start-up: a run with one message, to its output line (the process's exit comes after).
     singles = [run_check(one, env, scratch, expect_scorer, 1) for _ in range(startup_runs)]
