@@ -166,6 +166,7 @@ see `policies/training/DATASHEET.md`. Lines that also occur in the held-out spli
   (tens of examples per category), so each figure has a margin of several points.
 - Non-English and mixed-language messages are few in the data; all-MiniLM-L6-v2 is an English
   encoder. A multilingual encoder (configured with `CLASSMOD_ENCODER`) needs heads trained over it.
-- A head alone never sanctions: its findings get a reminder and a moderator's review, and a
-  disclosure goes to the safeguarding officer (see the README).
+- A head alone never sanctions: where the policy's ladder would hide or warn, its finding goes to a
+  moderator's review and nothing is sent to the learner; a disclosure goes to the safeguarding officer
+  (see the README).
 """

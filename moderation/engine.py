@@ -214,11 +214,10 @@ def _actions(
         rule = policy.categories[category]
         step = rule.step(breaches[category])
         if category in heads_only and _NEVER_PUNISHED & set(step):
-            # A trained head alone never sanctions: the learner gets the milder answer (a reminder)
-            # and a moderator decides.
+            # A trained head alone never sanctions, nor writes to the learner about a sanction it is
+            # not sure of: the milder answer wins, and a moderator decides.
             step = (
-                *(kind for kind in step if kind not in _NEVER_PUNISHED),
-                ActionKind.REMIND,
+                *(kind for kind in step if kind not in _NEVER_PUNISHED and kind is not ActionKind.REMIND),
                 ActionKind.ESCALATE,
             )
         kinds.update(step)

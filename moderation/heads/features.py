@@ -28,17 +28,21 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 _MAX_SENTENCES = 24
 """At most this many sentences of one message are scored apart (the whole text is always scored)."""
 _MIN_SENTENCE_CHARS = 12
+_SPLIT_ABOVE_CHARS = 200
+"""A shorter message is scored whole only: about 45 tokens, short enough that no sentence is diluted."""
 _MAX_CHARS = 2000
 """Text beyond this many characters is not read by the n-grams (the encoder reads 256 tokens)."""
 _MIN_DOCUMENTS = 2
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences worth scoring apart: empty for a one-sentence message.
+    """Character spans of the sentences worth scoring apart: empty for a short or one-sentence message.
 
     Short fragments are joined to the sentence before them, and at most ``_MAX_SENTENCES`` spans are
     returned, so the work per message is bounded whatever its length.
     """
+    if len(text) <= _SPLIT_ABOVE_CHARS:
+        return []
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(text[: _MAX_CHARS * 4]):

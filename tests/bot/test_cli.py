@@ -897,7 +897,8 @@ def test_model_fetch_keeps_the_encoder_when_detoxify_fails(cli: Cli, monkeypatch
 def test_check_json_with_the_heads_routes_a_reworded_disclosure_and_shows_why(cli: Cli) -> None:
     cli.setenv("CLASSMOD_HEADS", "true")
     text = (
-        "Hi miss. Sorry I missed class. I don't really want to go home tonight, my mum's boyfriend gets "
+        "Hi miss. Sorry I missed class on Monday and Wednesday, I will catch up with the reading and the "
+        "homework sheets this weekend. I don't really want to go home tonight, my mum's boyfriend gets "
         "angry and I end up with bruises. See you soon"
     )
 

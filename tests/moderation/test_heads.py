@@ -151,7 +151,11 @@ def test_a_disclosure_found_by_the_head_goes_to_the_officer_and_is_never_punishe
 
 
 def test_the_evidence_is_the_sentence_that_scored_highest(scorer: SemanticScorer, policy: Policy) -> None:
-    text = "Good morning everyone. The lesson was good. My stepdad hits me when he drinks. See you tuesday."
+    text = (
+        "Good morning everyone, I hope you all had a lovely weekend with your families. The lesson on "
+        "Thursday was good and I liked the reading about the library very much. My stepdad hits me when "
+        "he drinks. See you tuesday, and thank you for the homework sheets."
+    )
     decision = _decide(scorer, policy, text)
 
     evidence = next(item for item in decision.evidence if item.source == "heads")
@@ -159,14 +163,14 @@ def test_the_evidence_is_the_sentence_that_scored_highest(scorer: SemanticScorer
     assert text[evidence.start : evidence.end] == "My stepdad hits me when he drinks."
 
 
-def test_a_head_alone_never_sanctions_it_reminds_and_asks_a_moderator(
+def test_a_head_alone_never_sanctions_it_asks_a_moderator(
     scorer: SemanticScorer, policy: Policy
 ) -> None:
     decision = _decide(scorer, policy, "next week you will get hurt, wait and see")  # no phrase rule matches
 
     assert Category.HARASSMENT in decision.flagged
     kinds = {action.kind for action in decision.actions}
-    assert kinds == {ActionKind.REMIND, ActionKind.ESCALATE}  # the ladder says hide and warn
+    assert kinds == {ActionKind.ESCALATE}  # the ladder says hide, warn and escalate: nothing to the learner
     assert decision.route is Route.MODERATORS
     # Where a phrase rule agrees, the policy's ladder applies as written.
     agreed = _decide(scorer, policy, "after class i will find you and hurt you")
