@@ -14,7 +14,7 @@ from rich.table import Table
 
 from bot.cards import safe_text
 from moderation.scorers.personal_data import mask_personal_data
-from moderation.types import Author, Category, ChatMessage, Decision, Evidence, Role
+from moderation.types import ActionKind, Author, Category, ChatMessage, Decision, Evidence, Role
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -123,7 +123,8 @@ def print_decision(console: Console, text: str, decision: Decision) -> None:
         console.print(f"  {item.category.value}: {item.kind} ({item.source}, {item.score:.2f}){where}")
         for example in item.similar:
             console.print(f"    similar to: “{escape(example)}”", style="dim")
-    if decision.reminder:
+    writes = any(action.kind in (ActionKind.REMIND, ActionKind.WARN) for action in decision.actions)
+    if decision.reminder and writes:
         console.print(
             Panel(escape(decision.reminder), title="private message to the author", border_style="yellow")
         )

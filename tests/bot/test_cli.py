@@ -1009,3 +1009,11 @@ def test_status_shows_learned_heads_with_their_date(cli: Cli) -> None:
 
     assert result.exit_code == 0, result.output
     assert "heads 2027-01-15 (learned) over all-MiniLM-L6-v2" in result.stdout
+
+
+def test_check_shows_no_private_message_when_only_a_moderator_reviews(cli: Cli) -> None:
+    result = cli("check", "text me on my personal number", "--role", "tutor")  # staff conduct: escalate only
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ESCALATE")
+    assert "private message to the author" not in result.stdout
