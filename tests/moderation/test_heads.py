@@ -163,9 +163,7 @@ def test_the_evidence_is_the_sentence_that_scored_highest(scorer: SemanticScorer
     assert text[evidence.start : evidence.end] == "My stepdad hits me when he drinks."
 
 
-def test_a_head_alone_never_sanctions_it_asks_a_moderator(
-    scorer: SemanticScorer, policy: Policy
-) -> None:
+def test_a_head_alone_never_sanctions_it_asks_a_moderator(scorer: SemanticScorer, policy: Policy) -> None:
     decision = _decide(scorer, policy, "next week you will get hurt, wait and see")  # no phrase rule matches
 
     assert Category.HARASSMENT in decision.flagged
