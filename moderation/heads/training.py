@@ -76,7 +76,7 @@ def train_heads(
     spec = spec or FeatureSpec()
     texts = [example.text for example in examples]
     progress(f"encoding {len(texts)} examples")
-    embeddings = _encode_sorted(encode, texts)
+    embeddings = np.asarray(encode(texts), dtype=np.float32)
     features = Features(spec)
     features.fit_idf(texts)
     rows = features.matrix(embeddings, texts)
@@ -158,15 +158,6 @@ def train_heads(
 
 def _classifier() -> LogisticRegression:
     return LogisticRegression(C=_REGULARISATION, class_weight="balanced", solver="liblinear", max_iter=5000)
-
-
-def _encode_sorted(encode: Encoder, texts: Sequence[str]) -> np.ndarray:
-    """Encode in order of length (less padding per batch), return rows in the original order."""
-    order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
-    encoded = encode([texts[index] for index in order])
-    result = np.empty_like(encoded)
-    result[order] = encoded
-    return result
 
 
 def _stratum(example: Example) -> str:

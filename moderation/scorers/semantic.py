@@ -36,7 +36,7 @@ class TextEncoder(Protocol):
         ...
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """One unit-length row per text."""
+        """One unit-length row per text, in order (the encoder batches by length as it sees fit)."""
         ...
 
 
@@ -94,7 +94,7 @@ class SemanticScorer:
             for index, start, end in pieces
         ]
         try:
-            embeddings = _encode_by_length(self.encoder, piece_texts)
+            embeddings = np.asarray(self.encoder.encode(piece_texts), dtype=np.float32)
             probabilities = self.heads.probabilities(embeddings, piece_texts)
         except ScorerError:
             raise
@@ -147,12 +147,3 @@ class SemanticScorer:
 
     def _zeros(self) -> dict[str, float]:
         return dict.fromkeys(self.labels, 0.0)
-
-
-def _encode_by_length(encoder: TextEncoder, texts: Sequence[str]) -> np.ndarray:
-    """Encode in order of length, so each batch pads little; rows come back in the original order."""
-    order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
-    encoded = np.asarray(encoder.encode([texts[index] for index in order]), dtype=np.float32)
-    result = np.empty_like(encoded)
-    result[order] = encoded
-    return result
