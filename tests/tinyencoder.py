@@ -28,3 +28,18 @@ class TinyEncoder:
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return rows / norms
+
+
+ORDINARY_CHAT = [
+    "see you in class on tuesday",
+    "thank you teacher for the lesson",
+    "what page is the homework on",
+    "i am late the bus is slow",
+    "good morning everyone",
+    "can we practise the past tense again",
+    "my daughter is ill today so i stay home",
+    "is class online next week",
+    "i like the new library very much",
+    "happy birthday amina",
+]
+"""Ordinary class chat for the tiny encoder's training and held-out lines."""

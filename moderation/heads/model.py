@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.special import expit
 
 from moderation.errors import ScorerError
 from moderation.heads.dataset import HEAD_CATEGORIES
@@ -138,7 +139,7 @@ class PolicyHeads:
             )
         rows = self.features.matrix(embeddings, texts)
         margins = np.asarray((rows @ self._weights).todense(), dtype=np.float64) + self._intercept
-        return 1.0 / (1.0 + np.exp(-(self._platt[:, 0] * margins + self._platt[:, 1])))
+        return np.asarray(expit(self._platt[:, 0] * margins + self._platt[:, 1]), dtype=np.float64)
 
     def subkind(self, embedding: np.ndarray) -> str:
         """The most likely safeguarding sub-kind of a text (``domestic_abuse``, ``suicidal`` …)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
@@ -91,7 +92,7 @@ def train_heads(
         target = labels[:, column]
         margins = _out_of_fold(rows, target, strata)
         platt = _calibration(margins, target)
-        probability = 1.0 / (1.0 + np.exp(-(platt[0] * margins + platt[1])))
+        probability = expit(platt[0] * margins + platt[1])
         # A head that judges only staff learns from every message (so ordinary chat in any voice is
         # a negative) but is measured, and its threshold chosen, on staff messages alone.
         allowed = _STAFF_ONLY.get(category)

@@ -34,7 +34,7 @@ from moderation.heads.features import FeatureSpec
 from moderation.heads.model import MANIFEST_FILE, load_heads
 from moderation.policy import Policy, load_policy
 from moderation.types import Action, ActionKind, Author, Category, ChatMessage, Decision, Role, Route
-from tests.tinyencoder import TinyEncoder
+from tests.tinyencoder import ORDINARY_CHAT, TinyEncoder
 
 NOW = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 NARROW_FEATURES = FeatureSpec(word_features=2**12, char_features=2**12)
@@ -49,18 +49,7 @@ _WORDS = {
     "civility": ["you are an idiot", "shut up stupid", "this is crap", "what a moron"],
     "sexual": ["send me nudes", "sexy pics please", "sleep with me", "show your body"],
 }
-_ORDINARY = [
-    "see you in class on tuesday",
-    "thank you teacher for the lesson",
-    "what page is the homework on",
-    "i am late the bus is slow",
-    "good morning everyone",
-    "can we practise the past tense again",
-    "my daughter is ill today",
-    "is class online next week",
-    "i like the new library",
-    "happy birthday amina",
-]
+_ORDINARY = ORDINARY_CHAT
 
 
 def _line(text: str, label: str) -> str:

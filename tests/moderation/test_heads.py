@@ -21,7 +21,7 @@ from moderation.scorers.semantic import SemanticScorer, head_thresholds
 from moderation.scorers.stack import ModelStack
 from moderation.types import ActionKind, AuthorHistory, Category, ModelScores, Role, Route
 from tests.factories import make_message
-from tests.tinyencoder import TinyEncoder
+from tests.tinyencoder import ORDINARY_CHAT, TinyEncoder
 
 NOW = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 
@@ -41,20 +41,7 @@ _THREATS = [
     "wait outside after class, i will find you",
     "i will find you and you will get hurt",
 ]
-_ORDINARY = [
-    "see you in class on tuesday",
-    "thank you teacher for the lesson",
-    "what page is the homework on",
-    "i am late the bus is slow",
-    "good morning everyone",
-    "can we practise the past tense again",
-    "my daughter is ill today so i stay home",
-    "the lesson about the police was interesting",
-    "we learnt words for the family today",
-    "is class online next week",
-    "i like the new library very much",
-    "happy birthday Amina",
-]
+_ORDINARY = ORDINARY_CHAT
 
 
 def _examples() -> list[Example]:
