@@ -481,11 +481,16 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
     results = measure(args)
     print(render(results, began))
-    target = args.json or RESULTS / f"heads-{datetime.now(UTC).date().isoformat()}.json"
+    write_results(results, args.json, "heads")
+    return 0
+
+
+def write_results(results: dict[str, Any], path: Path | None, name: str) -> None:
+    """Write a run's JSON to ``path`` (default ``bench/results/<name>-<date>.json``) and say where."""
+    target = path or RESULTS / f"{name}-{datetime.now(UTC).date().isoformat()}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nresults written to {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
-    return 0
 
 
 if __name__ == "__main__":

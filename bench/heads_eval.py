@@ -17,7 +17,6 @@ It prints Markdown tables and writes ``bench/results/heads-eval-<date>.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.heads import RESULTS, load_now, plain_model_dir  # noqa: E402
+from bench.heads import load_now, plain_model_dir, write_results  # noqa: E402
 from bot.app import load_scorer, load_semantic  # noqa: E402
 from bot.cli import CHECK_BATCH, _decide  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
@@ -184,10 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": time.perf_counter() - began,
     }
     print(render(results))
-    target = args.json or RESULTS / f"heads-eval-{datetime.now(UTC).date().isoformat()}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nresults written to {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+    write_results(results, args.json, "heads-eval")
     return 0
 
 
