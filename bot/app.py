@@ -99,9 +99,14 @@ def heads_folder(settings: Settings) -> Path:
 
 
 def encoder_folder(settings: Settings) -> Path:
-    """The configured sentence encoder's folder, unpacking the default one where needed."""
+    """The configured sentence encoder's folder, unpacking the default one where it is missing.
+
+    An encoder already in place is not hashed here: loading it verifies its weights (once per start),
+    and refuses weights that are not the pinned ones (`classmod model fetch` installs them again).
+    """
     if settings.encoder == DEFAULT_ENCODER:
-        return unpack_default_encoder(settings.model_dir)
+        installed = encoder_path(settings.model_dir)
+        return installed if installed.is_dir() else unpack_default_encoder(settings.model_dir)
     configured = Path(settings.encoder)
     return configured if configured.is_dir() else encoder_path(settings.model_dir, settings.encoder)
 

@@ -1017,3 +1017,18 @@ def test_check_shows_no_private_message_when_only_a_moderator_reviews(cli: Cli) 
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ESCALATE")
     assert "private message to the author" not in result.stdout
+
+
+def test_tampered_encoder_weights_turn_the_heads_off_loudly_not_silently(cli: Cli) -> None:
+    cli.setenv("CLASSMOD_HEADS", "true")
+    assert "(shipped) over all-MiniLM-L6-v2" in cli("status").stdout  # unpacked into the model folder
+    weights = cli.directory / "models" / "encoders" / "all-MiniLM-L6-v2" / "model.safetensors"
+    with weights.open("r+b") as handle:
+        handle.seek(5000)
+        handle.write(b"\x00\x01\x02\x03")
+
+    result = cli("status")
+
+    assert result.exit_code == 0, result.output
+    shown = result.stdout.replace("│", " ")
+    assert "not in use" in shown and "pinned" in shown, shown
