@@ -9,7 +9,6 @@ safeguarding). ``load_policy`` turns it into an immutable :class:`Policy`; every
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,6 +20,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from moderation.errors import PolicyError
+from moderation.patterns import Pattern, PatternError, compile_patterns
 from moderation.scorers.personal_data import contact_key, contact_keys, find_personal_data, is_valid_phone
 from moderation.types import ActionKind, Category, Role, Route
 
@@ -110,8 +110,8 @@ class DetectorRule:
     category: Category
     score: float
     applies_to: Audience
-    pattern: re.Pattern[str]
-    unless: re.Pattern[str] | None
+    pattern: Pattern
+    unless: Pattern | None
     clause_id: str | None = None
     unless_in_message: bool = False
 
@@ -128,7 +128,7 @@ class Policy:
     categories: Mapping[Category, CategoryRule]
     model_labels: Mapping[str, Category]
     detectors: tuple[DetectorRule, ...]
-    idioms: re.Pattern[str] | None
+    idioms: Pattern | None
     strike_lifetime_days: int
     support_message: str
     scorer_failure_reminder: str | None
@@ -450,22 +450,24 @@ def _public_contacts(
 
 def _compile_patterns(
     patterns: list[str], lines: dict[tuple[Any, ...], int], path: tuple[Any, ...], problems: list[_Problem]
-) -> re.Pattern[str] | None:
+) -> Pattern | None:
+    """Compile a list of patterns with RE2 (:mod:`moderation.patterns`), each refusal at its line."""
+    if not patterns:
+        return None
     is_valid = True
     for index, pattern in enumerate(patterns):
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            compile_patterns([pattern])
+        except PatternError as exc:
             is_valid = False
-            problems.append(
-                (
-                    _line_of((*path, index), lines),
-                    f"pattern {pattern!r} is not a valid regular expression ({exc.msg})",
-                )
-            )
-    if not patterns or not is_valid:
+            problems.append((_line_of((*path, index), lines), str(exc)))
+    if not is_valid:
         return None
-    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+    try:
+        return compile_patterns(patterns)
+    except PatternError as exc:
+        problems.append((_line_of(path, lines), str(exc)))
+        return None
 
 
 def _schema_problem(error: Any, lines: dict[tuple[Any, ...], int]) -> _Problem:
