@@ -10,7 +10,6 @@ import contextlib
 import importlib.metadata
 import json
 import logging
-import math
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -26,6 +25,7 @@ from adapters.recording_adapter import RecordingAdapter
 from bot import views
 from bot.app import load_scorer, make_pipeline, open_services
 from bot.config import Settings, check_database_url, load_settings
+from bot.json_input import read_object
 from bot.lease import Lease
 from bot.logs import configure_logging
 from bot.redaction import Redaction
@@ -176,7 +176,7 @@ def _check_lines(lines: Iterable[bytes], scorer: TextScorer, policy: Policy) -> 
             continue
         item_id: Any = number
         try:
-            item = _read_item(raw)
+            item = read_object(raw)
             item_id = item.get("id", number)
             text = item.get("text")
             if not isinstance(text, str):
@@ -191,39 +191,6 @@ def _check_lines(lines: Iterable[bytes], scorer: TextScorer, policy: Policy) -> 
         if len(pending) >= CHECK_BATCH:
             yield from _flush(pending, scorer, policy)
     yield from _flush(pending, scorer, policy)
-
-
-def _read_item(raw: bytes) -> dict[str, Any]:
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"not UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start + 1}); send UTF-8 text"
-        ) from exc
-    try:
-        item = json.loads(line, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc.msg} at column {exc.colno})") from exc
-    if not isinstance(item, dict):
-        raise ValueError("expected a JSON object with an id and a text")
-    try:
-        json.dumps(item, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(
-            "a \\u escape names half a character (a lone surrogate); send whole characters"
-        ) from exc
-    return item
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(value: str) -> float:
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{value} is too large for a JSON number")
-    return number
 
 
 def _json_line(item: dict[str, Any]) -> bytes:

@@ -12,13 +12,13 @@ is attached), ``chat`` (default ``class``), ``name`` (default the author id), ``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+from bot.json_input import read_object
 from moderation.types import Attachment, AttachmentKind, Author, ChatMessage, Role
 
 __all__ = ["TranscriptError", "TranscriptLine", "demo_transcript_path", "read_transcript"]
@@ -58,11 +58,9 @@ def read_transcript(path: Path, *, platform: str = "replay") -> Iterator[Transcr
 
 def _message(line: str, number: int, platform: str, revisions: dict[str, int]) -> ChatMessage:
     try:
-        item = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise TranscriptError(f"line {number}: not JSON ({exc.msg})") from exc
-    if not isinstance(item, dict):
-        raise TranscriptError(f"line {number}: expected a JSON object")
+        item = read_object(line)
+    except ValueError as exc:
+        raise TranscriptError(f"line {number}: {exc}") from exc
     try:
         author_id = str(item["author"])
         message_id = str(item.get("edit_of") or item["id"])

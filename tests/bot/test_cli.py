@@ -572,6 +572,30 @@ def test_replay_reports_a_malformed_line_by_number(cli: Cli, bad_line: str, expe
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_check_json_lines_answers_every_line_around_deeply_nested_json(cli: Cli, depth: int) -> None:
+    nested = '{"id": "deep", "text": ' + "[" * depth + "]" * depth + "}"
+    lines = [json.dumps({"id": "before", "text": "hello"}), nested, json.dumps({"id": "after", "text": "hi"})]
+
+    results = cli.json_lines(input="\n".join(lines) + "\n")
+
+    assert [result["id"] for result in results] == ["before", 2, "after"]
+    assert results[1]["error"] == "line 2: not JSON that can be read: it is nested too deeply"
+    assert results[0]["action"] == results[2]["action"] == "allow"
+
+
+def test_replay_reports_deeply_nested_json_by_line(cli: Cli) -> None:
+    transcript = cli.directory / "deep.jsonl"
+    good = json.dumps({"id": "m1", "author": "amina", "text": "hello"})
+    transcript.write_text(f"{good}\n" + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+
+    result = cli("replay", str(transcript))
+
+    assert result.exit_code == 2
+    assert "line 2: not JSON that can be read: it is nested too deeply" in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_replay_of_a_missing_file_is_a_usage_error(cli: Cli) -> None:
     result = cli("replay", "nowhere.jsonl")
 
