@@ -36,6 +36,11 @@ __all__ = [
 
 DEFAULT_POLICY = "scls.yaml"
 _MAX_PROBLEMS = 10
+# A policy file is input too: bounds that no real policy comes near (the shipped one is 40 kB, 8 deep,
+# 1,500 values) and that stop a hostile file's alias bomb or deep nesting from hanging or crashing a load.
+_MAX_CHARACTERS = 1 << 20
+_MAX_DEPTH = 32
+_MAX_VALUES = 100_000
 
 _Problem = tuple[int | None, str]
 """A problem in a policy file: its line (when known) and what is wrong."""
@@ -196,7 +201,13 @@ def parse_policy(source: str, *, name: str = "policy") -> Policy:
     Raises:
         PolicyError: every problem found (up to ten), each with its line; ``line`` is the first's.
     """
+    if len(source) > _MAX_CHARACTERS:
+        raise PolicyError(
+            f"the file has {len(source):,} characters, over the {_MAX_CHARACTERS:,} a policy file may have",
+            path=name,
+        )
     try:
+        _check_depth(source, name)
         node = yaml.compose(source, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -208,7 +219,15 @@ def parse_policy(source: str, *, name: str = "policy") -> Policy:
     lines: dict[tuple[Any, ...], int] = {}
     problems: list[_Problem] = []
     unreadable: set[tuple[Any, ...]] = set()
-    data = _to_python(node, (), lines, problems, unreadable, frozenset())
+    try:
+        data = _to_python(node, (), lines, problems, unreadable, frozenset())
+    except _TooManyValues as exc:
+        raise PolicyError(
+            f"the file expands to more than {_MAX_VALUES:,} values (aliases repeating aliases?); "
+            "write the values out",
+            path=name,
+            line=exc.line,
+        ) from None
     try:
         document = _PolicyFile.model_validate(data)
     except ValidationError as exc:
@@ -505,6 +524,28 @@ def _policy_error(problems: list[_Problem], name: str) -> PolicyError:
     return PolicyError(message, path=name, line=first_line)
 
 
+class _TooManyValues(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _check_depth(source: str, name: str) -> None:
+    """Refuse nesting deeper than :data:`_MAX_DEPTH` before composing (which recurses per level)."""
+    depth = 0
+    for event in yaml.parse(source, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise PolicyError(
+                    f"lists and mappings are nested more than {_MAX_DEPTH} deep here; a policy needs few",
+                    path=name,
+                    line=event.start_mark.line + 1,
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _to_python(
     node: yaml.Node,
     path: tuple[Any, ...],
@@ -515,6 +556,8 @@ def _to_python(
 ) -> Any:
     line = node.start_mark.line + 1
     lines[path] = line
+    if len(lines) > _MAX_VALUES:  # aliases of aliases multiply: nine levels of nine are 387 million
+        raise _TooManyValues(line)
     if id(node) in ancestors:
         problems.append((line, "an alias here refers to itself; write the value out instead"))
         unreadable.add(path)

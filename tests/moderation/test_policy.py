@@ -256,3 +256,26 @@ def test_public_contacts_are_known_however_they_are_written() -> None:
     assert not policy.is_public_contact("0800 1112")
     assert not policy.is_public_contact("0800 1111 ext 07911 123456")
     assert not policy.is_public_contact("0800 1111 #07911123456")
+
+
+def test_an_alias_bomb_is_refused_quickly() -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    with pytest.raises(PolicyError) as caught:
+        parse_policy("\n".join(levels) + "\n", name="bomb.yaml")
+    assert "100,000 values" in str(caught.value)
+    assert str(caught.value).startswith("bomb.yaml:")
+
+
+@pytest.mark.parametrize("depth", [40, 5_000])
+def test_deep_nesting_is_one_clear_error(depth: int) -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy("id: " + "[" * depth + "]" * depth + "\n", name="deep.yaml")
+    assert "nested more than 32 deep" in str(caught.value)
+    assert caught.value.line == 1
+    assert "\n" not in str(caught.value)
+
+
+def test_a_huge_policy_file_is_refused() -> None:
+    with pytest.raises(PolicyError, match="over the 1,048,576 a policy file may have"):
+        parse_policy(SOURCE + "#" * (1 << 20), name="huge.yaml")
