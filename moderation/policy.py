@@ -540,7 +540,7 @@ def _check_depth(source: str, name: str) -> None:
                 raise PolicyError(
                     f"lists and mappings are nested more than {_MAX_DEPTH} deep here; a policy needs few",
                     path=name,
-                    line=event.start_mark.line + 1,
+                    line=event.start_mark.line + 1 if event.start_mark else None,
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
