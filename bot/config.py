@@ -7,7 +7,9 @@ directory, if it exists), then the defaults below. Nothing else in classmod read
 
 from __future__ import annotations
 
+import os
 import re
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +20,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 from sqlalchemy.engine import make_url
@@ -53,7 +56,10 @@ class ConfigError(ModerationError):
 class Settings(BaseSettings):
     """Every setting classmod has. Environment variables are the field names, upper case, prefixed."""
 
-    model_config = SettingsConfigDict(env_prefix="CLASSMOD_", extra="forbid", frozen=True)
+    # No infinite or NaN number is a setting: "inf" seconds would never expire, NaN compares false.
+    model_config = SettingsConfigDict(
+        env_prefix="CLASSMOD_", extra="forbid", frozen=True, allow_inf_nan=False
+    )
 
     config_file: Path = Field(default=Path("classmod.toml"), description="optional TOML file of settings")
     database_url: str = Field(
@@ -163,7 +169,10 @@ class Settings(BaseSettings):
         description="seconds a platform's lease lasts unrenewed (a standby takes over in about this)",
     )
     notice_lifetime_seconds: float = Field(
-        default=60.0, ge=0, description="how long a public fallback reminder stays before it deletes itself"
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="how long a public fallback reminder stays before it deletes itself",
     )
     discord_token: SecretStr | None = None
     discord_moderators_channel: int | None = Field(default=None, description="the moderators' channel id")
@@ -264,6 +273,12 @@ def check_database_url(url: str) -> str:
         raise ValueError(
             "is not a database URL: use sqlite:///classmod.db or postgresql+psycopg://user:password@host/database"
         ) from None
+    if parsed.get_backend_name() == "postgresql" and not parsed.database:
+        # psycopg would connect to the server's default database and create classmod's tables there.
+        raise ValueError(
+            "names no database: end the URL with the database's name, e.g. "
+            "postgresql+psycopg://user:password@host/classmod"
+        )
     if parsed.get_backend_name() == "sqlite" and _is_in_memory(parsed.database, parsed.query):
         raise ValueError(
             "names an in-memory SQLite database, which loses every case when classmod stops: "
@@ -361,11 +376,15 @@ def _is_in_memory(database: str | None, query: Mapping[str, Any]) -> bool:
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings once, turning validation errors into one readable ``ConfigError``.
 
+    Each problem names the setting where it was given: ``CLASSMOD_X (environment)``, ``x in
+    classmod.toml``, or the command line's option.
+
     Raises:
-        ConfigError: a value is invalid; the message names the environment variable to fix.
+        ConfigError: a value is invalid; the message, one line, names each setting to fix.
     """
+    given = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+        return Settings(**given)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -373,13 +392,38 @@ def load_settings(**overrides: Any) -> Settings:
             if error["type"] == "extra_forbidden":
                 # Only the TOML file can carry unknown keys; unknown environment variables are ignored.
                 problems.append(f"{field!r} in the configuration file is not a setting classmod knows")
-            elif error["type"] == "value_error":
-                # Our validators' own words, without pydantic's "Value error, " prefix.
-                problems.append(
-                    f"CLASSMOD_{field.upper()}: {error.get('ctx', {}).get('error', error['msg'])}"
-                )
-            else:
-                problems.append(f"CLASSMOD_{field.upper()}: {error['msg']}")
+                continue
+            # Our validators' own words, without pydantic's "Value error, " prefix.
+            words = error["msg"]
+            if error["type"] == "value_error":
+                words = error.get("ctx", {}).get("error", words)
+            problems.append(f"{_where(field, given)}: {words}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc
+    except SettingsError as exc:
+        # pydantic-settings reads a list from the environment as JSON before validating it.
+        found = re.search(r'field "(\w+)" from source "(\w+)"', str(exc))
+        if found is None:
+            raise ConfigError(f"cannot read the settings: {exc}") from exc
+        field, source = found.groups()
+        where = f"CLASSMOD_{field.upper()} (environment)" if source.startswith("Env") else field
+        raise ConfigError(
+            f"invalid configuration: {where}: not a JSON list; write e.g. [123456789, 987654321]"
+        ) from exc
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the configuration file: {exc}") from exc
+
+
+def _where(field: str, given: Mapping[str, Any]) -> str:
+    """Where a setting's value came from, as the person who set it would look for it."""
+    if field in given:
+        return f"--{field.replace('_', '-')}"
+    variable = f"CLASSMOD_{field.upper()}"
+    if variable in os.environ:
+        return f"{variable} (environment)"
+    named = given.get("config_file") or os.environ.get("CLASSMOD_CONFIG_FILE")
+    toml_path = Path(named or "classmod.toml")
+    try:
+        in_file = field in tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        in_file = False
+    return f"{field} in {toml_path}" if in_file else variable

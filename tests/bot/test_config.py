@@ -183,7 +183,7 @@ def test_only_a_sqlite_file_or_postgresql_can_hold_the_cases(
     with pytest.raises(ConfigError) as raised:
         load_settings()
 
-    assert f"CLASSMOD_DATABASE_URL: {expected}" in str(raised.value)
+    assert f"CLASSMOD_DATABASE_URL (environment): {expected}" in str(raised.value)
     assert "sqlite:///classmod.db" in str(raised.value)  # the fix
     assert "pw1234" not in str(raised.value)
 
@@ -245,7 +245,7 @@ def test_a_bot_api_url_that_cannot_work_is_one_clear_error(
         load_settings()
 
     message = str(raised.value)
-    assert f"CLASSMOD_TELEGRAM_API_URL: {expected}" in message
+    assert f"CLASSMOD_TELEGRAM_API_URL (environment): {expected}" in message
     assert "https://api.telegram.org/bot" in message  # the fix
     assert "\n" not in message
     assert "AAE-token-in-url" not in message
@@ -315,7 +315,7 @@ def test_a_discord_url_classmod_cannot_use_is_refused_with_the_fix(
     with pytest.raises(ConfigError) as raised:
         load_settings()
 
-    assert f"{variable}: " in str(raised.value) and expected in str(raised.value)
+    assert f"{variable} (environment): " in str(raised.value) and expected in str(raised.value)
     assert "pw1234" not in str(raised.value)
 
 
@@ -368,7 +368,7 @@ def test_a_hub_url_classmod_cannot_use_is_refused_with_the_fix(
     with pytest.raises(ConfigError) as raised:
         load_settings()
 
-    assert "CLASSMOD_MODEL_HUB_URL: " in str(raised.value) and expected in str(raised.value)
+    assert "CLASSMOD_MODEL_HUB_URL (environment): " in str(raised.value) and expected in str(raised.value)
     assert "pw1234" not in str(raised.value)
 
 
@@ -378,3 +378,48 @@ def test_a_hub_mirror_is_accepted_without_its_trailing_slash(monkeypatch: pytest
     assert load_settings().model_hub_url == "http://127.0.0.1:8080/hf-mirror"
     monkeypatch.delenv("CLASSMOD_MODEL_HUB_URL")
     assert load_settings().model_hub_url == "https://huggingface.co"
+
+
+@pytest.mark.parametrize("value", ["inf", "1e309", "nan", "-inf", "1e12"])
+def test_a_duration_must_be_a_bounded_number(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CLASSMOD_NOTICE_LIFETIME_SECONDS", value)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    assert str(raised.value).startswith("invalid configuration: CLASSMOD_NOTICE_LIFETIME_SECONDS")
+    assert "(environment)" in str(raised.value)
+
+
+def test_a_malformed_list_in_the_environment_is_blamed_on_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CLASSMOD_TELEGRAM_MODERATORS", "[1,2")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    message = str(raised.value)
+    assert "CLASSMOD_TELEGRAM_MODERATORS (environment)" in message
+    assert "JSON list" in message
+    assert "configuration file" not in message
+
+
+def test_an_invalid_value_in_the_toml_file_names_the_file_and_key(clean_environment: Path) -> None:
+    _write(clean_environment / "classmod.toml", "retention_days = 0\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    assert "retention_days in classmod.toml" in str(raised.value)
+
+
+@pytest.mark.parametrize("url", ["postgresql://", "postgresql+psycopg://classmod:pw1234@db.internal:5432"])
+def test_a_postgresql_url_must_name_its_database(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("CLASSMOD_DATABASE_URL", url)
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    assert "names no database" in str(raised.value)
+    assert "pw1234" not in str(raised.value)
