@@ -34,7 +34,10 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 """Texts in, unit embeddings out (``SentenceEncoder.encode`` or a test's tiny encoder)."""
 
 _FOLDS = 5
-_REGULARISATION = 4.0
+_REGULARISATION = 16.0
+# Chosen by writer shift, never by the held-out split: trained on the first two rounds of data and
+# measured on the third (another writer), mean recall at the targets was 0.67 for C=1, 0.69 for C=4,
+# 0.71 for C=16 and C=64; weighting the embedding 2-3x over the n-grams lost 0.03-0.04.
 _STAFF_ONLY = {Category.STAFF_CONDUCT: (Role.TUTOR, Role.STAFF, Role.MODERATOR)}
 """Heads that judge only staff (the engine never applies them to learners)."""
 _THRESHOLDS = np.round(np.arange(0.05, 0.991, 0.01), 2)
