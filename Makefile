@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 
-.PHONY: demo test test-slow install lint typecheck bench bench-heads eval train clean
+.PHONY: demo test test-slow install lint typecheck bench bench-heads eval eval-public train clean
 
 $(BIN)/classmod: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,13 @@ bench-heads: install
 
 eval: install
 	$(BIN)/python bench/heads_eval.py
+
+# The offline bot against alt-profanity-check alone on public sets that no package ships, read from where you
+# put them (see bench/public_eval.py): TWEETEVAL=<a cardiffnlp/tweeteval checkout> (OLID test A, HatEval),
+# ETHOS=<Ethos_Dataset_Binary.csv>. Writes JSON to bench/results/.
+eval-public: install
+	@test -n "$(TWEETEVAL)$(ETHOS)" || { echo "give TWEETEVAL=DIR and/or ETHOS=CSV (see bench/public_eval.py)"; exit 2; }
+	$(BIN)/python bench/public_eval.py $(if $(TWEETEVAL),--tweeteval $(TWEETEVAL)) $(if $(ETHOS),--ethos $(ETHOS))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
