@@ -6,7 +6,13 @@ handler redacts each record (message, arguments, exception, stack) with the sett
 ``time level logger: message``; a record never spans lines (its line breaks are escaped, as JSON does)
 unless standard error is a terminal, where a traceback keeps its lines. JSON mode
 (``CLASSMOD_LOG_FORMAT=json``, for log collectors) writes one object per line: time, level, logger,
-message, and exception when there is one. httpx's per-request lines are kept out unless the level is DEBUG.
+message, and exception when there is one.
+
+``CLASSMOD_LOG_LEVEL`` sets classmod's own loggers (``bot``, ``moderation``, ``adapters``). Other
+libraries log payloads at DEBUG (python-telegram-bot whole updates, discord.py gateway events, httpx
+request lines) and SQLAlchemy logs SQL parameters at INFO, all of which carry learners' words,
+names and numbers: they are held at INFO at most, and httpx, httpcore and SQLAlchemy at WARNING,
+whatever the level.
 """
 
 from __future__ import annotations
@@ -21,7 +27,19 @@ from typing import Any
 from bot.config import Settings
 from bot.redaction import Redaction
 
-__all__ = ["JsonFormatter", "RedactSecrets", "TextFormatter", "configure_logging"]
+__all__ = [
+    "OWN_LOGGERS",
+    "PAYLOAD_LOGGERS",
+    "JsonFormatter",
+    "RedactSecrets",
+    "TextFormatter",
+    "configure_logging",
+]
+
+OWN_LOGGERS = ("bot", "moderation", "adapters")
+"""classmod's loggers: these alone follow ``CLASSMOD_LOG_LEVEL`` down to DEBUG."""
+PAYLOAD_LOGGERS = ("httpx", "httpcore", "sqlalchemy")
+"""Libraries whose INFO records hold request lines or SQL parameters: WARNING and above only."""
 
 # Every character str.splitlines() breaks on: a log reader must not see two events in one.
 _LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -135,6 +153,9 @@ def configure_logging(settings: Settings) -> None:
     handler = _StandardError(lines_on_a_terminal=not is_json)
     handler.setFormatter(JsonFormatter() if is_json else TextFormatter())
     handler.addFilter(RedactSecrets(Redaction.of(settings)))
-    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
-    if settings.log_level != "DEBUG":
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    level = logging.getLevelName(settings.log_level)
+    logging.basicConfig(level=max(level, logging.INFO), handlers=[handler], force=True)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    for name in PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

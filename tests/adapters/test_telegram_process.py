@@ -500,3 +500,21 @@ def _push_one(bots: Bots) -> Burst:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def test_at_debug_level_nothing_printed_holds_message_text_personal_data_or_the_token(bots: Bots) -> None:
+    # An operator turns on DEBUG to chase a fault: python-telegram-bot, httpx and SQLAlchemy then
+    # log whole updates, request bodies and SQL parameters unless classmod keeps them out.
+    bots.start("debug", log_level="DEBUG")
+    bots.wait_until(lambda: bots.fake.polls_waiting > 0, "debug to poll", bots.processes["debug"])
+    burst = _push(bots, abusive=6, clean=2)
+    bots.wait_until(lambda: _every_abusive_message_acted_on(bots, burst), "the burst to be acted on")
+    assert bots.stop("debug") == 0
+
+    output = bots.output("debug")
+    assert "DEBUG" in output  # the level took effect for classmod's own records
+    leaks = [text for text in burst.texts if text in output]
+    leaks += re.findall(r"07700 ?900\d{3}|Learner \d+", output)
+    token = bots.fake.token
+    leaks += [part for part in (token, token.split(":")[-1]) if part in output]
+    assert leaks == [], f"printed at DEBUG: {leaks[:5]}"
