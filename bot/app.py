@@ -179,4 +179,5 @@ def make_pipeline(services: Services, adapter: Adapter) -> Pipeline:
         scorer=services.loaded.scorer,
         adapter=adapter,
         scoring=services.scoring,
+        assess_budget_seconds=services.settings.assess_budget_seconds,
     )

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         description="how many recent distinct messages' scores are kept in memory (by digest, not text), "
         "so a repeated message is not scored again; 0: score every message; about 0.5 kB each",
     )
+    assess_budget_seconds: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=300,
+        description="how long judging one message may take; over it, the message is held for review",
+    )
     require_detoxify: bool = Field(
         default=False, description="fail at start-up instead of using the fallback"
     )

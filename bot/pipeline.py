@@ -17,7 +17,7 @@ from bot.cards import build_card
 from bot.records import case_decision, case_message
 from bot.store import CaseRecord, Store
 from moderation.batching import ScoringService
-from moderation.engine import assess
+from moderation.engine import assess, held_for_review
 from moderation.errors import AdapterError, ModerationError, ScorerError, StorageError
 from moderation.policy import Policy
 from moderation.scorers.base import TextScorer, hits_of
@@ -33,7 +33,15 @@ from moderation.types import (
 )
 from moderation.verdicts import strike_for
 
-__all__ = ["REPOSTED", "RESUME_WINDOW", "ActionOutcome", "InOrder", "Outcome", "Pipeline"]
+__all__ = [
+    "DEFAULT_ASSESS_BUDGET_SECONDS",
+    "REPOSTED",
+    "RESUME_WINDOW",
+    "ActionOutcome",
+    "InOrder",
+    "Outcome",
+    "Pipeline",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +53,8 @@ _SENT_ONCE = frozenset({ActionKind.REMIND.value, ActionKind.WARN.value})
 RESUME_WINDOW = timedelta(hours=48)
 REPOSTED = "Posted again after a restart: if this case's card is also above, either works (decided once)."
 """The line on a card posted again because the process stopped while posting it."""
+DEFAULT_ASSESS_BUDGET_SECONDS = 5.0
+"""How long judging one message may take (milliseconds normally: RE2 patterns, bounded matches)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,7 @@ class Pipeline:
         adapter: Adapter,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         scoring: ScoringService | None = None,
+        assess_budget_seconds: float = DEFAULT_ASSESS_BUDGET_SECONDS,
     ) -> None:
         self.policy = policy
         self.store = store
@@ -92,6 +103,7 @@ class Pipeline:
         self.scoring = scoring or ScoringService(scorer)
         self.adapter = adapter
         self._clock = clock
+        self._assess_budget = assess_budget_seconds
         self._locks: dict[MessageKey, asyncio.Lock] = {}
 
     async def close(self) -> None:
@@ -137,7 +149,7 @@ class Pipeline:
             return Outcome(key=key, is_duplicate=True)
         history = await asyncio.to_thread(self._history, message, now)
         model = await self._score(message, key)
-        decision = assess(message, history, self.policy, now, model)
+        decision = await self._assess(message, history, now, model, key)
         if not decision.is_flagged:
             await asyncio.to_thread(self.store.mark_seen, *key, now)
             logger.debug("allowed %s", _describe(key))
@@ -146,6 +158,24 @@ class Pipeline:
         # Write before act: the case is committed before any platform call.
         case = await asyncio.to_thread(self.store.record_case, message, decision, now)
         return await self._act(case, message, decision, key, now, settled)
+
+    async def _assess(
+        self, message: ChatMessage, history: AuthorHistory, now: datetime, model: ModelScores, key: MessageKey
+    ) -> Decision:
+        """Judge the message off the event loop, so no message can stall the others.
+
+        Over the budget the message is held for review; the thread finishes on its own, unwaited.
+        """
+        judging = asyncio.to_thread(assess, message, history, self.policy, now, model)
+        try:
+            return await asyncio.wait_for(judging, self._assess_budget)
+        except TimeoutError:
+            logger.warning(
+                "judging %s took over %.1f s: held for a moderator's review",
+                _describe(key),
+                self._assess_budget,
+            )
+            return held_for_review(model, f"judging it took longer than {self._assess_budget:g} s")
 
     async def resume(
         self,

@@ -26,7 +26,16 @@ from moderation.types import (
     Route,
 )
 
-__all__ = ["HEADS_SOURCE", "PRIORITY", "active_strikes", "assess", "detect", "earlier_breaches", "fires"]
+__all__ = [
+    "HEADS_SOURCE",
+    "PRIORITY",
+    "active_strikes",
+    "assess",
+    "detect",
+    "earlier_breaches",
+    "fires",
+    "held_for_review",
+]
 
 # When several categories are flagged, the first in this order leads the reminder and routing.
 PRIORITY: tuple[Category, ...] = (
@@ -174,6 +183,24 @@ def assess(
         explanation=_explanation(flagged, scores, kept_evidence, policy, breaches, actions, model),
         scorer=model.scorer if model.error is None else f"{model.scorer} (failed: {model.error})",
         strikes=active_strikes(history, policy, now),
+    )
+
+
+def held_for_review(model: ModelScores, reason: str) -> Decision:
+    """The decision when a message could not be judged in time: a person reviews it, nothing else.
+
+    Like a scorer that fails, it never allows silently and never acts on the learner; it goes to the
+    moderators, who see the message and can refer it on.
+    """
+    return Decision(
+        scores={category: 0.0 for category in Category},
+        flagged=(),
+        evidence=(),
+        clauses=(),
+        actions=(Action(ActionKind.ESCALATE, Route.MODERATORS),),
+        reminder=None,
+        explanation=f"Held for review: {reason}.",
+        scorer=model.scorer,
     )
 
 

@@ -559,3 +559,48 @@ async def test_a_heads_finding_reaches_the_officers_card_and_the_case_with_why(
     shown = "\n".join(card.lines)
     assert f"modern_slavery (heads, 0.93) in “{sentence}”" in shown
     assert "Similar to (safeguarding): “the boss keeps my passport” · “i work every day, no wages”" in shown
+
+
+async def test_a_message_that_takes_too_long_to_judge_is_held_for_review_without_stalling_others(
+    policy: Policy, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    import bot.pipeline
+
+    real_assess = bot.pipeline.assess
+
+    def slow_for_one(message, history, policy, now, model):  # type: ignore[no-untyped-def]
+        if "slow" in message.text:
+            time.sleep(1.5)  # a pathological message: the loop must go on meanwhile
+        return real_assess(message, history, policy, now, model)
+
+    monkeypatch.setattr(bot.pipeline, "assess", slow_for_one)
+    adapter = RecordingAdapter()
+    pipeline = Pipeline(
+        policy=policy, store=store, scorer=FixedScorer({}), adapter=adapter, assess_budget_seconds=0.3
+    )
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.05)
+            ticks += 1
+
+    beating = asyncio.create_task(heartbeat())
+    try:
+        held = await pipeline.handle(make_message("a slow message", message_id="s1"))
+        quick = await pipeline.handle(make_message("you are so stupid Tariq", message_id="q1"))
+    finally:
+        beating.cancel()
+
+    assert ticks >= 3  # the event loop ran while the slow message was judged
+    assert held.decision is not None and held.decision.action is ActionKind.ESCALATE
+    assert held.decision.route is Route.MODERATORS
+    assert "Held for review" in held.decision.explanation
+    assert held.case_id is not None  # a person sees it in the queue
+    assert [request.kind for request in adapter.applied if request.case_id == held.case_id] == [
+        ActionKind.ESCALATE
+    ]
+    assert quick.decision is not None and Category.HARASSMENT in quick.decision.flagged
