@@ -9,6 +9,7 @@ offsets into the text passed in.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -69,7 +70,7 @@ _RANK = {kind: rank for rank, (kind, _) in enumerate(_FINDERS)}
 
 def _candidates(text: str) -> Iterator[PersonalDataHit]:
     for kind, finder in _FINDERS:
-        for start, end in finder(text):
+        for start, end in itertools.islice(finder(text), rules.MAX_HITS_PER_KIND):
             yield PersonalDataHit(kind, start, end)
 
 

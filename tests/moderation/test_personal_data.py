@@ -523,3 +523,14 @@ def test_different_contacts_have_different_keys() -> None:
 )
 def test_text_that_is_not_one_phone_number_or_address_has_no_key(kind: str, text: str) -> None:
     assert contact_key(kind, text) is None
+
+
+def test_the_findings_of_a_huge_message_are_bounded() -> None:
+    from moderation.scorers._personal_data_rules import MAX_HITS_PER_KIND
+
+    # 1 MB of phone numbers: every one was parsed and kept (37,000 findings, 10 s); a bound keeps the
+    # message hidden and explained at a cost that no longer grows with its length.
+    hits = find_personal_data("call 07700 900123 now " * 47_000)
+
+    phones = [hit for hit in hits if hit.kind == "phone"]
+    assert 0 < len(phones) <= MAX_HITS_PER_KIND
