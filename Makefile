@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 
-.PHONY: demo test test-slow install lint typecheck bench bench-heads eval eval-public train clean
+.PHONY: demo test test-slow install lint typecheck bench bench-heads bench-hostile eval eval-public train clean
 
 $(BIN)/classmod: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: install
 # both write JSON to bench/results/.
 bench-heads: install
 	$(BIN)/python bench/heads.py
+
+# 20,000 seeded hostile lines through check --json, the worst-case messages and policy bombs timed.
+bench-hostile: install
+	$(BIN)/python bench/hostile.py
 
 eval: install
 	$(BIN)/python bench/heads_eval.py

@@ -1056,3 +1056,15 @@ def test_tampered_encoder_weights_turn_the_heads_off_loudly_not_silently(cli: Cl
     assert result.exit_code == 0, result.output
     shown = result.stdout.replace("│", " ")
     assert "not in use" in shown and "pinned" in shown, shown
+
+
+def test_check_json_lines_answers_every_line_of_seeded_hostile_input(cli: Cli) -> None:
+    # A smaller run of what bench/hostile.py sends by the tens of thousands (same generator).
+    from tests.hostile_lines import answers_are_sound, hostile_lines
+
+    sent = hostile_lines(400, seed=13)
+
+    answers = cli.json_lines(input=b"\n".join(sent) + b"\n")
+
+    assert answers_are_sound(sent, answers) == []
+    assert any("error" in answer for answer in answers) and any("action" in answer for answer in answers)
