@@ -197,7 +197,7 @@ class _Clock:
         self.wrapped, self.seconds, self.tokens, self.padded = wrapped, 0.0, 0, 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if len(args) == 2:  # the encoder's forward pass: (input_ids, attention_mask)
+        if len(args) == 2 and hasattr(args[1], "size"):  # the forward pass: (input_ids, attention_mask)
             self.tokens += int(args[1].sum())
             self.padded += int(args[1].size)
         started = time.perf_counter()
@@ -300,8 +300,9 @@ def child_profile(count: int, seed: int) -> dict[str, Any]:
             "max_probability_difference": float(np.max(np.abs(probabilities - torch_probabilities))),
             "messages_whose_flags_change": sum(a != b for a, b in zip(*fired, strict=True)),
         }
+    _, scored = _score_all(semantic, texts)
     started = time.perf_counter()
-    for item, result in zip(items, _score_all(semantic, texts)[1], strict=True):
+    for item, result in zip(items, scored, strict=True):
         model = ModelScores(scorer=semantic.name, labels=result, hits=hits_of(result))
         assess(message_for_check(item["text"], Role(item["role"]), now), AuthorHistory(), policy, now, model)
     assess_s = time.perf_counter() - started
