@@ -11,8 +11,12 @@ b. the scoring service (``ScoringService``, batches of 32, 5 ms window) on a Det
 c. the peak RSS of a process that loads the scorer as the bot does (``bot.app.load_scorer``) and scores
    64 messages, heads on and off, with and without Detoxify;
 d. where the heads' time goes in ``classmod check``'s path (tokenizer, encoder forward, hashed n-grams,
-   the rest of the heads, the engine), and what dynamic int8 quantisation of the encoder would give
-   (tried here only: speed, largest embedding difference, decisions changed).
+   the rest of the heads, the engine) on the encoder engine ``auto`` chose, and each encoder engine
+   (torch, onnx, onnx-int8) side by side: speed, lowest cosine and largest heads' probability difference
+   from torch, messages whose flags change.
+
+The encoder's ONNX exports are built once per model folder before anything is timed, so start-up is
+the warm start the bot has from its second start on.
 
 It prints Markdown tables and writes ``bench/results/heads-<date>.json``. A benchmark, not a test.
 """
@@ -22,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import functools
 import json
 import os
 import subprocess
@@ -55,8 +58,19 @@ def plain_model_dir() -> Path:
     """A model folder with the sentence encoder and no Detoxify bundle (unpacked once)."""
     from moderation.scorers.sentence_encoder import unpack_default_encoder
 
-    unpack_default_encoder(CACHE / "no-detoxify")
+    prepare_encoder_engines(unpack_default_encoder(CACHE / "no-detoxify"))
     return CACHE / "no-detoxify"
+
+
+def prepare_encoder_engines(encoder: Path) -> None:
+    """Export the encoder's ONNX engines and store torch's probe embeddings, as the bot's first start does."""
+    from bot.app import _probe_texts
+    from moderation.heads.model import default_heads_dir, load_heads
+    from moderation.scorers.detoxify_scorer import ENGINE_CACHE_DIR
+    from moderation.scorers.encoder_engines import load_encoder
+
+    heads = load_heads(default_heads_dir())
+    load_encoder(encoder, heads=heads, probe_texts=_probe_texts(), cache_dir=encoder / ENGINE_CACHE_DIR)
 
 
 def detoxify_model_dir() -> Path:
@@ -69,7 +83,7 @@ def detoxify_model_dir() -> Path:
     bundle = scoring._bundle_dir(variant.name, OUTPUTS)
     if not scoring.engines_cached(bundle):
         scoring.child_prepare(bundle, None)
-    unpack_default_encoder(bundle.parent)
+    prepare_encoder_engines(unpack_default_encoder(bundle.parent))
     return bundle.parent
 
 
@@ -149,13 +163,13 @@ def child_service(count: int, seed: int, repeats: int) -> dict[str, Any]:
 # --- c. memory -------------------------------------------------------------------------------------
 
 
-def child_rss(count: int, seed: int) -> dict[str, Any]:
+def child_rss(count: int, seed: int, encoder_engine: str = "auto") -> dict[str, Any]:
     from bot.app import load_scorer
     from bot.config import load_settings
     from moderation.policy import load_policy
 
     imports_mb = scoring._status_mb("VmRSS")
-    settings = load_settings()
+    settings = load_settings().model_copy(update={"encoder_engine": encoder_engine})
     started = time.perf_counter()
     loaded = load_scorer(settings, load_policy(settings.policy_file))
     load_s = time.perf_counter() - started
@@ -183,9 +197,9 @@ class _Clock:
         self.wrapped, self.seconds, self.tokens, self.padded = wrapped, 0.0, 0, 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if "attention_mask" in kwargs:
-            self.tokens += int(kwargs["attention_mask"].sum())
-            self.padded += int(kwargs["attention_mask"].numel())
+        if len(args) == 2 and hasattr(args[1], "size"):  # the forward pass: (input_ids, attention_mask)
+            self.tokens += int(args[1].sum())
+            self.padded += int(args[1].size)
         started = time.perf_counter()
         try:
             return self.wrapped(*args, **kwargs)
@@ -194,6 +208,16 @@ class _Clock:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.wrapped, name)
+
+
+class _TokenizerClock:
+    """The Rust tokenizer, its ``encode_batch`` timed."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self.wrapped, self.clock = wrapped, _Clock(wrapped.encode_batch)
+
+    def encode_batch(self, texts: list[str]) -> Any:
+        return self.clock(texts)
 
 
 def _score_all(scorer: Any, texts: list[str]) -> tuple[float, list[Any]]:
@@ -205,40 +229,80 @@ def _score_all(scorer: Any, texts: list[str]) -> tuple[float, list[Any]]:
 
 def child_profile(count: int, seed: int) -> dict[str, Any]:
     import numpy as np
-    import torch
 
-    from bot.app import load_semantic
+    from bot.app import _load_semantic, _probe_texts, encoder_folder
     from bot.config import load_settings
     from bot.views import message_for_check
     from moderation.engine import assess
     from moderation.heads.features import sentence_spans
     from moderation.policy import load_policy
     from moderation.scorers.base import hits_of
+    from moderation.scorers.detoxify_scorer import ENGINE_CACHE_DIR
+    from moderation.scorers.encoder_engines import load_encoder
     from moderation.scorers.semantic import SemanticScorer
     from moderation.types import AuthorHistory, ModelScores, Role
 
     settings = load_settings()
     policy = load_policy(settings.policy_file)
-    semantic = load_semantic(settings, policy)
+    semantic, prepared = _load_semantic(settings, policy)
     items = generate_messages(count, seed)
     texts = [item["text"] for item in items]
     _score_all(semantic, texts[:64])  # warm-up
     encoder, features = semantic.encoder, semantic.heads.features
+    tokenizer = _TokenizerClock(encoder.tokenizer)
     clocks = {
-        "tokenizer": _Clock(encoder.tokenizer),
-        "encoder forward": _Clock(encoder.model),
+        "tokenizer": tokenizer.clock,
+        f"encoder forward ({encoder.engine})": _Clock(encoder.forward),
         "hashed n-grams (HashingVectorizer)": _Clock(features._counts),
         "heads (features + linear + Platt)": _Clock(semantic.heads.probabilities),
     }
-    encoder.tokenizer, encoder.model = clocks["tokenizer"], clocks["encoder forward"]
+    semantic.encoder = dataclasses.replace(
+        encoder, tokenizer=tokenizer, forward=clocks[f"encoder forward ({encoder.engine})"]
+    )
     features._counts = clocks["hashed n-grams (HashingVectorizer)"]
     semantic.heads.probabilities = clocks["heads (features + linear + Platt)"]  # type: ignore[method-assign]
-    total_s, results = _score_all(semantic, texts)
-    encoder.tokenizer, encoder.model = clocks["tokenizer"].wrapped, clocks["encoder forward"].wrapped
+    total_s, _ = _score_all(semantic, texts)
+    semantic.encoder = encoder
     del features._counts, semantic.heads.probabilities  # back to the class's own methods
     now = datetime.now(UTC)
+    engines: dict[str, dict[str, Any]] = {}
+    folder = encoder_folder(settings)
+    sample = texts[: min(len(texts), 400)]
+    reference: Any = None
+    torch_results: list[Any] = []
+    for engine in ("torch", "onnx", "onnx-int8"):
+        candidate = load_encoder(
+            folder,
+            engine=engine,
+            heads=semantic.heads,
+            probe_texts=_probe_texts(),
+            max_drift=1.0,  # measured here, not refused: the bot refuses by settings.model_max_drift
+            cache_dir=settings.model_engine_cache or folder / ENGINE_CACHE_DIR,
+            threads=settings.model_threads,
+        )
+        scorer = SemanticScorer(candidate.encoder, semantic.heads, semantic.thresholds)
+        _score_all(scorer, texts[:64])
+        seconds, results = _score_all(scorer, texts)
+        embeddings = candidate.encoder.encode(sample)
+        probabilities = semantic.heads.probabilities(embeddings, sample)
+        if reference is None:
+            reference, torch_results, torch_probabilities = embeddings, results, probabilities
+        cosines = np.sum(reference.astype(np.float64) * embeddings, axis=1)
+        fired = [
+            [{hit.category for hit in hits_of(result) if hit.score >= hit.threshold} for result in runs]
+            for runs in (torch_results, results)
+        ]
+        engines[engine] = {
+            "seconds": seconds,
+            "probe_drift": candidate.drift,
+            "min_cosine": float(np.min(cosines)),
+            "mean_cosine": float(np.mean(cosines)),
+            "max_probability_difference": float(np.max(np.abs(probabilities - torch_probabilities))),
+            "messages_whose_flags_change": sum(a != b for a, b in zip(*fired, strict=True)),
+        }
+    _, scored = _score_all(semantic, texts)
     started = time.perf_counter()
-    for item, result in zip(items, results, strict=True):
+    for item, result in zip(items, scored, strict=True):
         model = ModelScores(scorer=semantic.name, labels=result, hits=hits_of(result))
         assess(message_for_check(item["text"], Role(item["role"]), now), AuthorHistory(), policy, now, model)
     assess_s = time.perf_counter() - started
@@ -247,42 +311,22 @@ def child_profile(count: int, seed: int) -> dict[str, Any]:
     stages["rest of the heads (features, linear, Platt)"] = (
         heads_s - stages["hashed n-grams (HashingVectorizer)"]
     )
-    stages["rest of SemanticScorer (pooling, spans, evidence)"] = total_s - sum(stages.values())
+    stages["rest of SemanticScorer (padding, pooling, spans, evidence)"] = total_s - sum(stages.values())
     stages["engine (assess)"] = assess_s
     pieces = sum(1 + len(sentence_spans(text)) for text in texts if text.strip())
-
-    quantised = torch.ao.quantization.quantize_dynamic(encoder.model, {torch.nn.Linear}, dtype=torch.qint8)
-    fast = SemanticScorer(dataclasses.replace(encoder, model=quantised), semantic.heads, semantic.thresholds)
-    variants: dict[str, float] = {}
-    for name, scorer in (("fp32", semantic), ("dynamic int8", fast)):
-        for size in (64, 8):  # 64 as shipped; 8 keeps a long text's 256-token padding to its own batch
-            scorer.encoder.encode = functools.partial(type(encoder).encode, scorer.encoder, batch_size=size)
-            _score_all(scorer, texts[:64])
-            variants[f"{name}, encoder batches of {size}"], fast_results = _score_all(scorer, texts)
-    sample = texts[: min(len(texts), 400)]
-    reference, approximate = encoder.encode(sample), fast.encoder.encode(sample)
-    cosines = np.sum(reference * approximate, axis=1)
-    fired = [
-        [{hit.category for hit in hits_of(result) if hit.score >= hit.threshold} for result in runs]
-        for runs in (results, fast_results)
-    ]
-    forward = clocks["encoder forward"]
+    forward = clocks[f"encoder forward ({encoder.engine})"]
     return {
         "messages": count,
         "pieces": pieces,
         "tokens": forward.tokens,
         "padded_tokens": forward.padded,
-        "torch_threads": torch.get_num_threads(),
+        "encoder_engine": encoder.engine,
+        "encoder_engine_note": prepared.note,
+        "threads": settings.model_threads,
         "stages_s": stages,
         "heads_s": total_s,
         "in_process_msgs_per_s": count / (total_s + assess_s),
-        "variants_s": variants,
-        "int8": {
-            "max_abs_difference": float(np.max(np.abs(reference - approximate))),
-            "min_cosine": float(np.min(cosines)),
-            "mean_cosine": float(np.mean(cosines)),
-            "messages_whose_flags_change": sum(a != b for a, b in zip(*fired, strict=True)),
-        },
+        "engines": engines,
     }
 
 
@@ -314,9 +358,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
         print("a. classmod check --json, heads off and on...", file=sys.stderr)
         results["cli"] = []
-        for heads in (False, True):
+        # Heads off, on (the encoder engine auto picks), and on with the encoder on torch as before.
+        for heads, encoder_engine in ((False, "auto"), (True, "auto"), (True, "torch")):
             expect = HEADS_SCORER if heads else "fallback:alt-profanity-check"
-            on = {"CLASSMOD_HEADS": str(heads).lower()}
+            on = {"CLASSMOD_HEADS": str(heads).lower(), "CLASSMOD_ENCODER_ENGINE": encoder_engine}
             run = bench_cli(
                 items,
                 plain_dir,
@@ -326,7 +371,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 startup_runs=args.startup_runs,
                 extra_env=on,
             )
-            results["cli"].append({"heads": heads, **run})
+            results["cli"].append({"heads": heads, "encoder_engine": encoder_engine, **run})
         print("b. the scoring service, Detoxify-sized, alone and with the heads...", file=sys.stderr)
         results["service"] = [
             child("service", detoxify_dir, heads, engine, count=args.service_messages, repeats=args.repeats)
@@ -339,6 +384,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             for model_dir, engine in ((plain_dir, "auto"), (detoxify_dir, args.engines[0]))
             for heads in (False, True)
         ]
+        results["rss_torch_encoder"] = child("rss", plain_dir, True, "auto", count=64, encoder_engine="torch")
         print("d. where the heads' time goes...", file=sys.stderr)
         results["profile"] = child("profile", plain_dir, True, count=args.messages)
     results["load_after"] = load_now()
@@ -360,11 +406,13 @@ def render(results: dict[str, Any], began: float) -> str:
         f"a. `classmod check --json`, no Detoxify, {results['cli'][0]['messages']} generated messages "
         f"(bench/messages.py, seed {results['seed']}), batches of {results['cli'][0]['batch']}",
         "",
-        "| CLASSMOD_HEADS | scorer | start-up s | burst s | msgs/s steady | ms/msg steady | msgs/s overall |",
-        "|---|---|---|---|---|---|---|",
+        "| CLASSMOD_HEADS | encoder engine | scorer | start-up s | burst s | msgs/s steady | ms/msg steady "
+        "| msgs/s overall |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {str(run['heads']).lower()} | {run['scorer']} | {run['startup_s']:.2f} | "
+        f"| {str(run['heads']).lower()} | {run['encoder_engine'] if run['heads'] else ''} | "
+        f"{run['scorer']} | {run['startup_s']:.2f} | "
         f"{run['wall_s'] - run['first_line_s']:.2f} | {run['msgs_per_s']:,.0f} | {run['ms_per_msg']:.2f} | "
         f"{run['msgs_per_s_overall']:,.0f} |"
         for run in results["cli"]
@@ -414,6 +462,12 @@ def render(results: dict[str, Any], began: float) -> str:
                 f"{run['load_s']:.2f} | {run['imports_mb']:.0f} | {run['peak_mb']:.0f} | "
                 f"{added if run is on else ''} |"
             )
+    torch_rss = results["rss_torch_encoder"]
+    lines.append(
+        f"| {torch_rss['scorer']}, encoder on torch (as before) | on | {torch_rss['load_s']:.2f} | "
+        f"{torch_rss['imports_mb']:.0f} | {torch_rss['peak_mb']:.0f} | "
+        f"+{torch_rss['peak_mb'] - results['rss'][0]['peak_mb']:.0f} MB |"
+    )
     profile = results["profile"]
     per_message = {
         name: seconds * 1000 / profile["messages"] for name, seconds in profile["stages_s"].items()
@@ -422,7 +476,8 @@ def render(results: dict[str, Any], began: float) -> str:
     lines += [
         "",
         f"d. Where the time goes, in process, heads on, no Detoxify ({profile['messages']} messages, "
-        f"{profile['pieces']} pieces encoded (whole + sentences), torch {profile['torch_threads']} threads; "
+        f"{profile['pieces']} pieces encoded (whole + sentences), "
+        f"encoder engine {profile['encoder_engine']}; "
         f"{profile['in_process_msgs_per_s']:,.0f} msgs/s without the CLI)",
         "",
         "| stage | ms/msg | share |",
@@ -436,25 +491,25 @@ def render(results: dict[str, Any], began: float) -> str:
     lines += [
         "",
         f"Tokens the encoder read: {profile['tokens']:,} real, {profile['padded_tokens']:,} with padding. "
-        "Alternatives, tried in the bench only (the same messages, in batches of 32 as `classmod check`):",
+        f"auto chose {profile['encoder_engine']}"
+        + (f" ({profile['encoder_engine_note']})" if profile["encoder_engine_note"] else "")
+        + ". Each engine on the same messages, in batches of 32 as `classmod check` (differences from torch "
+        "on the first 400 messages, whole texts):",
         "",
-        "| encoder | heads ms/msg | msgs/s (heads alone) | speed-up |",
-        "|---|---|---|---|",
+        "| encoder engine | heads ms/msg | msgs/s (heads alone) | speed-up | drift on the probes | "
+        "lowest cosine | largest probability difference | messages whose flags change |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    baseline = next(iter(profile["variants_s"].values()))
-    lines += [
-        f"| {name} | {seconds * 1000 / profile['messages']:.2f} | {profile['messages'] / seconds:,.0f} | "
-        f"×{baseline / seconds:.2f} |"
-        for name, seconds in profile["variants_s"].items()
-    ]
-    int8 = profile["int8"]
-    lines += [
-        "",
-        f"Dynamic int8 against fp32 embeddings (first 400 messages, whole texts): largest difference "
-        f"{int8['max_abs_difference']:.4f}, cosine mean {int8['mean_cosine']:.4f}, lowest "
-        f"{int8['min_cosine']:.4f}; {int8['messages_whose_flags_change']} of {profile['messages']} messages "
-        "change flagged head categories.",
-    ]
+    baseline = profile["engines"]["torch"]["seconds"]
+    for name, engine in profile["engines"].items():
+        drift = "reference" if engine["probe_drift"] is None else f"{engine['probe_drift']:.4f}"
+        lines.append(
+            f"| {name} | {engine['seconds'] * 1000 / profile['messages']:.2f} | "
+            f"{profile['messages'] / engine['seconds']:,.0f} | ×{baseline / engine['seconds']:.2f} | "
+            f"{drift} | "
+            f"{engine['min_cosine']:.4f} | {engine['max_probability_difference']:.4f} | "
+            f"{engine['messages_whose_flags_change']} |"
+        )
     return "\n".join(lines)
 
 

@@ -16,13 +16,14 @@ from moderation.errors import ScorerError
 from moderation.heads.model import default_heads_dir, load_heads
 from moderation.policy import Policy, load_policy
 from moderation.scorers.base import TextScorer
-from moderation.scorers.detoxify_scorer import LoadedScorer, load_text_scorer
+from moderation.scorers.detoxify_scorer import ENGINE_CACHE_DIR, LoadedScorer, load_text_scorer
+from moderation.scorers.encoder_engines import PreparedEncoder, load_encoder
 from moderation.scorers.engines import DEFAULT_PROBE_TEXTS
 from moderation.scorers.semantic import SemanticScorer, head_thresholds
 from moderation.scorers.sentence_encoder import (
     DEFAULT_ENCODER,
-    SentenceEncoder,
     encoder_path,
+    pinned_sha256,
     unpack_default_encoder,
 )
 from moderation.scorers.stack import ModelStack
@@ -65,17 +66,20 @@ def load_scorer(settings: Settings, policy: Policy) -> LoadedScorer:
     if not settings.heads:
         return replace(loaded, heads_reason="turned off (CLASSMOD_HEADS=false)")
     try:
-        semantic = load_semantic(settings, policy)
+        semantic, prepared = _load_semantic(settings, policy)
     except ScorerError as exc:
         logger.warning("POLICY HEADS NOT LOADED: %s", exc)
         return replace(loaded, heads_reason=str(exc))
     logger.info("policy heads: %s over %s", semantic.heads.description, semantic.encoder.name)
+    if prepared.note:
+        logger.warning("encoder engine: %s", prepared.note)
     scorers: list[TextScorer] = [semantic] if loaded.is_fallback else [loaded.scorer, semantic]
     return replace(
         loaded,
         scorer=ModelStack(scorers),
         text_model=None if loaded.is_fallback else loaded.scorer,
         heads=f"{semantic.heads.description} over {semantic.encoder.name}, from {semantic.heads.path}",
+        heads_engine=_describe(prepared),
     )
 
 
@@ -85,9 +89,30 @@ def load_semantic(settings: Settings, policy: Policy) -> SemanticScorer:
     Raises:
         ScorerError: the encoder or the heads are missing, damaged, or do not belong together.
     """
-    encoder = SentenceEncoder.load(encoder_folder(settings), threads=settings.model_threads)
-    heads = load_heads(heads_folder(settings), encoder_sha256=encoder.sha256)
-    return SemanticScorer(encoder, heads, head_thresholds(heads, policy))
+    return _load_semantic(settings, policy)[0]
+
+
+def _load_semantic(settings: Settings, policy: Policy) -> tuple[SemanticScorer, PreparedEncoder]:
+    folder = encoder_folder(settings)
+    # The heads first, against the pinned weights: the encoder's engine is checked through them.
+    # load_encoder then hashes the weights themselves and refuses any that are not the pinned ones.
+    heads = load_heads(heads_folder(settings), encoder_sha256=pinned_sha256(folder))
+    prepared = load_encoder(
+        folder,
+        engine=settings.encoder_engine,
+        heads=heads,
+        probe_texts=_probe_texts(),
+        max_drift=settings.model_max_drift,
+        cache_dir=settings.model_engine_cache or folder / ENGINE_CACHE_DIR,
+        threads=settings.model_threads,
+    )
+    return SemanticScorer(prepared.encoder, heads, head_thresholds(heads, policy)), prepared
+
+
+def _describe(prepared: PreparedEncoder) -> str:
+    engine = prepared.encoder.engine
+    measured = f" (drift from fp32 {prepared.drift:.4f} on the probes)" if prepared.drift is not None else ""
+    return f"{engine}{measured}" + (f"\n{prepared.note}" if prepared.note else "")
 
 
 def heads_folder(settings: Settings) -> Path:

@@ -139,6 +139,11 @@ class Settings(BaseSettings):
         description="the sentence encoder: a folder name under <model_dir>/encoders, or a path to a "
         "sentence-transformers folder",
     )
+    encoder_engine: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="the sentence encoder's engine; auto takes the fastest whose heads' probabilities stay "
+        "within model_max_drift of fp32 torch",
+    )
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = Field(

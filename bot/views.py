@@ -268,6 +268,8 @@ def print_status(console: Console, services: Services) -> None:
         if loaded.heads
         else f"[bold yellow]not in use[/bold yellow]: {escape(loaded.heads_reason or '')}",
     )
+    if loaded.heads_engine:
+        table.add_row("encoder engine", escape(loaded.heads_engine))
     engine = getattr(loaded.model, "engine", None)
     if engine is not None:
         drift = getattr(loaded.model, "engine_drift", None)

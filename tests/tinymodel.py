@@ -11,14 +11,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+from transformers import (
+    BertConfig,
+    BertForSequenceClassification,
+    BertModel,
+    BertTokenizer,
+    BertTokenizerFast,
+)
 
 from bot.model_bundle import write_manifest
 from moderation.scorers.detoxify_scorer import CHECKPOINT_FILE, HF_DIR
+from moderation.scorers.sentence_encoder import pin_encoder
 
-__all__ = ["TINY_VARIANT", "UNBIASED_SMALL_LABELS", "build_tiny_detoxify"]
+__all__ = [
+    "TINY_ENCODER",
+    "TINY_VARIANT",
+    "UNBIASED_SMALL_LABELS",
+    "build_tiny_detoxify",
+    "build_tiny_encoder",
+]
 
 TINY_VARIANT = "tiny"
+TINY_ENCODER = "tiny-bert-encoder"
 UNBIASED_SMALL_LABELS = (
     "toxicity",
     "severe_toxicity",
@@ -110,3 +124,29 @@ def build_tiny_detoxify(
     torch.save(checkpoint, bundle / CHECKPOINT_FILE)
     write_manifest(bundle, variant=variant, labels=labels, source_url="tests/tinymodel.py")
     return bundle
+
+
+def build_tiny_encoder(directory: Path, name: str = TINY_ENCODER) -> Path:
+    """Write a tiny BERT sentence-transformers folder to ``directory/name``, pinned, and return it.
+
+    The same shape of folder as all-MiniLM-L6-v2 (``config.json``, ``model.safetensors``,
+    ``tokenizer.json``), so it loads through the same code and exports to ONNX in a second or two.
+    """
+    path = directory / name
+    path.mkdir(parents=True, exist_ok=True)
+    vocabulary = [*_SPECIAL_TOKENS, *_PUNCTUATION, *_WORDS]
+    (path / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True).save_pretrained(path)
+    config = BertConfig(
+        vocab_size=len(vocabulary),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        initializer_range=0.2,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(path)
+    pin_encoder(path, source="tests/tinymodel.py")
+    return path

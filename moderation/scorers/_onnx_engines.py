@@ -1,4 +1,7 @@
-"""ONNX Runtime engines: export Detoxify's model once per checkpoint, quantise it, cache both on disk.
+"""ONNX Runtime engines: export a transformer once per checkpoint, quantise it, cache both on disk.
+
+Detoxify's classifier and the sentence encoder both go through here: :func:`build_onnx_session` (cold,
+with the model) and :func:`cached_model_file` with :func:`load_onnx_session` (warm, without torch).
 
 A cached file is named by its engine, the checkpoint's sha256 and a hash of everything that shapes
 it (the exporter's and quantiser's versions, the model's inputs); a JSON file beside it records
@@ -29,7 +32,15 @@ import numpy.typing as npt
 
 from moderation.errors import ScorerError
 
-__all__ = ["build_onnx_engine", "cache_key", "cached_model_file", "load_onnx_engine", "model_input_names"]
+__all__ = [
+    "build_onnx_engine",
+    "build_onnx_session",
+    "cache_key",
+    "cached_model_file",
+    "load_onnx_engine",
+    "load_onnx_session",
+    "model_input_names",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -86,14 +97,44 @@ def build_onnx_engine(
         ScorerError: ONNX Runtime has no provider for the device.
 
     """
+    session, input_names = build_onnx_session(
+        name,
+        model,
+        tokenizer,
+        device=device,
+        checkpoint_sha256=checkpoint_sha256,
+        cache_dir=cache_dir,
+        threads=threads,
+    )
+    return _OnnxEngine(name, session, tokenizer, input_names, columns)
+
+
+def build_onnx_session(
+    name: str,
+    model: Any,
+    tokenizer: Any,
+    *,
+    device: str,
+    checkpoint_sha256: str | None,
+    cache_dir: Path | None,
+    threads: int | None,
+) -> tuple[Any, list[str]]:
+    """An ONNX Runtime session over the model exported as ``onnx`` or ``onnx-int8``, and its inputs.
+
+    The export is taken from the cache when it holds a sound file, else built and cached (or built in a
+    scratch folder when there is no checkpoint hash or the cache cannot be written).
+
+    Raises:
+        ScorerError: ONNX Runtime has no provider for the device.
+
+    """
     onnxruntime: Any = importlib.import_module("onnxruntime")
     providers = _providers(onnxruntime, device)
     input_names = model_input_names(model, tokenizer)
     with _workspace(cache_dir if checkpoint_sha256 else None) as directory:
         key = cache_key(name, checkpoint_sha256 or "uncached", input_names)
         path = _model_file(name, key, directory, model, tokenizer, input_names)
-        session = _session(onnxruntime, path, providers, threads)
-    return _OnnxEngine(name, session, tokenizer, input_names, columns)
+        return _session(onnxruntime, path, providers, threads), input_names
 
 
 def model_input_names(model: Any, tokenizer: Any) -> list[str]:
@@ -126,9 +167,15 @@ def load_onnx_engine(
     columns: int | None = None,
 ) -> _OnnxEngine:
     """An engine over an already built ONNX file (see :func:`cached_model_file`), without torch."""
+    return _OnnxEngine(
+        name, load_onnx_session(path, device=device, threads=threads), tokenizer, input_names, columns
+    )
+
+
+def load_onnx_session(path: Path, *, device: str, threads: int | None) -> Any:
+    """An ONNX Runtime session over an already built file (see :func:`cached_model_file`), without torch."""
     onnxruntime: Any = importlib.import_module("onnxruntime")
-    session = _session(onnxruntime, path, _providers(onnxruntime, device), threads)
-    return _OnnxEngine(name, session, tokenizer, input_names, columns)
+    return _session(onnxruntime, path, _providers(onnxruntime, device), threads)
 
 
 def _session(onnxruntime: Any, path: Path, providers: list[Any], threads: int | None) -> Any:

@@ -363,6 +363,8 @@ class LoadedScorer:
     """The policy heads in use (name, date, where from), or ``None``."""
     heads_reason: str | None = None
     """Why the policy heads are not in use, when they are not."""
+    heads_engine: str | None = None
+    """The sentence encoder's engine, its drift from fp32 torch, and why it is not the one asked."""
 
     @property
     def model(self) -> TextScorer:

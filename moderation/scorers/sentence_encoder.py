@@ -11,11 +11,14 @@ encoder (a multilingual one for ESOL groups, a larger one on a GPU) is any sente
 directory; its weights are pinned by the ``encoder.json`` written when it is installed.
 
 Embeddings are mean-pooled over the attention mask and L2-normalised, as sentence-transformers
-does for this model.
+does for this model. Texts are tokenised by the ``tokenizers`` library from ``tokenizer.json`` (the
+same ids as transformers' fast tokenizer) and the forward pass is an engine: fp32 torch here, ONNX
+Runtime through :mod:`moderation.scorers.encoder_engines`, which checks it against torch first.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
@@ -25,7 +28,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -37,9 +40,13 @@ __all__ = [
     "DEFAULT_ENCODER_REVISION",
     "DEFAULT_ENCODER_SHA256",
     "ENCODER_MANIFEST",
+    "EncoderForward",
     "SentenceEncoder",
+    "TorchForward",
     "encoder_path",
+    "load_tokenizer",
     "pin_encoder",
+    "pinned_sha256",
     "unpack_default_encoder",
     "verify_encoder",
 ]
@@ -111,6 +118,22 @@ def pin_encoder(path: Path, *, source: str) -> None:
     _write_manifest(path, file_sha256(path / _WEIGHTS), source=source)
 
 
+def pinned_sha256(path: Path) -> str:
+    """The weights' SHA-256 an encoder directory's ``encoder.json`` pins (not checked against the file).
+
+    Raises:
+        ScorerError: the manifest is missing or unreadable.
+    """
+    try:
+        manifest = json.loads((path / ENCODER_MANIFEST).read_text(encoding="utf-8"))
+        return str(manifest["sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScorerError(
+            f"the sentence encoder at {path} has no readable {ENCODER_MANIFEST}: install it with "
+            "`classmod model fetch`"
+        ) from exc
+
+
 def verify_encoder(path: Path) -> str:
     """Check an encoder directory's files and weights; return the weights' SHA-256.
 
@@ -123,14 +146,7 @@ def verify_encoder(path: Path) -> str:
     missing = [name for name in _REQUIRED if not (path / name).is_file()]
     if missing:
         raise ScorerError(f"the sentence encoder at {path} lacks {', '.join(missing)}")
-    try:
-        manifest = json.loads((path / ENCODER_MANIFEST).read_text(encoding="utf-8"))
-        pinned = str(manifest["sha256"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ScorerError(
-            f"the sentence encoder at {path} has no readable {ENCODER_MANIFEST}: install it with "
-            "`classmod model fetch`"
-        ) from exc
+    pinned = pinned_sha256(path)
     if path.name == DEFAULT_ENCODER and pinned != DEFAULT_ENCODER_SHA256:
         raise ScorerError(
             f"{path / ENCODER_MANIFEST} pins weights that are not the official {DEFAULT_ENCODER}"
@@ -145,23 +161,36 @@ def verify_encoder(path: Path) -> str:
     return actual
 
 
-@dataclass
-class SentenceEncoder:
-    """A verified encoder, loaded for inference: texts in, unit vectors out."""
+class EncoderForward(Protocol):
+    """An encoder's forward pass: padded token ids and mask in, the last hidden states out."""
 
-    path: Path
-    sha256: str
-    tokenizer: Any
-    model: Any
+    @property
+    def name(self) -> str:
+        """The engine: ``torch``, ``onnx`` or ``onnx-int8``."""
+        ...
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """``(texts, tokens)`` int64 arrays in, ``(texts, tokens, dimensions)`` float32 out."""
+        ...
+
+
+class TorchForward:
+    """The encoder in fp32 torch through transformers: the reference every other engine is checked against."""
+
+    name = "torch"
+
+    def __init__(self, model: Any, tokenizer: Any) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        """transformers' tokenizer, which the ONNX export traces its sample inputs with."""
 
     @classmethod
-    def load(cls, path: Path, *, threads: int | None = None) -> SentenceEncoder:
-        """Verify and load an encoder directory.
+    def load(cls, path: Path, *, threads: int | None = None) -> TorchForward:
+        """Load an encoder directory (already verified) into torch.
 
         Raises:
-            ScorerError: the directory fails verification or cannot be loaded.
+            ScorerError: the model cannot be loaded.
         """
-        sha256 = verify_encoder(path)
         try:
             import torch
             import transformers
@@ -174,7 +203,59 @@ class SentenceEncoder:
             model = transformers.AutoModel.from_pretrained(str(path), local_files_only=True).eval()
         except (OSError, ValueError, RuntimeError) as exc:
             raise ScorerError(f"cannot load the sentence encoder at {path}: {exc}") from exc
-        return cls(path=path, sha256=sha256, tokenizer=tokenizer, model=model)
+        return cls(model, tokenizer)
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """The last hidden states, as numpy."""
+        import torch
+
+        ids = torch.from_numpy(input_ids)
+        with torch.inference_mode():
+            hidden = self.model(
+                input_ids=ids,
+                attention_mask=torch.from_numpy(attention_mask),
+                token_type_ids=torch.zeros_like(ids),
+            ).last_hidden_state
+        return np.asarray(hidden.float().numpy(), dtype=np.float32)
+
+
+def load_tokenizer(path: Path) -> Any:
+    """The encoder's tokenizer from its ``tokenizer.json``: truncating, never padding; no torch needed.
+
+    Raises:
+        ScorerError: the file cannot be read.
+    """
+    try:
+        import tokenizers
+
+        tokenizer = tokenizers.Tokenizer.from_file(str(path / "tokenizer.json"))
+    except Exception as exc:  # the Rust library raises its own exception type for a bad file
+        raise ScorerError(f"cannot read the sentence encoder's tokenizer at {path}: {exc}") from exc
+    # Set once here: a tokenizer whose options never change is safe to share between scoring threads.
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=_MAX_TOKENS)
+    return tokenizer
+
+
+@dataclass(frozen=True)
+class SentenceEncoder:
+    """A verified encoder, loaded for inference: texts in, unit vectors out."""
+
+    path: Path
+    sha256: str
+    tokenizer: Any
+    """A ``tokenizers.Tokenizer`` set up by :func:`load_tokenizer`."""
+    forward: EncoderForward
+
+    @classmethod
+    def load(cls, path: Path, *, threads: int | None = None) -> SentenceEncoder:
+        """Verify and load an encoder directory with fp32 torch (``encoder_engines.load_encoder`` for ONNX).
+
+        Raises:
+            ScorerError: the directory fails verification or cannot be loaded.
+        """
+        sha256 = verify_encoder(path)
+        return cls(path, sha256, load_tokenizer(path), TorchForward.load(path, threads=threads))
 
     @property
     def name(self) -> str:
@@ -182,9 +263,14 @@ class SentenceEncoder:
         return self.path.name
 
     @property
+    def engine(self) -> str:
+        """The forward pass's engine: ``torch``, ``onnx`` or ``onnx-int8``."""
+        return self.forward.name
+
+    @functools.cached_property
     def dimensions(self) -> int:
         """How many numbers an embedding has."""
-        return int(self.model.config.hidden_size)
+        return _hidden_size(self.path)
 
     def encode(self, texts: Sequence[str], *, token_budget: int = _TOKEN_BUDGET) -> np.ndarray:
         """Embed texts as L2-normalised vectors, one row each (``float32``), in order.
@@ -193,21 +279,39 @@ class SentenceEncoder:
         and cut into passes of at most ``token_budget`` padded tokens: one long message never makes
         sixty chat lines pay for its padding.
         """
-        import torch
-
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        tokens = self.tokenizer(list(texts), truncation=True, max_length=_MAX_TOKENS)["input_ids"]
+        tokens = [encoding.ids for encoding in self.tokenizer.encode_batch(list(texts))]
         result = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         for batch in _padded_batches([len(ids) for ids in tokens], token_budget):
-            pieces = {"input_ids": [tokens[index] for index in batch]}
-            padded = self.tokenizer.pad(pieces, return_tensors="pt")
-            with torch.inference_mode():
-                hidden = self.model(**padded).last_hidden_state
-            mask = padded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            result[batch] = torch.nn.functional.normalize(pooled, dim=-1).float().numpy()
+            input_ids, mask = _pad([tokens[index] for index in batch])
+            result[batch] = _mean_pooled(self.forward(input_ids, mask), mask)
         return result
+
+
+def _pad(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    # The pad id is 0 in BERT vocabularies; the mask hides it from attention and pooling either way.
+    width = max(len(row) for row in rows)
+    input_ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for index, row in enumerate(rows):
+        input_ids[index, : len(row)] = row
+        mask[index, : len(row)] = 1
+    return input_ids, mask
+
+
+def _mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask[:, :, None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return np.asarray(pooled / norms, dtype=np.float32)
+
+
+def _hidden_size(path: Path) -> int:
+    try:
+        return int(json.loads((path / "config.json").read_text(encoding="utf-8"))["hidden_size"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScorerError(f"the sentence encoder's config.json at {path} has no hidden_size") from exc
 
 
 def _padded_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:

@@ -943,6 +943,12 @@ def test_status_names_the_heads_in_use_and_why_not_when_they_are_off(cli: Cli) -
     result = cli("status")
     assert result.exit_code == 0, result.output
     assert "policy heads" in result.stdout and "(shipped) over all-MiniLM-L6-v2" in result.stdout
+    assert "encoder engine" in result.stdout and "torch" in result.stdout
+
+    cli.setenv("CLASSMOD_ENCODER_ENGINE", "auto")  # int8 moves the heads' probabilities by tenths: onnx
+    shown = " ".join(cli("status").stdout.replace("│", " ").split())
+    assert "encoder engine onnx (drift from fp32 0.0000 on the probes)" in shown, shown
+    assert "auto skipped onnx-int8 drifted" in shown, shown
 
     cli.setenv("CLASSMOD_HEADS", "false")
     assert "not in use: turned off" in cli("status").stdout
