@@ -7,10 +7,8 @@ directory, if it exists), then the defaults below. Nothing else in classmod read
 
 from __future__ import annotations
 
-import os
 import re
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     SettingsError,
@@ -429,12 +428,18 @@ def _where(field: str, given: Mapping[str, Any]) -> str:
     if field in given:
         return f"--{field.replace('_', '-')}"
     variable = f"CLASSMOD_{field.upper()}"
-    if variable in os.environ:
+    if field in _values_of(lambda: EnvSettingsSource(Settings)()):
         return f"{variable} (environment)"
-    named = given.get("config_file") or os.environ.get("CLASSMOD_CONFIG_FILE")
+    named = given.get("config_file") or _values_of(lambda: EnvSettingsSource(Settings)()).get("config_file")
     toml_path = Path(named or "classmod.toml")
+    if toml_path.is_file() and field in _values_of(lambda: TomlConfigSettingsSource(Settings, toml_path)()):
+        return f"{field} in {toml_path}"
+    return variable
+
+
+def _values_of(read: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The values one settings source holds, or none if it cannot be read (already reported)."""
     try:
-        in_file = field in tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        return read()
     except (OSError, ValueError):
-        in_file = False
-    return f"{field} in {toml_path}" if in_file else variable
+        return {}
