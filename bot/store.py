@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
+from bot import schema
 from bot.records import (
     ActionRecord,
     AppealRecord,
@@ -39,6 +40,7 @@ from bot.records import (
     case_row,
     group_record,
 )
+from bot.schema import SchemaUpgrade
 from bot.tables import (
     AppealRow,
     CaseActionRow,
@@ -75,6 +77,7 @@ __all__ = [
     "CaseRecord",
     "GroupRecord",
     "JournalledUpdate",
+    "SchemaUpgrade",
     "Store",
 ]
 
@@ -103,6 +106,7 @@ _POSTGRES_CONNECT_TIMEOUT_S = 10
 # On SQLite a forgotten update's text is wiped from the WAL file when the journal is empty, and at
 # least this often while it never is (a steady stream of messages).
 _JOURNAL_WIPE_INTERVAL_S = 5.0
+_WAL_SWITCH_WAIT_S = 10.0
 _Row = TypeVar("_Row", bound=SQLModel)
 _Record = TypeVar("_Record", bound="DataclassInstance")
 
@@ -142,27 +146,41 @@ class Store:
         if self._is_sqlite:
             event.listen(self._engine, "connect", _configure_sqlite)
         self._wiping = threading.Lock()
+        self._schema_upgrade: SchemaUpgrade | None = None
         self._last_wipe = time.monotonic()
 
     @classmethod
     def open(cls, url: str, *, connect_args: Mapping[str, Any] | None = None) -> Store:
-        """Open the store at ``url``, creating its folder (SQLite) and tables where missing.
+        """Open the store at ``url``, creating its folder (SQLite) and applying pending schema migrations.
+
+        The migrations run under a lock (:mod:`bot.schema`), so processes starting together on one
+        database all succeed; :attr:`schema_upgrade` says what this opening changed.
 
         Raises:
-            StorageError: the database cannot be reached or written.
+            StorageError: the database cannot be reached or written, or a newer classmod upgraded it.
 
         """
         store = cls(url, connect_args=connect_args)
         try:
-            with store._guard("create the tables"):
+            with store._guard("upgrade the database schema"):
                 path = store._sqlite_path
                 if path and path != ":memory:" and not path.startswith("file:"):
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
-                SQLModel.metadata.create_all(store._engine)
+                store._schema_upgrade = schema.upgrade(store._engine, display=store._display)
         except StorageError:
             store.close()
             raise
         return store
+
+    @property
+    def schema_upgrade(self) -> SchemaUpgrade | None:
+        """The schema revisions before and after :meth:`open` migrated; None for a store not opened so."""
+        return self._schema_upgrade
+
+    def schema_revision(self) -> str | None:
+        """The database's schema revision now (None: it has none yet)."""
+        with self._guard("read the schema revision"):
+            return schema.schema_revision(self._engine)
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -947,6 +965,22 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA secure_delete=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    # Turning a new file to WAL needs it alone for a moment, and SQLite answers "database is locked"
+    # at once, without its busy wait, while another process opens the same new file (two start-ups
+    # at once): try again for a while. A file already in WAL (every start after the first) is left be.
+    deadline = time.monotonic() + _WAL_SWITCH_WAIT_S
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)

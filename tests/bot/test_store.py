@@ -534,7 +534,7 @@ def test_unreachable_postgres_raises_storage_error_naming_the_masked_url() -> No
     message = str(caught.value)
     assert "postgresql+psycopg://postgres:***@127.0.0.1:1/none" in message
     assert "s3cret" not in message
-    assert "could not create the tables" in message
+    assert "could not upgrade the database schema" in message
     assert "CLASSMOD_DATABASE_URL" in message
     assert isinstance(caught.value.__cause__, SQLAlchemyError)
 
@@ -581,7 +581,7 @@ def test_unwritable_sqlite_path_raises_storage_error(tmp_path: Path, where: str)
     with pytest.raises(StorageError) as caught:
         Store.open(url)
 
-    assert f"could not create the tables at {url}: " in str(caught.value)
+    assert f"could not upgrade the database schema at {url}: " in str(caught.value)
     assert "CLASSMOD_DATABASE_URL" in str(caught.value)
 
 
