@@ -549,7 +549,12 @@ class Store:
         """Record a strike against an author, linked to the case that earned it where there is one.
 
         A case earns one strike: recording it again for the same case (a message delivered twice, a
-        restart finishing the case) changes nothing.
+        restart finishing the case, two processes at once) changes nothing; a unique index on the
+        strike's case id holds this in the database.
+
+        Raises:
+            ValueError: there is no case ``case_id``.
+
         """
         row = StrikeRow(
             platform=platform,
@@ -560,12 +565,22 @@ class Store:
             at=_utc(strike.at),
         )
         with self._guard("record a strike"), self._session() as session:
-            if (
-                case_id is not None
-                and session.exec(select(StrikeRow.id).where(col(StrikeRow.case_id) == case_id)).first()
-            ):
+            if case_id is not None and self._has_strike(session, case_id):
                 return
-            self._insert_for_case(session, row, case_id)
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError as exc:
+                # Either the case is missing (its foreign key) or a concurrent writer recorded the
+                # case's strike since the check above (the unique index on case_id): tell them apart.
+                session.rollback()
+                if case_id is not None and self._has_strike(session, case_id):
+                    return
+                raise ValueError(f"there is no case {case_id}") from exc
+
+    @staticmethod
+    def _has_strike(session: Session, case_id: int) -> bool:
+        return session.exec(select(StrikeRow.id).where(col(StrikeRow.case_id) == case_id)).first() is not None
 
     def author_history(
         self,

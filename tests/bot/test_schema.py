@@ -17,12 +17,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.pool import NullPool
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from bot import schema
 from bot.schema import FIRST_REVISION, VERSION_TABLE, SchemaUpgrade, head_revision
 from bot.store import Store
+from bot.tables import CaseRow, GroupRow, StrikeRow
 from moderation.errors import StorageError
+from moderation.types import Category
 from tests.bot.conftest import POSTGRES_URL, Backend, postgres_engine_or_skip
 
 PREVIOUS_RELEASE = Path(__file__).with_name("previous_release")
@@ -203,6 +205,86 @@ def test_the_newest_revision_matches_the_tables_module(store: Store, backend: Ba
     finally:
         engine.dispose()
     assert differences == []
+
+
+def _fill_previous_release(backend: Backend) -> dict[str, int]:
+    engine = _engine(backend)
+    try:
+        with Session(engine) as session:
+            cases = [
+                CaseRow(
+                    platform="telegram",
+                    chat_id="-100200",
+                    message_id=str(500 + number),
+                    author_id="u-42",
+                    author_name="Sam Learner",
+                    author_role="learner",
+                    text=f"message {number}",
+                    created_at=NOW - timedelta(hours=number),
+                    scores={"civility": 0.9},
+                    flagged=["civility"],
+                    top_action="warn",
+                )
+                for number in range(2)
+            ]
+            session.add_all(cases)
+            session.add(GroupRow(platform="telegram", chat_id="-100200", title="ESOL", added_at=NOW))
+            session.flush()
+            first, second = (case.id for case in cases)
+            strikes = [
+                StrikeRow(
+                    platform="telegram",
+                    author_id="u-42",
+                    category="civility",
+                    clause_id="4.2",
+                    case_id=case_id,
+                    at=NOW - timedelta(minutes=minutes),
+                )
+                for case_id, minutes in ((first, 5), (first, 4), (second, 3), (None, 2), (None, 1))
+            ]
+            for strike in strikes:  # one by one, so the ids follow this order
+                session.add(strike)
+                session.flush()
+            session.commit()
+            assert first is not None and second is not None
+            return {"first": first, "second": second, "kept": strikes[0].id or 0}
+    finally:
+        engine.dispose()
+
+
+def test_the_previous_release_database_is_stamped_then_upgraded_with_its_data_intact(
+    backend: Backend,
+) -> None:
+    build_previous_release(backend)
+    ids = _fill_previous_release(backend)
+
+    store = backend.open()
+
+    assert store.schema_upgrade == SchemaUpgrade(FIRST_REVISION, head_revision(), True)
+    assert store.schema_revision() == head_revision()
+    first = store.get_case(ids["first"])
+    assert first is not None and first.text == "message 0" and first.author_id == "u-42"
+    assert [group.chat_id for group in store.groups()] == ["-100200"]
+    history = store.author_history("telegram", "u-42", now=NOW, strike_lifetime=timedelta(days=30))
+    # Two strikes for the first case became one (the earliest id); the case-less strikes all stay.
+    assert len(history.strikes) == 4
+    assert all(strike.category is Category.CIVILITY for strike in history.strikes)
+    engine = _engine(backend)
+    try:
+        with engine.connect() as connection:
+            strikes = connection.execute(
+                sa.text("SELECT id, case_id FROM classmod_strikes WHERE case_id = :case_id"),
+                {"case_id": ids["first"]},
+            ).all()
+            indexes = {
+                index["name"]: index for index in sa.inspect(connection).get_indexes("classmod_strikes")
+            }
+    finally:
+        engine.dispose()
+    assert strikes == [(ids["kept"], ids["first"])]
+    assert indexes["uq_classmod_strikes_case_id"]["unique"]
+    assert indexes["uq_classmod_strikes_case_id"]["column_names"] == ["case_id"]
+    assert backend.open().schema_upgrade == SchemaUpgrade(head_revision(), head_revision())
 
 
 def test_a_database_older_than_the_previous_release_gets_the_tables_it_lacks(backend: Backend) -> None:
