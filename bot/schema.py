@@ -58,8 +58,8 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 # Any fixed 64-bit number, the same in every classmod: the lock is per database, not per schema, so
 # two classmods in different schemas of one database merely upgrade one after the other.
 _ADVISORY_LOCK_KEY = 0x636C6173736D6F64  # "classmod"
-# How long a second process waits (ms) for the first to finish an upgrade on SQLite.
-_SQLITE_LOCK_WAIT_MS = 120_000
+# How long a second process waits (ms) for the first to finish an upgrade.
+_LOCK_WAIT_MS = 120_000
 logger = logging.getLogger(__name__)
 
 
@@ -161,6 +161,8 @@ def _locked(connection: Connection) -> Iterator[None]:
         return
     with connection.begin():
         if connection.dialect.name == "postgresql":
+            # A stuck upgrade elsewhere fails this start-up after a while instead of hanging it.
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{_LOCK_WAIT_MS}ms'")
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
         yield
 
@@ -170,7 +172,7 @@ def _sqlite_transaction(connection: Connection) -> Iterator[None]:
     # SQLite locks the whole file, so its own write lock is the migration lock: BEGIN IMMEDIATE takes
     # it before the revision is read, and SQLite's DDL is transactional, so the version check, the
     # stamp and every migration commit or roll back together while a second process waits in its own
-    # BEGIN IMMEDIATE (up to _SQLITE_LOCK_WAIT_MS). Python's sqlite3 driver would otherwise run DDL
+    # BEGIN IMMEDIATE (up to _LOCK_WAIT_MS). Python's sqlite3 driver would otherwise run DDL
     # outside any transaction (it only opens one before INSERT, UPDATE and DELETE): hence AUTOCOMMIT
     # here, which hands transaction control to the statements below. A lock file beside the database
     # would be no sounder and would not cover other hosts on a network share; SQLite's lock does.
@@ -178,7 +180,7 @@ def _sqlite_transaction(connection: Connection) -> Iterator[None]:
     connection.execution_options(isolation_level="AUTOCOMMIT")
     driver: Any = connection.connection.driver_connection
     waited = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
-    connection.exec_driver_sql(f"PRAGMA busy_timeout = {_SQLITE_LOCK_WAIT_MS}")
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {_LOCK_WAIT_MS}")
     try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         try:
