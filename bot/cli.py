@@ -49,11 +49,13 @@ model_app = typer.Typer(
 )
 groups_app = typer.Typer(help="Groups the service has authorised.", no_args_is_help=True)
 consent_app = typer.Typer(help="Written photo consents.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: its schema's migrations.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
 app.add_typer(policy_app, name="policy")
 app.add_typer(model_app, name="model")
 app.add_typer(groups_app, name="groups")
 app.add_typer(consent_app, name="consent")
+app.add_typer(db_app, name="db")
 
 logger = logging.getLogger(__name__)
 RoleOption = Annotated[Role, typer.Option("--role", help="the author's role")]
@@ -385,6 +387,17 @@ def _store(settings: Settings) -> Store:
         return Store.open(settings.database_url)
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply the schema's pending migrations (every start does too) and say from which revision to which."""
+    store = _store(_settings(ctx))
+    try:
+        if store.schema_upgrade is not None:
+            views.print_schema_upgrade(out, store.schema_upgrade, store.url_for_display)
+    finally:
+        store.close()
 
 
 @cases_app.command("list")

@@ -28,6 +28,7 @@ from bot.config import Settings
 from bot.redaction import Redaction
 
 __all__ = [
+    "CHATTY_LOGGERS",
     "OWN_LOGGERS",
     "PAYLOAD_LOGGERS",
     "JsonFormatter",
@@ -40,6 +41,9 @@ OWN_LOGGERS = ("bot", "moderation", "adapters")
 """classmod's loggers: these alone follow ``CLASSMOD_LOG_LEVEL`` down to DEBUG."""
 PAYLOAD_LOGGERS = ("httpx", "httpcore", "sqlalchemy")
 """Libraries whose INFO records hold request lines or SQL parameters: WARNING and above only."""
+CHATTY_LOGGERS = ("alembic",)
+"""Libraries that narrate routine work at INFO (Alembic, at every start): WARNING and above only;
+``bot.schema`` says itself when a migration ran."""
 
 # Every character str.splitlines() breaks on: a log reader must not see two events in one.
 _LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -157,5 +161,5 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=max(level, logging.INFO), handlers=[handler], force=True)
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(level)
-    for name in PAYLOAD_LOGGERS:
+    for name in PAYLOAD_LOGGERS + CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))

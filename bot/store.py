@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
+from bot import schema
 from bot.records import (
     ActionRecord,
     AppealRecord,
@@ -39,6 +40,7 @@ from bot.records import (
     case_row,
     group_record,
 )
+from bot.schema import SchemaUpgrade
 from bot.tables import (
     AppealRow,
     CaseActionRow,
@@ -75,6 +77,7 @@ __all__ = [
     "CaseRecord",
     "GroupRecord",
     "JournalledUpdate",
+    "SchemaUpgrade",
     "Store",
 ]
 
@@ -103,6 +106,7 @@ _POSTGRES_CONNECT_TIMEOUT_S = 10
 # On SQLite a forgotten update's text is wiped from the WAL file when the journal is empty, and at
 # least this often while it never is (a steady stream of messages).
 _JOURNAL_WIPE_INTERVAL_S = 5.0
+_WAL_SWITCH_WAIT_S = 10.0
 _Row = TypeVar("_Row", bound=SQLModel)
 _Record = TypeVar("_Record", bound="DataclassInstance")
 
@@ -142,27 +146,41 @@ class Store:
         if self._is_sqlite:
             event.listen(self._engine, "connect", _configure_sqlite)
         self._wiping = threading.Lock()
+        self._schema_upgrade: SchemaUpgrade | None = None
         self._last_wipe = time.monotonic()
 
     @classmethod
     def open(cls, url: str, *, connect_args: Mapping[str, Any] | None = None) -> Store:
-        """Open the store at ``url``, creating its folder (SQLite) and tables where missing.
+        """Open the store at ``url``, creating its folder (SQLite) and applying pending schema migrations.
+
+        The migrations run under a lock (:mod:`bot.schema`), so processes starting together on one
+        database all succeed; :attr:`schema_upgrade` says what this opening changed.
 
         Raises:
-            StorageError: the database cannot be reached or written.
+            StorageError: the database cannot be reached or written, or a newer classmod upgraded it.
 
         """
         store = cls(url, connect_args=connect_args)
         try:
-            with store._guard("create the tables"):
+            with store._guard("upgrade the database schema"):
                 path = store._sqlite_path
                 if path and path != ":memory:" and not path.startswith("file:"):
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
-                SQLModel.metadata.create_all(store._engine)
+                store._schema_upgrade = schema.upgrade(store._engine, display=store._display)
         except StorageError:
             store.close()
             raise
         return store
+
+    @property
+    def schema_upgrade(self) -> SchemaUpgrade | None:
+        """The schema revisions before and after :meth:`open` migrated; None for a store not opened so."""
+        return self._schema_upgrade
+
+    def schema_revision(self) -> str | None:
+        """The database's schema revision now (None: it has none yet)."""
+        with self._guard("read the schema revision"):
+            return schema.schema_revision(self._engine)
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -531,7 +549,12 @@ class Store:
         """Record a strike against an author, linked to the case that earned it where there is one.
 
         A case earns one strike: recording it again for the same case (a message delivered twice, a
-        restart finishing the case) changes nothing.
+        restart finishing the case, two processes at once) changes nothing; a unique index on the
+        strike's case id holds this in the database.
+
+        Raises:
+            ValueError: there is no case ``case_id``.
+
         """
         row = StrikeRow(
             platform=platform,
@@ -542,12 +565,22 @@ class Store:
             at=_utc(strike.at),
         )
         with self._guard("record a strike"), self._session() as session:
-            if (
-                case_id is not None
-                and session.exec(select(StrikeRow.id).where(col(StrikeRow.case_id) == case_id)).first()
-            ):
+            if case_id is not None and self._has_strike(session, case_id):
                 return
-            self._insert_for_case(session, row, case_id)
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError as exc:
+                # Either the case is missing (its foreign key) or a concurrent writer recorded the
+                # case's strike since the check above (the unique index on case_id): tell them apart.
+                session.rollback()
+                if case_id is not None and self._has_strike(session, case_id):
+                    return
+                raise ValueError(f"there is no case {case_id}") from exc
+
+    @staticmethod
+    def _has_strike(session: Session, case_id: int) -> bool:
+        return session.exec(select(StrikeRow.id).where(col(StrikeRow.case_id) == case_id)).first() is not None
 
     def author_history(
         self,
@@ -947,6 +980,22 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     try:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA secure_delete=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    # Turning a new file to WAL needs it alone for a moment, and SQLite answers "database is locked"
+    # at once, without its busy wait, while another process opens the same new file (two start-ups
+    # at once): try again for a while. A file already in WAL (every start after the first) is left be.
+    deadline = time.monotonic() + _WAL_SWITCH_WAIT_S
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)

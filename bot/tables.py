@@ -11,7 +11,7 @@ as timezone-aware UTC. Nothing outside ``bot/store.py`` should use these rows di
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -173,9 +173,10 @@ class CaseActionRow(SQLModel, table=True):
 
 
 class StrikeRow(SQLModel, table=True):
-    """A warning recorded against an author."""
+    """A warning recorded against an author; a case earns one at most (strikes without a case: any number)."""
 
     __tablename__ = "classmod_strikes"
+    __table_args__ = (Index("uq_classmod_strikes_case_id", "case_id", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.app import Services
     from bot.learning import Learning
     from bot.pipeline import Outcome
+    from bot.schema import SchemaUpgrade
     from bot.store import ActionRecord, AppealRecord, CaseRecord, GroupRecord
     from bot.transcript import TranscriptLine
     from moderation.policy import Policy
@@ -35,6 +36,7 @@ __all__ = [
     "print_policy",
     "print_queue",
     "print_replay",
+    "print_schema_upgrade",
     "print_scorer_banner",
     "print_status",
 ]
@@ -297,11 +299,34 @@ def print_status(console: Console, services: Services) -> None:
             f"up to {scoring.max_batch} messages, {scoring.window * 1000:g} ms window{lanes}{reuse}",
         )
     table.add_row("store", escape(services.store.url_for_display))
+    table.add_row("schema", f"revision {escape(services.store.schema_revision() or 'none')}")
     table.add_row("policy", f"{escape(services.policy.name)} (version {escape(services.policy.version)})")
     table.add_row("retention", f"{services.settings.retention_days} days")
     for name, count in services.store.counts().items():
         table.add_row(name.replace("_", " "), str(count))
     console.print(table)
+
+
+def print_schema_upgrade(console: Console, upgrade: SchemaUpgrade, database: str) -> None:
+    """What ``classmod db upgrade`` did to the schema: from which revision to which, or nothing."""
+    where = escape(database)
+    if upgrade.before is None:
+        console.print(f"created the database schema at revision {upgrade.after} in {where}")
+    elif upgrade.is_from_previous_release:
+        console.print(
+            f"upgraded the database schema from revision {upgrade.before} (made before classmod had "
+            f"migrations, now stamped) to revision {upgrade.after} in {where}"
+        )
+    elif upgrade.is_change:
+        console.print(
+            f"upgraded the database schema from revision {upgrade.before} "
+            f"to revision {upgrade.after} in {where}"
+        )
+    else:
+        console.print(
+            f"the database schema in {where} is at revision {upgrade.after}, the newest this classmod "
+            "knows: nothing to do"
+        )
 
 
 def print_learning(console: Console, learning: Learning) -> None:

@@ -14,10 +14,13 @@ from typing import Any
 
 import detoxify.detoxify
 import pytest
+import sqlalchemy as sa
 import typer
+from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from bot.schema import VERSION_TABLE, head_revision
 from bot.store import CASE_STATUSES, Store
 from moderation.errors import ScorerError
 from moderation.heads.dataset import HEAD_CATEGORIES
@@ -26,6 +29,7 @@ from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.sentence_encoder import DEFAULT_ENCODER_SHA256, verify_encoder
 from moderation.types import Category
 from tests.bot.test_learning import NARROW_FEATURES, decided_case, write_training_data
+from tests.bot.test_schema import Database, build_previous_release
 from tests.fakes.file_server import FileServer, serving
 
 CHECK_KEYS = {"id", "action", "actions", "flagged", "scores", "clauses", "evidence", "scorer"}
@@ -380,6 +384,7 @@ def test_status_says_loudly_that_it_runs_on_the_fallback(cli: Cli) -> None:
     assert cli.database_url in result.stdout
     assert load_policy().name in result.stdout
     assert "90 days" in result.stdout
+    assert re.search(rf"schema\s*│\s*revision {head_revision()}", result.stdout), result.stdout
 
 
 def test_status_shows_detoxify_when_a_bundle_is_present(cli: Cli, detoxify_models: Path) -> None:
@@ -474,6 +479,45 @@ def test_status_names_a_database_driver_that_is_not_installed(cli: Cli) -> None:
     assert "postgresql+asyncpg://u:***@127.0.0.1/db" in message
     assert "postgresql+psycopg://" in message
     assert "pw1234" not in result.output
+
+
+# --- db ------------------------------------------------------------------------------------------
+
+
+def test_db_upgrade_creates_the_schema_then_has_nothing_to_do(cli: Cli) -> None:
+    first = cli("db", "upgrade")
+    again = cli("db", "upgrade")
+
+    assert first.exit_code == 0, first.output
+    assert f"created the database schema at revision {head_revision()} in {cli.database_url}" in first.stdout
+    assert again.exit_code == 0, again.output
+    assert f"is at revision {head_revision()}, the newest this classmod knows: nothing to do" in again.stdout
+
+
+def test_db_upgrade_says_from_which_revision_to_which_on_a_previous_release_database(cli: Cli) -> None:
+    build_previous_release(Database(cli.database_url, {}))
+
+    result = cli("db", "upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert "upgraded the database schema from revision 0001 (made before classmod had migrations" in (
+        result.stdout
+    )
+    assert f"to revision {head_revision()} in {cli.database_url}" in result.stdout
+
+
+def test_db_upgrade_refuses_a_database_a_newer_classmod_upgraded(cli: Cli) -> None:
+    assert cli("db", "upgrade").exit_code == 0
+    engine = sa.create_engine(cli.database_url, poolclass=NullPool)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"UPDATE {VERSION_TABLE} SET version_num = '9999'"))
+    engine.dispose()
+
+    result = cli("db", "upgrade")
+
+    assert result.exit_code == 2
+    assert "schema revision 9999" in result.stderr
+    assert "upgraded by a newer classmod: upgrade classmod" in result.stderr
 
 
 def test_policy_validate_does_not_need_valid_settings(cli: Cli) -> None:

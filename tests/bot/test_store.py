@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
 from bot.store import CaseRecord, Store
 from moderation.errors import StorageError
@@ -534,7 +536,7 @@ def test_unreachable_postgres_raises_storage_error_naming_the_masked_url() -> No
     message = str(caught.value)
     assert "postgresql+psycopg://postgres:***@127.0.0.1:1/none" in message
     assert "s3cret" not in message
-    assert "could not create the tables" in message
+    assert "could not upgrade the database schema" in message
     assert "CLASSMOD_DATABASE_URL" in message
     assert isinstance(caught.value.__cause__, SQLAlchemyError)
 
@@ -581,7 +583,7 @@ def test_unwritable_sqlite_path_raises_storage_error(tmp_path: Path, where: str)
     with pytest.raises(StorageError) as caught:
         Store.open(url)
 
-    assert f"could not create the tables at {url}: " in str(caught.value)
+    assert f"could not upgrade the database schema at {url}: " in str(caught.value)
     assert "CLASSMOD_DATABASE_URL" in str(caught.value)
 
 
@@ -620,6 +622,53 @@ def test_a_case_earns_one_strike_however_often_it_is_recorded(store: Store) -> N
     store.add_strike("telegram", "u-42", strike, None)  # not from a case: counts
     history = store.author_history("telegram", "u-42", now=NOW, strike_lifetime=timedelta(days=30))
     assert len(history.strikes) == 2
+
+
+def test_two_writers_recording_the_same_cases_strikes_at_once_record_one_each(backend: Backend) -> None:
+    cases = [_case(backend.open(), message_id=str(600 + number)) for number in range(64)]
+    stores = [backend.open() for _ in range(2)]
+    barrier = threading.Barrier(len(stores))
+    failures: list[BaseException] = []
+
+    def record(store: Store) -> None:
+        try:
+            for case in cases:
+                barrier.wait(timeout=30)
+                store.add_strike("telegram", "u-42", Strike(Category.HARASSMENT, "4.2", NOW), case.id)
+        except BaseException as exc:
+            failures.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=record, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert stores[0].counts()["strikes"] == len(cases)
+
+
+def test_the_database_refuses_a_second_strike_for_a_case_and_allows_many_without_one(
+    backend: Backend,
+) -> None:
+    store = backend.open()
+    case = _case(store)
+    store.add_strike("telegram", "u-42", Strike(Category.HARASSMENT, "4.2", NOW), case.id)
+    engine = sa.create_engine(backend.url, connect_args=backend.connect_args, poolclass=NullPool)
+    insert = sa.text(
+        "INSERT INTO classmod_strikes (platform, author_id, category, clause_id, case_id, at) "
+        "VALUES ('telegram', 'u-42', 'harassment', '4.2', :case_id, :at)"
+    )
+    try:
+        with engine.begin() as connection:
+            for _ in range(2):
+                connection.execute(insert, {"case_id": None, "at": NOW.replace(tzinfo=None)})
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(insert, {"case_id": case.id, "at": NOW.replace(tzinfo=None)})
+    finally:
+        engine.dispose()
+    assert store.counts()["strikes"] == 3
 
 
 # -- inbound journal ----------------------------------------------------------------------------
