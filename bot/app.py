@@ -9,6 +9,7 @@ from pathlib import Path
 from adapters.base import Adapter
 from bot.config import Settings
 from bot.pipeline import Pipeline
+from bot.sealing import Sealer
 from bot.store import Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
 from moderation.batching import ScoringService
@@ -36,6 +37,7 @@ __all__ = [
     "load_semantic",
     "make_pipeline",
     "open_services",
+    "open_store",
 ]
 
 logger = logging.getLogger(__name__)
@@ -173,6 +175,16 @@ def _probe_texts() -> list[str]:
     return texts
 
 
+def open_store(settings: Settings, *, database_url: str | None = None) -> Store:
+    """Open the case store the settings name, sealing with their data keys (if any).
+
+    Raises:
+        StorageError: the database cannot be opened, or it holds sealed texts no configured key opens.
+    """
+    keys = settings.data_keys.get_secret_value() if settings.data_keys is not None else None
+    return Store.open(database_url or settings.database_url, sealer=Sealer.of(keys))
+
+
 def open_services(
     settings: Settings, *, database_url: str | None = None, policy: Policy | None = None
 ) -> Services:
@@ -184,7 +196,7 @@ def open_services(
         ScorerError: Detoxify is required but cannot be loaded.
     """
     policy = policy or load_policy(settings.policy_file)
-    store = Store.open(database_url or settings.database_url)
+    store = open_store(settings, database_url=database_url)
     loaded = load_scorer(settings, policy)
     scoring = ScoringService(
         loaded.scorer,

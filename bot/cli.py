@@ -23,12 +23,13 @@ from rich.markup import escape
 
 from adapters.recording_adapter import RecordingAdapter
 from bot import views
-from bot.app import load_scorer, make_pipeline, open_services
+from bot.app import load_scorer, make_pipeline, open_services, open_store
 from bot.config import Settings, check_database_url, load_settings
 from bot.json_input import read_object
 from bot.lease import Lease
 from bot.logs import configure_logging
 from bot.redaction import Redaction
+from bot.sealing import new_key
 from bot.store import CASE_STATUSES, Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
 from moderation.engine import assess
@@ -50,12 +51,14 @@ model_app = typer.Typer(
 groups_app = typer.Typer(help="Groups the service has authorised.", no_args_is_help=True)
 consent_app = typer.Typer(help="Written photo consents.", no_args_is_help=True)
 db_app = typer.Typer(help="The database: its schema's migrations.", no_args_is_help=True)
+keys_app = typer.Typer(help="The keys that encrypt case texts and notes at rest.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
 app.add_typer(policy_app, name="policy")
 app.add_typer(model_app, name="model")
 app.add_typer(groups_app, name="groups")
 app.add_typer(consent_app, name="consent")
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 logger = logging.getLogger(__name__)
 RoleOption = Annotated[Role, typer.Option("--role", help="the author's role")]
@@ -384,9 +387,42 @@ def status(ctx: typer.Context) -> None:
 
 def _store(settings: Settings) -> Store:
     try:
-        return Store.open(settings.database_url)
+        return open_store(settings)
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new key for CLASSMOD_DATA_KEYS (to standard output only; it is never logged)."""
+    # No settings are read: a key can be made before classmod is configured.
+    typer.echo(new_key())
+    typer.echo(
+        "# Put it first in CLASSMOD_DATA_KEYS (comma-separated, newest first), keep a copy somewhere safe "
+        "(without it the encrypted texts are lost), then run `classmod keys rotate`."
+    )
+
+
+@keys_app.command("rotate")
+def keys_rotate(ctx: typer.Context) -> None:
+    """Encrypt every case text and note again with the first key in CLASSMOD_DATA_KEYS; say how many."""
+    settings = _settings(ctx)
+    if settings.data_keys is None:
+        raise _fail(
+            "there is no key to encrypt with: set CLASSMOD_DATA_KEYS (make one with `classmod keys generate`)"
+        )
+    store = _store(settings)
+    try:
+        changed = store.reseal()
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        store.close()
+    out.print(
+        f"re-encrypted {changed} stored text{'s' if changed != 1 else ''} with the newest key; "
+        "every text is now sealed with it, so older keys can be removed from CLASSMOD_DATA_KEYS",
+        highlight=False,
+    )
 
 
 @db_app.command("upgrade")

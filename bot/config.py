@@ -25,6 +25,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.sealing import check_keys
 from moderation.errors import ModerationError
 
 __all__ = [
@@ -69,6 +70,11 @@ class Settings(BaseSettings):
     )
     retention_days: int = Field(
         default=90, ge=1, le=3650, description="days a flagged message's text is kept"
+    )
+    data_keys: SecretStr | None = Field(
+        default=None,
+        description="keys that encrypt case texts and notes at rest, comma-separated, newest first "
+        "(`classmod keys generate` makes one); unset: stored in clear",
     )
 
     model_variant: DetoxifyVariant = Field(default="unbiased-small", description="Detoxify variant")
@@ -222,6 +228,13 @@ class Settings(BaseSettings):
     @classmethod
     def _known_database(cls, value: str) -> str:
         return check_database_url(value)
+
+    @field_validator("data_keys")
+    @classmethod
+    def _valid_data_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_keys(value.get_secret_value())
+        return value
 
     @field_validator("telegram_api_url")
     @classmethod

@@ -1,6 +1,7 @@
 """What the store hands out: frozen records of cases, actions, groups and appeals, and their rows.
 
-The store speaks the core's vocabulary; this module converts between it and the tables.
+The store speaks the core's vocabulary; this module converts between it and the tables, sealing
+the texts it writes and opening those it reads with the store's :class:`~bot.sealing.Sealer`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlmodel import SQLModel
 
+from bot.sealing import Sealer
 from bot.tables import AppealRow, CaseActionRow, CaseRow, GroupRow
 from moderation.types import (
     Action,
@@ -128,8 +130,8 @@ class JournalledUpdate:
     received_at: datetime
 
 
-def case_row(message: ChatMessage, decision: Decision, at: datetime) -> CaseRow:
-    """The row for a flagged message and its decision."""
+def case_row(message: ChatMessage, decision: Decision, at: datetime, sealer: Sealer) -> CaseRow:
+    """The row for a flagged message and its decision, its text and author's name sealed."""
     author = message.author
     return CaseRow(
         platform=message.platform,
@@ -137,9 +139,9 @@ def case_row(message: ChatMessage, decision: Decision, at: datetime) -> CaseRow:
         message_id=message.message_id,
         revision=message.revision,
         author_id=author.id,
-        author_name=author.display_name,
+        author_name=sealer.seal(author.display_name),
         author_role=str(author.role),
-        text=message.text,
+        text=sealer.seal(message.text),
         is_edit=message.is_edit,
         created_at=at,
         scores={str(category): float(score) for category, score in decision.scores.items()},
@@ -159,11 +161,13 @@ def _text_or_none(value: Route | None) -> str | None:
     return None if value is None else str(value)
 
 
-def case_record(row: CaseRow) -> CaseRecord:
-    """A case row as the core's vocabulary."""
+def case_record(row: CaseRow, sealer: Sealer) -> CaseRecord:
+    """A case row as the core's vocabulary, its texts opened."""
     return _record(
         CaseRecord,
         row,
+        author_name=sealer.open(row.author_name),
+        text=sealer.open(row.text),
         author_role=Role(row.author_role),
         scores=dict(row.scores),
         flagged=tuple(Category(category) for category in row.flagged),
@@ -211,14 +215,14 @@ def case_decision(case: CaseRecord) -> Decision:
     )
 
 
-def action_record(row: CaseActionRow) -> ActionRecord:
-    """An action-log row as a record."""
-    return _record(ActionRecord, row)
+def action_record(row: CaseActionRow, sealer: Sealer) -> ActionRecord:
+    """An action-log row as a record, its detail opened."""
+    return _record(ActionRecord, row, detail=sealer.open(row.detail))
 
 
-def appeal_record(row: AppealRow) -> AppealRecord:
-    """An appeal row as a record."""
-    return _record(AppealRecord, row)
+def appeal_record(row: AppealRow, sealer: Sealer) -> AppealRecord:
+    """An appeal row as a record, its reason opened."""
+    return _record(AppealRecord, row, reason=sealer.open(row.reason))
 
 
 def group_record(row: GroupRow) -> GroupRecord:

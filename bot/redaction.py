@@ -37,8 +37,14 @@ class Redaction:
 
     @classmethod
     def of(cls, settings: Settings) -> Redaction:
-        """The redaction of every secret setting (each ``SecretStr``: the tokens, the webhook secret)."""
-        return cls(value.get_secret_value() for _, value in settings if isinstance(value, SecretStr))
+        """The redaction of every secret setting (each ``SecretStr``: tokens, webhook secret, data keys).
+
+        A comma-separated secret (``CLASSMOD_DATA_KEYS``) is masked whole and each of its parts alone.
+        """
+        values = [value.get_secret_value() for _, value in settings if isinstance(value, SecretStr)]
+        return cls(
+            [*values, *(part.strip() for value in values if "," in value for part in value.split(","))]
+        )
 
     def __bool__(self) -> bool:
         return bool(self._secrets)

@@ -8,6 +8,11 @@ nothing here logs message text or puts it into an error (the engine hides SQL pa
 On SQLite the store turns on WAL, foreign keys and ``secure_delete`` (freed space is zeroed, so
 purged text does not linger in the file) and checkpoints the WAL after a purge. On PostgreSQL the
 old row versions stay in the table file until (auto)vacuum reclaims them.
+
+Given keys (``CLASSMOD_DATA_KEYS``), the store seals what people wrote before it is written (case
+texts, authors' names, action-log details, appeal reasons, the inbound journal's payloads: see
+:mod:`bot.sealing`) and opens it as it is read; :meth:`Store.open` refuses a store holding sealed
+values that no configured key opens.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from bot.records import (
     group_record,
 )
 from bot.schema import SchemaUpgrade
+from bot.sealing import KEYS_VARIABLE, MARKER, Sealer
 from bot.tables import (
     AppealRow,
     CaseActionRow,
@@ -107,6 +113,14 @@ _POSTGRES_CONNECT_TIMEOUT_S = 10
 # least this often while it never is (a steady stream of messages).
 _JOURNAL_WIPE_INTERVAL_S = 5.0
 _WAL_SWITCH_WAIT_S = 10.0
+# Every column the store seals, by table: the words people wrote (and their names).
+_SEALED_COLUMNS: tuple[tuple[type[SQLModel], tuple[str, ...]], ...] = (
+    (CaseRow, ("text", "author_name")),
+    (CaseActionRow, ("detail",)),
+    (AppealRow, ("reason",)),
+    (InboundUpdateRow, ("payload",)),
+)
+_RESEAL_BATCH = 500
 _Row = TypeVar("_Row", bound=SQLModel)
 _Record = TypeVar("_Record", bound="DataclassInstance")
 
@@ -118,14 +132,18 @@ class Store:
         url: an SQLAlchemy URL, e.g. ``sqlite:///classmod.db`` or
             ``postgresql+psycopg://user:password@host/db``.
         connect_args: extra arguments for the database driver's ``connect()``.
+        sealer: seals texts on write and opens them on read; none: texts are stored in clear.
 
     Raises:
         StorageError: the URL cannot be used.
 
     """
 
-    def __init__(self, url: str, *, connect_args: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, url: str, *, connect_args: Mapping[str, Any] | None = None, sealer: Sealer | None = None
+    ) -> None:
         self._display = _mask(url)
+        self._sealer = sealer or Sealer()
         arguments = dict(connect_args or {})
         try:
             parsed = make_url(url)
@@ -150,27 +168,40 @@ class Store:
         self._last_wipe = time.monotonic()
 
     @classmethod
-    def open(cls, url: str, *, connect_args: Mapping[str, Any] | None = None) -> Store:
+    def open(
+        cls, url: str, *, connect_args: Mapping[str, Any] | None = None, sealer: Sealer | None = None
+    ) -> Store:
         """Open the store at ``url``, creating its folder (SQLite) and applying pending schema migrations.
 
         The migrations run under a lock (:mod:`bot.schema`), so processes starting together on one
         database all succeed; :attr:`schema_upgrade` says what this opening changed.
 
         Raises:
-            StorageError: the database cannot be reached or written, or a newer classmod upgraded it.
+            StorageError: the database cannot be reached or written, or a newer classmod upgraded it;
+                or it holds sealed texts and ``sealer`` has no key that opens them.
 
         """
-        store = cls(url, connect_args=connect_args)
+        store = cls(url, connect_args=connect_args, sealer=sealer)
         try:
             with store._guard("upgrade the database schema"):
                 path = store._sqlite_path
                 if path and path != ":memory:" and not path.startswith("file:"):
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
                 store._schema_upgrade = schema.upgrade(store._engine, display=store._display)
+            store._check_keys()
         except StorageError:
             store.close()
             raise
         return store
+
+    def _check_keys(self) -> None:
+        """Open one sealed value per sealed column, if there is one: a missing or wrong key fails here."""
+        with self._guard("look for encrypted case texts"), self._session() as session:
+            for model, names in _SEALED_COLUMNS:
+                for name in names:
+                    column = col(getattr(model, name))
+                    found = session.exec(select(column).where(column.like(MARKER + "%")).limit(1)).first()
+                    self._sealer.open(found)
 
     @property
     def schema_upgrade(self) -> SchemaUpgrade | None:
@@ -297,12 +328,12 @@ class Store:
         """
         if not decision.is_flagged:
             raise ValueError("only flagged decisions become cases; use mark_seen for the rest")
-        row = case_row(message, decision, _utc(at))
+        row = case_row(message, decision, _utc(at), self._sealer)
         with self._guard("record a case"), self._session() as session:
             session.add(row)
             try:
                 session.commit()
-                return case_record(row)
+                return case_record(row, self._sealer)
             except IntegrityError:
                 session.rollback()
                 existing = session.exec(
@@ -315,7 +346,7 @@ class Store:
                 ).one_or_none()
                 if existing is None:
                     raise
-                return case_record(existing)
+                return case_record(existing, self._sealer)
 
     def unfinished_cases(
         self, platform: str, *, since: datetime, after_id: int = 0, limit: int = 200
@@ -345,13 +376,13 @@ class Store:
             .limit(limit)
         )
         with self._guard("list unfinished cases"), self._session() as session:
-            return [case_record(row) for row in session.exec(query)]
+            return [case_record(row, self._sealer) for row in session.exec(query)]
 
     def get_case(self, case_id: int) -> CaseRecord | None:
         """Return the case with this id, or None."""
         with self._guard("read a case"), self._session() as session:
             row = session.get(CaseRow, case_id)
-            return None if row is None else case_record(row)
+            return None if row is None else case_record(row, self._sealer)
 
     def cases(self, *, status: str | None = None, limit: int = 50) -> list[CaseRecord]:
         """List cases newest first, optionally only those with ``status``."""
@@ -360,7 +391,7 @@ class Store:
             query = query.where(col(CaseRow.status) == status)
         query = query.order_by(col(CaseRow.created_at).desc(), col(CaseRow.id).desc()).limit(limit)
         with self._guard("list cases"), self._session() as session:
-            return [case_record(row) for row in session.exec(query)]
+            return [case_record(row, self._sealer) for row in session.exec(query)]
 
     def reviewed_cases(self) -> list[CaseRecord]:
         """Cases a person decided whose text is still kept, oldest first: what `classmod learn` learns from.
@@ -379,7 +410,7 @@ class Store:
             .order_by(col(CaseRow.created_at), col(CaseRow.id))
         )
         with self._guard("list reviewed cases"), self._session() as session:
-            return [case_record(row) for row in session.exec(query)]
+            return [case_record(row, self._sealer) for row in session.exec(query)]
 
     def open_cases(self, *, limit: int = 50) -> list[CaseRecord]:
         """List the open cases, newest first."""
@@ -394,7 +425,7 @@ class Store:
             .limit(limit)
         )
         with self._guard("list an author's cases"), self._session() as session:
-            return [case_record(row) for row in session.exec(query)]
+            return [case_record(row, self._sealer) for row in session.exec(query)]
 
     def close_case(self, case_id: int, status: str, *, actor: str, at: datetime) -> CaseRecord:
         """Close an open case with ``status``; a case already closed is returned unchanged.
@@ -445,11 +476,16 @@ class Store:
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
         row = CaseActionRow(
-            case_id=case_id, actor=actor, action=action, outcome=outcome, detail=detail, at=_utc(at)
+            case_id=case_id,
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            detail=self._sealer.seal(detail),
+            at=_utc(at),
         )
         with self._guard("record an action"), self._session() as session:
             self._insert_for_case(session, row, case_id)
-            return action_record(row)
+            return action_record(row, self._sealer)
 
     def case_actions(self, case_id: int) -> list[ActionRecord]:
         """Return a case's action log, oldest first."""
@@ -459,7 +495,7 @@ class Store:
             .order_by(col(CaseActionRow.at), col(CaseActionRow.id))
         )
         with self._guard("read the action log"), self._session() as session:
-            return [action_record(row) for row in session.exec(query)]
+            return [action_record(row, self._sealer) for row in session.exec(query)]
 
     def add_appeal(
         self, case_id: int, author_id: str, reason: str | None, at: datetime
@@ -470,18 +506,18 @@ class Store:
             ValueError: there is no such case.
 
         """
-        row = AppealRow(case_id=case_id, author_id=author_id, reason=reason, at=_utc(at))
+        row = AppealRow(case_id=case_id, author_id=author_id, reason=self._sealer.seal(reason), at=_utc(at))
         with self._guard("record an appeal"), self._session() as session:
             if self._open_appeal(session, case_id) is not None:
                 return None
             self._insert_for_case(session, row, case_id)
-            return appeal_record(row)
+            return appeal_record(row, self._sealer)
 
     def open_appeal(self, case_id: int) -> AppealRecord | None:
         """The appeal against this case that awaits a decision, if there is one."""
         with self._guard("read appeals"), self._session() as session:
             row = self._open_appeal(session, case_id)
-            return None if row is None else appeal_record(row)
+            return None if row is None else appeal_record(row, self._sealer)
 
     def decide_appeal(self, appeal_id: int, status: str, *, actor: str, at: datetime) -> bool:
         """Close an open appeal as ``granted`` or ``denied``; whether this call closed it.
@@ -523,20 +559,20 @@ class Store:
             select(AppealRow).where(col(AppealRow.case_id).in_(list(case_ids))).order_by(col(AppealRow.id))
         )
         with self._guard("read appeals"), self._session() as session:
-            return {row.case_id: appeal_record(row) for row in session.exec(query)}
+            return {row.case_id: appeal_record(row, self._sealer) for row in session.exec(query)}
 
     def appeals(self, case_id: int) -> list[AppealRecord]:
         """List the appeals against a case, oldest first."""
         query = select(AppealRow).where(col(AppealRow.case_id) == case_id).order_by(col(AppealRow.id))
         with self._guard("read appeals"), self._session() as session:
-            return [appeal_record(row) for row in session.exec(query)]
+            return [appeal_record(row, self._sealer) for row in session.exec(query)]
 
     def _appeal(self, appeal_id: int) -> AppealRecord:
         with self._guard("read an appeal"), self._session() as session:
             row = session.get(AppealRow, appeal_id)
             if row is None:
                 raise ValueError(f"there is no appeal {appeal_id}")
-            return appeal_record(row)
+            return appeal_record(row, self._sealer)
 
     @staticmethod
     def _open_appeal(session: Session, case_id: int) -> AppealRow | None:
@@ -777,7 +813,9 @@ class Store:
         ``payload`` is the update as the platform sent it (JSON, text included): it stays only until
         ``forget_update``. The first copy of an update id is kept.
         """
-        row = InboundUpdateRow(platform=platform, update_id=update_id, payload=payload, received_at=_utc(at))
+        row = InboundUpdateRow(
+            platform=platform, update_id=update_id, payload=self._sealer.seal(payload), received_at=_utc(at)
+        )
         with self._guard("journal an update"), self._session() as session:
             return self._insert_once(session, row)
 
@@ -790,7 +828,7 @@ class Store:
         )
         with self._guard("read the inbound journal"), self._session() as session:
             return [
-                JournalledUpdate(row.update_id, row.payload, _utc(row.received_at))
+                JournalledUpdate(row.update_id, self._sealer.open(row.payload), _utc(row.received_at))
                 for row in session.exec(query)
             ]
 
@@ -852,6 +890,46 @@ class Store:
                 with self._engine.connect() as connection:
                     connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(rows)
+
+    def reseal(self, *, batch_size: int = _RESEAL_BATCH) -> int:
+        """Seal every stored text again with the newest key, plain ones too; return how many changed.
+
+        One transaction per batch of rows; a value already sealed with the newest key is left, so an
+        interrupted run can simply be run again. Each value is replaced only if it is still the one
+        read (a purge or a new write meanwhile wins). Afterwards older keys can be removed.
+
+        Raises:
+            StorageError: there is no key, or a stored value opens with none of the keys.
+
+        """
+        if not self._sealer.is_enabled:
+            raise StorageError(f"there is no key to seal with: set {KEYS_VARIABLE} (newest key first)")
+        changed = 0
+        for model, names in _SEALED_COLUMNS:
+            identity = model.__table__.c["id"]  # type: ignore[attr-defined]
+            columns = [col(getattr(model, name)) for name in names]
+            last = 0
+            while True:
+                with self._guard("re-seal case texts"), self._session() as session:
+                    query = select(identity, *columns).where(identity > last).order_by(identity)
+                    rows = session.exec(query.limit(batch_size)).all()
+                    for row_id, *values in rows:
+                        for name, column, value in zip(names, columns, values, strict=True):
+                            if value is None or self._sealer.is_current(value):
+                                continue
+                            statement = (
+                                update(model)
+                                .where(identity == row_id, column == value)
+                                .values({name: self._sealer.rotate(value)})
+                            )
+                            changed += session.exec(statement).rowcount
+                    session.commit()
+                if len(rows) < batch_size:
+                    break
+                last = rows[-1][0]
+        if self._is_sqlite:
+            self._wipe_wal()
+        return changed
 
     def counts(self) -> dict[str, int]:
         """Count records for a status report: ``cases``, ``cases_<status>`` per status, and more."""
