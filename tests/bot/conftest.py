@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
+from bot.sealing import Sealer
 from bot.store import Store
 
 POSTGRES_URL = os.environ.get(
@@ -37,8 +38,8 @@ class Backend:
     sqlite_path: Path | None = None
     opened: list[Store] = field(default_factory=list)
 
-    def open(self) -> Store:
-        store = Store.open(self.url, connect_args=self.connect_args)
+    def open(self, sealer: Sealer | None = None) -> Store:
+        store = Store.open(self.url, connect_args=self.connect_args, sealer=sealer)
         self.opened.append(store)
         return store
 
