@@ -16,6 +16,7 @@ import detoxify.detoxify
 import pytest
 import sqlalchemy as sa
 import typer
+from cryptography.fernet import Fernet
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner, Result
 
@@ -799,6 +800,74 @@ def test_purge_erases_the_text_of_old_cases_only(cli: Cli) -> None:
     assert "this homework is shit" in cli("cases", "show", "5").stdout
     again = cli("purge")  # the retention setting, 90 days: nothing left to purge
     assert "purged the text of 0 case(s) older than 90d" in again.stdout
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+
+def test_keys_generate_prints_a_valid_key_and_how_to_use_it(cli: Cli) -> None:
+    result = cli("keys", "generate")
+
+    assert result.exit_code == 0, result.output
+    key, advice = result.stdout.splitlines()
+    Fernet(key)
+    assert "CLASSMOD_DATA_KEYS" in advice and "keys rotate" in advice
+    assert result.stderr == ""
+    assert cli("keys", "generate").stdout.splitlines()[0] != key
+
+
+def test_sealed_cases_need_their_key_and_survive_rotation(cli: Cli, caplog: pytest.LogCaptureFixture) -> None:
+    old, new = _generated_key(cli), _generated_key(cli)
+    database = cli.directory / "x.db"
+    cli.setenv("CLASSMOD_DATA_KEYS", old)
+    transcript = _class_chat(cli.directory, recent=True)
+    assert cli("replay", str(transcript), "--database-url", cli.database_url).exit_code == 0
+    assert b"07700" not in database.read_bytes() and b"My number" not in database.read_bytes()
+    assert "My number is [phone removed]" in cli("cases", "show", "1").stdout
+
+    cli.delenv("CLASSMOD_DATA_KEYS")
+    refused = cli("cases", "list")
+    assert refused.exit_code == 2
+    assert "the case store holds encrypted case texts: set CLASSMOD_DATA_KEYS" in refused.stderr
+    cli.setenv("CLASSMOD_DATA_KEYS", new)
+    wrong = cli("cases", "show", "1")
+    assert wrong.exit_code == 2 and "cannot decrypt case texts" in wrong.stderr
+
+    cli.setenv("CLASSMOD_DATA_KEYS", f"{new},{old}")
+    rotated = cli("keys", "rotate")
+    assert rotated.exit_code == 0, rotated.output
+    assert re.search(r"re-encrypted [1-9]\d* stored texts", rotated.stdout)
+    assert "re-encrypted 0 stored texts" in cli("keys", "rotate").stdout
+    cli.setenv("CLASSMOD_DATA_KEYS", new)
+    assert "My number is [phone removed]" in cli("cases", "show", "1").stdout
+    purged = cli("purge", "--older-than", "1d")
+    assert purged.exit_code == 0 and "purged the text of 4 case(s)" in purged.stdout
+    assert "[text purged" in cli("cases", "show", "1").stdout
+
+    for result in (refused, wrong, rotated, purged):
+        assert old not in result.output and new not in result.output
+    assert old not in caplog.text and new not in caplog.text
+
+
+def test_keys_rotate_without_a_key_says_which_setting_to_set(cli: Cli) -> None:
+    result = cli("keys", "rotate")
+
+    assert result.exit_code == 2
+    assert "set CLASSMOD_DATA_KEYS" in result.stderr and "keys generate" in result.stderr
+
+
+def test_a_key_that_is_not_a_key_is_refused_without_repeating_it(cli: Cli) -> None:
+    cli.setenv("CLASSMOD_DATA_KEYS", "hunter2-is-not-a-fernet-key")
+
+    result = cli("cases", "list")
+
+    assert result.exit_code == 2
+    assert "CLASSMOD_DATA_KEYS (environment): key 1 of 1 is not a valid key" in result.stderr
+    assert "hunter2" not in result.output
+
+
+def _generated_key(cli: Cli) -> str:
+    return cli("keys", "generate").stdout.splitlines()[0]
 
 
 # --- policy --------------------------------------------------------------------------------------
