@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from bot.app import Services, load_scorer
+from bot.app import Services, load_scorer, open_store
 from bot.config import Settings, load_settings
+from bot.sealing import new_key
 from bot.store import Store
 from bot.telegram_app import TelegramBot, build_application
 from moderation.policy import Policy, load_policy
@@ -63,9 +64,14 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> AsyncIterator[World]:
+async def world(
+    request: pytest.FixtureRequest, tmp_path: Path, policy: Policy, scorer: LoadedScorer
+) -> AsyncIterator[World]:
+    # Parametrised indirectly with "sealed", the store encrypts case texts with a data key.
+    is_sealed = getattr(request, "param", "clear") == "sealed"
     async with FakeBotAPI() as fake:
         settings = load_settings(
+            data_keys=new_key() if is_sealed else None,
             database_url=f"sqlite:///{tmp_path / 'telegram.db'}",
             model_dir=tmp_path / "models",
             telegram_token=fake.token,
@@ -77,7 +83,7 @@ async def world(tmp_path: Path, policy: Policy, scorer: LoadedScorer) -> AsyncIt
             telegram_staff=[TUTOR],
             notice_lifetime_seconds=0.2,
         )
-        store = Store.open(settings.database_url)
+        store = open_store(settings)
         services = Services(settings=settings, policy=policy, store=store, loaded=scorer)
         fake.add_group(GROUP, "ESOL Entry 3 (Mon)")
         fake.add_group(MODS, "Moderators")
@@ -737,6 +743,7 @@ async def test_a_restore_lifts_the_strike(world: World) -> None:
     assert _strikes(world, BEN) == 0
 
 
+@pytest.mark.parametrize("world", ["clear", "sealed"], indirect=True)
 async def test_a_restore_reposts_what_the_moderator_saw_never_the_hidden_number(world: World) -> None:
     async with running_application(world.bot().application):
         world.fake.send_text(GROUP, world.users[BEN], "my number is 07700 900123, text me")
@@ -746,8 +753,13 @@ async def test_a_restore_reposts_what_the_moderator_saw_never_the_hidden_number(
             "sendMessage", lambda call: call.params["chat_id"] == GROUP and "Restored" in call.params["text"]
         )
     assert "07700" not in restored.params["text"] and "[phone removed]" in restored.params["text"]
+    if world.settings.data_keys is not None:
+        database = Path(world.settings.database_url.removeprefix("sqlite:///"))
+        stored = database.read_bytes() + database.with_name(database.name + "-wal").read_bytes()
+        assert b"900123" not in stored and b"text me" not in stored
 
 
+@pytest.mark.parametrize("world", ["clear", "sealed"], indirect=True)
 async def test_an_appeal_is_a_card_decided_once_and_the_learner_is_told(world: World) -> None:
     async with running_application(world.bot().application):
         sent = world.fake.send_text(GROUP, world.users[BEN], "I know where you live")
