@@ -238,3 +238,48 @@ def test_an_unforeseen_failure_is_logged_and_reported_without_the_token(
     assert "Traceback (most recent call last):" in logged  # the whole traceback, on the one line
     assert "/bot***/getMe" in logged
     _assert_no_secret(outcome)
+
+
+@pytest.mark.parametrize("log_level", ["INFO", "DEBUG"])
+def test_a_bot_api_error_page_that_echoes_the_request_path_does_not_show_the_token(
+    tmp_path: Path, log_level: str
+) -> None:
+    # A proxy's 500 page repeats the path (/bot<token>/getMe), raw and URL-encoded, in the error
+    # that ends up in the log record and in the final error line.
+    import http.server
+    import threading
+    from urllib.parse import quote
+
+    class EchoingError(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = f"<h1>500</h1><p>failed: {self.path} ({quote(self.path, safe='')})</p>".encode()
+            self.send_response(500)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EchoingError)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        outcome = _run(
+            tmp_path,
+            "telegram",
+            {
+                "CLASSMOD_TELEGRAM_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+                "CLASSMOD_LOG_LEVEL": log_level,
+            },
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert outcome.code == 2
+    assert "cannot reach the Telegram Bot API" in outcome.error_line
+    _assert_no_secret(outcome)
+    assert "/bot***/getMe" in outcome.error_line  # the page was echoed, and masked
