@@ -21,6 +21,9 @@ from moderation.types import (
     Role,
     Route,
 )
+from tests.bot.test_store import _decision as flagged_decision
+from tests.bot.test_store import _message as flagged_message
+from tests.bot.test_store import _sqlite_bytes as sqlite_bytes
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -37,22 +40,17 @@ OLD, NEW = new_key(), new_key()
 
 
 def _message(message_id: str = "501", text: str = TEXT) -> ChatMessage:
-    author = Author(id="u-42", display_name=NAME, role=Role.LEARNER)
-    return ChatMessage(
-        platform="telegram", chat_id="-100200", message_id=message_id, author=author, text=text, sent_at=NOW
+    return flagged_message(
+        text, message_id=message_id, author=Author(id="u-42", display_name=NAME, role=Role.LEARNER)
     )
 
 
 def _decision() -> Decision:
-    return Decision(
+    return flagged_decision(
         scores={Category.SAFEGUARDING: 0.97, Category.PERSONAL_DATA: 1.0},
         flagged=(Category.SAFEGUARDING, Category.PERSONAL_DATA),
         evidence=(Evidence(Category.PERSONAL_DATA, kind="phone", source="personal_data", start=44, end=56),),
-        clauses=("3.1", "6.1"),
         actions=(Action(ActionKind.HIDE), Action(ActionKind.ESCALATE, Route.SAFEGUARDING)),
-        reminder="Please keep phone numbers out of the group (clause 6.1).",
-        explanation="safeguarding: disclosure; personal_data: phone",
-        scorer="test",
     )
 
 
@@ -69,8 +67,7 @@ def _fill(store: Store, message_id: str = "501", at: datetime = NOW) -> int:
 def _raw(backend: Backend, store: Store) -> bytes:
     """Everything an attacker holding the database would see: the files, or every column's raw value."""
     if backend.sqlite_path is not None:
-        wal = backend.sqlite_path.with_name(backend.sqlite_path.name + "-wal")
-        return backend.sqlite_path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+        return sqlite_bytes(backend.sqlite_path)
     engine = sa.create_engine(backend.url, connect_args=backend.connect_args)
     tables = ("classmod_cases", "classmod_case_actions", "classmod_appeals", "classmod_inbound_updates")
     try:
