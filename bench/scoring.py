@@ -188,6 +188,14 @@ def _status_mb(field: str) -> float:
 
 
 def _maxrss_mb() -> float:
+    """This process's peak RSS in MB: VmHWM, which belongs to this process's memory alone.
+
+    ``ru_maxrss`` is not used where VmHWM exists: Linux carries it across ``exec``, so a child forked
+    from a large benchmark process reports its parent's peak.
+    """
+    peak = _status_mb("VmHWM")
+    if peak == peak:  # not NaN
+        return peak
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
