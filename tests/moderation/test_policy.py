@@ -29,11 +29,19 @@ def test_unenforced_clauses_say_why() -> None:
     assert "authorised" in (policy.clause("4.6").not_enforced_reason or "")
 
 
+POLICY_TEXT = Path(__file__).parents[2] / "policies" / "social-media-policy.txt"
+"""The service's policy, word for word, as the repository carries it (so CI checks the wording)."""
+
+
+def test_the_repositorys_policy_text_is_the_services() -> None:
+    shared = Path(__file__).parents[3] / "shared" / "policy" / "social-media-policy.txt"
+    if not shared.exists():
+        pytest.skip("the service's shared policy folder is not beside this checkout")
+    assert POLICY_TEXT.read_bytes() == shared.read_bytes(), "copy ../shared/policy/ into policies/"
+
+
 def test_clause_wording_matches_the_source_policy_text() -> None:
-    policy_text = Path(__file__).parents[3] / "shared" / "policy" / "social-media-policy.txt"
-    if not policy_text.exists():
-        pytest.skip("the shared policy text is not beside this checkout")
-    flat = " ".join(policy_text.read_text(encoding="utf-8").replace("’", "'").split()).lower()
+    flat = " ".join(POLICY_TEXT.read_text(encoding="utf-8").replace("’", "'").split()).lower()
     for clause_id in ("4.1a", "4.8", "4.10", "4.11", "4.13"):
         wording = load_policy().clause(clause_id).wording.lower().rstrip(".")
         assert wording.split(" ", 3)[-1] in flat, clause_id
