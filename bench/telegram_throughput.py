@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from adapters.telegram.app import TelegramBot, build_application
 from bench.messages import generate_messages
 from bot.app import Services
 from bot.config import load_settings
 from bot.store import Store
-from bot.telegram_app import TelegramBot, build_application
 from moderation.policy import load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer

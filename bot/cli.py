@@ -304,7 +304,7 @@ def run(
         return
     if platform != "console":
         raise _fail(f"unknown platform {platform!r}: use console, telegram or discord")
-    from adapters.console_adapter import ConsoleAdapter, ConsoleChat
+    from adapters.console.adapter import ConsoleAdapter, ConsoleChat
 
     try:
         services = open_services(settings)
@@ -326,7 +326,7 @@ def run(
 
 
 def _run_telegram(settings: Settings) -> None:
-    from bot.telegram_app import TelegramBot, build_application
+    from adapters.telegram.app import TelegramBot, build_application
 
     try:
         application = build_application(settings)
@@ -348,7 +348,7 @@ def _run_telegram(settings: Settings) -> None:
 
 
 def _run_discord(settings: Settings) -> None:
-    from bot.discord_app import ClassmodClient, DiscordBot
+    from adapters.discord.app import ClassmodClient, DiscordBot
 
     if settings.discord_token is None:
         raise _fail("CLASSMOD_DISCORD_TOKEN is not set: create a bot in the Discord developer portal")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from adapters.console_adapter import ConsoleAdapter, ConsoleChat
+from adapters.console.adapter import ConsoleAdapter, ConsoleChat
 from bot.pipeline import Outcome, Pipeline
 from bot.store import Store
 from moderation.policy import Policy, load_policy

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from adapters.discord.app import ClassmodClient, DiscordBot
 from bot.app import Services
 from bot.config import Settings, load_settings
-from bot.discord_app import ClassmodClient, DiscordBot
 from bot.store import Store
 from moderation.policy import Policy, load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from telegram import Update
 
+from adapters.telegram.app import TelegramBot, build_application
 from bot.app import Services, load_scorer, open_store
 from bot.config import Settings, load_settings
 from bot.sealing import new_key
 from bot.store import Store
-from bot.telegram_app import TelegramBot, build_application
 from moderation.policy import Policy, load_policy
 from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer

@@ -209,7 +209,7 @@ def test_an_unforeseen_failure_is_logged_and_reported_without_the_token(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Whatever a platform library may raise one day: here, an error that quotes a request URL.
-    from bot.telegram_app import TelegramBot
+    from adapters.telegram.app import TelegramBot
 
     def fail(self: TelegramBot) -> None:
         raise RuntimeError(f"unexpected reply from /bot{TELEGRAM_TOKEN}/getMe\n<html>")

@@ -28,7 +28,8 @@ from telegram.ext import (
     filters,
 )
 
-from adapters.telegram_adapter import PLATFORM, ModerationRateLimiter, TelegramAdapter, message_from_telegram
+from adapters.telegram.adapter import PLATFORM, ModerationRateLimiter, TelegramAdapter, message_from_telegram
+from adapters.telegram.journal import JournalledApplication, JournallingQueue, JournalProcessor, UpdateJournal
 from bot import texts
 from bot.app import Services, make_pipeline
 from bot.cards import outcome_line
@@ -37,7 +38,6 @@ from bot.desk import Desk, Reply
 from bot.pipeline import InOrder
 from bot.redaction import Redaction
 from bot.review import Press, Staff
-from bot.telegram_journal import JournalledApplication, JournallingQueue, JournalProcessor, UpdateJournal
 from moderation.errors import AdapterError
 
 __all__ = ["TelegramBot", "build_application"]
@@ -80,7 +80,7 @@ def build_application(
             )
         )
         # Every update is journalled before Telegram is told it arrived, and forgotten once handled
-        # (bot/telegram_journal.py). Groups are handled concurrently (their messages share model
+        # (adapters/telegram/journal.py). Groups are handled concurrently (their messages share model
         # batches); each group's own messages stay in order (TelegramBot serialises them per chat).
         .update_queue(JournallingQueue())
         .concurrent_updates(JournalProcessor(_CONCURRENT_UPDATES, grace=settings.shutdown_grace_seconds))

@@ -19,20 +19,21 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Bot, Update
 from telegram.error import NetworkError
 from telegram.ext import Application, BaseUpdateProcessor
 
-from adapters.telegram_adapter import PLATFORM
-from bot.store import Store
+from adapters.telegram.adapter import PLATFORM
+from bot.records import JournalledUpdate
 from moderation.errors import StorageError
 
 __all__ = [
     "STOP_GRACE_SECONDS",
+    "InboundJournal",
     "JournalProcessor",
     "JournalUnavailable",
     "JournalledApplication",
@@ -50,6 +51,22 @@ STOP_GRACE_SECONDS = 8.0
 _REMEMBERED_IDS = 10_000
 
 
+class InboundJournal(Protocol):
+    """Where updates are kept until handled: the store's inbound journal (``bot.store.Store``)."""
+
+    def journal_update(self, platform: str, update_id: int, payload: str, at: datetime) -> bool:
+        """Keep an update; ``False`` when it is kept already."""
+        ...
+
+    def journalled_updates(self, platform: str) -> Sequence[JournalledUpdate]:
+        """What is kept, oldest first."""
+        ...
+
+    def forget_update(self, platform: str, update_id: int) -> None:
+        """Drop a handled update (its text with it)."""
+        ...
+
+
 class JournalUnavailable(NetworkError):
     """The store could not journal an update, so it must not be confirmed to Telegram.
 
@@ -61,7 +78,7 @@ class JournalUnavailable(NetworkError):
 class UpdateJournal:
     """Telegram updates in the store's inbound journal: recorded, forgotten once handled, replayed."""
 
-    def __init__(self, store: Store, bot: Bot) -> None:
+    def __init__(self, store: InboundJournal, bot: Bot) -> None:
         self._store = store
         self._bot = bot
         self._taken: OrderedDict[int, None] = OrderedDict()
@@ -70,12 +87,12 @@ class UpdateJournal:
         """Journal every update ``application`` receives.
 
         Raises:
-            TypeError: the application was not built by ``bot.telegram_app.build_application``.
+            TypeError: the application was not built by ``adapters.telegram.app.build_application``.
         """
         queue, processor = application.update_queue, application.update_processor
         if not isinstance(queue, JournallingQueue) or not isinstance(processor, JournalProcessor):
             raise TypeError(
-                "build the Application with bot.telegram_app.build_application(): its update queue and "
+                "build the Application with adapters.telegram.app.build_application(): its update queue and "
                 "update processor keep the inbound journal"
             )
         queue.journal = processor.journal = self

@@ -6,8 +6,8 @@ with ids (never text) and never stop the client.
 
 At about 480 lines this is past the house's size because it is where every Discord event is routed
 (messages, edits, history reads, buttons, commands, the stop); what has a life of its own lives
-beside it: the client and its URLs (``discord_client``), reading what was missed (``discord_history``,
-``read_marks``) and the graceful stop (``shutdown``).
+beside it: the client and its URLs (``client``), reading what was missed (``history``, with
+bot's ``read_marks``) and the graceful stop (bot's ``shutdown``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from adapters.discord_adapter import (
+from adapters.discord.adapter import (
     PLATFORM,
     CaseButton,
     DiscordAdapter,
@@ -31,13 +31,13 @@ from adapters.discord_adapter import (
     message_from_discord,
     message_from_edit,
 )
+from adapters.discord.client import ClassmodClient, intents
+from adapters.discord.history import Channel, MissedMessages
 from bot import texts
 from bot.app import Services, make_pipeline
 from bot.cards import group_card, outcome_line
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
-from bot.discord_client import ClassmodClient, intents
-from bot.discord_history import Channel, MissedMessages
 from bot.pipeline import InOrder
 from bot.read_marks import ReadMarks
 from bot.redaction import Redaction

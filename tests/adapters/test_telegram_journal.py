@@ -11,8 +11,8 @@ from typing import Any
 
 from telegram import Bot, Update
 
+from adapters.telegram.journal import UpdateJournal
 from bot.store import Store
-from bot.telegram_journal import UpdateJournal
 
 
 class _SlowStore(Store):

@@ -26,11 +26,11 @@ import discord.http
 import yarl
 from discord import app_commands
 
-from adapters.discord_adapter import CaseButton, GroupButton
+from adapters.discord.adapter import CaseButton, GroupButton
 from bot.config import DISCORD_API_URL, DISCORD_GATEWAY_URL
 
 if TYPE_CHECKING:
-    from bot.discord_app import DiscordBot
+    from adapters.discord.app import DiscordBot
 
 __all__ = ["ClassmodClient", "intents"]
 

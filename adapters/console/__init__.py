@@ -1,0 +1,1 @@
+"""The console platform: a local class chat in a terminal, moderated by the real pipeline."""
