@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 
 from adapters.base import Button, Card
+from bot.buttons import GROUP_VERBS, case_button_data, group_button_data
 from moderation.policy import Policy
 from moderation.scorers.personal_data import mask_personal_data
 from moderation.types import Category, Evidence, Route
 from moderation.verdicts import APPEAL_VERBS, Verb, offered_verbs
 
 __all__ = [
-    "CALLBACK_PREFIX",
-    "GROUP_VERBS",
     "VERBS",
     "ActionLine",
     "appeal_card",
@@ -22,16 +20,13 @@ __all__ = [
     "button",
     "group_card",
     "outcome_line",
-    "parse_button",
-    "parse_group_button",
     "safe_text",
     "shown_text",
 ]
 
-CALLBACK_PREFIX = "cm"
 MAX_QUOTE = 700
 
-# verb -> button label; the verb travels in the button's data, e.g. "cm:12:mute1h".
+# verb -> button label; the verb travels in the button's data (bot/buttons.py).
 VERBS: dict[Verb, str] = {
     Verb.UPHOLD: "Uphold",
     Verb.RESTORE: "Restore",
@@ -65,15 +60,6 @@ _DONE: dict[Verb, str] = {
     Verb.GRANT: "Appeal granted",
     Verb.DENY: "Appeal denied",
 }
-_BUTTON = re.compile(rf"{CALLBACK_PREFIX}:([1-9][0-9]{{0,11}}):([a-z0-9]{{1,16}})")
-
-GROUP_PREFIX = "cg"
-GROUP_VERBS = {"authorise": "Authorise", "leave": "Leave"}
-"""A group the bot was added to, awaiting authorisation: verb -> button label (``cg:<chat>:<verb>``)."""
-_GROUP_BUTTON = re.compile(rf"{GROUP_PREFIX}:(-?[1-9][0-9]{{0,19}}):(authorise|leave)")
-
-_VERB_VALUES = frozenset(verb.value for verb in Verb)
-
 ActionLine = tuple[str, str, str | None]
 """An action already taken: (kind, outcome, detail)."""
 
@@ -221,7 +207,7 @@ def appeal_card(
 
 def button(case_id: int, verb: Verb) -> Button:
     """The button for one decision on a case."""
-    return Button(VERBS[verb], f"{CALLBACK_PREFIX}:{case_id}:{verb.value}")
+    return Button(VERBS[verb], case_button_data(case_id, verb))
 
 
 def outcome_line(verb: Verb, actor_name: str, when: datetime, problems: Sequence[str] = ()) -> str:
@@ -230,18 +216,6 @@ def outcome_line(verb: Verb, actor_name: str, when: datetime, problems: Sequence
     if problems:
         line += " (" + "; ".join(problems) + ")"
     return line
-
-
-def parse_button(data: str) -> tuple[int, Verb] | None:
-    """Read a button's data back as (case id, verb); anything malformed or unknown is ``None``.
-
-    Strict: ``cm:08:uphold`` (a leading zero), ``cm:8:Uphold`` or ``cm:8:uphold:x`` is not a button
-    any card ever carried.
-    """
-    match = _BUTTON.fullmatch(data)
-    if match is None or match[2] not in _VERB_VALUES:
-        return None
-    return int(match[1]), Verb(match[2])
 
 
 def _done(line: ActionLine) -> str:
@@ -261,7 +235,7 @@ def group_card(*, chat_id: str, title: str, added_by: str, leaves_at: datetime) 
         "I read nothing there until it is authorised (policy clause 4.6: no unauthorised sites).",
         f"If nobody authorises it I leave at {leaves_at:%a %d %b %H:%M} UTC.",
     )
-    buttons = tuple(Button(label, f"{GROUP_PREFIX}:{chat_id}:{verb}") for verb, label in GROUP_VERBS.items())
+    buttons = tuple(Button(label, group_button_data(chat_id, verb)) for verb, label in GROUP_VERBS.items())
     return Card(
         title=f"Added to {title}",
         lines=lines,
@@ -269,9 +243,3 @@ def group_card(*, chat_id: str, title: str, added_by: str, leaves_at: datetime) 
         route=Route.MODERATORS,
         key=f"group-{chat_id}",
     )
-
-
-def parse_group_button(data: str) -> tuple[str, str] | None:
-    """Read a group card's button back as (chat id, verb); anything else is ``None``."""
-    match = _GROUP_BUTTON.fullmatch(data)
-    return None if match is None else (match[1], match[2])

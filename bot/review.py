@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 
 from adapters.base import Button, Card, ReviewAction, ReviewRequest
 from bot import texts
-from bot.cards import build_card, button, parse_button, shown_text
+from bot.buttons import parse_case_button
+from bot.cards import build_card, button, shown_text
 from bot.store import ActionRecord, CaseRecord, Store
 from moderation.policy import Policy
 from moderation.types import Route
@@ -212,7 +213,7 @@ class Review:
         return Verdict(accepted=True, message=message, case=decided, verb=verb, steps=tuple(steps))
 
     def _check(self, press: Press) -> tuple[str | None, CaseRecord | None, Verb | None]:
-        parsed = parse_button(press.data)
+        parsed = parse_case_button(press.data)
         if parsed is None or press.platform != self.platform:
             return "This button is not one of ours.", None, None
         case_id, verb = parsed

@@ -2,8 +2,8 @@
 
 Translation only: nothing here scores, decides or stores. Every discord.py error is wrapped in
 :class:`AdapterError`; discord.py itself waits out rate limits (HTTP 429) before they reach us.
-Case buttons are :class:`discord.ui.DynamicItem` s with stable ``custom_id`` s (``cm:<case>:<verb>``),
-so the buttons on old cards keep working after a restart.
+Case buttons are :class:`discord.ui.DynamicItem` s with stable ``custom_id`` s (``cm:<case>:<verb>``,
+written and matched by ``bot/buttons.py``), so the buttons on old cards keep working after a restart.
 """
 
 from __future__ import annotations
@@ -18,6 +18,13 @@ from typing import Any, TypeVar
 import discord
 
 from adapters.base import ActionRequest, Button, Card, ReviewAction, ReviewRequest
+from bot.buttons import (
+    CASE_BUTTON_PATTERN,
+    GROUP_BUTTON_PATTERN,
+    case_button_data,
+    group_button_data,
+    parse_group_button,
+)
 from moderation.errors import AdapterError
 from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role, Route
 
@@ -122,14 +129,14 @@ def case_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
         return None
     view = discord.ui.View(timeout=None)
     for button in buttons:
-        kind = GroupButton if button.data.startswith("cg:") else CaseButton
+        kind = GroupButton if parse_group_button(button.data) else CaseButton
         view.add_item(kind.from_data(button.label, button.data))
     return view
 
 
 class CaseButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"cm:(?P<case>[1-9][0-9]{0,11}):(?P<verb>[a-z0-9]{1,16})",
+    template=CASE_BUTTON_PATTERN,
 ):
     """A case button that survives restarts: its state lives in its ``custom_id``."""
 
@@ -138,7 +145,7 @@ class CaseButton(
     def __init__(self, case_id: int, verb: str, label: str = "") -> None:
         style = discord.ButtonStyle.danger if verb in {"remove", "mute24h"} else discord.ButtonStyle.secondary
         super().__init__(
-            discord.ui.Button(label=label or verb, style=style, custom_id=f"cm:{case_id}:{verb}")
+            discord.ui.Button(label=label or verb, style=style, custom_id=case_button_data(case_id, verb))
         )
         self.case_id = case_id
         self.verb = verb
@@ -169,7 +176,7 @@ GroupHandler = Callable[[discord.Interaction[Any], int, str], Awaitable[None]]
 
 class GroupButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"cg:(?P<guild>[1-9][0-9]{0,19}):(?P<verb>authorise|leave)",
+    template=GROUP_BUTTON_PATTERN,
 ):
     """A button on the card of a server awaiting authorisation; survives restarts like a case button."""
 
@@ -178,7 +185,7 @@ class GroupButton(
     def __init__(self, guild_id: int, verb: str, label: str = "") -> None:
         style = discord.ButtonStyle.success if verb == "authorise" else discord.ButtonStyle.danger
         super().__init__(
-            discord.ui.Button(label=label or verb, style=style, custom_id=f"cg:{guild_id}:{verb}")
+            discord.ui.Button(label=label or verb, style=style, custom_id=group_button_data(guild_id, verb))
         )
         self.guild_id = guild_id
         self.verb = verb
@@ -189,14 +196,14 @@ class GroupButton(
         match = cls.__discord_ui_compiled_template__.fullmatch(data)
         if match is None:
             raise ValueError(f"not a group button: {data!r}")
-        return cls(int(match["guild"]), match["verb"], label)
+        return cls(int(match["chat"]), match["verb"], label)
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> GroupButton:
         """Rebuild the button from a press, whatever process posted the card."""
-        return cls(int(match["guild"]), match["verb"])
+        return cls(int(match["chat"]), match["verb"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Hand the press to the bot."""

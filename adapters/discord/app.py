@@ -35,6 +35,7 @@ from adapters.discord.client import ClassmodClient, intents
 from adapters.discord.history import Channel, MissedMessages
 from bot import texts
 from bot.app import Services, make_pipeline
+from bot.buttons import case_button_data
 from bot.cards import group_card, outcome_line
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
@@ -370,7 +371,7 @@ class DiscordBot:
     async def _press(self, interaction: discord.Interaction[Any], case_id: int, verb: str) -> None:
         press = Press(
             platform=PLATFORM,
-            data=f"cm:{case_id}:{verb}",
+            data=case_button_data(case_id, verb),
             presser_id=str(interaction.user.id),
             presser_name=interaction.user.display_name,
             chat_id=str(interaction.channel_id),
