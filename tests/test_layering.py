@@ -54,3 +54,43 @@ def test_only_the_settings_read_the_environment() -> None:
         if "os.environ" in path.read_text(encoding="utf-8") or "getenv(" in path.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "bot").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_platform_neutral_bot_imports_no_platform_library(path: Path) -> None:
+    assert _imports(path) & {"discord", "telegram", "aiohttp"} == set()
+
+
+def _module_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "adapters").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_adapters_import_nothing_of_the_store(path: Path) -> None:
+    assert {
+        name for name in _module_imports(path) if name == "bot.store" or name.startswith("bot.store.")
+    } == set()
+
+
+def test_each_platform_lives_in_one_package() -> None:
+    platform_modules = {
+        str(path.relative_to(ROOT))
+        for folder in ("bot", "adapters")
+        for path in (ROOT / folder).rglob("*.py")
+        if _imports(path) & {"discord", "telegram"}
+    }
+    assert platform_modules
+    for module in platform_modules:
+        assert module.startswith(("adapters/discord/", "adapters/telegram/")), module
+    for platform in ("discord", "telegram"):
+        touching = {m for m in platform_modules if _imports(ROOT / m) & {platform}}
+        assert all(m.startswith(f"adapters/{platform}/") for m in touching), touching
