@@ -80,6 +80,8 @@ from typing import TYPE_CHECKING, Any
 import yarl
 from aiohttp import WSMsgType, web
 
+from tests.fakes.recording import CallRecord
+
 if TYPE_CHECKING:
     import discord
     import pytest
@@ -400,7 +402,7 @@ class _Redirect:
         self.__exit__()
 
 
-class FakeDiscord:
+class FakeDiscord(CallRecord[DiscordCall]):
     """A local Discord with guilds, members, messages and a gateway; see the module doc."""
 
     def __init__(
@@ -418,6 +420,7 @@ class FakeDiscord:
         advertised_gateway_url: str | None = None,
         holds_missed_events: bool = True,
     ) -> None:
+        super().__init__()
         self.token = token
         self.bot_id = bot_id
         self.bot_name = bot_name
@@ -435,7 +438,6 @@ class FakeDiscord:
         self.holds_missed_events = holds_missed_events
 
         #: Every REST request, in order.
-        self.calls: list[DiscordCall] = []
         #: The last ``communication_disabled_until`` set per (guild id, user id): ISO text, or None.
         self.timeouts: dict[tuple[int, int], str | None] = {}
         #: (guild id, user id) of every kick, in order.
@@ -480,7 +482,6 @@ class FakeDiscord:
         self._routes: list[tuple[str, str, re.Pattern[str], _Handler, bool]] = []
         self._register_routes()
 
-        self._changed_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._restore: Callable[[], None] | None = None
         self.port = 0
@@ -1551,10 +1552,6 @@ class FakeDiscord:
             found = [call for call in found if (call.method, call.route) not in LOGIN_ROUTES]
         return found
 
-    def clear_calls(self) -> None:
-        """Forget the recorded calls (state such as messages and members is kept)."""
-        self.calls.clear()
-
     def find_call(
         self,
         method: str | None = None,
@@ -1578,18 +1575,11 @@ class FakeDiscord:
         timeout: float = 5.0,
     ) -> DiscordCall:
         """The first recorded call (already made, or made within ``timeout``) matching; else TimeoutError."""
-        try:
-            await self.wait_until(
-                lambda: self.find_call(method, route, predicate, ok=ok) is not None, timeout
-            )
-        except TimeoutError:
-            seen = [f"{call.key}{'' if call.ok else f' !{call.status}'}" for call in self.calls_to()]
-            raise TimeoutError(
-                f"no {method or ''} {route or ''} call within {timeout}s; calls so far: {seen}"
-            ) from None
-        found = self.find_call(method, route, predicate, ok=ok)
-        assert found is not None
-        return found
+        return await self._wait_for(
+            lambda: self.find_call(method, route, predicate, ok=ok),
+            timeout,
+            lambda: f"no {method or ''} {route or ''} call",
+        )
 
     async def expect_no_call(
         self,
@@ -1600,26 +1590,14 @@ class FakeDiscord:
         within: float = 0.3,
     ) -> None:
         """Wait ``within`` seconds and fail if a matching call was made (or had been made)."""
-        try:
-            call = await self.wait_for_call(method, route, predicate, timeout=within)
-        except TimeoutError:
-            return
-        raise AssertionError(f"unexpected call {call.key}: {call.params}")
+        await self._expect_none(
+            lambda: self.find_call(method, route, predicate),
+            within,
+            lambda call: f"unexpected call {call.key}: {call.params}",
+        )
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` is true (checked on every change and every 20 ms)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"condition not met within {timeout}s")
-            self._changed_event.clear()
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._changed_event.wait(), min(remaining, 0.02))
-
-    def _pulse(self) -> None:
-        self._changed_event.set()
+    def _seen(self) -> list[str]:
+        return [f"{call.key}{'' if call.ok else f' !{call.status}'}" for call in self.calls_to()]
 
     # ------------------------------------------------------------------------------------ failures
 

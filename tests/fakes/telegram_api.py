@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
+from tests.fakes.recording import CallRecord
+
 if TYPE_CHECKING:
     from telegram.ext import Application, ApplicationBuilder
 
@@ -224,7 +226,7 @@ def member_json(
     return member
 
 
-class FakeBotAPI:
+class FakeBotAPI(CallRecord[ApiCall]):
     """A local Bot API server with chats, members, messages and an update queue; see the module doc."""
 
     def __init__(
@@ -236,6 +238,7 @@ class FakeBotAPI:
         can_read_all_group_messages: bool = True,
         can_join_groups: bool = True,
     ) -> None:
+        super().__init__()
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_username = bot_username
@@ -243,7 +246,6 @@ class FakeBotAPI:
         self.can_read_all_group_messages = can_read_all_group_messages
         self.can_join_groups = can_join_groups
 
-        self.calls: list[ApiCall] = []
         #: How many updates each getUpdates answer with any updates carried, in order.
         self.delivered_batches: list[int] = []
         self._request_hooks: list[Callable[[str, JSONDict], bool]] = []
@@ -277,7 +279,6 @@ class FakeBotAPI:
         self._storm_methods: frozenset[str] | None = None
 
         self._updates_event = asyncio.Event()
-        self._changed_event = asyncio.Event()
         self._stopping = False
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -376,7 +377,7 @@ class FakeBotAPI:
         """Answer pending long polls at once (with no updates) and shut the server down."""
         self._stopping = True
         self._pulse_updates()
-        self._pulse_changed()
+        self._pulse()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -425,10 +426,6 @@ class FakeBotAPI:
             return [call for call in self.calls if call.method in methods]
         return [call for call in self.calls if call.method not in POLLING_METHODS]
 
-    def clear_calls(self) -> None:
-        """Forget the recorded calls (state such as messages and members is kept)."""
-        self.calls.clear()
-
     def find_call(self, method: str, predicate: Callable[[ApiCall], bool] | None = None) -> ApiCall | None:
         """The first recorded call of ``method`` that satisfies ``predicate``, or None."""
         for call in self.calls:
@@ -440,38 +437,22 @@ class FakeBotAPI:
         self, method: str, predicate: Callable[[ApiCall], bool] | None = None, timeout: float = 5.0
     ) -> ApiCall:
         """The first recorded call (already made, or made within ``timeout``) matching; else TimeoutError."""
-        try:
-            await self.wait_until(lambda: self.find_call(method, predicate) is not None, timeout)
-        except TimeoutError:
-            seen = [f"{call.method}{'' if call.ok else '!'}" for call in self.calls_to()]
-            raise TimeoutError(f"no {method} call within {timeout}s; calls so far: {seen}") from None
-        found = self.find_call(method, predicate)
-        assert found is not None
-        return found
+        return await self._wait_for(
+            lambda: self.find_call(method, predicate), timeout, lambda: f"no {method} call"
+        )
 
     async def expect_no_call(
         self, method: str, predicate: Callable[[ApiCall], bool] | None = None, within: float = 0.3
     ) -> None:
         """Wait ``within`` seconds and fail if a matching call was made (or had been made)."""
-        try:
-            call = await self.wait_for_call(method, predicate, timeout=within)
-        except TimeoutError:
-            return
-        raise AssertionError(f"unexpected {method} call: {call.params}")
+        await self._expect_none(
+            lambda: self.find_call(method, predicate),
+            within,
+            lambda call: f"unexpected {method} call: {call.params}",
+        )
 
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Wait until ``predicate()`` is true (checked on every change and every 20 ms)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(f"condition not met within {timeout}s")
-            event = self._changed_event
-            try:
-                await asyncio.wait_for(event.wait(), min(remaining, 0.02))
-            except TimeoutError:
-                pass
+    def _seen(self) -> list[str]:
+        return [f"{call.method}{'' if call.ok else '!'}" for call in self.calls_to()]
 
     # ------------------------------------------------------------------------------------ failures
 
@@ -582,13 +563,13 @@ class FakeBotAPI:
             can_delete_messages=can_delete_messages,
             can_restrict_members=can_restrict_members,
         )
-        self._pulse_changed()
+        self._pulse()
 
     def add_member(self, chat_id: int, user: JSONDict, status: str = "member", **rights: Any) -> None:
         """Put ``user`` in a known group as ``status``: member, administrator, owner, restricted, left..."""
         self._users.setdefault(user["id"], copy.deepcopy(user))
         self._group(chat_id).members[user["id"]] = member_json(user, status, **rights)
-        self._pulse_changed()
+        self._pulse()
 
     def member(self, chat_id: int, user_id: int) -> JSONDict:
         """The ChatMember JSON ``getChatMember`` would answer."""
@@ -678,7 +659,7 @@ class FakeBotAPI:
         update["update_id"] = update_id
         self._updates.append(update)
         self._pulse_updates()
-        self._pulse_changed()
+        self._pulse()
         return update_id
 
     @property
@@ -917,10 +898,6 @@ class FakeBotAPI:
         self._updates_event.set()
         self._updates_event = asyncio.Event()
 
-    def _pulse_changed(self) -> None:
-        self._changed_event.set()
-        self._changed_event = asyncio.Event()
-
     def _record(self, method: str, params: JSONDict, ok: bool, status: int, description: str | None) -> None:
         self.calls.append(
             ApiCall(
@@ -931,7 +908,7 @@ class FakeBotAPI:
                 description=description,
             )
         )
-        self._pulse_changed()
+        self._pulse()
 
     @staticmethod
     def _error_response(status: int, description: str, parameters: JSONDict | None = None) -> web.Response:
@@ -1047,7 +1024,7 @@ class FakeBotAPI:
                     self.delivered_batches.append(len(batch))
                 return batch
             self._polls_waiting += 1
-            self._pulse_changed()
+            self._pulse()
             try:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
