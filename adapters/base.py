@@ -21,6 +21,7 @@ __all__ = [
     "Adapter",
     "Button",
     "Card",
+    "Platform",
     "ReviewAction",
     "ReviewRequest",
     "UnsupportedActionError",
@@ -138,6 +139,37 @@ class Adapter(Protocol):
         Raises:
             AdapterError: the platform refused or failed; the message is recorded on the case.
         """
+        ...
+
+
+class Platform(Adapter, Protocol):
+    """A chat platform: the core's actions (:class:`Adapter`) and everything else the bot sends out.
+
+    One signature per operation on every platform; ids are the platform's own, as strings.
+    """
+
+    async def apply_review(self, request: ReviewRequest) -> None:
+        """Carry out one step of a moderator's verdict (restore, warn, mute, remove, refer, hide, notify).
+
+        Raises:
+            AdapterError: the platform refused or failed; the step is recorded as failed.
+        """
+        ...
+
+    async def post_card(self, card: Card) -> str:
+        """Post a card where its route says (moderators or safeguarding); the posted message's id."""
+        ...
+
+    async def post(self, chat_id: str, text: str) -> None:
+        """Post a plain message in a chat or channel."""
+        ...
+
+    async def send_private(self, user_id: str, text: str) -> bool:
+        """Send a private message; ``False`` when the platform refuses (never started, DMs closed)."""
+        ...
+
+    async def leave(self, chat_id: str) -> None:
+        """Leave a group (on Discord, the server)."""
         ...
 
 

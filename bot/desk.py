@@ -11,17 +11,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-from adapters.base import Button, Card, ReviewRequest
+from adapters.base import Button, Card, Platform, ReviewRequest
 from bot import texts
-from bot.cards import appeal_card
+from bot.cards import appeal_card, outcome_line
 from bot.review import Press, Review, Staff, Verdict
 from bot.store import Store
 from moderation.errors import AdapterError
 from moderation.policy import Policy
 from moderation.types import Role, Route
 
-__all__ = ["Carried", "Desk", "Reply"]
+__all__ = ["Carried", "Desk", "PressAnswer", "Reply"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,29 @@ class Carried:
 
     problems: list[str]
     buttons: tuple[Button, ...]
+
+
+class PressAnswer(Protocol):
+    """How a platform answers the moderator who pressed a case button, and shows the outcome on the card.
+
+    Each method does its best and never raises: a card that cannot be edited must not undo a verdict.
+    """
+
+    async def refused(self, message: str) -> None:
+        """Tell the presser, and only them, why nothing was done."""
+        ...
+
+    async def accepted(self) -> None:
+        """The verdict is recorded and about to be carried out (Discord must hear within 3 s)."""
+        ...
+
+    async def carried_out(self, message: str) -> None:
+        """Tell the presser what was done, or what failed."""
+        ...
+
+    async def show_outcome(self, outcome: str, buttons: tuple[Button, ...]) -> None:
+        """Add the outcome line to the card; its buttons become ``buttons`` (none once decided)."""
+        ...
 
 
 class Desk:
@@ -186,6 +210,21 @@ class Desk:
     async def press(self, press: Press, now: datetime) -> Verdict:
         """Check a button press and record the verdict."""
         return await asyncio.to_thread(self.review.press, press, now)
+
+    async def decide(self, press: Press, platform: Platform, answer: PressAnswer) -> None:
+        """The verdict loop of every platform: check a press, carry out its steps, answer, update the card."""
+        now = _now()
+        verdict = await self.press(press, now)
+        if not verdict.accepted or verdict.case is None or verdict.verb is None:
+            await answer.refused(verdict.message)
+            return
+        await answer.accepted()
+        carried = await self.carry_out(verdict, press, now, platform.apply_review)
+        problems = carried.problems
+        await answer.carried_out(verdict.message if not problems else "Recorded, but: " + "; ".join(problems))
+        await answer.show_outcome(
+            outcome_line(verdict.verb, press.presser_name, now, problems), carried.buttons
+        )
 
     async def carry_out(
         self,

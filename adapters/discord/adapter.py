@@ -240,11 +240,12 @@ class DiscordAdapter:
         elif kind is ActionKind.ESCALATE:
             if request.card is None:
                 raise AdapterError("escalation without a card")
-            return str((await self.post_card(request.card)).id)
+            return await self.post_card(request.card)
         return None
 
-    async def apply_review(self, request: ReviewRequest, guild: discord.Guild | None) -> None:
-        """Carry out one step of a moderator's verdict."""
+    async def apply_review(self, request: ReviewRequest) -> None:
+        """Carry out one step of a moderator's verdict (in the server of the case's channel)."""
+        guild = self._guild_of(request.chat_id)
         if request.action is ReviewAction.RESTORE:
             channel = self._channel(request.chat_id)
             text = f"Restored message from {request.author_name}:\n{request.text or ''}"[:2000]
@@ -270,8 +271,8 @@ class DiscordAdapter:
         ):
             raise AdapterError("could not tell the member: their direct messages are closed")
 
-    async def post_card(self, card: Card) -> discord.Message:
-        """Post a card in the moderators' or the safeguarding officer's channel."""
+    async def post_card(self, card: Card) -> str:
+        """Post a card in the moderators' or the safeguarding officer's channel; the message's id."""
         target = self.safeguarding_channel if card.route is Route.SAFEGUARDING else self.moderators_channel
         if target is None:
             setting = "SAFEGUARDING_CHANNEL" if card.route is Route.SAFEGUARDING else "MODERATORS_CHANNEL"
@@ -282,8 +283,12 @@ class DiscordAdapter:
         # after a restart, within Discord's few minutes, returns the one already posted.
         keyed: dict[str, Any] = {"nonce": card.key[:25]} if card.key else {}
         if view is None:
-            return await self._call("post the case card", lambda: channel.send(embed=embed, **keyed))
-        return await self._call("post the case card", lambda: channel.send(embed=embed, view=view, **keyed))
+            posted = await self._call("post the case card", lambda: channel.send(embed=embed, **keyed))
+        else:
+            posted = await self._call(
+                "post the case card", lambda: channel.send(embed=embed, view=view, **keyed)
+            )
+        return str(posted.id)
 
     async def send_private(self, user_id: str, text: str) -> bool:
         """Send a direct message; ``False`` when Discord refuses (DMs closed, no shared server)."""
@@ -312,10 +317,20 @@ class DiscordAdapter:
         )
         raise AdapterError("the member's direct messages are closed; a short public nudge was posted instead")
 
-    async def post(self, channel_id: int, text: str) -> None:
+    async def post(self, chat_id: str, text: str) -> None:
         """Post a plain message in a channel."""
-        channel = self._channel(str(channel_id))
+        channel = self._channel(chat_id)
         await self._call("post a message", lambda: channel.send(text[:2000], allowed_mentions=_NO_MENTIONS))
+
+    async def leave(self, chat_id: str) -> None:
+        """Leave a server (``chat_id`` is the server's id: a bot is in a server, not in one channel)."""
+        guild = self.client.get_guild(int(chat_id))
+        if guild is not None:
+            await self._call("leave the server", guild.leave)
+
+    def _guild_of(self, channel_id: str) -> discord.Guild | None:
+        channel = self.client.get_channel(int(channel_id)) if channel_id.isdigit() else None
+        return getattr(channel, "guild", None)
 
     def _channel(self, channel_id: str) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(int(channel_id))

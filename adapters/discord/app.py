@@ -22,6 +22,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from adapters.base import Button
 from adapters.discord.adapter import (
     PLATFORM,
     CaseButton,
@@ -36,7 +37,7 @@ from adapters.discord.history import Channel, MissedMessages
 from bot import texts
 from bot.app import Services, make_pipeline
 from bot.buttons import case_button_data
-from bot.cards import group_card, outcome_line
+from bot.cards import group_card
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
 from bot.pipeline import InOrder
@@ -356,7 +357,7 @@ class DiscordBot:
             if channel is not None:
                 await self._try(
                     self.adapter.post(
-                        channel.id, f"Welcome, {member.display_name}! Use /policy to read the rules."
+                        str(channel.id), f"Welcome, {member.display_name}! Use /policy to read the rules."
                     )
                 )
 
@@ -377,22 +378,7 @@ class DiscordBot:
             chat_id=str(interaction.channel_id),
             presser_roles=_roles(interaction.user),
         )
-        now = datetime.now(UTC)
-        verdict = await self.desk.press(press, now)
-        if not verdict.accepted or verdict.case is None or verdict.verb is None:
-            await self._try(interaction.response.send_message(verdict.message, ephemeral=True))
-            return
-        await self._try(interaction.response.defer())
-        guild = self._case_guild(verdict.case.chat_id)
-        carried = await self.desk.carry_out(
-            verdict, press, now, lambda step: self.adapter.apply_review(step, guild)
-        )
-        message = interaction.message
-        if message is not None and message.embeds:
-            embed = message.embeds[0]
-            outcome = outcome_line(verdict.verb, press.presser_name, now, carried.problems)
-            embed.description = f"{embed.description or ''}\n\n**{outcome}**"[:4000]
-            await self._try(message.edit(embed=embed, view=case_view(carried.buttons)))
+        await self.desk.decide(press, self.adapter, _CardPress(self, interaction))
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -430,10 +416,6 @@ class DiscordBot:
             return None
         return f"{guild.name} #{getattr(channel, 'name', channel_id)}"
 
-    def _case_guild(self, channel_id: str) -> discord.Guild | None:
-        channel = self.client.get_channel(int(channel_id))
-        return getattr(channel, "guild", None)
-
     # --- servers awaiting authorisation ---------------------------------------------------------
 
     async def _awaiting_authorisation(self, guild: discord.Guild, added_by: str) -> None:
@@ -458,7 +440,7 @@ class DiscordBot:
             )
             if channel is not None:
                 notice = texts.awaiting_authorisation(self.settings.authorise_timeout_minutes)
-                await self._try(self.adapter.post(channel.id, notice))
+                await self._try(self.adapter.post(str(channel.id), notice))
             card = group_card(chat_id=str(guild.id), title=guild.name, added_by=added_by, leaves_at=leaves_at)
             await self._try(self.adapter.post_card(card))
         self._leave_at(guild.id, (leaves_at - now).total_seconds())
@@ -483,7 +465,7 @@ class DiscordBot:
         if guild is None:
             return
         await self._tell_moderators(f"Left {guild.name} (id {guild_id}): {why}.")
-        await self._try(guild.leave())
+        await self._try(self.adapter.leave(str(guild_id)))
 
     async def _who_added(self, guild: discord.Guild) -> str:
         """Who added the bot, from the server's audit log where the bot may read it."""
@@ -530,7 +512,7 @@ class DiscordBot:
             outcome = f"Left at {user.display_name}'s request"
         await self._try(interaction.response.send_message(reply.text[:2000], ephemeral=True))
         if verb == "leave":
-            await self._try(guild.leave())
+            await self._try(self.adapter.leave(str(guild_id)))
         elif reply.is_done:
             await self.watch_from_now(guild)  # moderated from now: what was said before is not read
             for problem in self._permission_problems(guild):
@@ -558,7 +540,7 @@ class DiscordBot:
     async def _tell_moderators(self, text: str | None) -> None:
         channel = self.settings.discord_moderators_channel
         if channel is not None and text:
-            await self._try(self.adapter.post(channel, text))
+            await self._try(self.adapter.post(str(channel), text))
 
     async def _respond(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
         await self._try(interaction.response.send_message(reply.text[:2000], ephemeral=True))
@@ -571,6 +553,29 @@ class DiscordBot:
             await call
         except Exception as exc:  # a notice that cannot be sent must not stop the handler
             logger.warning("could not complete a Discord call: %s", type(exc).__name__)
+
+
+class _CardPress:
+    """A button press on Discord: deferred at once (Discord waits 3 s), then the card's embed edited."""
+
+    def __init__(self, bot: DiscordBot, interaction: discord.Interaction[Any]) -> None:
+        self._bot, self._interaction = bot, interaction
+
+    async def refused(self, message: str) -> None:
+        await self._bot._try(self._interaction.response.send_message(message, ephemeral=True))
+
+    async def accepted(self) -> None:
+        await self._bot._try(self._interaction.response.defer())
+
+    async def carried_out(self, message: str) -> None:
+        """Nothing: the interaction was deferred, and the card shows the outcome and any problem."""
+
+    async def show_outcome(self, outcome: str, buttons: tuple[Button, ...]) -> None:
+        message = self._interaction.message
+        if message is not None and message.embeds:
+            embed = message.embeds[0]
+            embed.description = f"{embed.description or ''}\n\n**{outcome}**"[:4000]
+            await self._bot._try(message.edit(embed=embed, view=case_view(buttons)))
 
 
 def _is_moderated(message: discord.Message) -> bool:

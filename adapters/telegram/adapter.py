@@ -177,7 +177,7 @@ class TelegramAdapter:
         elif kind is ActionKind.ESCALATE:
             if request.card is None:
                 raise AdapterError("escalation without a card")
-            return str((await self.post_card(request.card)).message_id)
+            return await self.post_card(request.card)
         return None
 
     async def apply_review(self, request: ReviewRequest) -> None:
@@ -219,8 +219,8 @@ class TelegramAdapter:
                 "could not tell the learner: they have not started a private chat with the bot"
             )
 
-    async def post_card(self, card: Card) -> Message:
-        """Post a card in the moderators' or the safeguarding officer's chat."""
+    async def post_card(self, card: Card) -> str:
+        """Post a card in the moderators' or the safeguarding officer's chat; the message's id."""
         chat = self.safeguarding_chat if card.route is Route.SAFEGUARDING else self.moderators_chat
         if chat is None:
             setting = "SAFEGUARDING_CHAT" if card.route is Route.SAFEGUARDING else "MODERATORS_CHAT"
@@ -233,7 +233,7 @@ class TelegramAdapter:
             await self._call(
                 "show the photo with the card", partial(self._send_photo, chat, photo, card, posted)
             )
-        return posted
+        return str(posted.message_id)
 
     async def _send_photo(self, chat: int, photo: str, card: Card, under: Message) -> Message:
         return await self.bot.send_photo(
@@ -276,15 +276,16 @@ class TelegramAdapter:
         notice = await self._call("post a short notice", lambda: self.bot.send_message(chat_id, text))
         self._delete_later(notice)
 
-    async def post(self, chat_id: int, text: str) -> Message:
+    async def post(self, chat_id: str, text: str) -> None:
         """Post a plain message in a chat."""
-        return await self._call(
-            "post a message", lambda: self.bot.send_message(chat_id, text[: MessageLimit.MAX_TEXT_LENGTH])
+        await self._call(
+            "post a message",
+            lambda: self.bot.send_message(int(chat_id), text[: MessageLimit.MAX_TEXT_LENGTH]),
         )
 
-    async def leave(self, chat_id: int) -> None:
+    async def leave(self, chat_id: str) -> None:
         """Leave a chat."""
-        await self._call("leave the chat", lambda: self.bot.leave_chat(chat_id))
+        await self._call("leave the chat", lambda: self.bot.leave_chat(int(chat_id)))
 
     async def missing_rights(self, chat_id: int) -> list[str]:
         """The admin rights the bot lacks in a group (empty when it can delete and restrict)."""

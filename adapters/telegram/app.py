@@ -14,7 +14,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from telegram import Chat, Message, Update, User
+from telegram import CallbackQuery, Chat, Message, Update, User
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import Conflict, InvalidToken, NetworkError
 from telegram.ext import (
@@ -28,11 +28,11 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.base import Button
 from adapters.telegram.adapter import PLATFORM, ModerationRateLimiter, TelegramAdapter, message_from_telegram
 from adapters.telegram.journal import JournalledApplication, JournallingQueue, JournalProcessor, UpdateJournal
 from bot import texts
 from bot.app import Services, make_pipeline
-from bot.cards import outcome_line
 from bot.config import ConfigError, Settings
 from bot.desk import Desk, Reply
 from bot.pipeline import InOrder
@@ -335,7 +335,7 @@ class TelegramBot:
         if not await self.adapter.send_private(str(member.id), welcome):
             await self._try(
                 self.adapter.post(
-                    chat_id, f"Welcome, {member.first_name}! Send me /policy to read the group's rules."
+                    str(chat_id), f"Welcome, {member.first_name}! Send me /policy to read the group's rules."
                 )
             )
 
@@ -351,7 +351,7 @@ class TelegramBot:
             return
         if self.desk.is_staff(str(adder.id)):
             await self.adapter.post(
-                chat.id,
+                str(chat.id),
                 "Thank you. A listed staff member must send /authorise here before I moderate this group.",
             )
             return
@@ -363,9 +363,9 @@ class TelegramBot:
         self._reported.add(chat.id)
         who = f"{by.full_name} (id {by.id})" if by else "someone"
         reply = await self.desk.unauthorised(str(chat.id), chat.title or str(chat.id), who)
-        await self._try(self.adapter.post(chat.id, reply.text))
+        await self._try(self.adapter.post(str(chat.id), reply.text))
         await self._tell_moderators(reply.notice)
-        await self._try(self.adapter.leave(chat.id))
+        await self._try(self.adapter.leave(str(chat.id)))
 
     # --- buttons -----------------------------------------------------------------------------
 
@@ -381,23 +381,7 @@ class TelegramBot:
             presser_name=query.from_user.full_name,
             chat_id=str(card.chat_id) if card else "",
         )
-        now = _now()
-        verdict = await self.desk.press(press, now)
-        if not verdict.accepted or verdict.case is None or verdict.verb is None:
-            await self._try(query.answer(verdict.message, show_alert=True))
-            return
-        carried = await self.desk.carry_out(verdict, press, now, self.adapter.apply_review)
-        problems = carried.problems
-        await self._try(
-            query.answer(verdict.message if not problems else "Recorded, but: " + "; ".join(problems))
-        )
-        if card is not None:
-            outcome = outcome_line(verdict.verb, press.presser_name, now, problems)
-            await self._try(
-                self.adapter.update_card(
-                    card.chat_id, card.message_id, card.text or "", outcome, carried.buttons
-                )
-            )
+        await self.desk.decide(press, self.adapter, _CardPress(self, query, card))
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -466,7 +450,7 @@ class TelegramBot:
     async def _tell_moderators(self, text: str | None) -> None:
         chat = self.settings.telegram_moderators_chat
         if chat is not None and text:
-            await self._try(self.adapter.post(chat, text))
+            await self._try(self.adapter.post(str(chat), text))
 
     async def _answer(self, update: Update, reply: Reply) -> None:
         await self._reply(update, reply.text)
@@ -477,13 +461,37 @@ class TelegramBot:
     async def _reply(self, update: Update, text: str) -> None:
         chat = update.effective_chat
         if chat is not None:
-            await self._try(self.adapter.post(chat.id, text))
+            await self._try(self.adapter.post(str(chat.id), text))
 
     async def _try(self, call: Awaitable[object]) -> None:
         try:
             await call
         except Exception as exc:  # a notice that cannot be sent must not stop the handler
             logger.warning("could not complete a Telegram call: %s", _short(exc))
+
+
+class _CardPress:
+    """A button press on Telegram: the callback query is answered once, the card edited in place."""
+
+    def __init__(self, bot: TelegramBot, query: CallbackQuery, card: Message | None) -> None:
+        self._bot, self._query, self._card = bot, query, card
+
+    async def refused(self, message: str) -> None:
+        await self._bot._try(self._query.answer(message, show_alert=True))
+
+    async def accepted(self) -> None:
+        """Nothing yet: the query is answered once, with what was done."""
+
+    async def carried_out(self, message: str) -> None:
+        await self._bot._try(self._query.answer(message))
+
+    async def show_outcome(self, outcome: str, buttons: tuple[Button, ...]) -> None:
+        card = self._card
+        if card is not None:
+            update = self._bot.adapter.update_card(
+                card.chat_id, card.message_id, card.text or "", outcome, buttons
+            )
+            await self._bot._try(update)
 
 
 def _now() -> datetime:
