@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from moderation.errors import AdapterError
 from moderation.types import Action, ActionKind, ChatMessage, Decision, Route
@@ -25,6 +25,8 @@ __all__ = [
     "ReviewAction",
     "ReviewRequest",
     "UnsupportedActionError",
+    "apply_action",
+    "card_destination",
     "check_supported",
 ]
 
@@ -171,6 +173,58 @@ class Platform(Adapter, Protocol):
     async def leave(self, chat_id: str) -> None:
         """Leave a group (on Discord, the server)."""
         ...
+
+    async def delete_message(self, chat_id: str, message_id: str) -> None:
+        """Delete (hide) one message."""
+        ...
+
+    async def send_private_or_nudge(self, author_id: str, author_name: str, chat_id: str, text: str) -> None:
+        """Send privately; where refused, a short public nudge naming no breach, then ``AdapterError``."""
+        ...
+
+
+async def apply_action(platform: Platform, request: ActionRequest, *, place: str) -> str | None:
+    """Carry out one of the core's actions on a platform; a card's message id once posted.
+
+    The same on every platform: hide deletes, a reminder or the bot's warning goes privately to the
+    author (``place`` is what the platform calls the class chat, for the plain reminder), an
+    escalation posts its card.
+    """
+    from bot import texts  # the words a learner reads live in one module, beside the pipeline
+
+    message, kind = request.message, request.action.kind
+    if kind is ActionKind.HIDE:
+        await platform.delete_message(message.chat_id, message.message_id)
+    elif kind in (ActionKind.REMIND, ActionKind.WARN):
+        text = texts.action_reminder(request.decision.reminder, formal=kind is ActionKind.WARN, place=place)
+        await platform.send_private_or_nudge(
+            message.author.id, message.author.display_name, message.chat_id, text
+        )
+    elif kind is ActionKind.ESCALATE:
+        if request.card is None:
+            raise AdapterError("escalation without a card")
+        return await platform.post_card(request.card)
+    return None
+
+
+Place = TypeVar("Place")
+
+
+def card_destination(
+    card: Card, moderators: Place | None, safeguarding: Place | None, *, setting: str
+) -> Place:
+    """Where a card goes by its route: the safeguarding officer's chat or the moderators'.
+
+    ``setting`` names both settings with ``{}`` for the route (``CLASSMOD_TELEGRAM_{}_CHAT``).
+
+    Raises:
+        AdapterError: that place is not configured; the error names the setting to set.
+    """
+    place = safeguarding if card.route is Route.SAFEGUARDING else moderators
+    if place is None:
+        missing = setting.format("SAFEGUARDING" if card.route is Route.SAFEGUARDING else "MODERATORS")
+        raise AdapterError(f"nowhere to post the case: set {missing}")
+    return place
 
 
 def check_supported(adapter: Adapter, kind: ActionKind) -> None:

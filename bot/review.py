@@ -265,8 +265,7 @@ class Review:
         return _request(case, ReviewAction.NOTIFY, text=text)
 
     def _warning(self, case: CaseRecord) -> str:
-        reminder = case.reminder or "Please follow the group's rules."
-        return f"A moderator has reviewed your message and given you a formal warning. {reminder}"
+        return texts.moderator_warning(case.reminder)
 
     def referral_card(self, case: CaseRecord) -> Card:
         """The card the safeguarding officer gets when moderators refer a case (no buttons: it is closed)."""

@@ -9,13 +9,16 @@ from moderation.policy import Policy
 
 __all__ = [
     "APPEAL_SYNTAX",
+    "action_reminder",
     "appeal_outcome",
     "appeal_syntax",
     "appeal_usage",
     "awaiting_authorisation",
     "case_list",
+    "moderator_warning",
     "policy_brief",
     "private_only",
+    "public_nudge",
     "start_text",
     "unauthorised_notice",
     "welcome_text",
@@ -134,3 +137,42 @@ def appeal_outcome(case_id: int, is_granted: bool) -> str:
 def private_only(command: str) -> str:
     """Said when a learner sends a private command in the group."""
     return f"Please send {command} to me in a private chat, so your cases stay private."
+
+
+# --- what a learner is sent about their own message -------------------------------------------------
+
+
+def action_reminder(reminder: str | None, *, formal: bool, place: str = "group") -> str:
+    """The private note for a reminder or the bot's formal warning: the policy's reminder, else a plain one.
+
+    ``place`` is what the platform calls the class chat (a Telegram group, a Discord server).
+    """
+    text = reminder or f"Please remember the {place}'s rules."
+    return f"This is a formal warning. {text}" if formal else text
+
+
+def moderator_warning(reminder: str | None) -> str:
+    """The private note when a moderator gives a formal warning from a case's card."""
+    reminder = reminder or "Please follow the group's rules."
+    return f"A moderator has reviewed your message and given you a formal warning. {reminder}"
+
+
+_PUBLIC_NUDGES = {
+    "telegram": (
+        "{who}, I have a private note for you about the group's rules. "
+        "Please open a chat with me and press Start so I can send it."
+    ),
+    "discord": (
+        "{who}, I have a private note for you about the server's rules, but your direct messages are "
+        "closed. Please allow direct messages from server members so I can send it."
+    ),
+}
+
+
+def public_nudge(platform: str, who: str) -> str:
+    """The short public note, naming no breach, when a private note cannot be delivered.
+
+    ``who`` is the learner's name (Telegram) or a mention (Discord); each platform says how to open
+    the private channel its own way.
+    """
+    return _PUBLIC_NUDGES[platform].format(who=who)

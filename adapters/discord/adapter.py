@@ -17,7 +17,16 @@ from typing import Any, TypeVar
 
 import discord
 
-from adapters.base import ActionRequest, Button, Card, ReviewAction, ReviewRequest
+from adapters.base import (
+    ActionRequest,
+    Button,
+    Card,
+    ReviewAction,
+    ReviewRequest,
+    apply_action,
+    card_destination,
+)
+from bot import texts
 from bot.buttons import (
     CASE_BUTTON_PATTERN,
     GROUP_BUTTON_PATTERN,
@@ -46,10 +55,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 ButtonHandler = Callable[[discord.Interaction[Any], int, str], Awaitable[None]]
 
-_PUBLIC_NUDGE = (
-    "{mention}, I have a private note for you about the server's rules, but your direct messages are "
-    "closed. Please allow direct messages from server members so I can send it."
-)
 _NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -226,22 +231,12 @@ class DiscordAdapter:
 
     async def apply(self, request: ActionRequest) -> str | None:
         """Carry out one of the core's actions on Discord; a card's message id once posted."""
-        message, kind = request.message, request.action.kind
-        if kind is ActionKind.HIDE:
-            channel = self._channel(message.chat_id)
-            await self._call(
-                "delete the message", lambda: channel.get_partial_message(int(message.message_id)).delete()
-            )
-        elif kind in (ActionKind.REMIND, ActionKind.WARN):
-            text = request.decision.reminder or "Please remember the server's rules."
-            if kind is ActionKind.WARN:
-                text = f"This is a formal warning. {text}"
-            await self.send_private_or_nudge(message.author.id, message.chat_id, text)
-        elif kind is ActionKind.ESCALATE:
-            if request.card is None:
-                raise AdapterError("escalation without a card")
-            return await self.post_card(request.card)
-        return None
+        return await apply_action(self, request, place="server")
+
+    async def delete_message(self, chat_id: str, message_id: str) -> None:
+        """Delete one message."""
+        channel = self._channel(chat_id)
+        await self._call("delete the message", lambda: channel.get_partial_message(int(message_id)).delete())
 
     async def apply_review(self, request: ReviewRequest) -> None:
         """Carry out one step of a moderator's verdict (in the server of the case's channel)."""
@@ -251,7 +246,9 @@ class DiscordAdapter:
             text = f"Restored message from {request.author_name}:\n{request.text or ''}"[:2000]
             await self._call("re-post the message", lambda: channel.send(text, allowed_mentions=_NO_MENTIONS))
         elif request.action is ReviewAction.WARN:
-            await self.send_private_or_nudge(request.author_id, request.chat_id, request.text or "")
+            await self.send_private_or_nudge(
+                request.author_id, request.author_name, request.chat_id, request.text or ""
+            )
         elif request.action is ReviewAction.MUTE:
             member = await self._member(guild, request.author_id)
             duration = min(request.duration or timedelta(hours=1), MAX_TIMEOUT)
@@ -273,10 +270,9 @@ class DiscordAdapter:
 
     async def post_card(self, card: Card) -> str:
         """Post a card in the moderators' or the safeguarding officer's channel; the message's id."""
-        target = self.safeguarding_channel if card.route is Route.SAFEGUARDING else self.moderators_channel
-        if target is None:
-            setting = "SAFEGUARDING_CHANNEL" if card.route is Route.SAFEGUARDING else "MODERATORS_CHANNEL"
-            raise AdapterError(f"no channel to post the case in: set CLASSMOD_DISCORD_{setting}")
+        target = card_destination(
+            card, self.moderators_channel, self.safeguarding_channel, setting="CLASSMOD_DISCORD_{}_CHANNEL"
+        )
         embed, view = render_card(card)
         channel = self._channel(str(target))
         # The card's key as the nonce (discord.py sends enforce_nonce with it): a card posted again
@@ -301,12 +297,12 @@ class DiscordAdapter:
             raise AdapterError(f"could not send a direct message: {exc.text or exc.status}") from exc
         return True
 
-    async def send_private_or_nudge(self, user_id: str, chat_id: str, text: str) -> None:
-        """DM; where refused, a short public nudge that names no breach and deletes itself."""
+    async def send_private_or_nudge(self, user_id: str, name: str, chat_id: str, text: str) -> None:
+        """DM; where refused, a short public nudge (a mention, not ``name``) that deletes itself."""
         if await self.send_private(user_id, text):
             return
         channel = self._channel(chat_id)
-        nudge = _PUBLIC_NUDGE.format(mention=f"<@{user_id}>")
+        nudge = texts.public_nudge(PLATFORM, f"<@{user_id}>")
         await self._call(
             "post a short reminder",
             lambda: channel.send(

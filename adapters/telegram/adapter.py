@@ -21,9 +21,18 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter
 
-from adapters.base import ActionRequest, Button, Card, ReviewAction, ReviewRequest
+from adapters.base import (
+    ActionRequest,
+    Button,
+    Card,
+    ReviewAction,
+    ReviewRequest,
+    apply_action,
+    card_destination,
+)
+from bot import texts
 from moderation.errors import AdapterError
-from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role, Route
+from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role
 
 __all__ = [
     "PLATFORM",
@@ -39,10 +48,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _RETRIES = 2
-_PUBLIC_NUDGE = (
-    "{name}, I have a private note for you about the group's rules. "
-    "Please open a chat with me and press Start so I can send it."
-)
 
 
 class ModerationRateLimiter(AIORateLimiter):
@@ -160,25 +165,11 @@ class TelegramAdapter:
 
     async def apply(self, request: ActionRequest) -> str | None:
         """Carry out one of the core's actions on Telegram; a card's message id once posted."""
-        message = request.message
-        kind = request.action.kind
-        if kind is ActionKind.HIDE:
-            await self._call(
-                "delete the message",
-                lambda: self.bot.delete_message(int(message.chat_id), int(message.message_id)),
-            )
-        elif kind in (ActionKind.REMIND, ActionKind.WARN):
-            text = request.decision.reminder or "Please remember the group's rules."
-            if kind is ActionKind.WARN:
-                text = f"This is a formal warning. {text}"
-            await self.send_private_or_nudge(
-                message.author.id, message.author.display_name, message.chat_id, text
-            )
-        elif kind is ActionKind.ESCALATE:
-            if request.card is None:
-                raise AdapterError("escalation without a card")
-            return await self.post_card(request.card)
-        return None
+        return await apply_action(self, request, place="group")
+
+    async def delete_message(self, chat_id: str, message_id: str) -> None:
+        """Delete one message."""
+        await self._call("delete the message", lambda: self.bot.delete_message(int(chat_id), int(message_id)))
 
     async def apply_review(self, request: ReviewRequest) -> None:
         """Carry out one step of a moderator's verdict."""
@@ -221,10 +212,9 @@ class TelegramAdapter:
 
     async def post_card(self, card: Card) -> str:
         """Post a card in the moderators' or the safeguarding officer's chat; the message's id."""
-        chat = self.safeguarding_chat if card.route is Route.SAFEGUARDING else self.moderators_chat
-        if chat is None:
-            setting = "SAFEGUARDING_CHAT" if card.route is Route.SAFEGUARDING else "MODERATORS_CHAT"
-            raise AdapterError(f"no chat to post the case in: set CLASSMOD_TELEGRAM_{setting}")
+        chat = card_destination(
+            card, self.moderators_chat, self.safeguarding_chat, setting="CLASSMOD_TELEGRAM_{}_CHAT"
+        )
         text, keyboard = render_card(card)
         posted = await self._call(
             "post the case card", lambda: self.bot.send_message(chat, text, reply_markup=keyboard)
@@ -266,7 +256,7 @@ class TelegramAdapter:
         """Send privately; where refused, a short public nudge that names no breach and deletes itself."""
         if await self.send_private(user_id, text):
             return
-        await self.post_notice(int(chat_id), _PUBLIC_NUDGE.format(name=name))
+        await self.post_notice(int(chat_id), texts.public_nudge(PLATFORM, name))
         raise AdapterError(
             "the learner has not started a private chat with the bot; a short public nudge was posted instead"
         )

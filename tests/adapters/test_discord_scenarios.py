@@ -769,7 +769,7 @@ async def test_a_card_posted_again_after_a_kill_appears_once(world: World) -> No
         bot = client.bot
         assert bot is not None
         first = await bot.adapter.post_card(card)  # each: the posted message's id
-        again = await bot.adapter.post_card(card)  # what a restart does with a card whose outcome it never saw
+        again = await bot.adapter.post_card(card)  # as a restart does, not knowing the outcome
         other = await bot.adapter.post_card(replace(card, key="case-8"))
     assert first == again != other
     assert len(world.fake.sent_messages(MODS)) == 2
