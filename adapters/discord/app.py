@@ -40,7 +40,7 @@ from bot.buttons import case_button_data
 from bot.cards import group_card
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
-from bot.pipeline import InOrder
+from bot.ordering import InOrder
 from bot.read_marks import ReadMarks
 from bot.redaction import Redaction
 from bot.review import Press, Staff

@@ -35,7 +35,7 @@ from bot import texts
 from bot.app import Services, make_pipeline
 from bot.config import ConfigError, Settings
 from bot.desk import Desk, Reply
-from bot.pipeline import InOrder
+from bot.ordering import InOrder
 from bot.redaction import Redaction
 from bot.review import Press, Staff
 from moderation.errors import AdapterError
