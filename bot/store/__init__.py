@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import SQLModel, col, select
 
 from bot.records import (
     ActionRecord,
@@ -39,8 +39,10 @@ from bot.sealing import KEYS_VARIABLE
 from bot.store.appeals import AppealStore
 from bot.store.cases import CASE_STATUSES, OUTCOMES, CaseStore
 from bot.store.engine import _SEALED_COLUMNS, StoreEngine, _utc
+from bot.store.people import PeopleStore
 from bot.store.read_marks import ReadMarkStore
 from bot.store.seen import SeenMessageStore
+from bot.store.strikes import StrikeStore
 from bot.tables import (
     AppealRow,
     CaseRow,
@@ -48,19 +50,10 @@ from bot.tables import (
     GroupRow,
     InboundUpdateRow,
     LeaseRow,
-    PersonRow,
     SeenMessageRow,
     StrikeRow,
 )
 from moderation.errors import StorageError
-from moderation.types import (
-    AuthorHistory,
-    Breach,
-    Category,
-    Role,
-    Strike,
-)
-from moderation.verdicts import OVERTURNED
 
 __all__ = [
     "CASE_STATUSES",
@@ -81,7 +74,7 @@ _JOURNAL_WIPE_INTERVAL_S = 5.0
 _RESEAL_BATCH = 500
 
 
-class Store(SeenMessageStore, ReadMarkStore, AppealStore, CaseStore, StoreEngine):
+class Store(SeenMessageStore, ReadMarkStore, AppealStore, CaseStore, StrikeStore, PeopleStore, StoreEngine):
     """Cases, strikes, consents, groups and people, in SQLite or PostgreSQL.
 
     Args:
@@ -94,152 +87,6 @@ class Store(SeenMessageStore, ReadMarkStore, AppealStore, CaseStore, StoreEngine
         StorageError: the URL cannot be used.
 
     """
-
-    # -- authors --------------------------------------------------------------------------------
-
-    def add_strike(self, platform: str, author_id: str, strike: Strike, case_id: int | None) -> None:
-        """Record a strike against an author, linked to the case that earned it where there is one.
-
-        A case earns one strike: recording it again for the same case (a message delivered twice, a
-        restart finishing the case, two processes at once) changes nothing; a unique index on the
-        strike's case id holds this in the database.
-
-        Raises:
-            ValueError: there is no case ``case_id``.
-
-        """
-        row = StrikeRow(
-            platform=platform,
-            author_id=author_id,
-            category=str(strike.category),
-            clause_id=strike.clause_id,
-            case_id=case_id,
-            at=_utc(strike.at),
-        )
-        with self._guard("record a strike"), self._session() as session:
-            if case_id is not None and self._has_strike(session, case_id):
-                return
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError as exc:
-                # Either the case is missing (its foreign key) or a concurrent writer recorded the
-                # case's strike since the check above (the unique index on case_id): tell them apart.
-                session.rollback()
-                if case_id is not None and self._has_strike(session, case_id):
-                    return
-                raise ValueError(f"there is no case {case_id}") from exc
-
-    @staticmethod
-    def _has_strike(session: Session, case_id: int) -> bool:
-        return session.exec(select(StrikeRow.id).where(col(StrikeRow.case_id) == case_id)).first() is not None
-
-    def author_history(
-        self,
-        platform: str,
-        author_id: str,
-        *,
-        now: datetime,
-        strike_lifetime: timedelta,
-        exclude_message: tuple[str, str] | None = None,
-    ) -> AuthorHistory:
-        """The author's warnings and breaches newer than ``now - strike_lifetime``, and photo consent.
-
-        Breaches are the categories of the author's earlier cases, except safeguarding (never held
-        against anyone) and cases staff overturned (restored, no concern); the strikes of overturned
-        cases are lifted too, whichever path overturned them. ``exclude_message`` (chat id, message id)
-        leaves out the message being judged, so editing a message does not count against it twice.
-        """
-        since = _utc(now) - strike_lifetime
-        overturned = select(CaseRow.id).where(col(CaseRow.status).in_(OVERTURNED))
-        strikes_query = (
-            select(StrikeRow)
-            .where(
-                col(StrikeRow.platform) == platform,
-                col(StrikeRow.author_id) == author_id,
-                col(StrikeRow.at) > since,
-                col(StrikeRow.case_id).is_(None) | col(StrikeRow.case_id).not_in(overturned),
-            )
-            .order_by(col(StrikeRow.at), col(StrikeRow.id))
-        )
-        cases_query = (
-            select(CaseRow.chat_id, CaseRow.message_id, CaseRow.flagged, CaseRow.created_at)
-            .where(
-                col(CaseRow.platform) == platform,
-                col(CaseRow.author_id) == author_id,
-                col(CaseRow.created_at) > since,
-                col(CaseRow.status).not_in(OVERTURNED),
-            )
-            .order_by(col(CaseRow.created_at), col(CaseRow.id))
-        )
-        with self._guard("read an author's history"), self._session() as session:
-            strikes = tuple(
-                Strike(category=Category(row.category), clause_id=row.clause_id, at=_utc(row.at))
-                for row in session.exec(strikes_query)
-            )
-            breaches = tuple(
-                Breach(category=Category(name), at=_utc(created_at))
-                for chat_id, message_id, flagged, created_at in session.exec(cases_query)
-                if (chat_id, message_id) != exclude_message
-                for name in flagged or ()
-                if name != Category.SAFEGUARDING.value
-            )
-        return AuthorHistory(
-            strikes=strikes, has_photo_consent=self.has_consent(platform, author_id), breaches=breaches
-        )
-
-    def add_consent(
-        self, platform: str, user_id: str, *, recorded_by: str, at: datetime, kind: str = "photo"
-    ) -> bool:
-        """Record a written permission; False when one is already in force."""
-        if self.has_consent(platform, user_id, kind=kind):
-            return False
-        row = ConsentRow(platform=platform, user_id=user_id, kind=kind, recorded_by=recorded_by, at=_utc(at))
-        with self._guard("record a consent"), self._session() as session:
-            session.add(row)
-            session.commit()
-        return True
-
-    def revoke_consent(self, platform: str, user_id: str, *, at: datetime, kind: str = "photo") -> bool:
-        """Withdraw a permission; False when none was in force."""
-        statement = (
-            update(ConsentRow)
-            .where(*self._active_consent(platform, user_id, kind))
-            .values(revoked_at=_utc(at))
-        )
-        with self._guard("revoke a consent"), self._session() as session:
-            revoked = session.exec(statement).rowcount
-            session.commit()
-        return bool(revoked)
-
-    def has_consent(self, platform: str, user_id: str, *, kind: str = "photo") -> bool:
-        """Tell whether a permission of this kind is in force."""
-        query = select(ConsentRow.id).where(*self._active_consent(platform, user_id, kind)).limit(1)
-        with self._guard("read consents"), self._session() as session:
-            return session.exec(query).first() is not None
-
-    def upsert_person(self, platform: str, user_id: str, display_name: str, role: Role) -> None:
-        """Record or update a person's display name and role."""
-
-        def change(row: PersonRow) -> None:
-            row.display_name = display_name
-            row.role = str(role)
-
-        self._save_unique(
-            "record a person",
-            select(PersonRow).where(col(PersonRow.platform) == platform, col(PersonRow.user_id) == user_id),
-            lambda: PersonRow(platform=platform, user_id=user_id, display_name=display_name, role=str(role)),
-            change,
-        )
-
-    def role_of(self, platform: str, user_id: str) -> Role | None:
-        """Return the person's recorded role, or None when unknown."""
-        query = select(PersonRow.role).where(
-            col(PersonRow.platform) == platform, col(PersonRow.user_id) == user_id
-        )
-        with self._guard("read a role"), self._session() as session:
-            role = session.exec(query).first()
-        return None if role is None else Role(role)
 
     # -- groups ---------------------------------------------------------------------------------
 
@@ -457,15 +304,6 @@ class Store(SeenMessageStore, ReadMarkStore, AppealStore, CaseStore, StoreEngine
         return counts
 
     # -- helpers --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _active_consent(platform: str, user_id: str, kind: str) -> tuple[Any, ...]:
-        return (
-            col(ConsentRow.platform) == platform,
-            col(ConsentRow.user_id) == user_id,
-            col(ConsentRow.kind) == kind,
-            col(ConsentRow.revoked_at).is_(None),
-        )
 
     @staticmethod
     def _group_key(platform: str, chat_id: str) -> tuple[Any, ...]:
