@@ -18,12 +18,10 @@ values that no configured key opens.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 
 from bot.records import (
@@ -32,13 +30,14 @@ from bot.records import (
     CaseRecord,
     GroupRecord,
     JournalledUpdate,
-    group_record,
 )
 from bot.schema import SchemaUpgrade
 from bot.sealing import KEYS_VARIABLE
 from bot.store.appeals import AppealStore
 from bot.store.cases import CASE_STATUSES, OUTCOMES, CaseStore
 from bot.store.engine import _SEALED_COLUMNS, StoreEngine, _utc
+from bot.store.groups import GroupStore
+from bot.store.leases import LeaseStore
 from bot.store.people import PeopleStore
 from bot.store.read_marks import ReadMarkStore
 from bot.store.seen import SeenMessageStore
@@ -49,7 +48,6 @@ from bot.tables import (
     ConsentRow,
     GroupRow,
     InboundUpdateRow,
-    LeaseRow,
     SeenMessageRow,
     StrikeRow,
 )
@@ -74,7 +72,17 @@ _JOURNAL_WIPE_INTERVAL_S = 5.0
 _RESEAL_BATCH = 500
 
 
-class Store(SeenMessageStore, ReadMarkStore, AppealStore, CaseStore, StrikeStore, PeopleStore, StoreEngine):
+class Store(
+    SeenMessageStore,
+    ReadMarkStore,
+    AppealStore,
+    CaseStore,
+    StrikeStore,
+    PeopleStore,
+    GroupStore,
+    LeaseStore,
+    StoreEngine,
+):
     """Cases, strikes, consents, groups and people, in SQLite or PostgreSQL.
 
     Args:
@@ -87,86 +95,6 @@ class Store(SeenMessageStore, ReadMarkStore, AppealStore, CaseStore, StrikeStore
         StorageError: the URL cannot be used.
 
     """
-
-    # -- groups ---------------------------------------------------------------------------------
-
-    def record_group(self, platform: str, chat_id: str, *, title: str, at: datetime) -> GroupRecord:
-        """Note a group the bot is in (unauthorised unless the service already authorised it)."""
-
-        def change(row: GroupRow) -> None:
-            row.title = title
-
-        return group_record(self._save_group(platform, chat_id, at, change, "record a group"))
-
-    def authorise_group(
-        self, platform: str, chat_id: str, *, title: str, authorised_by: str, at: datetime
-    ) -> GroupRecord:
-        """Mark a group as authorised by the service, so the bot moderates it."""
-        at = _utc(at)
-
-        def change(row: GroupRow) -> None:
-            row.title, row.is_authorised = title, True
-            row.authorised_by, row.authorised_at = authorised_by, at
-
-        return group_record(self._save_group(platform, chat_id, at, change, "authorise a group"))
-
-    def revoke_group(self, platform: str, chat_id: str) -> bool:
-        """Withdraw a group's authorisation; False when it was not authorised."""
-        statement = (
-            update(GroupRow)
-            .where(*self._group_key(platform, chat_id), col(GroupRow.is_authorised).is_(True))
-            .values(is_authorised=False)
-        )
-        with self._guard("revoke a group"), self._session() as session:
-            revoked = session.exec(statement).rowcount
-            session.commit()
-        return bool(revoked)
-
-    def is_authorised(self, platform: str, chat_id: str) -> bool:
-        """Tell whether the service authorised this group."""
-        query = select(GroupRow.is_authorised).where(*self._group_key(platform, chat_id))
-        with self._guard("read a group"), self._session() as session:
-            return bool(session.exec(query).first())
-
-    def groups(self) -> list[GroupRecord]:
-        """List every group the bot knows, by platform and chat id."""
-        query = select(GroupRow).order_by(col(GroupRow.platform), col(GroupRow.chat_id))
-        with self._guard("list groups"), self._session() as session:
-            return [group_record(row) for row in session.exec(query)]
-
-    # -- leases ---------------------------------------------------------------------------------
-
-    def take_lease(self, name: str, holder: str, *, now: datetime, until: datetime) -> bool:
-        """Take or renew the lease ``name`` for ``holder`` until ``until``; False while another holds it.
-
-        One conditional statement either way, so of two processes racing exactly one wins, on SQLite
-        and PostgreSQL alike. A lease whose holder stopped renewing it is free once it expires.
-        """
-        now, until = _utc(now), _utc(until)
-        with self._guard("take a lease"), self._session() as session:
-            session.add(LeaseRow(name=name, holder=holder, expires_at=until))
-            try:
-                session.commit()
-                return True
-            except IntegrityError:
-                session.rollback()
-            taken = session.exec(
-                update(LeaseRow)
-                .where(
-                    col(LeaseRow.name) == name,
-                    (col(LeaseRow.holder) == holder) | (col(LeaseRow.expires_at) < now),
-                )
-                .values(holder=holder, expires_at=until)
-            )
-            session.commit()
-            return bool(taken.rowcount)
-
-    def release_lease(self, name: str, holder: str) -> None:
-        """Give the lease up at once (a clean stop), if ``holder`` still holds it."""
-        statement = delete(LeaseRow).where(col(LeaseRow.name) == name, col(LeaseRow.holder) == holder)
-        with self._guard("release a lease"), self._session() as session:
-            session.exec(statement)
-            session.commit()
 
     # -- inbound journal ------------------------------------------------------------------------
 
@@ -304,17 +232,3 @@ class Store(SeenMessageStore, ReadMarkStore, AppealStore, CaseStore, StrikeStore
         return counts
 
     # -- helpers --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _group_key(platform: str, chat_id: str) -> tuple[Any, ...]:
-        return (col(GroupRow.platform) == platform, col(GroupRow.chat_id) == chat_id)
-
-    def _save_group(
-        self, platform: str, chat_id: str, at: datetime, change: Callable[[GroupRow], None], doing: str
-    ) -> GroupRow:
-        return self._save_unique(
-            doing,
-            select(GroupRow).where(*self._group_key(platform, chat_id)),
-            lambda: GroupRow(platform=platform, chat_id=chat_id, added_at=_utc(at)),
-            change,
-        )
