@@ -1,9 +1,8 @@
-"""What every part of the store shares: the engine, opening and closing, and turning failures into errors.
+"""What every part of the store shares: the engine, opening and closing, sessions and errors.
 
-Every database failure is raised as :class:`~moderation.errors.StorageError` naming the URL with
-its password masked (:meth:`StoreEngine._guard`), and the engine hides SQL parameters, so no
-message text reaches an error. On SQLite each connection turns on WAL, foreign keys and
-``secure_delete`` (freed space is zeroed, so purged text does not linger in the file).
+:meth:`StoreEngine._guard` is the one place a database failure becomes a
+:class:`~moderation.errors.StorageError` (what it says, and never says: see :mod:`bot.store`), and
+:func:`_configure_sqlite` the one place SQLite's WAL, foreign keys and ``secure_delete`` are set.
 """
 
 from __future__ import annotations
