@@ -3,7 +3,7 @@
 Only what moderators need is kept: flagged messages (cases), their action log, strikes, consents,
 authorised groups, people's roles and appeals. Unflagged messages leave nothing but their ids in
 ``classmod_seen_messages``, the pipeline's idempotency key. Every datetime is stored and read back
-as timezone-aware UTC. Nothing outside ``bot/store.py`` should use these rows directly.
+as timezone-aware UTC. Nothing outside ``bot/store/`` should use these rows directly.
 """
 
 # No ``from __future__ import annotations``: SQLModel reads these annotations at class creation.

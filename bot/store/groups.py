@@ -1,0 +1,78 @@
+"""Groups: the chats the bot is in, and which of them the service authorised it to moderate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot.records import GroupRecord, group_record
+from bot.store.engine import StoreEngine, _utc
+from bot.tables import GroupRow
+
+__all__ = ["GroupStore"]
+
+
+class GroupStore(StoreEngine):
+    """Notes each group the bot meets and records the service's authorisation of it, and its withdrawal."""
+
+    def record_group(self, platform: str, chat_id: str, *, title: str, at: datetime) -> GroupRecord:
+        """Note a group the bot is in (unauthorised unless the service already authorised it)."""
+
+        def change(row: GroupRow) -> None:
+            row.title = title
+
+        return group_record(self._save_group(platform, chat_id, at, change, "record a group"))
+
+    def authorise_group(
+        self, platform: str, chat_id: str, *, title: str, authorised_by: str, at: datetime
+    ) -> GroupRecord:
+        """Mark a group as authorised by the service, so the bot moderates it."""
+        at = _utc(at)
+
+        def change(row: GroupRow) -> None:
+            row.title, row.is_authorised = title, True
+            row.authorised_by, row.authorised_at = authorised_by, at
+
+        return group_record(self._save_group(platform, chat_id, at, change, "authorise a group"))
+
+    def revoke_group(self, platform: str, chat_id: str) -> bool:
+        """Withdraw a group's authorisation; False when it was not authorised."""
+        statement = (
+            update(GroupRow)
+            .where(*self._group_key(platform, chat_id), col(GroupRow.is_authorised).is_(True))
+            .values(is_authorised=False)
+        )
+        with self._guard("revoke a group"), self._session() as session:
+            revoked = session.exec(statement).rowcount
+            session.commit()
+        return bool(revoked)
+
+    def is_authorised(self, platform: str, chat_id: str) -> bool:
+        """Tell whether the service authorised this group."""
+        query = select(GroupRow.is_authorised).where(*self._group_key(platform, chat_id))
+        with self._guard("read a group"), self._session() as session:
+            return bool(session.exec(query).first())
+
+    def groups(self) -> list[GroupRecord]:
+        """List every group the bot knows, by platform and chat id."""
+        query = select(GroupRow).order_by(col(GroupRow.platform), col(GroupRow.chat_id))
+        with self._guard("list groups"), self._session() as session:
+            return [group_record(row) for row in session.exec(query)]
+
+    @staticmethod
+    def _group_key(platform: str, chat_id: str) -> tuple[Any, ...]:
+        return (col(GroupRow.platform) == platform, col(GroupRow.chat_id) == chat_id)
+
+    def _save_group(
+        self, platform: str, chat_id: str, at: datetime, change: Callable[[GroupRow], None], doing: str
+    ) -> GroupRow:
+        return self._save_unique(
+            doing,
+            select(GroupRow).where(*self._group_key(platform, chat_id)),
+            lambda: GroupRow(platform=platform, chat_id=chat_id, added_at=_utc(at)),
+            change,
+        )
