@@ -79,7 +79,7 @@ from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from bench.messages import DEFAULT_SEED, generate_messages  # noqa: E402
-from moderation.batching import DEFAULT_CACHE_SIZE, DEFAULT_LONG_TEXT_CHARS  # noqa: E402
+from moderation.serving.batching import DEFAULT_CACHE_SIZE, DEFAULT_LONG_TEXT_CHARS  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "scoring"
 BUILD_FORMAT = 1  # bump when the bundles or vocabularies change, so cached ones are rebuilt
@@ -477,7 +477,7 @@ def _build_stamp(variant: Variant, outputs: int) -> dict[str, Any]:
 
 def bundle_is_built(variant: Variant, outputs: int) -> bool:
     from moderation.errors import ScorerError
-    from moderation.scorers.detoxify_scorer import verify_bundle
+    from moderation.serving.detoxify_scorer import verify_bundle
 
     bundle = _bundle_dir(variant.name, outputs)
     try:
@@ -493,7 +493,7 @@ def build_bundle(variant: Variant, outputs: int) -> dict[str, Any]:
     import torch
 
     from bot.model_bundle import write_manifest
-    from moderation.scorers.detoxify_scorer import CHECKPOINT_FILE, HF_DIR
+    from moderation.serving.detoxify_scorer import CHECKPOINT_FILE, HF_DIR
 
     started = time.perf_counter()
     tokenizer_dir = CACHE / "tokenizers" / variant.family
@@ -609,7 +609,7 @@ def child_baseline(
     hf_logging.set_verbosity_error()
     import detoxify  # noqa: F401  (imported before measuring the imports' RSS, as in the engine runs)
 
-    from moderation.scorers.detoxify_scorer import DetoxifyScorer  # noqa: F401
+    from moderation.serving.detoxify_scorer import DetoxifyScorer  # noqa: F401
 
     if threads is not None:
         torch.set_num_threads(threads)
@@ -800,8 +800,8 @@ def child_engine(
     import numpy as np
     from transformers.utils import logging as hf_logging
 
-    from moderation.batching import ScoringService
-    from moderation.scorers.detoxify_scorer import DetoxifyScorer
+    from moderation.serving.batching import ScoringService
+    from moderation.serving.detoxify_scorer import DetoxifyScorer
 
     if engine.startswith("torch"):
         import torch  # noqa: F401  (imported before measuring the imports' RSS, as in the baseline)
@@ -887,7 +887,7 @@ def child_prepare(bundle: Path, threads: int | None) -> dict[str, Any]:
     """Export and quantise the ONNX engines once, into the bundle's .engines/ cache."""
     from transformers.utils import logging as hf_logging
 
-    from moderation.scorers.detoxify_scorer import DetoxifyScorer
+    from moderation.serving.detoxify_scorer import DetoxifyScorer
 
     hf_logging.set_verbosity_error()
     started = time.perf_counter()
@@ -906,7 +906,7 @@ def child_headcheck(bundle: Path, threads: int | None) -> dict[str, Any]:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from moderation.scorers.detoxify_scorer import DetoxifyScorer
+    from moderation.serving.detoxify_scorer import DetoxifyScorer
 
     hf_logging.set_verbosity_error()
     scorer = DetoxifyScorer(None, bundle=bundle, engine="torch-int8", threads=threads)
@@ -957,7 +957,9 @@ def _speed_probe(seconds: float = 0.3) -> float:
 
 def code_digest() -> dict[str, Any]:
     """What the measured code was: a digest of the service and scorer sources, and their newest change."""
-    files = sorted([ROOT / "moderation" / "batching.py", *(ROOT / "moderation" / "scorers").glob("*.py")])
+    files = sorted(
+        [*(ROOT / "moderation" / "serving").glob("*.py"), *(ROOT / "moderation" / "scorers").glob("*.py")]
+    )
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -1341,7 +1343,7 @@ def render(console: Console, results: dict[str, Any]) -> None:
     )
     code = results["code"]
     console.print(
-        f"code measured: moderation/batching.py + moderation/scorers/*.py, sha256 {code['sha256']}, "
+        f"code measured: moderation/serving/*.py + moderation/scorers/*.py, sha256 {code['sha256']}, "
         f"last changed {code['newest_change']}"
         + (
             f" [red](changed during the run, now {code['changed_during_run']['sha256']}: rerun)[/red]"

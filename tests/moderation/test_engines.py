@@ -16,15 +16,15 @@ import pytest
 import torch
 
 from moderation.errors import ScorerError
-from moderation.scorers import _onnx_engines, detoxify_scorer, engines
-from moderation.scorers.detoxify_scorer import (
+from moderation.serving import _onnx_engines, detoxify_scorer, engines
+from moderation.serving.detoxify_scorer import (
     ENGINE_CACHE_DIR,
     MANIFEST_FILE,
     DetoxifyScorer,
     file_sha256,
     load_text_scorer,
 )
-from moderation.scorers.engines import (
+from moderation.serving.engines import (
     DEFAULT_PROBE_TEXTS,
     ENGINES,
     Engine,
@@ -331,7 +331,7 @@ def test_an_engine_within_the_limit_is_used_with_its_drift(source: ModelSource) 
 def test_quantisation_beyond_the_limit_falls_back_to_torch_with_the_reason(
     source: ModelSource, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="moderation.scorers.engines"):
+    with caplog.at_level(logging.WARNING, logger="moderation.serving.engines"):
         prepared = prepare_engine(
             "torch-int8", source, ["hello everyone", "SECRET probe you idiot"], max_drift=0.0
         )
@@ -544,7 +544,7 @@ def test_a_warm_start_does_not_import_torch(warm_bundle: Path) -> None:
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from moderation.scorers.detoxify_scorer import DetoxifyScorer\n"
+        "from moderation.serving.detoxify_scorer import DetoxifyScorer\n"
         f"scorer = DetoxifyScorer({TINY_VARIANT!r}, bundle=Path({str(warm_bundle)!r}), engine='auto',"
         " max_drift=1.0)\n"
         "scorer.score_batch(['hello everyone', 'you stupid idiot'])\n"
@@ -613,7 +613,7 @@ def test_the_drift_check_still_refuses_an_engine_on_a_warm_start(
     shifted = [[score + 0.1 for score in row] for row in good["scores"]]
     reference.write_text(json.dumps({**good, "scores": shifted}), encoding="utf-8")
 
-    with caplog.at_level(logging.WARNING, logger="moderation.scorers"):
+    with caplog.at_level(logging.WARNING, logger="moderation.serving"):
         scorer = DetoxifyScorer(TINY_VARIANT, bundle=bundle, engine="onnx", probe_texts=_WARM_PROBES)
 
     assert (scorer.name, scorer.engine, scorer.engine_drift) == ("detoxify:tiny", "torch", None)

@@ -4,7 +4,7 @@ A bundle for a variant is a directory ``<bundle_dir>/<variant>/`` holding ``chec
 Detoxify checkpoint), ``hf/`` (the Hugging Face config and tokenizer files it needs) and
 ``bundle.json`` (variant, labels, source URL and the checkpoint's sha256). ``bot/model_bundle.py``
 writes bundles; this module only reads them and never downloads anything. The forward pass is an
-engine from :mod:`moderation.scorers.engines`, whose exported files are cached in ``.engines/``
+engine from :mod:`moderation.serving.engines`, whose exported files are cached in ``.engines/``
 inside the bundle unless another folder is given.
 """
 
@@ -26,12 +26,13 @@ from types import ModuleType
 from typing import Any
 
 from moderation.errors import ScorerError
-from moderation.scorers import _warm_start
-from moderation.scorers._onnx_engines import model_input_names
-from moderation.scorers._probe_texts import DEFAULT_PROBE_TEXTS
-from moderation.scorers._serial_tokenizer import SerialTokenizer, unwrap
 from moderation.scorers.base import TextScorer
-from moderation.scorers.engines import (
+from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
+from moderation.serving import _warm_start
+from moderation.serving._onnx_engines import model_input_names
+from moderation.serving._probe_texts import DEFAULT_PROBE_TEXTS
+from moderation.serving._serial_tokenizer import SerialTokenizer, unwrap
+from moderation.serving.engines import (
     DEFAULT_MAX_DRIFT,
     Engine,
     ModelSource,
@@ -39,7 +40,6 @@ from moderation.scorers.engines import (
     prepare_engine,
     reference_scores,
 )
-from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -100,7 +100,7 @@ class DetoxifyScorer:
         threads: torch CPU threads and ONNX Runtime intra-op threads, or ``None`` for each
             library's default (the machine's physical cores).
         batch_size: the most texts (windows) handed to the model at once.
-        engine: the forward pass, one of ``moderation.scorers.engines.ENGINES`` or ``auto`` (the
+        engine: the forward pass, one of ``moderation.serving.engines.ENGINES`` or ``auto`` (the
             fastest that passes the equivalence check against fp32 torch; see ``prepare_engine``).
         engine_cache: where exported engine files are kept; ``None`` is ``<bundle>/.engines``.
         max_drift: the largest score difference from fp32 torch an engine may show on the probes.
