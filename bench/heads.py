@@ -66,7 +66,7 @@ def prepare_encoder_engines(encoder: Path) -> None:
     """Export the encoder's ONNX engines and store torch's probe embeddings, as the bot's first start does."""
     from bot.app import _probe_texts
     from moderation.heads.model import default_heads_dir, load_heads
-    from moderation.serving.detoxify_scorer import ENGINE_CACHE_DIR
+    from moderation.serving.detoxify_bundle import ENGINE_CACHE_DIR
     from moderation.serving.encoder_engines import load_encoder
 
     heads = load_heads(default_heads_dir())
@@ -238,7 +238,7 @@ def child_profile(count: int, seed: int) -> dict[str, Any]:
     from moderation.policy import load_policy
     from moderation.scorers.base import hits_of
     from moderation.scorers.semantic import SemanticScorer
-    from moderation.serving.detoxify_scorer import ENGINE_CACHE_DIR
+    from moderation.serving.detoxify_bundle import ENGINE_CACHE_DIR
     from moderation.serving.encoder_engines import load_encoder
     from moderation.types import AuthorHistory, ModelScores, Role
 

@@ -477,7 +477,7 @@ def _build_stamp(variant: Variant, outputs: int) -> dict[str, Any]:
 
 def bundle_is_built(variant: Variant, outputs: int) -> bool:
     from moderation.errors import ScorerError
-    from moderation.serving.detoxify_scorer import verify_bundle
+    from moderation.serving.detoxify_bundle import verify_bundle
 
     bundle = _bundle_dir(variant.name, outputs)
     try:
@@ -493,7 +493,7 @@ def build_bundle(variant: Variant, outputs: int) -> dict[str, Any]:
     import torch
 
     from bot.model_bundle import write_manifest
-    from moderation.serving.detoxify_scorer import CHECKPOINT_FILE, HF_DIR
+    from moderation.serving.detoxify_bundle import CHECKPOINT_FILE, HF_DIR
 
     started = time.perf_counter()
     tokenizer_dir = CACHE / "tokenizers" / variant.family

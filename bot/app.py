@@ -19,9 +19,10 @@ from moderation.scorers.base import TextScorer
 from moderation.scorers.semantic import SemanticScorer, head_thresholds
 from moderation.scorers.stack import ModelStack
 from moderation.serving.batching import ScoringService
-from moderation.serving.detoxify_scorer import ENGINE_CACHE_DIR, LoadedScorer, load_text_scorer
+from moderation.serving.detoxify_bundle import ENGINE_CACHE_DIR
 from moderation.serving.encoder_engines import PreparedEncoder, load_encoder
 from moderation.serving.engines import DEFAULT_PROBE_TEXTS
+from moderation.serving.loading import LoadedScorer, load_text_scorer
 from moderation.serving.sentence_encoder import (
     DEFAULT_ENCODER,
     encoder_path,

@@ -20,7 +20,7 @@ from transformers import (
 )
 
 from bot.model_bundle import write_manifest
-from moderation.serving.detoxify_scorer import CHECKPOINT_FILE, HF_DIR
+from moderation.serving.detoxify_bundle import CHECKPOINT_FILE, HF_DIR
 from moderation.serving.sentence_encoder import pin_encoder
 
 __all__ = [

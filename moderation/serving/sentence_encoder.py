@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from moderation.errors import ScorerError
-from moderation.serving.detoxify_scorer import file_sha256
+from moderation.serving.detoxify_bundle import file_sha256
 
 __all__ = [
     "DEFAULT_ENCODER",

@@ -21,7 +21,7 @@ from bot.sealing import new_key
 from bot.store import Store
 from moderation.policy import Policy, load_policy
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
-from moderation.serving.detoxify_scorer import LoadedScorer
+from moderation.serving.loading import LoadedScorer
 from tests.fakes import ApiCall, FakeBotAPI, running_application
 from tests.fakes.threaded import served_in_thread
 

@@ -21,14 +21,9 @@ from bot.downloads import Downloader, RemoteFile, download_progress
 from bot.encoder_bundle import ENCODER_FILES, ENCODER_REPO, install_encoder
 from bot.model_bundle import export_offline, fetch_bundle
 from moderation.errors import ScorerError
-from moderation.serving.detoxify_scorer import (
-    CHECKPOINT_FILE,
-    HF_DIR,
-    MANIFEST_FILE,
-    DetoxifyScorer,
-    file_sha256,
-    load_text_scorer,
-)
+from moderation.serving.detoxify_bundle import CHECKPOINT_FILE, HF_DIR, MANIFEST_FILE, file_sha256
+from moderation.serving.detoxify_scorer import DetoxifyScorer
+from moderation.serving.loading import load_text_scorer
 from moderation.serving.sentence_encoder import (
     DEFAULT_ENCODER,
     DEFAULT_ENCODER_REVISION,

@@ -16,14 +16,9 @@ import pytest
 import torch
 
 from moderation.errors import ScorerError
-from moderation.serving import _onnx_engines, detoxify_scorer, engines
-from moderation.serving.detoxify_scorer import (
-    ENGINE_CACHE_DIR,
-    MANIFEST_FILE,
-    DetoxifyScorer,
-    file_sha256,
-    load_text_scorer,
-)
+from moderation.serving import _onnx_engines, detoxify_bundle, detoxify_model, engines
+from moderation.serving.detoxify_bundle import ENGINE_CACHE_DIR, MANIFEST_FILE, file_sha256
+from moderation.serving.detoxify_scorer import DetoxifyScorer
 from moderation.serving.engines import (
     DEFAULT_PROBE_TEXTS,
     ENGINES,
@@ -33,6 +28,7 @@ from moderation.serving.engines import (
     measure_drift,
     prepare_engine,
 )
+from moderation.serving.loading import load_text_scorer
 from tests.moderation.test_detoxify_scorer import CALM, RUDE, TEXTS
 from tests.tinymodel import TINY_VARIANT, UNBIASED_SMALL_LABELS, build_tiny_detoxify
 
@@ -525,7 +521,7 @@ def test_a_warm_start_scores_as_the_cold_start_without_loading_the_model(
     def no_load(*args: object, **kwargs: object) -> object:
         raise AssertionError("a warm start must not load the torch model")
 
-    monkeypatch.setattr(detoxify_scorer, "_load_from_bundle", no_load)
+    monkeypatch.setattr(detoxify_model, "load_from_bundle", no_load)
     warm = DetoxifyScorer(TINY_VARIANT, bundle=warm_bundle, engine=name, max_drift=1.0)
 
     assert (warm.name, warm.engine, warm.engine_note, warm.labels) == (cold.name, name, None, cold.labels)
@@ -576,13 +572,13 @@ def test_a_missing_or_corrupt_reference_takes_the_cold_path_and_rebuilds_it(
     else:
         reference.write_text(json.dumps({**good, "probes_sha256": "0" * 64}), encoding="utf-8")
     loads: list[int] = []
-    real = detoxify_scorer._load_from_bundle
+    real = detoxify_model.load_from_bundle
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         loads.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(detoxify_scorer, "_load_from_bundle", counted)
+    monkeypatch.setattr(detoxify_model, "load_from_bundle", counted)
     _count_exports(monkeypatch, fail=True)  # the ONNX file itself is still cached
 
     scorer = DetoxifyScorer(TINY_VARIANT, bundle=bundle, engine="onnx", probe_texts=_WARM_PROBES)
@@ -647,14 +643,14 @@ def test_a_head_with_more_outputs_than_labels_keeps_the_label_columns(tmp_path: 
     # Detoxify's unbiased checkpoints have 16 outputs and name only the first 7 (the rest are
     # identity heads it ignores); every engine must score the named labels, not refuse the model.
     bundle = build_tiny_detoxify(tmp_path, labels=UNBIASED_SMALL_LABELS)
-    checkpoint = bundle / detoxify_scorer.CHECKPOINT_FILE
+    checkpoint = bundle / detoxify_bundle.CHECKPOINT_FILE
     loaded = torch.load(checkpoint, map_location="cpu", weights_only=False)
     named = list(UNBIASED_SMALL_LABELS[:3])
     loaded["config"]["dataset"]["args"]["classes"] = named  # 7 outputs, 3 names
     torch.save(loaded, checkpoint)
-    manifest_path = bundle / detoxify_scorer.MANIFEST_FILE
+    manifest_path = bundle / detoxify_bundle.MANIFEST_FILE
     manifest = json.loads(manifest_path.read_text())
-    manifest["sha256"] = detoxify_scorer.file_sha256(checkpoint)
+    manifest["sha256"] = detoxify_bundle.file_sha256(checkpoint)
     manifest["labels"] = named
     manifest_path.write_text(json.dumps(manifest))
 
