@@ -1,8 +1,9 @@
 """Inference engines for the Detoxify scorer: plain torch, torch int8, ONNX Runtime fp32 and int8.
 
 An engine is only the model's forward pass: it takes texts that already fit the model's window,
-tokenizes them with the bundle's tokenizer and returns sigmoid probabilities. Windowing, batching
-and the per-label maximum stay in :class:`~moderation.serving.detoxify_scorer.DetoxifyScorer`.
+tokenizes them with the bundle's tokenizer and returns sigmoid probabilities. Windowing
+(:mod:`moderation.serving.windowing`), batching and the per-label maximum stay with
+:class:`~moderation.serving.detoxify_scorer.DetoxifyScorer`.
 Every engine other than plain fp32 torch is checked against it on probe texts before it is used.
 """
 
