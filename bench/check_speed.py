@@ -338,7 +338,7 @@ def build_tiny_bundle(model_dir: Path, window: int) -> tuple[Path, float]:
 
 def scorer_only(label: str, model_dir: Path, count: int, seed: int) -> dict[str, Any]:
     """Load one scorer and time it; runs in its own process (see ``bench_scorers``)."""
-    from moderation.scorers.detoxify_scorer import load_text_scorer
+    from moderation.serving.loading import load_text_scorer
 
     required = label == "tiny"
     start = time.perf_counter()

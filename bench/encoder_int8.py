@@ -21,9 +21,9 @@ import numpy as np
 from messages import DEFAULT_SEED, generate_messages
 
 from moderation.heads.model import default_heads_dir, load_heads
-from moderation.scorers import _onnx_engines
-from moderation.scorers.encoder_engines import OnnxForward
-from moderation.scorers.sentence_encoder import (
+from moderation.serving import _onnx_engines
+from moderation.serving.encoder_engines import OnnxForward
+from moderation.serving.sentence_encoder import (
     SentenceEncoder,
     TorchForward,
     load_tokenizer,

@@ -56,7 +56,7 @@ HEADS_SCORER = "heads:all-MiniLM-L6-v2"
 
 def plain_model_dir() -> Path:
     """A model folder with the sentence encoder and no Detoxify bundle (unpacked once)."""
-    from moderation.scorers.sentence_encoder import unpack_default_encoder
+    from moderation.serving.sentence_encoder import unpack_default_encoder
 
     prepare_encoder_engines(unpack_default_encoder(CACHE / "no-detoxify"))
     return CACHE / "no-detoxify"
@@ -66,8 +66,8 @@ def prepare_encoder_engines(encoder: Path) -> None:
     """Export the encoder's ONNX engines and store torch's probe embeddings, as the bot's first start does."""
     from bot.app import _probe_texts
     from moderation.heads.model import default_heads_dir, load_heads
-    from moderation.scorers.detoxify_scorer import ENGINE_CACHE_DIR
-    from moderation.scorers.encoder_engines import load_encoder
+    from moderation.serving.detoxify_bundle import ENGINE_CACHE_DIR
+    from moderation.serving.encoder_engines import load_encoder
 
     heads = load_heads(default_heads_dir())
     load_encoder(encoder, heads=heads, probe_texts=_probe_texts(), cache_dir=encoder / ENGINE_CACHE_DIR)
@@ -75,7 +75,7 @@ def prepare_encoder_engines(encoder: Path) -> None:
 
 def detoxify_model_dir() -> Path:
     """bench/scoring.py's random-weight unbiased-small bundle, its ONNX engines and the encoder beside it."""
-    from moderation.scorers.sentence_encoder import unpack_default_encoder
+    from moderation.serving.sentence_encoder import unpack_default_encoder
 
     variant = scoring.VARIANTS["unbiased-small"]
     if not scoring.bundle_is_built(variant, OUTPUTS):
@@ -115,10 +115,10 @@ def child_service(count: int, seed: int, repeats: int) -> dict[str, Any]:
 
     from bot.app import load_semantic
     from bot.config import load_settings
-    from moderation.batching import ScoringService
     from moderation.policy import load_policy
-    from moderation.scorers.detoxify_scorer import DetoxifyScorer
     from moderation.scorers.stack import ModelStack
+    from moderation.serving.batching import ScoringService
+    from moderation.serving.detoxify_scorer import DetoxifyScorer
 
     hf_logging.set_verbosity_error()
     settings = load_settings()
@@ -237,9 +237,9 @@ def child_profile(count: int, seed: int) -> dict[str, Any]:
     from moderation.heads.features import sentence_spans
     from moderation.policy import load_policy
     from moderation.scorers.base import hits_of
-    from moderation.scorers.detoxify_scorer import ENGINE_CACHE_DIR
-    from moderation.scorers.encoder_engines import load_encoder
     from moderation.scorers.semantic import SemanticScorer
+    from moderation.serving.detoxify_bundle import ENGINE_CACHE_DIR
+    from moderation.serving.encoder_engines import load_encoder
     from moderation.types import AuthorHistory, ModelScores, Role
 
     settings = load_settings()

@@ -28,8 +28,8 @@ from bot.app import Services
 from bot.config import load_settings
 from bot.store import Store
 from moderation.policy import load_policy
-from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
+from moderation.serving.loading import LoadedScorer
 from tests.fakes import FakeBotAPI, running_application
 
 GROUP, MODS, OFFICER = -1001, -1002, -1003

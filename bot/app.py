@@ -12,22 +12,23 @@ from bot.pipeline import Pipeline
 from bot.sealing import Sealer
 from bot.store import Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
-from moderation.batching import ScoringService
 from moderation.errors import ScorerError
 from moderation.heads.model import default_heads_dir, load_heads
 from moderation.policy import Policy, load_policy
 from moderation.scorers.base import TextScorer
-from moderation.scorers.detoxify_scorer import ENGINE_CACHE_DIR, LoadedScorer, load_text_scorer
-from moderation.scorers.encoder_engines import PreparedEncoder, load_encoder
-from moderation.scorers.engines import DEFAULT_PROBE_TEXTS
 from moderation.scorers.semantic import SemanticScorer, head_thresholds
-from moderation.scorers.sentence_encoder import (
+from moderation.scorers.stack import ModelStack
+from moderation.serving.batching import ScoringService
+from moderation.serving.detoxify_bundle import ENGINE_CACHE_DIR
+from moderation.serving.encoder_engines import PreparedEncoder, load_encoder
+from moderation.serving.engines import DEFAULT_PROBE_TEXTS
+from moderation.serving.loading import LoadedScorer, load_text_scorer
+from moderation.serving.sentence_encoder import (
     DEFAULT_ENCODER,
     encoder_path,
     pinned_sha256,
     unpack_default_encoder,
 )
-from moderation.scorers.stack import ModelStack
 
 __all__ = [
     "Services",

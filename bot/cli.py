@@ -581,7 +581,7 @@ def model_train(
     from bot.heads_training import train_and_measure
     from moderation.heads.evaluation import format_table
     from moderation.heads.model import default_heads_dir
-    from moderation.scorers.sentence_encoder import SentenceEncoder
+    from moderation.serving.sentence_encoder import SentenceEncoder
 
     settings = _settings(ctx)
     target = into or default_heads_dir()
@@ -624,7 +624,7 @@ def learn(
     from bot.app import encoder_folder, heads_folder
     from bot.learning import learn as learn_heads
     from bot.learning import learned_heads_dir, rollback
-    from moderation.scorers.sentence_encoder import SentenceEncoder
+    from moderation.serving.sentence_encoder import SentenceEncoder
 
     settings = _settings(ctx)
     if is_rollback:

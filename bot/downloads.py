@@ -35,7 +35,7 @@ from rich.progress import (
 )
 
 from moderation.errors import ScorerError
-from moderation.scorers.detoxify_scorer import file_sha256
+from moderation.serving.detoxify_bundle import file_sha256
 
 __all__ = [
     "DOWNLOADS_DIR",

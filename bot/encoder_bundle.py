@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.downloads import DOWNLOADS_DIR, Downloader, RemoteFile, remove_if_empty
 from moderation.errors import ScorerError
-from moderation.scorers.sentence_encoder import (
+from moderation.serving.sentence_encoder import (
     DEFAULT_ENCODER,
     DEFAULT_ENCODER_REVISION,
     DEFAULT_ENCODER_SHA256,

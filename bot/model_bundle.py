@@ -3,7 +3,7 @@
 A bundle for a variant is the directory ``<bundle_dir>/<variant>/`` with ``checkpoint.ckpt``,
 ``hf/`` (the Hugging Face config with ``num_labels`` and the tokenizer with ``model_max_length``)
 and ``bundle.json`` (variant, labels, source URL, sha256 of the checkpoint). The bot loads it with
-:func:`moderation.scorers.detoxify_scorer.load_text_scorer`, with no network at all.
+:func:`moderation.serving.loading.load_text_scorer`, with no network at all.
 
 The checkpoint is downloaded by :class:`bot.downloads.Downloader` into
 ``<bundle_dir>/.downloads/<variant>/``, where an interrupted download waits to be resumed, and is
@@ -28,14 +28,14 @@ import transformers
 
 from bot.downloads import DOWNLOADS_DIR, Downloader, RemoteFile, remove_if_empty
 from moderation.errors import ScorerError
-from moderation.scorers.detoxify_scorer import (
+from moderation.serving.detoxify_bundle import (
     CHECKPOINT_FILE,
     HF_DIR,
     MANIFEST_FILE,
-    DetoxifyScorer,
     file_sha256,
     verify_bundle,
 )
+from moderation.serving.detoxify_scorer import DetoxifyScorer
 
 __all__ = ["DEFAULT_MAX_LENGTH", "export_offline", "fetch_bundle", "write_manifest"]
 

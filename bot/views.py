@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from bot.store import ActionRecord, AppealRecord, CaseRecord, GroupRecord
     from bot.transcript import TranscriptLine
     from moderation.policy import Policy
-    from moderation.scorers.detoxify_scorer import LoadedScorer
+    from moderation.serving.loading import LoadedScorer
 
 __all__ = [
     "decision_json",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from moderation.scorers.detoxify_scorer import DetoxifyScorer
+    from moderation.serving.detoxify_scorer import DetoxifyScorer
 
 # huggingface_hub reads these when it is first imported, so they are set before any test module
 # imports transformers; the session fixture below sets them again so they show in its scope.
@@ -106,7 +106,7 @@ def tiny_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_scorer(tiny_bundle_dir: Path) -> DetoxifyScorer:
     """The tiny bundle loaded through Detoxify, shared by the session (scoring does not change it)."""
-    from moderation.scorers.detoxify_scorer import DetoxifyScorer
+    from moderation.serving.detoxify_scorer import DetoxifyScorer
     from tests.tinymodel import TINY_VARIANT
 
     return DetoxifyScorer(TINY_VARIANT, bundle=tiny_bundle_dir / TINY_VARIANT)

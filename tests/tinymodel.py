@@ -20,8 +20,8 @@ from transformers import (
 )
 
 from bot.model_bundle import write_manifest
-from moderation.scorers.detoxify_scorer import CHECKPOINT_FILE, HF_DIR
-from moderation.scorers.sentence_encoder import pin_encoder
+from moderation.serving.detoxify_bundle import CHECKPOINT_FILE, HF_DIR
+from moderation.serving.sentence_encoder import pin_encoder
 
 __all__ = [
     "TINY_ENCODER",

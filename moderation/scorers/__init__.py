@@ -1,1 +1,4 @@
-"""Scorers: the text model (Detoxify or the fallback) and the detectors that need no model."""
+"""Scorers in the core's sense: the ``Scorer`` protocols, the detectors that need no model, the fallback.
+
+The models themselves (Detoxify, the sentence encoder) are loaded and served by ``moderation.serving``.
+"""

@@ -16,8 +16,8 @@ from bot.app import Services
 from bot.config import Settings, load_settings
 from bot.store import Store
 from moderation.policy import Policy, load_policy
-from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
+from moderation.serving.loading import LoadedScorer
 from tests.fakes import FakeDiscord, running_client
 from tests.fakes.discord_api import (
     DEFAULT_BOT_PERMISSIONS,

@@ -20,8 +20,8 @@ from bot.config import Settings, load_settings
 from bot.sealing import new_key
 from bot.store import Store
 from moderation.policy import Policy, load_policy
-from moderation.scorers.detoxify_scorer import LoadedScorer
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
+from moderation.serving.loading import LoadedScorer
 from tests.fakes import ApiCall, FakeBotAPI, running_application
 from tests.fakes.threaded import served_in_thread
 
@@ -615,7 +615,7 @@ def _run_webhook_scenario(fake: FakeBotAPI, tmp_path: Path, policy: Policy, scor
 
 
 async def test_groups_are_moderated_concurrently_and_share_model_batches(world: World) -> None:
-    from moderation.batching import ScoringService
+    from moderation.serving.batching import ScoringService
 
     groups = [-1005000000000 - index for index in range(4)]
     for group in groups:

@@ -26,8 +26,8 @@ from bot.store import CASE_STATUSES, Store
 from moderation.errors import ScorerError
 from moderation.heads.dataset import HEAD_CATEGORIES
 from moderation.policy import default_policy_path, load_policy
-from moderation.scorers.detoxify_scorer import LoadedScorer
-from moderation.scorers.sentence_encoder import DEFAULT_ENCODER_SHA256, verify_encoder
+from moderation.serving.loading import LoadedScorer
+from moderation.serving.sentence_encoder import DEFAULT_ENCODER_SHA256, verify_encoder
 from moderation.types import Category
 from tests.bot.test_learning import NARROW_FEATURES, decided_case, write_training_data
 from tests.bot.test_schema import Database, build_previous_release

@@ -21,15 +21,10 @@ from bot.downloads import Downloader, RemoteFile, download_progress
 from bot.encoder_bundle import ENCODER_FILES, ENCODER_REPO, install_encoder
 from bot.model_bundle import export_offline, fetch_bundle
 from moderation.errors import ScorerError
-from moderation.scorers.detoxify_scorer import (
-    CHECKPOINT_FILE,
-    HF_DIR,
-    MANIFEST_FILE,
-    DetoxifyScorer,
-    file_sha256,
-    load_text_scorer,
-)
-from moderation.scorers.sentence_encoder import (
+from moderation.serving.detoxify_bundle import CHECKPOINT_FILE, HF_DIR, MANIFEST_FILE, file_sha256
+from moderation.serving.detoxify_scorer import DetoxifyScorer
+from moderation.serving.loading import load_text_scorer
+from moderation.serving.sentence_encoder import (
     DEFAULT_ENCODER,
     DEFAULT_ENCODER_REVISION,
     DEFAULT_ENCODER_SHA256,
@@ -440,7 +435,7 @@ def packaged_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("moderation.scorers.sentence_encoder._PACKAGE", "no_such_package_here")
+    monkeypatch.setattr("moderation.serving.sentence_encoder._PACKAGE", "no_such_package_here")
 
 
 def _publish_encoder(hub: FileServer, source: Path, weights: bytes | None = None) -> None:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from moderation.batching import ScoringService
 from moderation.errors import ScorerError
 from moderation.scorers.base import ScoredText, hits_of
-from moderation.scorers.detoxify_scorer import DetoxifyScorer
+from moderation.serving.batching import ScoringService
+from moderation.serving.detoxify_scorer import DetoxifyScorer
 from moderation.types import Category, SemanticHit
 
 

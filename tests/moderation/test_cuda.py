@@ -13,8 +13,8 @@ import onnxruntime
 import pytest
 import torch
 
-from moderation.batching import ScoringService
-from moderation.scorers.detoxify_scorer import DetoxifyScorer
+from moderation.serving.batching import ScoringService
+from moderation.serving.detoxify_scorer import DetoxifyScorer
 from tests.moderation.test_detoxify_scorer import TEXTS
 from tests.tinymodel import TINY_VARIANT
 

@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from moderation.errors import ScorerError
-from moderation.scorers import detoxify_scorer
 from moderation.scorers.base import TextScorer
-from moderation.scorers.detoxify_scorer import CHECKPOINT_FILE, MANIFEST_FILE, DetoxifyScorer, resolve_device
+from moderation.serving import detoxify_model
+from moderation.serving.detoxify_bundle import CHECKPOINT_FILE, MANIFEST_FILE
+from moderation.serving.detoxify_model import resolve_device
+from moderation.serving.detoxify_scorer import DetoxifyScorer
 from tests.tinymodel import TINY_VARIANT, UNBIASED_SMALL_LABELS, build_tiny_detoxify
 
 CALM = "see you in class tomorrow . "
@@ -172,9 +174,9 @@ class _FakeTorch:
 def test_auto_device_without_a_gpu_driver_is_the_cpu_and_asks_torch_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(detoxify_scorer, "_GPU_DRIVER_MARKS", (tmp_path / "no-driver",))
+    monkeypatch.setattr(detoxify_model, "_GPU_DRIVER_MARKS", (tmp_path / "no-driver",))
     asked: list[str] = []
-    monkeypatch.setattr(detoxify_scorer.importlib, "import_module", lambda name: asked.append(name))
+    monkeypatch.setattr(detoxify_model.importlib, "import_module", lambda name: asked.append(name))
 
     assert resolve_device("auto") == "cpu"
     assert asked == [], "no GPU driver: torch is not imported just to ask"
@@ -187,8 +189,8 @@ def test_auto_device_with_a_gpu_driver_uses_cuda_when_torch_sees_the_gpu(
 ) -> None:
     driver = tmp_path / "nvidiactl"
     driver.touch()
-    monkeypatch.setattr(detoxify_scorer, "_GPU_DRIVER_MARKS", (driver,))
-    monkeypatch.setattr(detoxify_scorer.importlib, "import_module", lambda name: _FakeTorch(has_gpu))
+    monkeypatch.setattr(detoxify_model, "_GPU_DRIVER_MARKS", (driver,))
+    monkeypatch.setattr(detoxify_model.importlib, "import_module", lambda name: _FakeTorch(has_gpu))
 
     assert resolve_device("auto") == expected
 
@@ -212,7 +214,7 @@ def test_threads_set_the_torch_thread_count(tiny_bundle_dir: Path) -> None:
 
 def test_long_windows_are_not_batched_with_short_messages() -> None:
     # Padding a pass to its longest member made 31 short messages pay for one 2 kB window.
-    from moderation.scorers.detoxify_scorer import _padded_batches
+    from moderation.serving.windowing import padded_batches as _padded_batches
 
     tokens = [6] * 31 + [400, 512]
     assert _padded_batches(tokens, batch_size=32, pass_cost=16) == [list(range(31)), [31], [32]]
@@ -222,7 +224,7 @@ def test_long_windows_are_not_batched_with_short_messages() -> None:
 
 
 def test_passes_are_cut_where_padding_costs_more_than_a_pass() -> None:
-    from moderation.scorers.detoxify_scorer import _padded_batches
+    from moderation.serving.windowing import padded_batches as _padded_batches
 
     shuffled = [40, 4, 4, 40, 4] * 6  # 18 chat lines of 4 tokens and 12 of 40, arriving mixed
     batches = _padded_batches(shuffled, batch_size=32, pass_cost=16)
@@ -236,7 +238,7 @@ def test_passes_are_cut_where_padding_costs_more_than_a_pass() -> None:
 
 
 def test_passes_respect_the_batch_size_and_the_padded_token_budget() -> None:
-    from moderation.scorers.detoxify_scorer import _padded_batches
+    from moderation.serving.windowing import padded_batches as _padded_batches
 
     for tokens in ([20] * 70, [60] * 40, list(range(1, 200))):
         batches = _padded_batches(tokens, batch_size=32, pass_cost=16)

@@ -16,9 +16,9 @@ import pytest
 
 from moderation.errors import ScorerError
 from moderation.heads.model import default_heads_dir, load_heads
-from moderation.scorers import _onnx_engines
-from moderation.scorers.encoder_engines import OnnxForward, embedding_drift, load_encoder
-from moderation.scorers.sentence_encoder import SentenceEncoder
+from moderation.serving import _onnx_engines
+from moderation.serving.encoder_engines import OnnxForward, embedding_drift, load_encoder
+from moderation.serving.sentence_encoder import SentenceEncoder
 
 TEXTS = [
     "hello everyone",
@@ -180,7 +180,7 @@ def test_a_warm_start_does_not_import_torch(tiny_encoder: Path, cache: Path) -> 
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from moderation.scorers.encoder_engines import load_encoder\n"
+        "from moderation.serving.encoder_engines import load_encoder\n"
         f"path, cache = Path({str(tiny_encoder)!r}), Path({str(cache)!r})\n"
         "prepared = load_encoder(path, engine='onnx', cache_dir=cache)\n"
         "prepared.encoder.encode(['hello everyone'])\n"
@@ -220,7 +220,7 @@ _REAL = importlib.util.find_spec("all_minilm_l6_v2") is not None
 def test_the_real_encoder_on_onnx_matches_torch_and_int8_is_refused(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from moderation.scorers.sentence_encoder import unpack_default_encoder
+    from moderation.serving.sentence_encoder import unpack_default_encoder
 
     path = unpack_default_encoder(tmp_path_factory.mktemp("models"))
     heads = load_heads(default_heads_dir())

@@ -16,15 +16,10 @@ import pytest
 import torch
 
 from moderation.errors import ScorerError
-from moderation.scorers import _onnx_engines, detoxify_scorer, engines
-from moderation.scorers.detoxify_scorer import (
-    ENGINE_CACHE_DIR,
-    MANIFEST_FILE,
-    DetoxifyScorer,
-    file_sha256,
-    load_text_scorer,
-)
-from moderation.scorers.engines import (
+from moderation.serving import _onnx_engines, detoxify_bundle, detoxify_model, engines
+from moderation.serving.detoxify_bundle import ENGINE_CACHE_DIR, MANIFEST_FILE, file_sha256
+from moderation.serving.detoxify_scorer import DetoxifyScorer
+from moderation.serving.engines import (
     DEFAULT_PROBE_TEXTS,
     ENGINES,
     Engine,
@@ -33,6 +28,7 @@ from moderation.scorers.engines import (
     measure_drift,
     prepare_engine,
 )
+from moderation.serving.loading import load_text_scorer
 from tests.moderation.test_detoxify_scorer import CALM, RUDE, TEXTS
 from tests.tinymodel import TINY_VARIANT, UNBIASED_SMALL_LABELS, build_tiny_detoxify
 
@@ -331,7 +327,7 @@ def test_an_engine_within_the_limit_is_used_with_its_drift(source: ModelSource) 
 def test_quantisation_beyond_the_limit_falls_back_to_torch_with_the_reason(
     source: ModelSource, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="moderation.scorers.engines"):
+    with caplog.at_level(logging.WARNING, logger="moderation.serving.engines"):
         prepared = prepare_engine(
             "torch-int8", source, ["hello everyone", "SECRET probe you idiot"], max_drift=0.0
         )
@@ -525,7 +521,7 @@ def test_a_warm_start_scores_as_the_cold_start_without_loading_the_model(
     def no_load(*args: object, **kwargs: object) -> object:
         raise AssertionError("a warm start must not load the torch model")
 
-    monkeypatch.setattr(detoxify_scorer, "_load_from_bundle", no_load)
+    monkeypatch.setattr(detoxify_model, "load_from_bundle", no_load)
     warm = DetoxifyScorer(TINY_VARIANT, bundle=warm_bundle, engine=name, max_drift=1.0)
 
     assert (warm.name, warm.engine, warm.engine_note, warm.labels) == (cold.name, name, None, cold.labels)
@@ -544,7 +540,7 @@ def test_a_warm_start_does_not_import_torch(warm_bundle: Path) -> None:
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from moderation.scorers.detoxify_scorer import DetoxifyScorer\n"
+        "from moderation.serving.detoxify_scorer import DetoxifyScorer\n"
         f"scorer = DetoxifyScorer({TINY_VARIANT!r}, bundle=Path({str(warm_bundle)!r}), engine='auto',"
         " max_drift=1.0)\n"
         "scorer.score_batch(['hello everyone', 'you stupid idiot'])\n"
@@ -576,13 +572,13 @@ def test_a_missing_or_corrupt_reference_takes_the_cold_path_and_rebuilds_it(
     else:
         reference.write_text(json.dumps({**good, "probes_sha256": "0" * 64}), encoding="utf-8")
     loads: list[int] = []
-    real = detoxify_scorer._load_from_bundle
+    real = detoxify_model.load_from_bundle
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         loads.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(detoxify_scorer, "_load_from_bundle", counted)
+    monkeypatch.setattr(detoxify_model, "load_from_bundle", counted)
     _count_exports(monkeypatch, fail=True)  # the ONNX file itself is still cached
 
     scorer = DetoxifyScorer(TINY_VARIANT, bundle=bundle, engine="onnx", probe_texts=_WARM_PROBES)
@@ -613,7 +609,7 @@ def test_the_drift_check_still_refuses_an_engine_on_a_warm_start(
     shifted = [[score + 0.1 for score in row] for row in good["scores"]]
     reference.write_text(json.dumps({**good, "scores": shifted}), encoding="utf-8")
 
-    with caplog.at_level(logging.WARNING, logger="moderation.scorers"):
+    with caplog.at_level(logging.WARNING, logger="moderation.serving"):
         scorer = DetoxifyScorer(TINY_VARIANT, bundle=bundle, engine="onnx", probe_texts=_WARM_PROBES)
 
     assert (scorer.name, scorer.engine, scorer.engine_drift) == ("detoxify:tiny", "torch", None)
@@ -647,14 +643,14 @@ def test_a_head_with_more_outputs_than_labels_keeps_the_label_columns(tmp_path: 
     # Detoxify's unbiased checkpoints have 16 outputs and name only the first 7 (the rest are
     # identity heads it ignores); every engine must score the named labels, not refuse the model.
     bundle = build_tiny_detoxify(tmp_path, labels=UNBIASED_SMALL_LABELS)
-    checkpoint = bundle / detoxify_scorer.CHECKPOINT_FILE
+    checkpoint = bundle / detoxify_bundle.CHECKPOINT_FILE
     loaded = torch.load(checkpoint, map_location="cpu", weights_only=False)
     named = list(UNBIASED_SMALL_LABELS[:3])
     loaded["config"]["dataset"]["args"]["classes"] = named  # 7 outputs, 3 names
     torch.save(loaded, checkpoint)
-    manifest_path = bundle / detoxify_scorer.MANIFEST_FILE
+    manifest_path = bundle / detoxify_bundle.MANIFEST_FILE
     manifest = json.loads(manifest_path.read_text())
-    manifest["sha256"] = detoxify_scorer.file_sha256(checkpoint)
+    manifest["sha256"] = detoxify_bundle.file_sha256(checkpoint)
     manifest["labels"] = named
     manifest_path.write_text(json.dumps(manifest))
 

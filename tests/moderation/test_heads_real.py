@@ -17,7 +17,7 @@ from moderation.heads.model import default_heads_dir, load_heads
 from moderation.policy import Policy, load_policy
 from moderation.scorers.base import hits_of
 from moderation.scorers.semantic import SemanticScorer, head_thresholds
-from moderation.scorers.sentence_encoder import SentenceEncoder, unpack_default_encoder
+from moderation.serving.sentence_encoder import SentenceEncoder, unpack_default_encoder
 from moderation.types import ActionKind, AuthorHistory, Category, Decision, ModelScores, Role, Route
 from tests.factories import make_message
 

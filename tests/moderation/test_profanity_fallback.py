@@ -11,14 +11,10 @@ import torch
 
 from moderation.errors import ScorerError
 from moderation.scorers.base import TextScorer
-from moderation.scorers.detoxify_scorer import (
-    CHECKPOINT_FILE,
-    MANIFEST_FILE,
-    DetoxifyScorer,
-    file_sha256,
-    load_text_scorer,
-)
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
+from moderation.serving.detoxify_bundle import CHECKPOINT_FILE, MANIFEST_FILE, file_sha256
+from moderation.serving.detoxify_scorer import DetoxifyScorer
+from moderation.serving.loading import load_text_scorer
 from tests.tinymodel import TINY_VARIANT
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from moderation.errors import ScorerError
-from moderation.scorers.sentence_encoder import (
+from moderation.serving.sentence_encoder import (
     DEFAULT_ENCODER_SHA256,
     ENCODER_MANIFEST,
     SentenceEncoder,

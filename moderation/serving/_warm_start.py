@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from moderation.scorers import _onnx_engines
-from moderation.scorers._serial_tokenizer import SerialTokenizer
-from moderation.scorers.engines import drift_from
+from moderation.serving import _onnx_engines
+from moderation.serving._serial_tokenizer import SerialTokenizer
+from moderation.serving.engines import drift_from
 
 __all__ = ["WarmStart", "load_reference", "probes_digest", "reference_file", "save_reference", "warm_start"]
 
-logger = logging.getLogger("moderation.scorers.engines")
+logger = logging.getLogger("moderation.serving.engines")
 
 _FORMAT = 1
 _WARM_ENGINES = ("onnx-int8", "onnx")  # auto's CPU order, less torch-int8 (which needs torch)

@@ -1,6 +1,6 @@
 """The sentence encoder on ONNX Runtime (fp32 or int8), checked against fp32 torch before it is used.
 
-The export, quantisation and on-disk cache are Detoxify's (:mod:`moderation.scorers._onnx_engines`),
+The export, quantisation and on-disk cache are Detoxify's (:mod:`moderation.serving._onnx_engines`),
 keyed by the encoder's weights' SHA-256. An engine is accepted only while its **drift** on the probe
 texts is at most the configured maximum: the larger of the policy heads' largest probability difference
 from fp32 torch and ``1 - `` the lowest cosine between its embeddings and torch's. A refused engine is
@@ -27,11 +27,11 @@ import numpy as np
 
 from moderation.errors import ScorerError
 from moderation.heads.model import PolicyHeads
-from moderation.scorers import _onnx_engines
-from moderation.scorers._probe_texts import DEFAULT_PROBE_TEXTS
-from moderation.scorers._warm_start import probes_digest
-from moderation.scorers.engines import AUTO, DEFAULT_MAX_DRIFT, _first_line
-from moderation.scorers.sentence_encoder import (
+from moderation.serving import _onnx_engines
+from moderation.serving._probe_texts import DEFAULT_PROBE_TEXTS
+from moderation.serving._warm_start import probes_digest
+from moderation.serving.engines import AUTO, DEFAULT_MAX_DRIFT, _first_line
+from moderation.serving.sentence_encoder import (
     SentenceEncoder,
     TorchForward,
     load_tokenizer,

@@ -1,8 +1,9 @@
 """Inference engines for the Detoxify scorer: plain torch, torch int8, ONNX Runtime fp32 and int8.
 
 An engine is only the model's forward pass: it takes texts that already fit the model's window,
-tokenizes them with the bundle's tokenizer and returns sigmoid probabilities. Windowing, batching
-and the per-label maximum stay in :class:`~moderation.scorers.detoxify_scorer.DetoxifyScorer`.
+tokenizes them with the bundle's tokenizer and returns sigmoid probabilities. Windowing
+(:mod:`moderation.serving.windowing`), batching and the per-label maximum stay with
+:class:`~moderation.serving.detoxify_scorer.DetoxifyScorer`.
 Every engine other than plain fp32 torch is checked against it on probe texts before it is used.
 """
 
@@ -22,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from moderation.errors import ScorerError
-from moderation.scorers._onnx_engines import build_onnx_engine
-from moderation.scorers._probe_texts import DEFAULT_PROBE_TEXTS, PROBE_BATCH
+from moderation.serving._onnx_engines import build_onnx_engine
+from moderation.serving._probe_texts import DEFAULT_PROBE_TEXTS, PROBE_BATCH
 
 __all__ = [
     "AUTO",

@@ -13,7 +13,7 @@ directory; its weights are pinned by the ``encoder.json`` written when it is ins
 Embeddings are mean-pooled over the attention mask and L2-normalised, as sentence-transformers
 does for this model. Texts are tokenised by the ``tokenizers`` library from ``tokenizer.json`` (the
 same ids as transformers' fast tokenizer) and the forward pass is an engine: fp32 torch here, ONNX
-Runtime through :mod:`moderation.scorers.encoder_engines`, which checks it against torch first.
+Runtime through :mod:`moderation.serving.encoder_engines`, which checks it against torch first.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from moderation.errors import ScorerError
-from moderation.scorers.detoxify_scorer import file_sha256
+from moderation.serving.detoxify_bundle import file_sha256
 
 __all__ = [
     "DEFAULT_ENCODER",
