@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from moderation.patterns import Pattern, PatternError, compile_patterns
+from moderation.personal_data import contact_key, find_personal_data, is_valid_phone
 from moderation.policy.model import CategoryRule, Clause, DetectorRule, Policy
 from moderation.policy.schema import PolicyFile
 from moderation.policy.yaml_source import Lines, Problem, line_of, policy_error
-from moderation.scorers.personal_data import contact_key, find_personal_data, is_valid_phone
 from moderation.types import ActionKind, Category
 
 __all__ = ["compile_policy"]

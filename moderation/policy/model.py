@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from moderation.patterns import Pattern
-from moderation.scorers.personal_data import contact_keys
+from moderation.personal_data import contact_keys
 from moderation.types import ActionKind, Category, Role, Route
 
 __all__ = ["Audience", "CategoryRule", "Clause", "DetectorRule", "Policy"]
