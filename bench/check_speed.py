@@ -42,8 +42,8 @@ from rich.table import Table  # noqa: E402
 from bench.messages import DEFAULT_SEED, generate_messages, to_jsonl  # noqa: E402
 from moderation.engine import assess  # noqa: E402
 from moderation.normalise import normalise  # noqa: E402
+from moderation.personal_data import find_personal_data  # noqa: E402
 from moderation.policy import Policy, load_policy  # noqa: E402
-from moderation.scorers.personal_data import find_personal_data  # noqa: E402
 from moderation.scorers.phrases import find_phrases  # noqa: E402
 from moderation.types import Author, AuthorHistory, ChatMessage, ModelScores, Role  # noqa: E402
 

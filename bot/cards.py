@@ -7,8 +7,8 @@ from datetime import datetime
 
 from adapters.base import Button, Card
 from bot.buttons import GROUP_VERBS, case_button_data, group_button_data
+from moderation.personal_data import mask_personal_data
 from moderation.policy import Policy
-from moderation.scorers.personal_data import mask_personal_data
 from moderation.types import Category, Evidence, Route
 from moderation.verdicts import APPEAL_VERBS, Verb, offered_verbs
 

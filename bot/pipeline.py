@@ -18,9 +18,9 @@ from bot.records import case_decision, case_message
 from bot.store import CaseRecord, Store
 from moderation.engine import assess, held_for_review
 from moderation.errors import AdapterError, ModerationError, ScorerError, StorageError
+from moderation.personal_data import mask_personal_data
 from moderation.policy import Policy
 from moderation.scorers.base import TextScorer, hits_of
-from moderation.scorers.personal_data import mask_personal_data
 from moderation.serving.batching import ScoringService
 from moderation.types import (
     ActionKind,

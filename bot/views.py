@@ -13,7 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from bot.cards import safe_text
-from moderation.scorers.personal_data import mask_personal_data
+from moderation.personal_data import mask_personal_data
 from moderation.types import ActionKind, Author, Category, ChatMessage, Decision, Evidence, Role
 
 if TYPE_CHECKING:

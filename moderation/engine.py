@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from moderation.normalise import normalise
+from moderation.personal_data import find_personal_data
 from moderation.policy import Policy
-from moderation.scorers.personal_data import find_personal_data
 from moderation.scorers.phrases import find_phrases
 from moderation.types import (
     Action,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,43 @@ def test_each_platform_lives_in_one_package() -> None:
     for platform in ("discord", "telegram"):
         touching = {m for m in platform_modules if _imports(ROOT / m) & {platform}}
         assert all(m.startswith(f"adapters/{platform}/") for m in touching), touching
+
+
+_POLICY_MODULES = sorted(
+    {*(ROOT / "moderation").glob("policy*.py"), *(ROOT / "moderation").glob("policy*/**/*.py")}
+)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, ``from moderation import scorers`` counted as ``moderation.scorers``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("path", _POLICY_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_policy_imports_no_scorer(path: Path) -> None:
+    # The scorers read the policy (phrases, semantic); the policy must not read them back.
+    assert {
+        name
+        for name in _imported_modules(path)
+        if name == "moderation.scorers" or name.startswith("moderation.scorers.")
+    } == set()
+
+
+def test_loading_the_policy_loads_no_scorer() -> None:
+    # Catches what the file check cannot: a scorer reached through some module in between.
+    program = (
+        "import sys, moderation.policy; "
+        "print(sorted(name for name in sys.modules if name.startswith('moderation.scorers')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "[]"

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.scorers.personal_data import (
+from moderation.personal_data import (
     PERSONAL_DATA_KINDS,
     PersonalDataHit,
     contact_key,
@@ -526,7 +526,7 @@ def test_text_that_is_not_one_phone_number_or_address_has_no_key(kind: str, text
 
 
 def test_the_findings_of_a_huge_message_are_bounded() -> None:
-    from moderation.scorers._personal_data_rules import MAX_HITS_PER_KIND
+    from moderation._personal_data_rules import MAX_HITS_PER_KIND
 
     # 1 MB of phone numbers: every one was parsed and kept (37,000 findings, 10 s); a bound keeps the
     # message hidden and explained at a cost that no longer grows with its length.

@@ -4,6 +4,11 @@ The detector is UK-first and pure: a phone number written with + or 00 is read a
 any other as a UK one; the same text always gives the same hits, nothing is read or written, no input
 makes it raise, and caps on library calls bound the time a long text takes. Spans are character
 offsets into the text passed in.
+
+The detector sits beside ``normalise`` and ``patterns``, not among the scorers: the engine scores with
+it, the bot masks stored and shown text with it, and the policy recognises its published contacts
+with it, while the scorers read the policy. Kept here, the policy depends on no scorer
+(``tests/test_layering.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from moderation.scorers import _personal_data_rules as rules
+from moderation import _personal_data_rules as rules
 
 __all__ = [
     "PERSONAL_DATA_KINDS",

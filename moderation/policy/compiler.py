@@ -1,0 +1,186 @@
+"""The policy compiler: a schema-checked policy file turned into the :class:`Policy` model.
+
+It checks what the schema cannot (unique ids, every category covered by an enforced clause, a
+detector's clause exists), compiles the detectors' and idioms' patterns once with RE2, and reads
+the published contacts into the form the personal-data check compares.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moderation.patterns import Pattern, PatternError, compile_patterns
+from moderation.personal_data import contact_key, find_personal_data, is_valid_phone
+from moderation.policy.model import CategoryRule, Clause, DetectorRule, Policy
+from moderation.policy.schema import PolicyFile
+from moderation.policy.yaml_source import Lines, Problem, line_of, policy_error
+from moderation.types import ActionKind, Category
+
+__all__ = ["compile_policy"]
+
+
+def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
+    """Check and compile a policy file that passed the schema (``lines`` place each problem).
+
+    Raises:
+        PolicyError: every problem found (up to ten), each with its line.
+    """
+    problems: list[Problem] = []
+    clauses = tuple(
+        Clause(
+            id=clause.id,
+            title=clause.title,
+            wording=" ".join(clause.wording.split()),
+            applies_to=clause.applies_to,
+            categories=tuple(clause.categories),
+            is_enforced=clause.enforced,
+            not_enforced_reason=clause.not_enforced_reason,
+            reminder=clause.reminder.strip() if clause.reminder else None,
+            staff_reminder=clause.staff_reminder.strip() if clause.staff_reminder else None,
+        )
+        for clause in document.clauses
+    )
+    seen: set[str] = set()
+    for index, clause in enumerate(clauses):
+        where = line_of(("clauses", index), lines)
+        if clause.id in seen:
+            problems.append((where, f"clause id {clause.id!r} is used twice; ids must be unique"))
+        seen.add(clause.id)
+        if clause.is_enforced and not clause.categories:
+            problems.append(
+                (
+                    where,
+                    f"clause {clause.id} is enforced but lists no categories; "
+                    "add categories or set enforced: false",
+                )
+            )
+        if not clause.is_enforced and not clause.not_enforced_reason:
+            problems.append((where, f"clause {clause.id} is not enforced: say why in not_enforced_reason"))
+        if clause.is_enforced and not clause.reminder:
+            problems.append(
+                (where, f"clause {clause.id} is enforced but has no reminder text for the learner")
+            )
+
+    categories: dict[Category, CategoryRule] = {}
+    for category, rule in document.categories.items():
+        categories[category] = CategoryRule(
+            category=category,
+            threshold=rule.threshold,
+            ladder=tuple(tuple(ActionKind(action) for action in step) for step in rule.ladder),
+            route=rule.route,
+            head_precision=rule.head_precision,
+            head_false_positive_rate=rule.head_false_positive_rate,
+        )
+    for category in Category:
+        if category not in categories:
+            problems.append(
+                (
+                    line_of(("categories",), lines),
+                    f"categories: {category.value} is missing; every category needs a threshold and a ladder",
+                )
+            )
+        if not any(category in clause.categories and clause.is_enforced for clause in clauses):
+            problems.append(
+                (
+                    line_of(("clauses",), lines),
+                    f"no enforced clause covers the category {category.value}; "
+                    "add it to a clause's categories",
+                )
+            )
+
+    detector_ids: set[str] = set()
+    detectors: list[DetectorRule] = []
+    for index, detector in enumerate(document.detectors):
+        if detector.id in detector_ids:
+            problems.append(
+                (
+                    line_of(("detectors", index, "id"), lines),
+                    f"detector id {detector.id!r} is used twice; ids must be unique",
+                )
+            )
+        detector_ids.add(detector.id)
+        if detector.clause is not None and detector.clause not in seen:
+            problems.append(
+                (
+                    line_of(("detectors", index, "clause"), lines),
+                    f"detector {detector.id} names clause {detector.clause!r}, which is not in clauses",
+                )
+            )
+        pattern = _compile_patterns(detector.patterns, lines, ("detectors", index, "patterns"), problems)
+        unless = _compile_patterns(detector.unless, lines, ("detectors", index, "unless"), problems)
+        if pattern is not None:
+            detectors.append(
+                DetectorRule(
+                    id=detector.id,
+                    category=detector.category,
+                    score=detector.score,
+                    applies_to=detector.applies_to,
+                    pattern=pattern,
+                    unless=unless,
+                    clause_id=detector.clause,
+                    unless_in_message=detector.unless_scope == "message",
+                )
+            )
+    idioms = _compile_patterns(document.idioms, lines, ("idioms",), problems)
+    public_contacts = _public_contacts(document.public_contacts, lines, problems)
+    if problems:
+        raise policy_error(problems, name)
+    return Policy(
+        id=document.id,
+        name=document.name,
+        version=document.version,
+        source=document.source,
+        clauses=clauses,
+        categories=categories,
+        model_labels=dict(document.model_labels),
+        detectors=tuple(detectors),
+        idioms=idioms,
+        strike_lifetime_days=document.strike_lifetime_days,
+        support_message=" ".join(document.support_message.split()),
+        scorer_failure_reminder=document.scorer_failure_reminder,
+        public_contacts=public_contacts,
+    )
+
+
+def _public_contacts(entries: list[str], lines: Lines, problems: list[Problem]) -> frozenset[str]:
+    """Each entry must be one whole phone number or email address that the detector finds."""
+    keys: set[str] = set()
+    for index, entry in enumerate(entries):
+        stripped = entry.strip()
+        hits = find_personal_data(stripped)
+        whole = len(hits) == 1 and (hits[0].start, hits[0].end) == (0, len(stripped))
+        key = contact_key(hits[0].kind, stripped) if whole else None
+        if key is None or (hits[0].kind == "phone" and not is_valid_phone(stripped)):
+            found = ", ".join(f"{hit.kind} {stripped[hit.start : hit.end]!r}" for hit in hits) or "nothing"
+            problems.append(
+                (
+                    line_of(("public_contacts", index), lines),
+                    f"public_contacts: {entry!r} must be one valid phone number (no extension) or one "
+                    f"email address, as published, and nothing else (the detector finds {found} in it)",
+                )
+            )
+            continue
+        keys.add(key)
+    return frozenset(keys)
+
+
+def _compile_patterns(
+    patterns: list[str], lines: Lines, path: tuple[Any, ...], problems: list[Problem]
+) -> Pattern | None:
+    """Compile a list of patterns with RE2 (:mod:`moderation.patterns`), each refusal at its line."""
+    if not patterns:
+        return None
+    is_valid = True
+    for index, pattern in enumerate(patterns):
+        try:
+            compile_patterns([pattern])
+        except PatternError as exc:
+            is_valid = False
+            problems.append((line_of((*path, index), lines), str(exc)))
+    if not is_valid:
+        return None
+    try:
+        return compile_patterns(patterns)
+    except PatternError as exc:
+        problems.append((line_of(path, lines), str(exc)))
+        return None
