@@ -118,6 +118,12 @@ def message_from_edit(
     )
 
 
+def roles_of(user: object) -> frozenset[str]:
+    """A member's roles by id and by name (a user outside a server has none)."""
+    roles = getattr(user, "roles", None) or ()
+    return frozenset(str(role.id) for role in roles) | frozenset(role.name for role in roles)
+
+
 def render_card(card: Card, *, outcome: str | None = None) -> tuple[discord.Embed, discord.ui.View | None]:
     """A card as an embed and a view of persistent case buttons (none once decided)."""
     colour = discord.Colour.dark_purple() if card.route is Route.SAFEGUARDING else discord.Colour.orange()

@@ -6,8 +6,9 @@ with ids (never text) and never stop the client.
 
 At about 480 lines this is past the house's size because it is where every Discord event is routed
 (messages, edits, history reads, buttons, commands, the stop); what has a life of its own lives
-beside it: the client and its URLs (``client``), reading what was missed (``history``, with
-bot's ``read_marks``) and the graceful stop (bot's ``shutdown``).
+beside it: the client and its URLs (``client``), servers awaiting authorisation (``authorisation``),
+reading what was missed (``history``, with bot's ``read_marks``) and the graceful stop (bot's
+``shutdown``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -31,13 +32,13 @@ from adapters.discord.adapter import (
     case_view,
     message_from_discord,
     message_from_edit,
+    roles_of,
 )
+from adapters.discord.authorisation import ServerAuthorisation, permission_problems
 from adapters.discord.client import ClassmodClient, intents
 from adapters.discord.history import Channel, MissedMessages
-from bot import texts
 from bot.app import Services, make_pipeline
 from bot.buttons import case_button_data
-from bot.cards import group_card
 from bot.config import ConfigError
 from bot.desk import Desk, Reply
 from bot.ordering import InOrder
@@ -51,14 +52,6 @@ from moderation.types import ChatMessage, Role
 __all__ = ["ClassmodClient", "DiscordBot", "intents"]
 
 logger = logging.getLogger(__name__)
-NEEDED = {
-    "manage_messages": ("Manage Messages", "hide messages"),
-    "moderate_members": ("Moderate Members", "mute members"),
-    "kick_members": ("Kick Members", "remove members"),
-    "send_messages": ("Send Messages", "post notices in the server"),
-    "read_message_history": ("Read Message History", "read what was said while it was not listening"),
-}
-"""The server permissions the bot checks at start-up: discord.py's name, the label, what it is for."""
 _RESTARTING = "classmod is restarting: press the button again in a minute."
 
 
@@ -106,8 +99,8 @@ class DiscordBot:
             staff_ids=frozenset(),
         )
         CaseButton.handler = self.on_case_button
-        GroupButton.handler = self.on_group_button
-        self._leaving: dict[int, asyncio.Task[None]] = {}
+        self.authorisation = ServerAuthorisation(self)
+        GroupButton.handler = self.authorisation.on_button
         self._register()
 
     def run(self) -> None:
@@ -192,13 +185,13 @@ class DiscordBot:
                 guild.name,
                 by_id=str(interaction.user.id),
                 by_name=interaction.user.display_name,
-                roles=_roles(interaction.user),
+                roles=roles_of(interaction.user),
             )
             await self._respond(interaction, reply)
             if reply.is_done:
                 await self.watch_from_now(guild)
-                for problem in self._permission_problems(guild):
-                    await self._tell_moderators(problem)
+                for problem in permission_problems(guild):
+                    await self.tell_moderators(problem)
 
         @tree.command(name="consent", description="Tutors: record a learner's written photo consent")
         async def consent(interaction: discord.Interaction[Any], learner: discord.Member) -> None:
@@ -206,7 +199,7 @@ class DiscordBot:
                 str(learner.id),
                 learner.display_name,
                 by_id=str(interaction.user.id),
-                roles=_roles(interaction.user),
+                roles=roles_of(interaction.user),
             )
             await self._respond(interaction, reply)
 
@@ -226,11 +219,11 @@ class DiscordBot:
             if self._is_staff_guild(guild):
                 continue
             if not await self._guild_authorised(guild):
-                await self._awaiting_authorisation(guild, "someone, while the bot was not running")
+                await self.authorisation.awaiting(guild, "someone, while the bot was not running")
                 continue
-            for problem in self._permission_problems(guild):
+            for problem in permission_problems(guild):
                 logger.warning("%s", problem)
-                await self._tell_moderators(problem)
+                await self.tell_moderators(problem)
         # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card).
         await self.pipeline.resume(PLATFORM, chat_title=self._channel_title)
 
@@ -278,7 +271,7 @@ class DiscordBot:
         # Read the message before the first await: discord.py may update a cached message in place
         # when an edit arrives meanwhile, and the edit is assessed on its own (as its own revision).
         snapshot = message_from_discord(message, Role.LEARNER)
-        roles = _roles(message.author)
+        roles = roles_of(message.author)
         guild = message.guild
         # In the channel's turn, taken before any await, so its messages keep their order.
         await self._in_order.run(
@@ -338,7 +331,7 @@ class DiscordBot:
         ):
             return
         member = guild.get_member(int(author["id"])) if author.get("id") else None
-        role = await self.desk.role_of(str(author.get("id")), _roles(member))
+        role = await self.desk.role_of(str(author.get("id")), roles_of(member))
         message = message_from_edit(data, role, chat_title=guild.name)
         if message is not None:
             await self.pipeline.handle(message, settled=settled)
@@ -346,7 +339,7 @@ class DiscordBot:
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """A server nobody authorised: a notice there, a card for staff to authorise it, a time to leave."""
         if not self._is_staff_guild(guild) and not await self._guild_authorised(guild):
-            await self._awaiting_authorisation(guild, await self._who_added(guild))
+            await self.authorisation.awaiting(guild, await self.authorisation.who_added(guild))
 
     async def on_member_join(self, member: discord.Member) -> None:
         """Welcome a learner privately (or in the server where DMs are closed)."""
@@ -355,7 +348,7 @@ class DiscordBot:
         if not await self.adapter.send_private(str(member.id), self.desk.welcome_text(member.display_name)):
             channel = member.guild.system_channel
             if channel is not None:
-                await self._try(
+                await self.attempt(
                     self.adapter.post(
                         str(channel.id), f"Welcome, {member.display_name}! Use /policy to read the rules."
                     )
@@ -364,7 +357,7 @@ class DiscordBot:
     async def on_case_button(self, interaction: discord.Interaction[Any], case_id: int, verb: str) -> None:
         """A moderator pressed a case button (while the bot stops, they are asked to press it again)."""
         if self._work.is_stopping:
-            await self._try(interaction.response.send_message(_RESTARTING, ephemeral=True))
+            await self.attempt(interaction.response.send_message(_RESTARTING, ephemeral=True))
             return
         with self._work.track():
             await self._press(interaction, case_id, verb)
@@ -376,7 +369,7 @@ class DiscordBot:
             presser_id=str(interaction.user.id),
             presser_name=interaction.user.display_name,
             chat_id=str(interaction.channel_id),
-            presser_roles=_roles(interaction.user),
+            presser_roles=roles_of(interaction.user),
         )
         await self.desk.decide(press, self.adapter, _CardPress(self, interaction))
 
@@ -416,139 +409,20 @@ class DiscordBot:
             return None
         return f"{guild.name} #{getattr(channel, 'name', channel_id)}"
 
-    # --- servers awaiting authorisation ---------------------------------------------------------
-
-    async def _awaiting_authorisation(self, guild: discord.Guild, added_by: str) -> None:
-        """Wait for staff to authorise a new server from the moderators' channel; leave after the time-out.
-
-        The bot reads nothing there meanwhile (every handler checks authorisation first). Seen for the
-        first time, the server gets a notice and the moderators a card with Authorise and Leave; seen
-        again after a restart, only the time-out is set again (from when it was first seen).
-        """
-        now = datetime.now(UTC)
-        group = await asyncio.to_thread(
-            self.services.store.record_group, PLATFORM, str(guild.id), title=guild.name, at=now
-        )
-        timeout = timedelta(minutes=self.settings.authorise_timeout_minutes)
-        leaves_at = group.added_at + timeout
-        if leaves_at <= now:
-            await self._leave_unauthorised(guild.id, "nobody authorised it in time")
-            return
-        if now - group.added_at < timedelta(seconds=30):  # first seen now, not a restart
-            channel = guild.system_channel or next(
-                (item for item in guild.text_channels if item.permissions_for(guild.me).send_messages), None
-            )
-            if channel is not None:
-                notice = texts.awaiting_authorisation(self.settings.authorise_timeout_minutes)
-                await self._try(self.adapter.post(str(channel.id), notice))
-            card = group_card(chat_id=str(guild.id), title=guild.name, added_by=added_by, leaves_at=leaves_at)
-            await self._try(self.adapter.post_card(card))
-        self._leave_at(guild.id, (leaves_at - now).total_seconds())
-
-    def _leave_at(self, guild_id: int, delay: float) -> None:
-        async def leave_later() -> None:
-            await asyncio.sleep(delay)
-            if not await self.desk.is_authorised(str(guild_id)):
-                await self._leave_unauthorised(guild_id, "nobody authorised it in time")
-
-        earlier = self._leaving.pop(guild_id, None)
-        if earlier is not None:
-            earlier.cancel()
-        task = asyncio.get_running_loop().create_task(leave_later())
-        self._leaving[guild_id] = task
-        task.add_done_callback(
-            lambda done: self._leaving.pop(guild_id, None) if self._leaving.get(guild_id) is done else None
-        )
-
-    async def _leave_unauthorised(self, guild_id: int, why: str) -> None:
-        guild = self.client.get_guild(guild_id)
-        if guild is None:
-            return
-        await self._tell_moderators(f"Left {guild.name} (id {guild_id}): {why}.")
-        await self._try(self.adapter.leave(str(guild_id)))
-
-    async def _who_added(self, guild: discord.Guild) -> str:
-        """Who added the bot, from the server's audit log where the bot may read it."""
-        me = self.client.user
-        try:
-            async for entry in guild.audit_logs(limit=10, action=discord.AuditLogAction.bot_add):
-                target = entry.target
-                if (
-                    me is not None
-                    and target is not None
-                    and getattr(target, "id", None) == me.id
-                    and entry.user
-                ):
-                    return f"{entry.user.display_name} (id {entry.user.id})"
-        except (discord.HTTPException, discord.ClientException) as exc:
-            logger.info("could not read who added the bot to server %s: %s", guild.id, type(exc).__name__)
-        return "someone (the bot cannot read the server's audit log)"
-
-    async def on_group_button(self, interaction: discord.Interaction[Any], guild_id: int, verb: str) -> None:
-        """Staff pressed Authorise or Leave on a new server's card."""
-        user = interaction.user
-        roles = _roles(user)
-        if str(interaction.channel_id) != _str(
-            self.settings.discord_moderators_channel
-        ) or not self.desk.is_staff(str(user.id), roles):
-            logger.warning("refused a server button by %s in channel %s", user.id, interaction.channel_id)
-            await self._try(
-                interaction.response.send_message("Only listed staff can decide this.", ephemeral=True)
-            )
-            return
-        guild = self.client.get_guild(guild_id)
-        if guild is None:
-            await self._try(
-                interaction.response.send_message("I am no longer in that server.", ephemeral=True)
-            )
-            return
-        if verb == "authorise":
-            reply = await self.desk.authorise(
-                str(guild_id), guild.name, by_id=str(user.id), by_name=user.display_name, roles=roles
-            )
-            outcome = f"Authorised by {user.display_name}"
-        else:
-            reply = Reply(f"Leaving {guild.name}.")
-            outcome = f"Left at {user.display_name}'s request"
-        await self._try(interaction.response.send_message(reply.text[:2000], ephemeral=True))
-        if verb == "leave":
-            await self._try(self.adapter.leave(str(guild_id)))
-        elif reply.is_done:
-            await self.watch_from_now(guild)  # moderated from now: what was said before is not read
-            for problem in self._permission_problems(guild):
-                await self._tell_moderators(problem)
-        task = self._leaving.pop(guild_id, None)
-        if task is not None:
-            task.cancel()
-        message = interaction.message
-        if message is not None and message.embeds:
-            embed = message.embeds[0]
-            embed.description = f"{embed.description or ''}\n\n**{outcome}**"[:4000]
-            await self._try(message.edit(embed=embed, view=None))
-
-    def _permission_problems(self, guild: discord.Guild) -> list[str]:
-        permissions = guild.me.guild_permissions
-        missing = [(label, use) for name, (label, use) in NEEDED.items() if not getattr(permissions, name)]
-        if not missing:
-            return []
-        return [
-            f"In {guild.name} the bot lacks {', '.join(label for label, _ in missing)}, so it cannot "
-            f"{' or '.join(use for _, use in missing)} until a server admin grants "
-            f"{'it' if len(missing) == 1 else 'them'}. It keeps sending reminders and escalations meanwhile."
-        ]
-
-    async def _tell_moderators(self, text: str | None) -> None:
+    async def tell_moderators(self, text: str | None) -> None:
+        """Post a notice in the moderators' channel, when there is one and something to say."""
         channel = self.settings.discord_moderators_channel
         if channel is not None and text:
-            await self._try(self.adapter.post(str(channel), text))
+            await self.attempt(self.adapter.post(str(channel), text))
 
     async def _respond(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
-        await self._try(interaction.response.send_message(reply.text[:2000], ephemeral=True))
-        await self._tell_moderators(reply.notice)
+        await self.attempt(interaction.response.send_message(reply.text[:2000], ephemeral=True))
+        await self.tell_moderators(reply.notice)
         if reply.card is not None:
-            await self._try(self.adapter.post_card(reply.card))
+            await self.attempt(self.adapter.post_card(reply.card))
 
-    async def _try(self, call: Any) -> None:
+    async def attempt(self, call: Any) -> None:
+        """Await a platform call whose failure must not stop the handler; log its type, never its text."""
         try:
             await call
         except Exception as exc:  # a notice that cannot be sent must not stop the handler
@@ -562,10 +436,10 @@ class _CardPress:
         self._bot, self._interaction = bot, interaction
 
     async def refused(self, message: str) -> None:
-        await self._bot._try(self._interaction.response.send_message(message, ephemeral=True))
+        await self._bot.attempt(self._interaction.response.send_message(message, ephemeral=True))
 
     async def accepted(self) -> None:
-        await self._bot._try(self._interaction.response.defer())
+        await self._bot.attempt(self._interaction.response.defer())
 
     async def carried_out(self, message: str) -> None:
         """Nothing: the interaction was deferred, and the card shows the outcome and any problem."""
@@ -575,7 +449,7 @@ class _CardPress:
         if message is not None and message.embeds:
             embed = message.embeds[0]
             embed.description = f"{embed.description or ''}\n\n**{outcome}**"[:4000]
-            await self._bot._try(message.edit(embed=embed, view=case_view(buttons)))
+            await self._bot.attempt(message.edit(embed=embed, view=case_view(buttons)))
 
 
 def _is_moderated(message: discord.Message) -> bool:
@@ -591,11 +465,6 @@ def _readable(guild: discord.Guild) -> list[Channel]:
     """The text channels and active threads whose history the bot may read."""
     channels: list[Channel] = [*guild.text_channels, *guild.threads]
     return [channel for channel in channels if channel.permissions_for(guild.me).read_message_history]
-
-
-def _roles(user: object) -> frozenset[str]:
-    roles = getattr(user, "roles", None) or ()
-    return frozenset(str(role.id) for role in roles) | frozenset(role.name for role in roles)
 
 
 def _str(value: int | None) -> str | None:
