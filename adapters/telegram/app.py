@@ -2,6 +2,10 @@
 
 Handlers route updates; the adapter translates them and carries out actions. Every handler's
 errors end in ``_on_error``, which logs ids (never text) and keeps the bot running.
+
+At about 430 lines this is past the house's size because every kind of Telegram update is routed here
+(group messages, joins, membership, buttons, errors, start-up checks, the stop); the commands live
+beside it (``commands``), and so do the inbound journal (``journal``) and the adapter.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     ChatMemberHandler,
-    CommandHandler,
     ContextTypes,
     MessageHandler,
     filters,
@@ -30,11 +33,11 @@ from telegram.ext import (
 
 from adapters.base import Button
 from adapters.telegram.adapter import PLATFORM, ModerationRateLimiter, TelegramAdapter, message_from_telegram
+from adapters.telegram.commands import Commands
 from adapters.telegram.journal import JournalledApplication, JournallingQueue, JournalProcessor, UpdateJournal
-from bot import texts
 from bot.app import Services, make_pipeline
 from bot.config import ConfigError, Settings
-from bot.desk import Desk, Reply
+from bot.desk import Desk
 from bot.ordering import InOrder
 from bot.redaction import Redaction
 from bot.review import Press, Staff
@@ -123,25 +126,19 @@ class TelegramBot:
         self._conflict_reported_at: float | None = None
         self.journal = UpdateJournal(services.store, application.bot)
         self.journal.attach(application)
+        self.commands = Commands(self)
         self._register()
 
     # --- wiring ------------------------------------------------------------------------------
 
     def _register(self) -> None:
         app = self.application
-        private = filters.ChatType.PRIVATE
         groups = filters.ChatType.GROUPS
         # Every group message is moderated first, in a handler group of its own, whether or not it is
         # also a command: "/policy I will find you" is hidden as well as answered.
         content = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.Document.ALL | filters.VIDEO
         app.add_handler(MessageHandler(groups & content, self._group_message), group=_MODERATION)
-        app.add_handler(CommandHandler("start", self._start, filters=private))
-        app.add_handler(CommandHandler("policy", self._policy))
-        app.add_handler(CommandHandler("mycases", self._my_cases, filters=private))
-        app.add_handler(CommandHandler("appeal", self._appeal, filters=private))
-        app.add_handler(CommandHandler(["mycases", "appeal"], self._private_only, filters=groups))
-        app.add_handler(CommandHandler("authorise", self._authorise))
-        app.add_handler(CommandHandler("consent", self._consent))
+        self.commands.register(app)
         app.add_handler(CallbackQueryHandler(self._button))
         app.add_handler(ChatMemberHandler(self._membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(ChatMemberHandler(self._member_joined, ChatMemberHandler.CHAT_MEMBER))
@@ -266,7 +263,7 @@ class TelegramBot:
             problems.extend(await self._rights_problems(int(group.chat_id), group.title or group.chat_id))
         for problem in problems:
             logger.warning("%s", problem)
-            await self._tell_moderators(problem)
+            await self.tell_moderators(problem)
 
     async def _rights_problems(self, chat_id: int, title: str) -> list[str]:
         try:
@@ -333,7 +330,7 @@ class TelegramBot:
         self._welcomed[(chat_id, member.id)] = now
         welcome = self.desk.welcome_text(member.first_name)
         if not await self.adapter.send_private(str(member.id), welcome):
-            await self._try(
+            await self.attempt(
                 self.adapter.post(
                     str(chat_id), f"Welcome, {member.first_name}! Send me /policy to read the group's rules."
                 )
@@ -363,9 +360,15 @@ class TelegramBot:
         self._reported.add(chat.id)
         who = f"{by.full_name} (id {by.id})" if by else "someone"
         reply = await self.desk.unauthorised(str(chat.id), chat.title or str(chat.id), who)
-        await self._try(self.adapter.post(str(chat.id), reply.text))
-        await self._tell_moderators(reply.notice)
-        await self._try(self.adapter.leave(str(chat.id)))
+        await self.attempt(self.adapter.post(str(chat.id), reply.text))
+        await self.tell_moderators(reply.notice)
+        await self.attempt(self.adapter.leave(str(chat.id)))
+
+    async def authorised(self, chat_id: int, title: str) -> None:
+        """A group was just authorised: report it again if it is ever unauthorised; check the bot's rights."""
+        self._reported.discard(chat_id)
+        for problem in await self._rights_problems(chat_id, title):
+            await self.tell_moderators(problem)
 
     # --- buttons -----------------------------------------------------------------------------
 
@@ -383,87 +386,16 @@ class TelegramBot:
         )
         await self.desk.decide(press, self.adapter, _CardPress(self, query, card))
 
-    # --- commands ----------------------------------------------------------------------------
-
-    async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, self.desk.start_text())
-
-    async def _policy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, self.desk.policy_text())
-
-    async def _my_cases(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update.effective_user is not None:
-            await self._answer(update, await self.desk.my_cases(str(update.effective_user.id)))
-
-    async def _appeal(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        user, args = update.effective_user, context.args or [""]
-        if user is not None:
-            reply = await self.desk.appeal(str(user.id), user.full_name, args[0], " ".join(args[1:]))
-            await self._answer(update, reply)
-
-    async def _private_only(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """/mycases or /appeal in a group: tell the learner, privately where possible, to ask in private."""
-        user, message = update.effective_user, update.effective_message
-        if user is None or message is None or not message.text:
-            return
-        command = message.text.split()[0].split("@")[0]
-        note = texts.private_only(command)
-        if not await self.adapter.send_private(str(user.id), note):
-            await self._try(self.adapter.post_notice(message.chat_id, f"{user.first_name}: {note}"))
-
-    async def _authorise(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        user, chat = update.effective_user, update.effective_chat
-        if user is None or chat is None:
-            return
-        target, title = str(chat.id), chat.title or str(chat.id)
-        if self.desk.is_staff_room(target) or chat.type == ChatType.PRIVATE:
-            if not context.args or not context.args[0].lstrip("-").isdigit():
-                await self._reply(update, "Send /authorise in the class group, or here: /authorise CHAT_ID")
-                return
-            target = title = context.args[0]
-        reply = await self.desk.authorise(target, title, by_id=str(user.id), by_name=user.full_name)
-        if not reply.is_done:
-            logger.warning("refused /authorise by %s in chat %s", user.id, chat.id)
-        await self._answer(update, reply)
-        if reply.is_done:
-            self._reported.discard(int(target))
-            for problem in await self._rights_problems(int(target), title):
-                await self._tell_moderators(problem)
-
-    async def _consent(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        user, message = update.effective_user, update.effective_message
-        if user is None or message is None:
-            return
-        target = message.reply_to_message.from_user if message.reply_to_message else None
-        if target is None:
-            await self._reply(
-                update,
-                "Reply to one of the learner's messages with /consent once their written consent is on file.",
-            )
-            return
-        await self._answer(
-            update, await self.desk.consent(str(target.id), target.full_name, by_id=str(user.id))
-        )
-
     # --- helpers -----------------------------------------------------------------------------
 
-    async def _tell_moderators(self, text: str | None) -> None:
+    async def tell_moderators(self, text: str | None) -> None:
+        """Post a notice in the moderators' chat, when there is one and something to say."""
         chat = self.settings.telegram_moderators_chat
         if chat is not None and text:
-            await self._try(self.adapter.post(str(chat), text))
+            await self.attempt(self.adapter.post(str(chat), text))
 
-    async def _answer(self, update: Update, reply: Reply) -> None:
-        await self._reply(update, reply.text)
-        await self._tell_moderators(reply.notice)
-        if reply.card is not None:
-            await self._try(self.adapter.post_card(reply.card))
-
-    async def _reply(self, update: Update, text: str) -> None:
-        chat = update.effective_chat
-        if chat is not None:
-            await self._try(self.adapter.post(str(chat.id), text))
-
-    async def _try(self, call: Awaitable[object]) -> None:
+    async def attempt(self, call: Awaitable[object]) -> None:
+        """Await a Bot API call whose failure must not stop the handler; log a short reason, never text."""
         try:
             await call
         except Exception as exc:  # a notice that cannot be sent must not stop the handler
@@ -477,13 +409,13 @@ class _CardPress:
         self._bot, self._query, self._card = bot, query, card
 
     async def refused(self, message: str) -> None:
-        await self._bot._try(self._query.answer(message, show_alert=True))
+        await self._bot.attempt(self._query.answer(message, show_alert=True))
 
     async def accepted(self) -> None:
         """Nothing yet: the query is answered once, with what was done."""
 
     async def carried_out(self, message: str) -> None:
-        await self._bot._try(self._query.answer(message))
+        await self._bot.attempt(self._query.answer(message))
 
     async def show_outcome(self, outcome: str, buttons: tuple[Button, ...]) -> None:
         card = self._card
@@ -491,7 +423,7 @@ class _CardPress:
             update = self._bot.adapter.update_card(
                 card.chat_id, card.message_id, card.text or "", outcome, buttons
             )
-            await self._bot._try(update)
+            await self._bot.attempt(update)
 
 
 def _now() -> datetime:

@@ -1,0 +1,114 @@
+"""Telegram's commands: /start, /policy, /mycases, /appeal, /authorise and /consent.
+
+What each answers comes from the desk every platform shares; this is Telegram's side of it (who may
+send what where, replying in the chat, the private-only commands sent in a group).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import CommandHandler, ContextTypes, filters
+
+from bot import texts
+from bot.desk import Reply
+
+if TYPE_CHECKING:
+    from adapters.telegram.app import TelegramBot
+
+__all__ = ["Commands"]
+
+logger = logging.getLogger(__name__)
+
+
+class Commands:
+    """The bot's commands on Telegram."""
+
+    def __init__(self, bot: TelegramBot) -> None:
+        self._bot = bot
+
+    def register(self, app: Any) -> None:
+        """Add the command handlers to the application."""
+        private = filters.ChatType.PRIVATE
+        groups = filters.ChatType.GROUPS
+        app.add_handler(CommandHandler("start", self._start, filters=private))
+        app.add_handler(CommandHandler("policy", self._policy))
+        app.add_handler(CommandHandler("mycases", self._my_cases, filters=private))
+        app.add_handler(CommandHandler("appeal", self._appeal, filters=private))
+        app.add_handler(CommandHandler(["mycases", "appeal"], self._private_only, filters=groups))
+        app.add_handler(CommandHandler("authorise", self._authorise))
+        app.add_handler(CommandHandler("consent", self._consent))
+
+    async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._reply(update, self._bot.desk.start_text())
+
+    async def _policy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._reply(update, self._bot.desk.policy_text())
+
+    async def _my_cases(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_user is not None:
+            await self._answer(update, await self._bot.desk.my_cases(str(update.effective_user.id)))
+
+    async def _appeal(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user, args = update.effective_user, context.args or [""]
+        if user is not None:
+            reply = await self._bot.desk.appeal(str(user.id), user.full_name, args[0], " ".join(args[1:]))
+            await self._answer(update, reply)
+
+    async def _private_only(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/mycases or /appeal in a group: tell the learner, privately where possible, to ask in private."""
+        user, message = update.effective_user, update.effective_message
+        if user is None or message is None or not message.text:
+            return
+        command = message.text.split()[0].split("@")[0]
+        note = texts.private_only(command)
+        if not await self._bot.adapter.send_private(str(user.id), note):
+            await self._bot.attempt(
+                self._bot.adapter.post_notice(message.chat_id, f"{user.first_name}: {note}")
+            )
+
+    async def _authorise(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        target, title = str(chat.id), chat.title or str(chat.id)
+        if self._bot.desk.is_staff_room(target) or chat.type == ChatType.PRIVATE:
+            if not context.args or not context.args[0].lstrip("-").isdigit():
+                await self._reply(update, "Send /authorise in the class group, or here: /authorise CHAT_ID")
+                return
+            target = title = context.args[0]
+        reply = await self._bot.desk.authorise(target, title, by_id=str(user.id), by_name=user.full_name)
+        if not reply.is_done:
+            logger.warning("refused /authorise by %s in chat %s", user.id, chat.id)
+        await self._answer(update, reply)
+        if reply.is_done:
+            await self._bot.authorised(int(target), title)
+
+    async def _consent(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user, message = update.effective_user, update.effective_message
+        if user is None or message is None:
+            return
+        target = message.reply_to_message.from_user if message.reply_to_message else None
+        if target is None:
+            await self._reply(
+                update,
+                "Reply to one of the learner's messages with /consent once their written consent is on file.",
+            )
+            return
+        await self._answer(
+            update, await self._bot.desk.consent(str(target.id), target.full_name, by_id=str(user.id))
+        )
+
+    async def _answer(self, update: Update, reply: Reply) -> None:
+        await self._reply(update, reply.text)
+        await self._bot.tell_moderators(reply.notice)
+        if reply.card is not None:
+            await self._bot.attempt(self._bot.adapter.post_card(reply.card))
+
+    async def _reply(self, update: Update, text: str) -> None:
+        chat = update.effective_chat
+        if chat is not None:
+            await self._bot.attempt(self._bot.adapter.post(str(chat.id), text))
