@@ -7,6 +7,7 @@ and categories, never its text) and the pipeline carries on with the next messag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -104,10 +105,30 @@ class Pipeline:
         self._clock = clock
         self._assess_budget = assess_budget_seconds
         self._locks: dict[MessageKey, asyncio.Lock] = {}
+        self._resuming: asyncio.Future[int] | None = None
 
     async def close(self) -> None:
-        """Stop the scoring service's worker (call it on shutdown, on the loop that ran the pipeline)."""
+        """Stop resuming and the scoring service's worker (on shutdown, on the loop that ran the pipeline).
+
+        Cases a background resume had not finished are still unfinished at the next start.
+        """
+        if self._resuming is not None and not self._resuming.done():
+            self._resuming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resuming
         await self.scoring.close()
+
+    def resume_in_background(
+        self, platform: str, *, chat_title: Callable[[str], str | None] | None = None
+    ) -> None:
+        """Start :meth:`resume` beside new messages, as every platform does at start-up.
+
+        In the background because the cards it re-posts may wait minutes behind a platform's rate
+        limit; a resume already running is not started twice (Discord is ready again after a new
+        session).
+        """
+        if self._resuming is None or self._resuming.done():
+            self._resuming = asyncio.ensure_future(self.resume(platform, chat_title=chat_title))
 
     async def handle(
         self, message: ChatMessage, *, now: datetime | None = None, settled: asyncio.Event | None = None

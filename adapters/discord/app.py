@@ -135,12 +135,15 @@ class DiscordBot:
 
     async def _serve(self, token: str) -> None:
         async with self.client:  # as discord.py's own Client.run
-            await serve_until_stopped(
-                self.client.start(token),
-                self._work,
-                grace=self.settings.shutdown_grace_seconds,
-                close=self.client.close,
-            )
+            try:
+                await serve_until_stopped(
+                    self.client.start(token),
+                    self._work,
+                    grace=self.settings.shutdown_grace_seconds,
+                    close=self.client.close,
+                )
+            finally:
+                await self.pipeline.close()
 
     # --- wiring --------------------------------------------------------------------------------
 
@@ -225,7 +228,7 @@ class DiscordBot:
                 logger.warning("%s", problem)
                 await self.tell_moderators(problem)
         # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card).
-        await self.pipeline.resume(PLATFORM, chat_title=self._channel_title)
+        self.pipeline.resume_in_background(PLATFORM, chat_title=self._channel_title)
 
     async def on_shard_ready(self, shard_id: int) -> None:
         """A shard has a new session (start-up, or Discord dropped the old one): read what was missed.

@@ -11,7 +11,6 @@ beside it (``commands``), and so do the inbound journal (``journal``) and the ad
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable
@@ -121,7 +120,6 @@ class TelegramBot:
         )
         self._reported: set[int] = set()
         self._welcomed: dict[tuple[int, int], float] = {}
-        self._resuming: asyncio.Future[int] | None = None
         self._in_order = InOrder()
         self._conflict_reported_at: float | None = None
         self.journal = UpdateJournal(services.store, application.bot)
@@ -148,10 +146,6 @@ class TelegramBot:
         app.post_shutdown = self._shutdown
 
     async def _shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
-        if self._resuming is not None and not self._resuming.done():
-            self._resuming.cancel()  # what it has not finished is still unfinished at the next start
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._resuming
         await self.adapter.close()
         await self.pipeline.close()
 
@@ -237,9 +231,8 @@ class TelegramBot:
         # What a stopped process left in the journal goes first, before PTB fetches anything new.
         await self.journal.replay(application)
         await self.startup_checks()
-        # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card), in the
-        # background: those cards may wait behind the group limit.
-        self._resuming = asyncio.ensure_future(self.pipeline.resume(PLATFORM))
+        # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card).
+        self.pipeline.resume_in_background(PLATFORM)
 
     async def startup_checks(self) -> None:
         """Check privacy mode and the bot's rights in every authorised group; tell the moderators."""

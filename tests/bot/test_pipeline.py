@@ -604,3 +604,34 @@ async def test_a_message_that_takes_too_long_to_judge_is_held_for_review_without
         ActionKind.ESCALATE
     ]
     assert quick.decision is not None and Category.HARASSMENT in quick.decision.flagged
+
+
+async def test_resume_runs_beside_new_messages_once_and_stops_with_the_pipeline(
+    policy: Policy, store: Store
+) -> None:
+    never = asyncio.Event()
+
+    class StoppedAtTheCard(RecordingAdapter):
+        async def apply(self, request: ActionRequest) -> None:
+            if request.action.kind is ActionKind.ESCALATE:
+                await never.wait()  # a card behind a rate limit: before the stop, and after the restart
+            await super().apply(request)
+
+    handling = asyncio.ensure_future(
+        make_pipeline(policy, store, StoppedAtTheCard()).handle(make_message("ring 07700 900123"))
+    )
+    await asyncio.sleep(0.2)
+    handling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handling
+
+    after = StoppedAtTheCard()
+    restarted = make_pipeline(policy, store, after)
+    restarted.resume_in_background("test")
+    restarted.resume_in_background("test")  # ready again (a new Discord session): not a second resume
+    outcome = await asyncio.wait_for(restarted.handle(make_message("see you on Monday", message_id="m-2")), 5)
+    assert outcome.decision is not None and not outcome.decision.is_flagged  # new messages do not wait
+    await asyncio.wait_for(restarted.close(), 5)  # the stop does not wait for the card either
+    case = store.open_cases()[0]
+    assert [(r.action, r.outcome) for r in store.case_actions(case.id)].count(("escalate", "started")) == 2
+    assert store.unfinished_cases("test", since=NOW - timedelta(days=1)) != []  # left for the next start
