@@ -4,7 +4,7 @@ Run it with ``.venv/bin/python bench/heads_eval.py`` (or ``make eval``). On
 ``policies/training/heldout/heldout.jsonl`` (written apart from the training data; see the DATASHEET):
 
 a. the heads alone, at the thresholds the policy's targets choose (``moderation.heads.evaluation``);
-b. the whole bot's decision, as ``classmod check`` makes it (``bot.cli._decide``: the scorer that
+b. the whole bot's decision, as ``classmod check`` makes it (``bot.cli.check._decide``: the scorer that
    ``bot.app.load_scorer`` loads, then ``assess`` with the phrase detectors and personal data), per
    category: precision, recall and the false positive rate on ordinary (label ``none``) messages; heads
    on (no Detoxify here: the heads are the model) and heads off (the profanity fallback and the phrases).
@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 
 from bench.heads import load_now, plain_model_dir, write_results  # noqa: E402
 from bot.app import load_scorer, load_semantic  # noqa: E402
-from bot.cli import CHECK_BATCH, _decide  # noqa: E402
+from bot.cli.check import CHECK_BATCH, _decide  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from moderation.heads.dataset import HEAD_CATEGORIES, Example, default_training_dir, read_examples  # noqa: E402
 from moderation.heads.evaluation import evaluate, format_table  # noqa: E402

@@ -19,7 +19,7 @@ For each set, on the same messages, it gives precision, recall, F1 and the false
 the set's non-offensive messages) of:
 
 a. alt-profanity-check alone (``profanity_check.predict_prob``) at its own 0.5 cut;
-b. the offline bot, as ``classmod check`` decides (``bot.cli._decide``: the scorer that
+b. the offline bot, as ``classmod check`` decides (``bot.cli.check._decide``: the scorer that
    ``bot.app.load_scorer`` loads, phrase detectors, personal data, engine), heads on and heads off
    (heads off is alt-profanity-check plus the phrase detectors), every author a learner. A message
    counts as found when the bot flags any abuse category (harassment, civility, extremism, sexual,
@@ -59,7 +59,7 @@ if str(ROOT) not in sys.path:
 
 from bench.heads import load_now, plain_model_dir, write_results  # noqa: E402
 from bot.app import load_scorer  # noqa: E402
-from bot.cli import CHECK_BATCH, _decide  # noqa: E402
+from bot.cli.check import CHECK_BATCH, _decide  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from moderation.heads.dataset import default_training_dir  # noqa: E402
 from moderation.policy import Policy, load_policy  # noqa: E402
