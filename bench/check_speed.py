@@ -280,7 +280,7 @@ def bench_cli(
     startup = min(single["first_line_s"] for single in singles)
     full = run_check(to_jsonl(items), env, scratch, expect_scorer, len(items))
     count = len(items)
-    from bot.cli import CHECK_BATCH
+    from bot.cli.check import CHECK_BATCH
 
     stamps = full["stamps"]
     first_batch = min(CHECK_BATCH, count)

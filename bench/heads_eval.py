@@ -4,7 +4,7 @@ Run it with ``.venv/bin/python bench/heads_eval.py`` (or ``make eval``). On
 ``policies/training/heldout/heldout.jsonl`` (written apart from the training data; see the DATASHEET):
 
 a. the heads alone, at the thresholds the policy's targets choose (``moderation.heads.evaluation``);
-b. the whole bot's decision, as ``classmod check`` makes it (``bot.cli._decide``: the scorer that
+b. the whole bot's decision, as ``classmod check`` makes it (``bot.cli.check.deciding``: the scorer that
    ``bot.app.load_scorer`` loads, then ``assess`` with the phrase detectors and personal data), per
    category: precision, recall and the false positive rate on ordinary (label ``none``) messages; heads
    on (no Detoxify here: the heads are the model) and heads off (the profanity fallback and the phrases).
@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.heads import load_now, plain_model_dir, write_results  # noqa: E402
-from bot.app import load_scorer, load_semantic  # noqa: E402
-from bot.cli import CHECK_BATCH, _decide  # noqa: E402
+from bot.app import load_scorer, load_semantic, scoring_service  # noqa: E402
+from bot.cli.check import CHECK_BATCH, deciding  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from moderation.heads.dataset import HEAD_CATEGORIES, Example, default_training_dir, read_examples  # noqa: E402
 from moderation.heads.evaluation import evaluate, format_table  # noqa: E402
@@ -44,10 +44,11 @@ def decide_all(examples: Sequence[Example], settings: Settings, policy: Policy) 
     """Each example's flagged categories, as ``classmod check`` decides them."""
     scorer = load_scorer(settings, policy).scorer
     flagged: list[set[str]] = []
-    for begin in range(0, len(examples), CHECK_BATCH):
-        batch = examples[begin : begin + CHECK_BATCH]
-        decisions = _decide([(example.text, Role(example.role)) for example in batch], scorer, policy)
-        flagged += [{category.value for category in decision.flagged} for decision in decisions]
+    with deciding(scoring_service(settings, scorer, max_batch=CHECK_BATCH), policy) as decide:
+        for begin in range(0, len(examples), CHECK_BATCH):
+            batch = examples[begin : begin + CHECK_BATCH]
+            decisions = decide([(example.text, Role(example.role)) for example in batch])
+            flagged += [{category.value for category in decision.flagged} for decision in decisions]
     return scorer.name, flagged
 
 

@@ -19,7 +19,7 @@ For each set, on the same messages, it gives precision, recall, F1 and the false
 the set's non-offensive messages) of:
 
 a. alt-profanity-check alone (``profanity_check.predict_prob``) at its own 0.5 cut;
-b. the offline bot, as ``classmod check`` decides (``bot.cli._decide``: the scorer that
+b. the offline bot, as ``classmod check`` decides (``bot.cli.check.deciding``: the scorer that
    ``bot.app.load_scorer`` loads, phrase detectors, personal data, engine), heads on and heads off
    (heads off is alt-profanity-check plus the phrase detectors), every author a learner. A message
    counts as found when the bot flags any abuse category (harassment, civility, extremism, sexual,
@@ -58,9 +58,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.heads import load_now, plain_model_dir, write_results  # noqa: E402
-from bot.app import load_scorer  # noqa: E402
-from bot.cli import CHECK_BATCH, _decide  # noqa: E402
-from bot.config import load_settings  # noqa: E402
+from bot.app import load_scorer, scoring_service  # noqa: E402
+from bot.cli.check import CHECK_BATCH, deciding  # noqa: E402
+from bot.config import Settings, load_settings  # noqa: E402
 from moderation.heads.dataset import default_training_dir  # noqa: E402
 from moderation.policy import Policy, load_policy  # noqa: E402
 from moderation.scorers.base import TextScorer  # noqa: E402
@@ -118,16 +118,17 @@ class BotRun:
     """The highest abuse-category score in the decision."""
 
 
-def decide(texts: Sequence[str], scorer: TextScorer, policy: Policy) -> BotRun:
+def decide(texts: Sequence[str], settings: Settings, scorer: TextScorer, policy: Policy) -> BotRun:
     """The bot's decision on each text, as ``classmod check`` makes it for a learner."""
     run = BotRun([], [], [])
-    for begin in range(0, len(texts), CHECK_BATCH):
-        batch = texts[begin : begin + CHECK_BATCH]
-        for decision in _decide([(text, Role.LEARNER) for text in batch], scorer, policy):
-            abuse = any(category in ABUSE for category in decision.flagged)
-            run.abuse.append(abuse)
-            run.acts.append(abuse or decision.action is not ActionKind.ALLOW)
-            run.scores.append(max(decision.scores.get(category, 0.0) for category in ABUSE))
+    with deciding(scoring_service(settings, scorer, max_batch=CHECK_BATCH), policy) as decide_batch:
+        for begin in range(0, len(texts), CHECK_BATCH):
+            batch = texts[begin : begin + CHECK_BATCH]
+            for decision in decide_batch([(text, Role.LEARNER) for text in batch]):
+                abuse = any(category in ABUSE for category in decision.flagged)
+                run.abuse.append(abuse)
+                run.acts.append(abuse or decision.action is not ActionKind.ALLOW)
+                run.scores.append(max(decision.scores.get(category, 0.0) for category in ABUSE))
     return run
 
 
@@ -308,8 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label, each in settings.items():
         scorer = load_scorer(each, policy).scorer
 
-        def run(texts: Sequence[str], scorer: TextScorer = scorer) -> BotRun:
-            return decide(texts, scorer, policy)
+        def run(texts: Sequence[str], each: Settings = each, scorer: TextScorer = scorer) -> BotRun:
+            return decide(texts, each, scorer, policy)
 
         bots[label] = (scorer.name, run)
     trained_on = training_texts()

@@ -39,6 +39,7 @@ __all__ = [
     "make_pipeline",
     "open_services",
     "open_store",
+    "scoring_service",
 ]
 
 logger = logging.getLogger(__name__)
@@ -199,14 +200,31 @@ def open_services(
     policy = policy or load_policy(settings.policy_file)
     store = open_store(settings, database_url=database_url)
     loaded = load_scorer(settings, policy)
-    scoring = ScoringService(
-        loaded.scorer,
-        max_batch=settings.scoring_batch_size,
+    scoring = scoring_service(settings, loaded.scorer)
+    return Services(settings=settings, policy=policy, store=store, loaded=loaded, scoring=scoring)
+
+
+def scoring_service(
+    settings: Settings, scorer: TextScorer, *, max_batch: int | None = None
+) -> ScoringService:
+    """The micro-batcher in front of the scorer, as configured: the one way this process scores text.
+
+    The running bot, ``replay`` and ``check`` all score through one of these, so a message gets the
+    same batching lanes, the same digest cache and the same handling of a failed batch everywhere.
+
+    Args:
+        settings: the scoring settings (window, long-text lane, cache size, batch size).
+        scorer: the model.
+        max_batch: the most short texts scored together, where a caller that keeps nobody waiting
+            (``check --json``) wants bigger batches than the chat's ``scoring_batch_size``.
+    """
+    return ScoringService(
+        scorer,
+        max_batch=max_batch or settings.scoring_batch_size,
         window_ms=settings.scoring_window_ms,
         long_text_chars=settings.scoring_long_text_chars or None,
         cache_size=settings.scoring_cache_size,
     )
-    return Services(settings=settings, policy=policy, store=store, loaded=loaded, scoring=scoring)
 
 
 def make_pipeline(services: Services, adapter: Adapter) -> Pipeline:

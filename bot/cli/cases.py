@@ -1,0 +1,93 @@
+"""``classmod status``, ``cases`` and ``purge``: what the bot runs with, the moderators' queue, retention."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from bot import views
+from bot.app import open_services
+from bot.cli import common
+from bot.cli.common import _fail, _settings, _store, app
+from bot.store import CASE_STATUSES
+from moderation.errors import ModerationError
+
+__all__ = ["cases_app", "purge", "status"]
+
+cases_app = typer.Typer(help="The moderators' queue.", no_args_is_help=True)
+MAX_LIMIT = 1000
+MAX_PERIOD = timedelta(days=3650)
+_MAX_CASE_ID = 2**63 - 1  # no database here holds a larger id, and SQLite overflows on one
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Show the scorer in use (and why), the store, the policy and the case counts."""
+    settings = _settings(ctx)
+    try:
+        services = open_services(settings)
+    except ModerationError as exc:
+        raise _fail(str(exc)) from exc
+    views.print_status(common.out, services)
+    services.store.close()
+
+
+@cases_app.command("list")
+def cases_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help=", ".join(CASE_STATUSES))] = None,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="how many cases to show")] = 50,
+) -> None:
+    """List cases, newest first."""
+    if status is not None and status not in CASE_STATUSES:
+        raise _fail(f"--status {status!r} is not a case status; use one of {', '.join(CASE_STATUSES)}")
+    store = _store(_settings(ctx))
+    views.print_queue(common.out, store.cases(status=status, limit=limit))
+    store.close()
+
+
+@cases_app.command("show")
+def cases_show(ctx: typer.Context, case_id: int) -> None:
+    """Show one case: the message, the evidence, the decision and every action taken."""
+    store = _store(_settings(ctx))
+    try:
+        case = store.get_case(case_id) if 1 <= case_id <= _MAX_CASE_ID else None
+        if case is None:
+            raise _fail(f"there is no case #{case_id}; `classmod cases list` shows the queue", code=1)
+        views.print_case(common.out, case, store.case_actions(case_id), store.appeals(case_id))
+    finally:
+        store.close()
+
+
+@app.command()
+def purge(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str | None, typer.Option(help="e.g. 90d or 12h; default: the retention setting")
+    ] = None,
+) -> None:
+    """Remove the text of cases older than the retention period (the case record stays for audit)."""
+    settings = _settings(ctx)
+    try:
+        period = _period(older_than) if older_than else timedelta(days=settings.retention_days)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    store = _store(settings)
+    purged = store.purge(older_than=period, now=datetime.now(UTC))
+    common.out.print(f"purged the text of {purged} case(s) older than {older_than or f'{period.days}d'}")
+    store.close()
+
+
+def _period(value: str) -> timedelta:
+    units = {"d": "days", "h": "hours", "w": "weeks"}
+    number, unit = value[:-1], value[-1:].lower()
+    digits = number.lstrip("0")
+    if unit not in units or not (number.isascii() and number.isdigit()) or not digits:
+        raise ValueError(f"--older-than {value!r}: use a number and d, h or w, e.g. 90d")
+    # Checked before timedelta() sees it: a huge period overflows the date arithmetic.
+    period = timedelta(**{units[unit]: int(digits)}) if len(digits) <= 6 else None
+    if period is None or period > MAX_PERIOD:
+        raise ValueError(f"--older-than {value!r} is too long: at most {MAX_PERIOD.days}d (ten years)")
+    return period
