@@ -83,6 +83,14 @@ def test_adapters_import_nothing_of_the_store(path: Path) -> None:
     } == set()
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "bot").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_bot_finds_chat_platforms_by_name_and_imports_none(path: Path) -> None:
+    imported = {
+        name for name in _module_imports(path) if name.startswith(("adapters.telegram", "adapters.discord"))
+    }
+    assert imported == set()
+
+
 def test_each_platform_lives_in_one_package() -> None:
     platform_modules = {
         str(path.relative_to(ROOT))

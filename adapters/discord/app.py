@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ from adapters.discord.client import ClassmodClient, intents
 from adapters.discord.history import Channel, MissedMessages
 from bot.app import Services, make_pipeline
 from bot.buttons import case_button_data
-from bot.config import ConfigError
+from bot.config import ConfigError, Settings
 from bot.desk import Desk, Reply
 from bot.ordering import InOrder
 from bot.read_marks import ReadMarks
@@ -49,10 +50,21 @@ from bot.shutdown import WorkInHand, serve_until_stopped
 from moderation.errors import StorageError
 from moderation.types import ChatMessage, Role
 
-__all__ = ["ClassmodClient", "DiscordBot", "intents"]
+__all__ = ["ClassmodClient", "DiscordBot", "intents", "prepare"]
 
 logger = logging.getLogger(__name__)
 _RESTARTING = "classmod is restarting: press the button again in a minute."
+
+
+def prepare(settings: Settings) -> Callable[[Services], None]:
+    """Check the Discord settings before anything opens; then the runner.
+
+    Raises:
+        ConfigError: no token is set.
+    """
+    if settings.discord_token is None:
+        raise ConfigError("CLASSMOD_DISCORD_TOKEN is not set: create a bot in the Discord developer portal")
+    return lambda services: DiscordBot(services, ClassmodClient()).run()
 
 
 class DiscordBot:

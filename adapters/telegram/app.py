@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -42,7 +42,7 @@ from bot.redaction import Redaction
 from bot.review import Press, Staff
 from moderation.errors import AdapterError
 
-__all__ = ["TelegramBot", "build_application"]
+__all__ = ["TelegramBot", "build_application", "prepare"]
 
 logger = logging.getLogger(__name__)
 _MEMBER = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER}
@@ -88,6 +88,16 @@ def build_application(
         .concurrent_updates(JournalProcessor(_CONCURRENT_UPDATES, grace=settings.shutdown_grace_seconds))
         .build()
     )
+
+
+def prepare(settings: Settings) -> Callable[[Services], None]:
+    """Check the Telegram settings (the token, the Bot API URL) before anything opens; then the runner.
+
+    Raises:
+        ConfigError: the token is missing or the Bot API URL unusable (one line, never the token).
+    """
+    application = build_application(settings)
+    return lambda services: TelegramBot(services, application).run()
 
 
 class TelegramBot:

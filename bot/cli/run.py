@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from typing import Annotated
 
@@ -17,7 +18,10 @@ from bot.lease import Lease
 from moderation.errors import ModerationError
 from moderation.types import ChatMessage
 
-__all__ = ["run"]
+__all__ = ["CHAT_PLATFORMS", "run"]
+
+CHAT_PLATFORMS = ("telegram", "discord")
+"""The chat platforms, each a package ``adapters/<name>/`` (``classmod run <name>``)."""
 
 
 @app.command()
@@ -32,11 +36,8 @@ def run(
     The console platform is a local class chat in this terminal, moderated by the real pipeline.
     """
     settings = _settings(ctx)
-    if platform == "telegram":
-        _run_telegram(settings)
-        return
-    if platform == "discord":
-        _run_discord(settings)
+    if platform in CHAT_PLATFORMS:
+        _run_platform(platform, settings)
         return
     if platform != "console":
         raise _fail(f"unknown platform {platform!r}: use console, telegram or discord")
@@ -61,43 +62,24 @@ def run(
     services.store.close()
 
 
-def _run_telegram(settings: Settings) -> None:
-    from adapters.telegram.app import TelegramBot, build_application
+def _run_platform(name: str, settings: Settings) -> None:
+    """Run a chat platform's bot: its package's ``app.prepare`` checks its settings, then one lease each.
 
+    A platform is the package ``adapters/<name>/``; its ``app`` module offers ``prepare(settings)``,
+    which fails early (a refused token, a bad API URL) and returns the bot's ``run(services)``.
+    """
+    platform = importlib.import_module(f"adapters.{name}.app")
     try:
-        application = build_application(settings)
+        start = platform.prepare(settings)
         services = open_services(settings)
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
     views.print_scorer_banner(err, services.loaded)
     try:
-        lease = Lease(services.store, "telegram", seconds=settings.lease_seconds)
+        lease = Lease(services.store, name, seconds=settings.lease_seconds)
         lease.wait()
         with lease.held():
-            TelegramBot(services, application).run()
-    except ModerationError as exc:
-        raise _fail(str(exc)) from exc
-    except Exception as exc:
-        raise _unexpected(exc) from exc
-    finally:
-        services.store.close()
-
-
-def _run_discord(settings: Settings) -> None:
-    from adapters.discord.app import ClassmodClient, DiscordBot
-
-    if settings.discord_token is None:
-        raise _fail("CLASSMOD_DISCORD_TOKEN is not set: create a bot in the Discord developer portal")
-    try:
-        services = open_services(settings)
-    except ModerationError as exc:
-        raise _fail(str(exc)) from exc
-    views.print_scorer_banner(err, services.loaded)
-    try:
-        lease = Lease(services.store, "discord", seconds=settings.lease_seconds)
-        lease.wait()
-        with lease.held():
-            DiscordBot(services, ClassmodClient()).run()
+            start(services)
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
     except Exception as exc:
