@@ -199,14 +199,17 @@ def bench_core(items: list[dict[str, Any]], policy: Policy, repeats: int) -> dic
 
 
 def _cli_env(model_dir: Path, scratch: Path, require_detoxify: bool, **extra: str) -> dict[str, str]:
-    # No inherited CLASSMOD_* settings; the working directory (scratch) has no classmod.toml.
+    # No inherited CLASSMOD_* settings; the working directory (scratch) has no classmod.toml. The policy
+    # heads are off unless asked for (bench/heads.py measures them): this bench compares Detoxify and
+    # the fallback.
     env = {key: value for key, value in os.environ.items() if not key.startswith("CLASSMOD_")}
     env.update(
         CLASSMOD_MODEL_DIR=str(model_dir),
         CLASSMOD_DATABASE_URL=f"sqlite:///{scratch / 'unused.db'}",
         CLASSMOD_REQUIRE_DETOXIFY="true" if require_detoxify else "false",
-        **extra,
+        CLASSMOD_HEADS="false",
     )
+    env.update(extra)
     return env
 
 
