@@ -13,7 +13,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
-from moderation.errors import AdapterError
+from bot.errors import AdapterError
 from moderation.types import Action, ActionKind, ChatMessage, Decision, Route
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from adapters.base import ActionRequest
-from moderation.errors import AdapterError
+from bot.errors import AdapterError
 from moderation.types import ActionKind
 
 __all__ = ["RecordedAction", "RecordingAdapter"]

@@ -16,9 +16,9 @@ from typing import Protocol
 from adapters.base import Button, Card, Platform, ReviewRequest
 from bot import texts
 from bot.cards import appeal_card, outcome_line
+from bot.errors import AdapterError
 from bot.review import Press, Review, Staff, Verdict
 from bot.store import Store
-from moderation.errors import AdapterError
 from moderation.policy import Policy
 from moderation.types import Role, Route
 

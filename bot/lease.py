@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from bot.errors import StorageError
 from bot.store import Store
-from moderation.errors import StorageError
 
 __all__ = ["Lease"]
 

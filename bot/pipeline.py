@@ -15,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.base import ActionRequest, Adapter, Card, check_supported
 from bot.cards import build_card
+from bot.errors import AdapterError, StorageError
 from bot.records import case_decision, case_message
 from bot.store import CaseRecord, Store
 from moderation.engine import assess, held_for_review
-from moderation.errors import AdapterError, ModerationError, ScorerError, StorageError
+from moderation.errors import ModerationError, ScorerError
 from moderation.personal_data import mask_personal_data
 from moderation.policy import Policy
 from moderation.scorers.base import TextScorer, hits_of

@@ -26,8 +26,8 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bot.errors import StorageError
 from bot.store import Store
-from moderation.errors import StorageError
 
 __all__ = ["ReadMarks"]
 

@@ -29,7 +29,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
-from moderation.errors import StorageError
+from bot.errors import StorageError
 
 __all__ = ["FIRST_REVISION", "VERSION_TABLE", "SchemaUpgrade", "head_revision", "schema_revision", "upgrade"]
 

@@ -17,7 +17,7 @@ from typing import overload
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from moderation.errors import StorageError
+from bot.errors import StorageError
 
 __all__ = ["KEYS_VARIABLE", "MARKER", "Sealer", "check_keys", "new_key", "split_keys"]
 

@@ -3,15 +3,15 @@
     ModerationError
     ├── PolicyError    the policy file is wrong: fix the file named in the message
     ├── ScorerError    a scorer could not load or run: see the setting or file named
-    ├── AdapterError   a platform refused or failed an action: recorded on the case
-    └── StorageError   the database could not be reached or written: see the URL setting
+    ├── AdapterError   a platform refused or failed an action: recorded on the case (bot/errors.py)
+    └── StorageError   the database could not be reached or written: see the URL setting (bot/errors.py)
 
 Every message says what happened and what to do about it, and never contains message text.
 """
 
 from __future__ import annotations
 
-__all__ = ["AdapterError", "ModerationError", "PolicyError", "ScorerError", "StorageError"]
+__all__ = ["ModerationError", "PolicyError", "ScorerError"]
 
 
 class ModerationError(Exception):
@@ -38,20 +38,3 @@ class PolicyError(ModerationError):
 
 class ScorerError(ModerationError):
     """A scorer could not be loaded or failed while scoring."""
-
-
-class AdapterError(ModerationError):
-    """A platform action failed; ``retryable`` says whether trying again may help.
-
-    ``is_gone`` says the platform no longer has what the action was for (the message to delete is
-    not found): after a restart, a delete that was in flight and now finds nothing was done.
-    """
-
-    def __init__(self, message: str, *, retryable: bool = False, is_gone: bool = False) -> None:
-        self.retryable = retryable
-        self.is_gone = is_gone
-        super().__init__(message)
-
-
-class StorageError(ModerationError):
-    """The case store could not be reached or written."""

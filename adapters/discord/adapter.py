@@ -34,7 +34,7 @@ from bot.buttons import (
     group_button_data,
     parse_group_button,
 )
-from moderation.errors import AdapterError
+from bot.errors import AdapterError
 from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role, Route
 
 __all__ = [

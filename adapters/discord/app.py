@@ -42,12 +42,12 @@ from bot.app import Services, make_pipeline
 from bot.buttons import case_button_data
 from bot.config import ConfigError, Settings
 from bot.desk import Desk, Reply
+from bot.errors import StorageError
 from bot.ordering import InOrder
 from bot.read_marks import ReadMarks
 from bot.redaction import Redaction
 from bot.review import Press, Staff
 from bot.shutdown import WorkInHand, serve_until_stopped
-from moderation.errors import StorageError
 from moderation.types import ChatMessage, Role
 
 __all__ = ["ClassmodClient", "DiscordBot", "intents", "prepare"]

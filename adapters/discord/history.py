@@ -14,8 +14,8 @@ from datetime import datetime
 
 import discord
 
+from bot.errors import StorageError
 from bot.read_marks import ReadMarks
-from moderation.errors import StorageError
 
 __all__ = ["Channel", "MissedMessages"]
 

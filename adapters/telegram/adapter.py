@@ -31,7 +31,7 @@ from adapters.base import (
     card_destination,
 )
 from bot import texts
-from moderation.errors import AdapterError
+from bot.errors import AdapterError
 from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role
 
 __all__ = [

@@ -37,10 +37,10 @@ from adapters.telegram.journal import JournalledApplication, JournallingQueue, J
 from bot.app import Services, make_pipeline
 from bot.config import ConfigError, Settings
 from bot.desk import Desk
+from bot.errors import AdapterError
 from bot.ordering import InOrder
 from bot.redaction import Redaction
 from bot.review import Press, Staff
-from moderation.errors import AdapterError
 
 __all__ = ["TelegramBot", "build_application", "prepare"]
 

@@ -28,8 +28,8 @@ from telegram.error import NetworkError
 from telegram.ext import Application, BaseUpdateProcessor
 
 from adapters.telegram.adapter import PLATFORM
+from bot.errors import StorageError
 from bot.records import JournalledUpdate
-from moderation.errors import StorageError
 
 __all__ = [
     "STOP_GRACE_SECONDS",

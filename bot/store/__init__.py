@@ -2,7 +2,7 @@
 
 Only what moderators need is kept (flagged messages as cases, their action log, strikes, consents,
 groups, roles, appeals); unflagged messages leave nothing but their ids. Every database failure is
-raised as :class:`~moderation.errors.StorageError` naming the URL with its password masked, and
+raised as :class:`~bot.errors.StorageError` naming the URL with its password masked, and
 nothing here logs message text or puts it into an error (the engine hides SQL parameters too).
 
 On SQLite the store turns on WAL, foreign keys and ``secure_delete`` (freed space is zeroed, so

@@ -1,7 +1,7 @@
 """What every part of the store shares: the engine, opening and closing, sessions and errors.
 
 :meth:`StoreEngine._guard` is the one place a database failure becomes a
-:class:`~moderation.errors.StorageError` (what it says, and never says: see :mod:`bot.store`), and
+:class:`~bot.errors.StorageError` (what it says, and never says: see :mod:`bot.store`), and
 :func:`_configure_sqlite` the one place SQLite's WAL, foreign keys and ``secure_delete`` are set.
 """
 
@@ -23,10 +23,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemy
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from bot import schema
+from bot.errors import StorageError
 from bot.schema import SchemaUpgrade
 from bot.sealing import MARKER, Sealer
 from bot.tables import AppealRow, CaseActionRow, CaseRow, InboundUpdateRow
-from moderation.errors import StorageError
 
 __all__ = ["StoreEngine"]
 

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import delete, func, update
 from sqlmodel import SQLModel, col, select
 
+from bot.errors import StorageError
 from bot.sealing import KEYS_VARIABLE
 from bot.store.cases import CASE_STATUSES
 from bot.store.engine import _SEALED_COLUMNS, StoreEngine, _utc
 from bot.tables import AppealRow, CaseRow, ConsentRow, GroupRow, SeenMessageRow, StrikeRow
-from moderation.errors import StorageError
 
 __all__ = ["RetentionStore"]
 

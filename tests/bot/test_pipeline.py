@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from adapters.base import ActionRequest
 from adapters.recording_adapter import RecordingAdapter
+from bot.errors import AdapterError
 from bot.pipeline import REPOSTED, Pipeline
 from bot.store import Store
-from moderation.errors import AdapterError, ScorerError
+from moderation.errors import ScorerError
 from moderation.policy import Policy, load_policy
 from moderation.scorers.base import ScoredText
 from moderation.types import ActionKind, Category, Role, Route, SemanticHit

@@ -20,10 +20,10 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 
 from bot import schema
+from bot.errors import StorageError
 from bot.schema import FIRST_REVISION, VERSION_TABLE, SchemaUpgrade, head_revision
 from bot.store import Store
 from bot.tables import CaseRow, GroupRow, StrikeRow
-from moderation.errors import StorageError
 from moderation.types import Category
 from tests.bot.conftest import POSTGRES_URL, Backend, postgres_engine_or_skip
 

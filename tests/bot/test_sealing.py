@@ -6,9 +6,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.config import ConfigError, load_settings
+from bot.errors import StorageError
 from bot.redaction import Redaction
 from bot.sealing import MARKER, Sealer, new_key
-from moderation.errors import StorageError
 
 OLD, NEW = new_key(), new_key()
 TEXT = "my stepdad hits me, ring me on 07700 900123 or write to sam.learner@example.org"

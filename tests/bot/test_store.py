@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from bot.errors import StorageError
 from bot.store import CaseRecord, Store
-from moderation.errors import StorageError
 from moderation.types import (
     Action,
     ActionKind,

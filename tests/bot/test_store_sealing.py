@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 import sqlalchemy as sa
 
+from bot.errors import StorageError
 from bot.sealing import Sealer, new_key
-from moderation.errors import StorageError
 from moderation.types import (
     Action,
     ActionKind,
