@@ -66,7 +66,6 @@ import itertools
 import json
 import mimetypes
 import re
-import socket
 import struct
 import time
 import warnings
@@ -80,6 +79,7 @@ from typing import TYPE_CHECKING, Any
 import yarl
 from aiohttp import WSMsgType, web
 
+from tests.fakes.http import serve_app
 from tests.fakes.recording import CallRecord
 
 if TYPE_CHECKING:
@@ -513,19 +513,7 @@ class FakeDiscord(CallRecord[DiscordCall]):
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._attachment)
         app.router.add_route("*", "/api/v{version}/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", self.port))
-            self.port = sock.getsockname()[1]
-            await web.SockSite(runner, sock).start()
-        except BaseException:
-            sock.close()
-            await runner.cleanup()
-            raise
-        self._runner = runner
+        self._runner, self.port = await serve_app(app, self.port, shutdown_timeout=1.0)
         if self.redirect and self._restore is None:
             self._restore = self._apply_redirect()
 

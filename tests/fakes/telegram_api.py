@@ -31,7 +31,6 @@ import concurrent.futures
 import copy
 import itertools
 import json
-import socket
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
+from tests.fakes.http import serve_app
 from tests.fakes.recording import CallRecord
 
 if TYPE_CHECKING:
@@ -357,19 +357,7 @@ class FakeBotAPI(CallRecord[ApiCall]):
         app = web.Application()
         app.router.add_route("*", "/file/bot{tail:.*}", self._handle_file)
         app.router.add_route("*", "/bot{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", self.port))
-            self.port = sock.getsockname()[1]
-            await web.SockSite(runner, sock).start()
-        except BaseException:
-            sock.close()
-            await runner.cleanup()
-            raise
-        self._runner = runner
+        self._runner, self.port = await serve_app(app, self.port, shutdown_timeout=2.0)
         self._loop = asyncio.get_running_loop()
         self._stopping = False
 
