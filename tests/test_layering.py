@@ -23,15 +23,22 @@ FORBIDDEN_IN_CORE = {
 }
 
 
-def _imports(path: Path) -> set[str]:
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, ``from moderation import scorers`` counted as ``moderation.scorers``."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
+
+
+def _imports(path: Path) -> set[str]:
+    """The top-level packages a file imports (``discord``, ``bot``, ...)."""
+    return {name.split(".")[0] for name in _imported_modules(path)}
 
 
 @pytest.mark.parametrize(
@@ -63,30 +70,19 @@ def test_the_platform_neutral_bot_imports_no_platform_library(path: Path) -> Non
     assert _imports(path) & {"discord", "telegram", "aiohttp"} == set()
 
 
-def _module_imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
-
-
 @pytest.mark.parametrize(
     "path", sorted((ROOT / "adapters").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
 )
 def test_adapters_import_nothing_of_the_store(path: Path) -> None:
     assert {
-        name for name in _module_imports(path) if name == "bot.store" or name.startswith("bot.store.")
+        name for name in _imported_modules(path) if name == "bot.store" or name.startswith("bot.store.")
     } == set()
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "bot").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_bot_finds_chat_platforms_by_name_and_imports_none(path: Path) -> None:
     imported = {
-        name for name in _module_imports(path) if name.startswith(("adapters.telegram", "adapters.discord"))
+        name for name in _imported_modules(path) if name.startswith(("adapters.telegram", "adapters.discord"))
     }
     assert imported == set()
 
@@ -109,19 +105,6 @@ def test_each_platform_lives_in_one_package() -> None:
 _POLICY_MODULES = sorted(
     {*(ROOT / "moderation").glob("policy*.py"), *(ROOT / "moderation").glob("policy*/**/*.py")}
 )
-
-
-def _imported_modules(path: Path) -> set[str]:
-    """Every module a file imports, ``from moderation import scorers`` counted as ``moderation.scorers``."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
 
 
 @pytest.mark.parametrize("path", _POLICY_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
