@@ -13,6 +13,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
+from bot import texts
 from bot.errors import AdapterError
 from moderation.types import Action, ActionKind, ChatMessage, Decision, Route
 
@@ -190,8 +191,6 @@ async def apply_action(platform: Platform, request: ActionRequest, *, place: str
     author (``place`` is what the platform calls the class chat, for the plain reminder), an
     escalation posts its card.
     """
-    from bot import texts  # the words a learner reads live in one module, beside the pipeline
-
     message, kind = request.message, request.action.kind
     if kind is ActionKind.HIDE:
         await platform.delete_message(message.chat_id, message.message_id)
