@@ -219,9 +219,9 @@ def card_destination(
     Raises:
         AdapterError: that place is not configured; the error names the setting to set.
     """
-    place = safeguarding if card.route is Route.SAFEGUARDING else moderators
+    place = card.route.pick(moderators=moderators, safeguarding=safeguarding)
     if place is None:
-        missing = setting.format("SAFEGUARDING" if card.route is Route.SAFEGUARDING else "MODERATORS")
+        missing = setting.format(card.route.pick(moderators="MODERATORS", safeguarding="SAFEGUARDING"))
         raise AdapterError(f"nowhere to post the case: set {missing}")
     return place
 

@@ -72,14 +72,12 @@ class PressAnswer(Protocol):
 class Desk:
     """Commands, roles and authorisation for one platform."""
 
-    def __init__(
-        self, *, platform: str, store: Store, policy: Policy, staff: Staff, staff_ids: frozenset[str]
-    ) -> None:
+    def __init__(self, *, platform: str, store: Store, policy: Policy, staff: Staff) -> None:
         self.platform = platform
         self.store = store
         self.policy = policy
         self.staff = staff
-        self.staff_ids = staff_ids | staff.moderators | staff.safeguarding_officers
+        self.staff_ids = staff.staff | staff.moderators | staff.safeguarding_officers
         self.review = Review(store=store, policy=policy, staff=staff, platform=platform)
 
     # --- who is who ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ or by any decision on its case, and its author is told the outcome.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -59,10 +60,35 @@ class Staff:
     safeguarding_chat: str | None
     moderator_roles: frozenset[str] = frozenset()
     staff_roles: frozenset[str] = frozenset()
+    staff: frozenset[str] = frozenset()
+    """Listed staff (tutors) by id, beside the moderators and officers (who are staff too)."""
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        moderators: Iterable[int | str],
+        safeguarding_officers: Iterable[int | str],
+        moderators_chat: int | str | None,
+        safeguarding_chat: int | str | None,
+        staff: Iterable[int | str] = (),
+        moderator_roles: Iterable[str] = (),
+        staff_roles: Iterable[str] = (),
+    ) -> Staff:
+        """From a platform's settings: its numeric ids as the strings the core compares."""
+        return cls(
+            moderators=frozenset(str(user) for user in moderators),
+            safeguarding_officers=frozenset(str(user) for user in safeguarding_officers),
+            moderators_chat=None if moderators_chat is None else str(moderators_chat),
+            safeguarding_chat=None if safeguarding_chat is None else str(safeguarding_chat),
+            moderator_roles=frozenset(role for role in moderator_roles if role),
+            staff_roles=frozenset(role for role in staff_roles if role),
+            staff=frozenset(str(user) for user in staff),
+        )
 
     def chat_for(self, route: Route) -> str | None:
         """The chat where cards for this route are posted."""
-        return self.safeguarding_chat if route is Route.SAFEGUARDING else self.moderators_chat
+        return route.pick(moderators=self.moderators_chat, safeguarding=self.safeguarding_chat)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 __all__ = [
     "Action",
@@ -30,6 +31,8 @@ __all__ = [
     "SemanticHit",
     "Strike",
 ]
+
+T = TypeVar("T")
 
 
 class Role(StrEnum):
@@ -84,6 +87,13 @@ class Route(StrEnum):
 
     MODERATORS = "moderators"
     SAFEGUARDING = "safeguarding"
+
+    def pick(self, *, moderators: T, safeguarding: T) -> T:
+        """The one rule of where a case goes: the safeguarding officer's place here, else the moderators'.
+
+        Used for chats, channels and the names of settings alike.
+        """
+        return safeguarding if self is Route.SAFEGUARDING else moderators
 
 
 class AttachmentKind(StrEnum):

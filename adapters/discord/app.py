@@ -93,23 +93,15 @@ class DiscordBot:
             take=lambda message: self._take(message, from_history=True),
             is_stopping=lambda: self._work.is_stopping,
         )
-        staff = Staff(
-            moderators=frozenset(str(user) for user in settings.discord_moderators),
-            safeguarding_officers=frozenset(str(user) for user in settings.discord_safeguarding_officers),
-            moderators_chat=_str(settings.discord_moderators_channel),
-            safeguarding_chat=_str(settings.discord_safeguarding_channel),
-            moderator_roles=frozenset(
-                {settings.discord_moderator_role} if settings.discord_moderator_role else ()
-            ),
-            staff_roles=frozenset({settings.discord_staff_role} if settings.discord_staff_role else ()),
+        staff = Staff.of(
+            moderators=settings.discord_moderators,
+            safeguarding_officers=settings.discord_safeguarding_officers,
+            moderators_chat=settings.discord_moderators_channel,
+            safeguarding_chat=settings.discord_safeguarding_channel,
+            moderator_roles=[settings.discord_moderator_role or ""],
+            staff_roles=[settings.discord_staff_role or ""],
         )
-        self.desk = Desk(
-            platform=PLATFORM,
-            store=services.store,
-            policy=services.policy,
-            staff=staff,
-            staff_ids=frozenset(),
-        )
+        self.desk = Desk(platform=PLATFORM, store=services.store, policy=services.policy, staff=staff)
         CaseButton.handler = self.on_case_button
         self.authorisation = ServerAuthorisation(self)
         GroupButton.handler = self.authorisation.on_button
@@ -480,7 +472,3 @@ def _readable(guild: discord.Guild) -> list[Channel]:
     """The text channels and active threads whose history the bot may read."""
     channels: list[Channel] = [*guild.text_channels, *guild.threads]
     return [channel for channel in channels if channel.permissions_for(guild.me).read_message_history]
-
-
-def _str(value: int | None) -> str | None:
-    return None if value is None else str(value)

@@ -115,19 +115,14 @@ class TelegramBot:
             notice_lifetime=settings.notice_lifetime_seconds,
         )
         self.pipeline = make_pipeline(services, self.adapter)
-        staff = Staff(
-            moderators=frozenset(str(user) for user in settings.telegram_moderators),
-            safeguarding_officers=frozenset(str(user) for user in settings.telegram_safeguarding_officers),
-            moderators_chat=_str(settings.telegram_moderators_chat),
-            safeguarding_chat=_str(settings.telegram_safeguarding_chat),
+        staff = Staff.of(
+            moderators=settings.telegram_moderators,
+            safeguarding_officers=settings.telegram_safeguarding_officers,
+            moderators_chat=settings.telegram_moderators_chat,
+            safeguarding_chat=settings.telegram_safeguarding_chat,
+            staff=settings.telegram_staff,
         )
-        self.desk = Desk(
-            platform=PLATFORM,
-            store=services.store,
-            policy=services.policy,
-            staff=staff,
-            staff_ids=frozenset(str(user) for user in settings.telegram_staff),
-        )
+        self.desk = Desk(platform=PLATFORM, store=services.store, policy=services.policy, staff=staff)
         self._reported: set[int] = set()
         self._welcomed: dict[tuple[int, int], float] = {}
         self._in_order = InOrder()
@@ -431,10 +426,6 @@ class _CardPress:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _str(value: int | None) -> str | None:
-    return None if value is None else str(value)
 
 
 def _short(error: BaseException | None) -> str:
