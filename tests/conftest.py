@@ -28,7 +28,7 @@ os.environ["PTB_TIMEDELTA"] = "true"
 # policy heads have their own tests, which turn them on (loading the encoder takes seconds).
 os.environ.setdefault("CLASSMOD_HEADS", "false")
 # Where they are on, on torch: a fresh model folder's first ONNX export takes 15-20 s. The ONNX engines
-# are tested in tests/moderation/test_encoder_engines.py and, end to end, by the status test in test_cli.
+# are tested in tests/moderation/serving/test_encoder_engines.py and, end to end, by the status test in test_cli.
 os.environ.setdefault("CLASSMOD_ENCODER_ENGINE", "torch")
 
 

@@ -29,7 +29,7 @@ from moderation.serving.engines import (
     prepare_engine,
 )
 from moderation.serving.loading import load_text_scorer
-from tests.moderation.test_detoxify_scorer import CALM, RUDE, TEXTS
+from tests.moderation.serving.test_detoxify_scorer import CALM, RUDE, TEXTS
 from tests.tinymodel import TINY_VARIANT, UNBIASED_SMALL_LABELS, build_tiny_detoxify
 
 # How far each engine may stray from fp32 torch on the tiny model, whose random weights put scores
@@ -551,7 +551,7 @@ def test_a_warm_start_does_not_import_torch(warm_bundle: Path) -> None:
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).parents[2],
+        cwd=Path(__file__).parents[3],
     )
 
     assert done.stdout.split() == ["onnx-int8", "False", "False"], done.stderr

@@ -28,7 +28,7 @@ TEXTS = [
     "my mum's boyfriend gets angry and I end up with bruises",
     "Thanks for today's lesson. " * 12,
 ]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

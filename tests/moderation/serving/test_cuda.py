@@ -15,7 +15,7 @@ import torch
 
 from moderation.serving.batching import ScoringService
 from moderation.serving.detoxify_scorer import DetoxifyScorer
-from tests.moderation.test_detoxify_scorer import TEXTS
+from tests.moderation.serving.test_detoxify_scorer import TEXTS
 from tests.tinymodel import TINY_VARIANT
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
