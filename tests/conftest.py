@@ -27,8 +27,8 @@ os.environ["PTB_TIMEDELTA"] = "true"
 # Most tests are about the rest of the bot and run with the profanity fallback; the encoder and the
 # policy heads have their own tests, which turn them on (loading the encoder takes seconds).
 os.environ.setdefault("CLASSMOD_HEADS", "false")
-# Where they are on, on torch: a fresh model folder's first ONNX export takes 15-20 s. The ONNX engines
-# are tested in tests/moderation/serving/test_encoder_engines.py and, end to end, by the status test in test_cli.
+# Where they are on, on torch: a fresh model folder's first ONNX export takes 15-20 s. The ONNX engines are
+# tested in tests/moderation/serving/test_encoder_engines.py and, end to end, by the status test in test_cli.
 os.environ.setdefault("CLASSMOD_ENCODER_ENGINE", "torch")
 
 
