@@ -13,7 +13,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
-from bot import texts
 from bot.errors import AdapterError
 from moderation.types import Action, ActionKind, ChatMessage, Decision, Route
 
@@ -92,6 +91,8 @@ class ReviewRequest:
     text: str | None = None
     duration: timedelta | None = None
     card: Card | None = None
+    language: str = "en"
+    """The language the author reads (``text`` is already in it; a public nudge is said in it too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,8 @@ class ActionRequest:
     ``case_id`` is the stored case (always set for a flagged message, since the case is written
     before any action). ``masked_text`` is the message text with personal details masked.
     ``card`` is set on escalations: what to post in the moderators' (or safeguarding) channel.
+    ``note`` is set on reminders and warnings: the private note, in the learner's language.
+    ``language`` is the language the learner reads (for a public nudge).
     """
 
     action: Action
@@ -109,6 +112,8 @@ class ActionRequest:
     case_id: int | None
     masked_text: str
     card: Card | None = None
+    note: str | None = None
+    language: str = "en"
 
 
 class UnsupportedActionError(AdapterError):
@@ -179,25 +184,30 @@ class Platform(Adapter, Protocol):
         """Delete (hide) one message."""
         ...
 
-    async def send_private_or_nudge(self, author_id: str, author_name: str, chat_id: str, text: str) -> None:
-        """Send privately; where refused, a short public nudge naming no breach, then ``AdapterError``."""
+    async def send_private_or_nudge(
+        self, author_id: str, author_name: str, chat_id: str, text: str, language: str = "en"
+    ) -> None:
+        """Send privately; where refused, a short public nudge naming no breach, then ``AdapterError``.
+
+        The nudge is said in ``language`` (the ESOL form).
+        """
         ...
 
 
-async def apply_action(platform: Platform, request: ActionRequest, *, place: str) -> str | None:
+async def apply_action(platform: Platform, request: ActionRequest) -> str | None:
     """Carry out one of the core's actions on a platform; a card's message id once posted.
 
     The same on every platform: hide deletes, a reminder or the bot's warning goes privately to the
-    author (``place`` is what the platform calls the class chat, for the plain reminder), an
-    escalation posts its card.
+    author (the note the pipeline wrote in their language), an escalation posts its card.
     """
     message, kind = request.message, request.action.kind
     if kind is ActionKind.HIDE:
         await platform.delete_message(message.chat_id, message.message_id)
     elif kind in (ActionKind.REMIND, ActionKind.WARN):
-        text = texts.action_reminder(request.decision.reminder, formal=kind is ActionKind.WARN, place=place)
+        if request.note is None:
+            raise AdapterError(f"a {kind.value} without its note")
         await platform.send_private_or_nudge(
-            message.author.id, message.author.display_name, message.chat_id, text
+            message.author.id, message.author.display_name, message.chat_id, request.note, request.language
         )
     elif kind is ActionKind.ESCALATE:
         if request.card is None:

@@ -14,6 +14,7 @@ from bot.store import Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
 from moderation.errors import ScorerError
 from moderation.heads.model import default_heads_dir, load_heads
+from moderation.language_detection import covered_languages
 from moderation.policy import Policy, load_policy
 from moderation.scorers.base import TextScorer
 from moderation.scorers.semantic import SemanticScorer, head_thresholds
@@ -236,4 +237,5 @@ def make_pipeline(services: Services, adapter: Adapter) -> Pipeline:
         adapter=adapter,
         scoring=services.scoring,
         assess_budget_seconds=services.settings.assess_budget_seconds,
+        languages=covered_languages(services.loaded.scorer.name, services.settings.encoder_languages),
     )

@@ -99,6 +99,8 @@ def build_card(
     was_hidden: bool,
     is_acknowledged: bool = False,
     media: Sequence[str] = (),
+    language: str | None = None,
+    assessed: str = "full",
 ) -> Card:
     """Build the card posted when a case is escalated; its buttons are the decisions the case allows."""
     categories = ", ".join(category.value for category in flagged) or "held for review"
@@ -129,6 +131,7 @@ def build_card(
         f"Why: {explanation}",
         "Done: " + (" · ".join(_done(line) for line in done) or "nothing yet"),
         f"Scorer: {scorer}",
+        *([f"Language: {language or 'not told'} · assessed {assessed}"] if assessed != "full" else []),
     ]
     verbs = offered_verbs(flagged, is_hidden=was_hidden, is_acknowledged=is_acknowledged)
     buttons = tuple(button(case_id, verb) for verb in verbs)

@@ -141,6 +141,11 @@ class Settings(BaseSettings):
         description="the sentence encoder: a folder name under <model_dir>/encoders, or a path to a "
         "sentence-transformers folder",
     )
+    encoder_languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        description="the languages the sentence encoder covers (ISO 639 codes), or * for a multilingual "
+        "encoder; a message in another language is marked assessed in part",
+    )
     encoder_engine: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         default="auto",
         description="the sentence encoder's engine; auto takes the fastest whose heads' probabilities stay "

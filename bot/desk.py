@@ -8,6 +8,7 @@ returned for the platform to post in its moderators' channel.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,11 +17,14 @@ from typing import Protocol
 from adapters.base import Button, Card, Platform, ReviewRequest
 from bot import texts
 from bot.cards import appeal_card, outcome_line
-from bot.errors import AdapterError
+from bot.errors import AdapterError, StorageError
+from bot.languages import ENGLISH, catalogue, language_of
 from bot.review import Press, Review, Staff, Verdict
 from bot.store import Store
 from moderation.policy import Policy
 from moderation.types import Role, Route
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Carried", "Desk", "PressAnswer", "Reply"]
 
@@ -135,7 +139,7 @@ class Desk:
 
     # --- learners' and tutors' commands ---------------------------------------------------------
 
-    async def my_cases(self, user_id: str) -> Reply:
+    async def my_cases(self, user_id: str, language: str = ENGLISH) -> Reply:
         """A learner's own cases and strikes, nobody else's."""
         cases = await asyncio.to_thread(self.store.cases_for_author, self.platform, user_id)
         lifetime = timedelta(days=self.policy.strike_lifetime_days)
@@ -143,25 +147,27 @@ class Desk:
             self.store.author_history, self.platform, user_id, now=_now(), strike_lifetime=lifetime
         )
         appeals = await asyncio.to_thread(self.store.latest_appeals, [case.id for case in cases])
-        return Reply(texts.case_list(cases, len(history.strikes), appeals, platform=self.platform))
+        return Reply(
+            texts.case_list(cases, len(history.strikes), appeals, platform=self.platform, language=language)
+        )
 
-    async def appeal(self, user_id: str, user_name: str, case_text: str, reason: str | None) -> Reply:
+    async def appeal(
+        self, user_id: str, user_name: str, case_text: str, reason: str | None, language: str = ENGLISH
+    ) -> Reply:
         """Record an appeal on one of the learner's own cases; the reply carries its card for review.
 
         One appeal per case at a time: a second while the first is open is answered, not posted again.
         """
         if not case_text.lstrip("#").isdigit() or len(case_text) > 12:
-            return Reply(texts.appeal_usage(self.platform))
+            return Reply(texts.appeal_usage(self.platform, language))
         case_id = int(case_text.lstrip("#"))
         case = await asyncio.to_thread(self.store.get_case, case_id)
         if case is None or case.platform != self.platform or case.author_id != user_id:
-            return Reply(f"I cannot find case #{case_id} among your cases. /mycases lists them.")
+            return Reply(texts.appeal_not_found(case_id, language))
         reason = (reason or "").strip()[:1000] or None
         appeal = await asyncio.to_thread(self.store.add_appeal, case_id, user_id, reason, _now())
         if appeal is None:
-            return Reply(
-                f"You have already appealed case #{case_id}. The moderators will tell you their decision."
-            )
+            return Reply(texts.appeal_already(case_id, language))
         card = appeal_card(
             appeal_id=appeal.id,
             case_id=case.id,
@@ -173,12 +179,7 @@ class Desk:
             reason=reason,
             route=case.route or Route.MODERATORS,
         )
-        return Reply(
-            f"Thank you. Your appeal on case #{case_id} has been sent to the moderators. "
-            "I will tell you their decision here.",
-            is_done=True,
-            card=card,
-        )
+        return Reply(texts.appeal_sent(case_id, language), is_done=True, card=card)
 
     async def consent(
         self, target_id: str, target_name: str, *, by_id: str, roles: frozenset[str] = frozenset()
@@ -191,17 +192,64 @@ class Desk:
         )
         return Reply(f"Written photo consent recorded for {target_name}.", is_done=True)
 
-    def policy_text(self) -> str:
+    def policy_text(self, language: str = ENGLISH) -> str:
         """The policy in brief."""
-        return texts.policy_brief(self.policy)
+        return texts.policy_brief(self.policy, language)
 
-    def start_text(self) -> str:
+    def start_text(self, language: str = ENGLISH) -> str:
         """What the bot is."""
-        return texts.start_text(self.policy)
+        return texts.start_text(self.policy, language, platform=self.platform)
 
-    def welcome_text(self, name: str) -> str:
+    def welcome_text(self, name: str, language: str = ENGLISH) -> str:
         """A new member's welcome."""
-        return texts.welcome_text(self.policy, name)
+        return texts.welcome_text(self.policy, name, language)
+
+    def public_welcome(self, name: str, language: str = ENGLISH) -> str:
+        """A new member's short welcome in the group, where they cannot be written to privately."""
+        return texts.public_welcome(self.platform, name, language)
+
+    # --- languages ------------------------------------------------------------------------------
+
+    async def language_of(
+        self, user_id: str, chat_id: str | None = None, *, locale: str | None = None
+    ) -> str:
+        """The language someone reads: their choice, their app's (``locale``), the group's, else English.
+
+        ``locale`` is kept, so later notes (a moderator's warning) follow the app's language too.
+        """
+        try:
+            if locale:
+                await asyncio.to_thread(self.store.note_locale, self.platform, user_id, locale)
+            return await asyncio.to_thread(
+                language_of, self.store, self.platform, user_id, chat_id, locale=locale
+            )
+        except StorageError:
+            logger.warning("could not read a language; writing in English")
+            return ENGLISH
+
+    async def choose_language(self, user_id: str, code: str | None, *, locale: str | None = None) -> Reply:
+        """``/language [code]`` from a learner: show the language in use, or choose one."""
+        current = await self.language_of(user_id, locale=locale)
+        if not code:
+            return Reply(texts.language_current(current))
+        language = catalogue().resolve(code)
+        if language is None:
+            return Reply(texts.language_unknown(current))
+        await asyncio.to_thread(self.store.set_language, self.platform, user_id, language)
+        return Reply(texts.language_chosen(language), is_done=True)
+
+    async def set_group_language(
+        self, chat_id: str, code: str | None, *, by_id: str, roles: frozenset[str] = frozenset()
+    ) -> Reply:
+        """``/language code`` in a group, from staff: the language its learners get unless they choose."""
+        if not self.is_staff(by_id, roles):
+            return Reply(texts.language_group_staff_only(await self.language_of(by_id, chat_id)))
+        language = catalogue().resolve(code)
+        if language is None:
+            return Reply(texts.language_unknown(ENGLISH))
+        if not await asyncio.to_thread(self.store.set_group_language, self.platform, chat_id, language):
+            return Reply("I do not know this group yet: authorise it first.")
+        return Reply(texts.language_group_set(language), is_done=True)
 
     # --- moderators' buttons -------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Every failure is handled here, once: it is recorded on the case (or logged with the message's ids
 and categories, never its text) and the pipeline carries on with the next message.
 
-At about 440 lines this is past the house's size because handling a message and resuming one after a
+At about 490 lines this is past the house's size because handling a message and resuming one after a
 restart are one rule: both carry out a case through ``_act``, which reads the action log to do nothing
 twice and reconciles what was in flight at a stop. Per-group ordering lives in ``bot/ordering.py``.
 """
@@ -18,12 +18,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from adapters.base import ActionRequest, Adapter, Card, check_supported
+from bot import texts
 from bot.cards import build_card
 from bot.errors import AdapterError, StorageError
+from bot.languages import ENGLISH, language_of
 from bot.records import case_decision, case_message
 from bot.store import CaseRecord, Store
 from moderation.engine import assess, held_for_review
 from moderation.errors import ModerationError, ScorerError
+from moderation.language_detection import FULL as FULL_ASSESSMENT
 from moderation.personal_data import mask_personal_data
 from moderation.policy import Policy
 from moderation.scorers.base import TextScorer, hits_of
@@ -101,8 +104,11 @@ class Pipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         scoring: ScoringService | None = None,
         assess_budget_seconds: float = DEFAULT_ASSESS_BUDGET_SECONDS,
+        languages: frozenset[str] = frozenset({"en"}),
     ) -> None:
         self.policy = policy
+        self.languages = languages
+        """The languages the scorers assess in full (see :mod:`moderation.language_detection`)."""
         self.store = store
         self.scorer = scorer
         self.scoring = scoring or ScoringService(scorer)
@@ -175,6 +181,8 @@ class Pipeline:
         history = await asyncio.to_thread(self._history, message, now)
         model = await self._score(message, key)
         decision = await self._assess(message, history, now, model, key)
+        if decision.assessed != FULL_ASSESSMENT and decision.language is not None:
+            await self._count_unassessed(message, decision.language, now)
         if not decision.is_flagged:
             await asyncio.to_thread(self.store.mark_seen, *key, now)
             logger.debug("allowed %s", _describe(key))
@@ -183,6 +191,16 @@ class Pipeline:
         # Write before act: the case is committed before any platform call.
         case = await asyncio.to_thread(self.store.record_case, message, decision, now)
         return await self._act(case, message, decision, key, now, settled)
+
+    async def _count_unassessed(self, message: ChatMessage, language: str, now: datetime) -> None:
+        """Count a message the scorers could not fully assess, for its group's tutors (`status`)."""
+        group = message.group_id or message.chat_id
+        try:
+            await asyncio.to_thread(
+                self.store.count_unassessed, message.platform, group, language, now.date()
+            )
+        except StorageError as exc:  # a count is not worth losing the message over
+            logger.warning("could not count a message not fully assessed: %s", exc)
 
     async def _assess(
         self, message: ChatMessage, history: AuthorHistory, now: datetime, model: ModelScores, key: MessageKey
@@ -322,7 +340,17 @@ class Pipeline:
                 card = self._card(case, message, decision, results)
                 if was_in_flight:  # it may have got out just before the stop (Discord's nonce dedupes it)
                     card = replace(card, lines=(*card.lines, REPOSTED))
-            request = ActionRequest(action, message, decision, case.id, masked, card)
+            note, language = None, ENGLISH
+            if action.kind in (ActionKind.REMIND, ActionKind.WARN):
+                language = await self._language_of(message)
+                note = texts.action_reminder(
+                    self.policy,
+                    decision.reminder_keys,
+                    formal=action.kind is ActionKind.WARN,
+                    language=language,
+                    fallback=decision.reminder,
+                )
+            request = ActionRequest(action, message, decision, case.id, masked, card, note, language)
             results.append(await self._apply(request, now, was_in_flight=was_in_flight))
         if decision.route is None:
             # Nothing for a person to review: the bot's actions settle it, so it leaves the queue.
@@ -336,6 +364,20 @@ class Pipeline:
             case.id,
         )
         return Outcome(key=key, decision=decision, case_id=case.id, actions=tuple(results))
+
+    async def _language_of(self, message: ChatMessage) -> str:
+        """The language the author reads; their app's locale is kept for later notes (a moderator's)."""
+        author = message.author
+        try:
+            if author.locale:
+                await asyncio.to_thread(self.store.note_locale, message.platform, author.id, author.locale)
+            group = message.group_id or message.chat_id
+            return await asyncio.to_thread(
+                language_of, self.store, message.platform, author.id, group, locale=author.locale
+            )
+        except StorageError:
+            logger.warning("could not read a learner's language; writing in English")
+            return ENGLISH
 
     def _card(
         self, case: CaseRecord, message: ChatMessage, decision: Decision, results: list[ActionOutcome]
@@ -361,6 +403,8 @@ class Pipeline:
             media=[
                 item.ref for item in message.attachments if item.kind is AttachmentKind.PHOTO and item.ref
             ],
+            language=decision.language,
+            assessed=decision.assessed,
         )
 
     def _history(self, message: ChatMessage, now: datetime) -> AuthorHistory:
@@ -374,16 +418,22 @@ class Pipeline:
 
     async def _score(self, message: ChatMessage, key: MessageKey) -> ModelScores:
         if not message.text.strip():
-            return ModelScores(scorer=self.scorer.name)
+            return ModelScores(scorer=self.scorer.name, languages=self.languages)
         try:
             labels = await self.scoring.score(message.text)
         except ScorerError as exc:
             logger.error("scorer %s failed on %s: %s", self.scorer.name, _describe(key), exc)
-            return ModelScores(scorer=self.scorer.name, error=str(exc))
+            return ModelScores(scorer=self.scorer.name, error=str(exc), languages=self.languages)
         except Exception as exc:
             logger.exception("scorer %s crashed on %s", self.scorer.name, _describe(key))
-            return ModelScores(scorer=self.scorer.name, error=f"{exc.__class__.__name__} in the scorer")
-        return ModelScores(scorer=self.scorer.name, labels=labels, hits=hits_of(labels))
+            return ModelScores(
+                scorer=self.scorer.name,
+                error=f"{exc.__class__.__name__} in the scorer",
+                languages=self.languages,
+            )
+        return ModelScores(
+            scorer=self.scorer.name, labels=labels, hits=hits_of(labels), languages=self.languages
+        )
 
     async def _apply(self, request: ActionRequest, now: datetime, *, was_in_flight: bool) -> ActionOutcome:
         """Carry out one action, its intent recorded before the platform call and its outcome after.

@@ -76,6 +76,12 @@ class CaseRecord:
     closed_by: str | None
     closed_at: datetime | None
     purged_at: datetime | None
+    reminder_keys: tuple[str, ...] = ()
+    """What the reminder is made of (``Decision.reminder_keys``); empty for cases from before 0003."""
+    language: str | None = None
+    """The language the message was written in, where it could be told."""
+    assessed: str = "full"
+    """``full``, or ``partial: personal data only`` (the scorers did not cover its language)."""
 
     @property
     def is_open(self) -> bool:
@@ -152,6 +158,9 @@ def case_row(message: ChatMessage, decision: Decision, at: datetime, sealer: Sea
         top_action=str(decision.action),
         route=_text_or_none(decision.route),
         reminder=decision.reminder,
+        reminder_keys=list(decision.reminder_keys),
+        language=decision.language,
+        assessed=decision.assessed,
         explanation=decision.explanation,
         scorer=decision.scorer,
     )
@@ -184,6 +193,8 @@ def case_record(row: CaseRow, sealer: Sealer) -> CaseRecord:
         ),
         top_action=ActionKind(row.top_action),
         route=None if row.route is None else Route(row.route),
+        reminder_keys=tuple(row.reminder_keys or ()),
+        assessed=row.assessed or "full",
     )
 
 
@@ -210,8 +221,11 @@ def case_decision(case: CaseRecord) -> Decision:
         clauses=case.clauses,
         actions=case.actions,
         reminder=case.reminder,
+        reminder_keys=case.reminder_keys,
         explanation=case.explanation,
         scorer=case.scorer,
+        language=case.language,
+        assessed=case.assessed,
     )
 
 

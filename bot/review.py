@@ -20,6 +20,8 @@ from adapters.base import Button, Card, ReviewAction, ReviewRequest
 from bot import texts
 from bot.buttons import parse_case_button
 from bot.cards import build_card, button, shown_text
+from bot.errors import StorageError
+from bot.languages import ENGLISH, language_of
 from bot.store import ActionRecord, CaseRecord, Store
 from moderation.policy import Policy
 from moderation.types import Route
@@ -168,7 +170,11 @@ class Review:
         if appeal is not None:  # a decision on the case answers the appeal against it
             outcome = appeal_status(verb)
             if self.store.decide_appeal(appeal.id, outcome, actor=press.presser_id, at=now):
-                steps.append(self._notify(closed, texts.appeal_outcome(closed.id, outcome == "granted")))
+                steps.append(
+                    self._notify(
+                        closed, texts.appeal_outcome(closed.id, outcome == "granted", self._language(closed))
+                    )
+                )
         return Verdict(
             accepted=True, message=f"Done: {verb.value}.", case=closed, verb=verb, steps=tuple(steps)
         )
@@ -234,7 +240,9 @@ class Review:
             self.store.claim_case(case.id, "upheld", actor=press.presser_id, at=now)
         logger.info("case %s: appeal %s by %s", case.id, verb.value, press.presser_id)
         decided = self.store.get_case(case.id) or case
-        steps.append(self._notify(decided, texts.appeal_outcome(case.id, is_granted)))
+        steps.append(
+            self._notify(decided, texts.appeal_outcome(case.id, is_granted, self._language(decided)))
+        )
         message = "Appeal granted." if is_granted else "Appeal denied."
         return Verdict(accepted=True, message=message, case=decided, verb=verb, steps=tuple(steps))
 
@@ -280,18 +288,26 @@ class Review:
         if action is None:
             return ()
         text: str | None = None
+        language = ENGLISH
         if action is ReviewAction.RESTORE and case.text is not None:
             text = shown_text(case.text, case.flagged)
         elif action is ReviewAction.WARN:
-            text = self._warning(case)
+            language = self._language(case)
+            text = texts.moderator_warning(
+                self.policy, case.reminder_keys, language=language, fallback=case.reminder
+            )
         card = self.referral_card(case) if action is ReviewAction.REFER else None
-        return (_request(case, action, text=text, duration=_MUTE.get(verb), card=card),)
+        return (_request(case, action, text=text, duration=_MUTE.get(verb), card=card, language=language),)
 
     def _notify(self, case: CaseRecord, text: str) -> ReviewRequest:
-        return _request(case, ReviewAction.NOTIFY, text=text)
+        return _request(case, ReviewAction.NOTIFY, text=text, language=self._language(case))
 
-    def _warning(self, case: CaseRecord) -> str:
-        return texts.moderator_warning(case.reminder)
+    def _language(self, case: CaseRecord) -> str:
+        try:
+            return language_of(self.store, case.platform, case.author_id, case.chat_id)
+        except StorageError:
+            logger.warning("could not read case %s's author's language; writing in English", case.id)
+            return ENGLISH
 
     def referral_card(self, case: CaseRecord) -> Card:
         """The card the safeguarding officer gets when moderators refer a case (no buttons: it is closed)."""
@@ -313,6 +329,8 @@ class Review:
             done=[],
             route=Route.SAFEGUARDING,
             was_hidden=False,
+            language=case.language,
+            assessed=case.assessed,
         )
         return replace(card, buttons=(), key=f"refer-{case.id}")
 
@@ -324,6 +342,7 @@ def _request(
     text: str | None = None,
     duration: timedelta | None = None,
     card: Card | None = None,
+    language: str = ENGLISH,
 ) -> ReviewRequest:
     return ReviewRequest(
         action,
@@ -335,4 +354,5 @@ def _request(
         text=text,
         duration=duration,
         card=card,
+        language=language,
     )

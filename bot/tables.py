@@ -8,7 +8,7 @@ as timezone-aware UTC. Nothing outside ``bot/store/`` should use these rows dire
 
 # No ``from __future__ import annotations``: SQLModel reads these annotations at class creation.
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Text, TypeDecorator, UniqueConstraint
@@ -75,6 +75,8 @@ class GroupRow(SQLModel, table=True):
     authorised_by: str | None = None
     authorised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     added_at: datetime = Field(sa_type=UTCDateTime)
+    language: str | None = None
+    """The language staff set for the group's learners (``/language`` in the group), if any."""
 
 
 class PersonRow(SQLModel, table=True):
@@ -88,6 +90,10 @@ class PersonRow(SQLModel, table=True):
     user_id: str
     display_name: str
     role: str
+    language: str | None = None
+    """The language the person chose with ``/language``, if any."""
+    locale: str | None = None
+    """The language their app last reported (Telegram's ``language_code``, Discord's locale)."""
 
 
 class CaseRow(SQLModel, table=True):
@@ -117,6 +123,9 @@ class CaseRow(SQLModel, table=True):
     top_action: str
     route: str | None = None
     reminder: str | None = Field(default=None, sa_type=Text)
+    reminder_keys: list[str] | None = Field(default=None, sa_type=JSON)
+    language: str | None = None
+    assessed: str | None = None
     explanation: str = Field(default="", sa_type=Text)
     scorer: str = ""
     status: str = Field(default="open", index=True)
@@ -240,3 +249,19 @@ class InboundUpdateRow(SQLModel, table=True):
     update_id: int = Field(sa_type=BigInteger)
     payload: str = Field(sa_type=Text)
     received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LanguageCountRow(SQLModel, table=True):
+    """How many messages a group had in a language the scorers do not cover, per day (no text, no author)."""
+
+    __tablename__ = "classmod_language_counts"
+    __table_args__ = (
+        UniqueConstraint("platform", "chat_id", "day", "language", name="uq_classmod_language_counts_day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str
+    chat_id: str
+    day: date
+    language: str
+    messages: int = 0

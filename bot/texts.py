@@ -1,70 +1,121 @@
-"""What the bot says to people, whatever the platform: the policy in brief, welcomes, notices."""
+"""What the bot says to people, whatever the platform: the policy in brief, welcomes, notices, replies.
+
+Every text a learner reads takes the ``language`` to say it in and comes in the ESOL form: the
+learner's language first, then the same in simple English underneath (:func:`bot.languages.esol_form`);
+in English, or where a text has no translation, English alone. The wording is in the catalogue
+(``bot/locales/``) and, for clause reminders and the support message, in the policy file.
+Notices for staff (the unauthorised-group notices) stay in English.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+from babel.dates import format_skeleton
+
+from bot.languages import ENGLISH, catalogue, esol_form
 from bot.store import AppealRecord, CaseRecord
 from moderation.policy import Policy
+from moderation.types import ActionKind, Decision
 
 __all__ = [
     "APPEAL_SYNTAX",
     "action_reminder",
+    "appeal_already",
+    "appeal_not_found",
     "appeal_outcome",
+    "appeal_sent",
     "appeal_syntax",
     "appeal_usage",
     "awaiting_authorisation",
     "case_list",
+    "in_language",
+    "language_chosen",
+    "language_current",
+    "language_group_set",
+    "language_group_staff_only",
+    "language_unknown",
+    "learner_notes",
     "moderator_warning",
     "policy_brief",
     "private_only",
     "public_nudge",
+    "public_welcome",
     "start_text",
     "unauthorised_notice",
     "welcome_text",
 ]
 
 _BRIEF = (
-    "Be polite and use kind words.",
-    "Do not bully, threaten or pressure anyone.",
-    "Do not encourage drugs, violence or extreme ideas.",
-    "Do not share personal details (phone numbers, emails, addresses) in the group.",
-    "Only post photos of people who have given written permission.",
-    "Complaints go through the Complaints Procedure, not the group.",
-    "If you are worried about your safety or someone else's, talk to the designated safeguarding officer.",
+    "brief.polite",
+    "brief.bullying",
+    "brief.incitement",
+    "brief.personal",
+    "brief.photos",
+    "brief.complaints",
+    "brief.safety",
 )
 
 
-def policy_brief(policy: Policy) -> str:
-    """The policy in brief, in plain English, with the clauses it enforces."""
+def in_language(language: str, render: Callable[[str], str]) -> str:
+    """The ESOL form of a text ``render`` writes in any language: the learner's first, English beneath.
+
+    English alone where ``language`` is English, is not shipped, or renders the same as English (no
+    translation).
+    """
+    english = render(ENGLISH)
+    shipped = catalogue().languages.get(language)
+    if language == ENGLISH or shipped is None:
+        return english
+    translated = render(language)
+    return english if translated == english else esol_form(translated, english, shipped)
+
+
+def _text(key: str, language: str, /, **values: object) -> str:
+    return in_language(language, lambda code: catalogue().text(key, code, **values))
+
+
+def policy_brief(policy: Policy, language: str = ENGLISH) -> str:
+    """The policy in brief, in plain words, with the clauses it enforces."""
+    return in_language(language, lambda code: _brief(policy, code))
+
+
+def _brief(policy: Policy, code: str) -> str:
+    texts = catalogue()
     enforced = ", ".join(clause.id for clause in policy.clauses if clause.is_enforced)
-    lines = "\n".join(f"• {line}" for line in _BRIEF)
+    lines = "\n".join(f"• {texts.text(key, code)}" for key in _BRIEF)
     return (
-        f"This group follows the {policy.name}.\n{lines}\n"
-        f"Spelling and grammar mistakes are fine: everyone is here to learn. (Clauses {enforced}.)"
+        f"{texts.text('brief.intro', code, policy_name=policy.name)}\n{lines}\n"
+        f"{texts.text('brief.mistakes', code, clauses=enforced)}"
     )
 
 
-def welcome_text(policy: Policy, name: str) -> str:
+def welcome_text(policy: Policy, name: str, language: str = ENGLISH) -> str:
     """A short welcome for someone who joins an authorised group."""
-    return (
-        f"Welcome, {name}! I help keep this class group safe and friendly. "
-        "If a message breaks the rules I will tell you privately, never in public.\n\n" + policy_brief(policy)
+    return in_language(
+        language, lambda code: f"{catalogue().text('welcome', code, name=name)}\n\n{_brief(policy, code)}"
     )
 
 
-def start_text(policy: Policy) -> str:
+def public_welcome(platform: str, name: str, language: str = ENGLISH) -> str:
+    """The short welcome posted in the group where a newcomer cannot be written to privately."""
+    return _text(f"welcome.public.{platform}", language, name=name)
+
+
+def start_text(policy: Policy, language: str = ENGLISH, *, platform: str = "telegram") -> str:
     """What the bot is, for /start in a private chat."""
-    return (
-        "Hello! I am the class groups' moderation helper. I read messages in authorised class groups and, "
-        "if one breaks the social media policy, I send a private reminder or pass it to staff.\n"
-        "Commands: /policy (the rules), /mycases (your cases), "
-        "/appeal CASE reason (ask staff to look again).\n\n" + policy_brief(policy)
-    )
+    appeal_form = appeal_syntax(platform)[0]
+
+    def render(code: str) -> str:
+        texts = catalogue()
+        commands = texts.text("start.commands", code, appeal_form=appeal_form)
+        return f"{texts.text('start', code)}\n{commands}\n\n{_brief(policy, code)}"
+
+    return in_language(language, render)
 
 
 def unauthorised_notice() -> str:
-    """Posted once in a group the service has not authorised, before the bot leaves."""
+    """Posted once in a group the service has not authorised, before the bot leaves (for staff)."""
     return (
         "This group has not been authorised by the learning service, "
         "so I cannot moderate it and I am leaving. "
@@ -84,9 +135,9 @@ def appeal_syntax(platform: str) -> tuple[str, str]:
     return APPEAL_SYNTAX.get(platform, APPEAL_SYNTAX["telegram"])
 
 
-def appeal_usage(platform: str) -> str:
+def appeal_usage(platform: str, language: str = ENGLISH) -> str:
     """Said when an appeal names no case."""
-    return f"Please write the case number, then why: {appeal_syntax(platform)[1]}"
+    return _text("appeal.usage", language, example=appeal_syntax(platform)[1])
 
 
 def awaiting_authorisation(minutes: float) -> str:
@@ -104,75 +155,154 @@ def case_list(
     appeals: Mapping[int, AppealRecord] | None = None,
     *,
     platform: str = "telegram",
+    language: str = ENGLISH,
 ) -> str:
     """A learner's own cases, their appeals and strikes, for /mycases."""
     if not cases:
-        return "You have no cases. Thank you for keeping the group friendly!"
+        return _text("cases.none", language)
     appeals = appeals or {}
-    lines = [
-        f"#{case.id} · {case.created_at:%d %b} · "
-        f"{', '.join(c.value for c in case.flagged) or 'held for review'} · {case.status}"
-        + (f" · appeal {appeals[case.id].status}" if case.id in appeals else "")
-        for case in cases
-    ]
-    return (
-        "Your cases:\n" + "\n".join(lines) + f"\nActive strikes: {active_strikes}. "
-        f"To ask staff to look again: {appeal_syntax(platform)[0]}"
-    )
 
-
-def appeal_outcome(case_id: int, is_granted: bool) -> str:
-    """The private note that tells a learner what became of their appeal."""
-    if is_granted:
+    def render(code: str) -> str:
+        texts = catalogue()
+        lines = []
+        for case in cases:
+            about = ", ".join(texts.text(f"category.{category.value}", code) for category in case.flagged)
+            parts = [
+                f"#{case.id}",
+                format_skeleton("MMMd", case.created_at, locale=code),
+                about or texts.text("cases.held", code),
+                _status(texts.text, f"status.{case.status}", case.status, code),
+            ]
+            if case.id in appeals:
+                status = _status(texts.text, f"appeal_status.{appeals[case.id].status}", "", code)
+                parts.append(texts.text("cases.appeal", code, status=status))
+            lines.append(" · ".join(parts))
         return (
-            f"Good news: the moderators looked again at case #{case_id} and agree with you. "
-            "Your message is restored if it was hidden, and the case does not count against you."
+            f"{texts.text('cases.header', code)}\n" + "\n".join(lines) + "\n"
+            f"{texts.text('cases.strikes', code, count=active_strikes)} "
+            f"{texts.text('cases.how_to_appeal', code, appeal_form=appeal_syntax(platform)[0])}"
         )
-    return (
-        f"The moderators looked again at case #{case_id} and the decision stays. "
-        "If you still disagree, you can use the service's Complaints Procedure."
-    )
+
+    return in_language(language, render)
 
 
-def private_only(command: str) -> str:
+def _status(text: Callable[..., str], key: str, fallback: str, code: str) -> str:
+    return text(key, code) if key in catalogue().keys else fallback
+
+
+def appeal_not_found(case_id: int, language: str = ENGLISH) -> str:
+    """Said when a learner appeals a case that is not theirs or does not exist."""
+    return _text("appeal.not_found", language, case_id=case_id)
+
+
+def appeal_already(case_id: int, language: str = ENGLISH) -> str:
+    """Said when a learner appeals a case whose appeal is still open."""
+    return _text("appeal.already", language, case_id=case_id)
+
+
+def appeal_sent(case_id: int, language: str = ENGLISH) -> str:
+    """Said when an appeal has gone to the moderators."""
+    return _text("appeal.sent", language, case_id=case_id)
+
+
+def appeal_outcome(case_id: int, is_granted: bool, language: str = ENGLISH) -> str:
+    """The private note that tells a learner what became of their appeal."""
+    return _text("appeal.granted" if is_granted else "appeal.upheld", language, case_id=case_id)
+
+
+def private_only(command: str, language: str = ENGLISH) -> str:
     """Said when a learner sends a private command in the group."""
-    return f"Please send {command} to me in a private chat, so your cases stay private."
+    return _text("private_only", language, command=command)
 
 
 # --- what a learner is sent about their own message -------------------------------------------------
 
 
-def action_reminder(reminder: str | None, *, formal: bool, place: str = "group") -> str:
+def action_reminder(
+    policy: Policy, keys: Sequence[str], *, formal: bool, language: str = ENGLISH, fallback: str | None = None
+) -> str:
     """The private note for a reminder or the bot's formal warning: the policy's reminder, else a plain one.
 
-    ``place`` is what the platform calls the class chat (a Telegram group, a Discord server).
+    ``keys`` are the decision's reminder parts (``Decision.reminder_keys``); ``fallback`` is the English
+    reminder of a case recorded before the parts were kept, said in English alone.
     """
-    text = reminder or f"Please remember the {place}'s rules."
-    return f"This is a formal warning. {text}" if formal else text
+    key = "warning.formal" if formal else None
+    return _about_a_message(policy, keys, key, language, fallback)
 
 
-def moderator_warning(reminder: str | None) -> str:
+def learner_notes(policy: Policy, decision: Decision, language: str = ENGLISH) -> dict[str, str]:
+    """What the author of a message would be sent privately, by action (``remind``, ``warn``)."""
+    return {
+        action.kind.value: action_reminder(
+            policy,
+            decision.reminder_keys,
+            formal=action.kind is ActionKind.WARN,
+            language=language,
+            fallback=decision.reminder,
+        )
+        for action in decision.actions
+        if action.kind in (ActionKind.REMIND, ActionKind.WARN)
+    }
+
+
+def moderator_warning(
+    policy: Policy, keys: Sequence[str], *, language: str = ENGLISH, fallback: str | None = None
+) -> str:
     """The private note when a moderator gives a formal warning from a case's card."""
-    reminder = reminder or "Please follow the group's rules."
-    return f"A moderator has reviewed your message and given you a formal warning. {reminder}"
+    return _about_a_message(policy, keys, "warning.moderator", language, fallback)
 
 
-_PUBLIC_NUDGES = {
-    "telegram": (
-        "{who}, I have a private note for you about the group's rules. "
-        "Please open a chat with me and press Start so I can send it."
-    ),
-    "discord": (
-        "{who}, I have a private note for you about the server's rules, but your direct messages are "
-        "closed. Please allow direct messages from server members so I can send it."
-    ),
-}
+def _about_a_message(
+    policy: Policy, keys: Sequence[str], frame: str | None, language: str, fallback: str | None
+) -> str:
+    def render(code: str) -> str:
+        texts = catalogue()
+        reminder = policy.reminder_text(keys, code) or (fallback if code == ENGLISH else None)
+        reminder = reminder or texts.text("reminder.plain", code)
+        return texts.text(frame, code, reminder=reminder) if frame else reminder
+
+    return render(ENGLISH) if fallback and not keys else in_language(language, render)
 
 
-def public_nudge(platform: str, who: str) -> str:
+def public_nudge(platform: str, who: str, language: str = ENGLISH) -> str:
     """The short public note, naming no breach, when a private note cannot be delivered.
 
     ``who`` is the learner's name (Telegram) or a mention (Discord); each platform says how to open
     the private channel its own way.
     """
-    return _PUBLIC_NUDGES[platform].format(who=who)
+    return _text(f"nudge.{platform}", language, name=who)
+
+
+# --- /language ---------------------------------------------------------------------------------------
+
+
+def _label(language: str) -> str:
+    shipped = catalogue().languages.get(language)
+    return shipped.label if shipped else language
+
+
+def language_chosen(language: str) -> str:
+    """Said when a learner chooses a language: in that language, English underneath."""
+    if language == ENGLISH:
+        return _text("language.chosen_english", ENGLISH)
+    return _text("language.chosen", language, language=_label(language))
+
+
+def language_current(language: str) -> str:
+    """``/language`` alone: the language in use, how to change it, and what there is."""
+    return _text("language.current", language, language=_label(language), languages=catalogue().listing())
+
+
+def language_unknown(language: str) -> str:
+    """``/language`` with a language the bot does not write (said in the learner's current one)."""
+    return _text("language.unknown", language, languages=catalogue().listing())
+
+
+def language_group_set(language: str) -> str:
+    """Said in a group when staff set its default language."""
+    return _text("language.group_set", language, language=_label(language))
+
+
+def language_group_staff_only(language: str) -> str:
+    """Said when a learner tries to set a group's language."""
+    return _text("language.group_staff_only", language)

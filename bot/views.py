@@ -1,10 +1,14 @@
-"""How the command line shows decisions, cases and the queue (Rich), and the ``check --json`` shape."""
+"""How the command line shows decisions, cases and the queue (Rich), and the ``check --json`` shape.
+
+At about 420 lines this is past the house's size because it is one idea, what an operator reads, and its
+views share the table styles and the masking of personal data; each command's module stays small.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -41,6 +45,9 @@ __all__ = [
     "print_status",
 ]
 
+UNASSESSED_DAYS = 7
+"""How far back `classmod status` counts messages in languages the scorers do not cover."""
+
 _ACTION_STYLE = {
     "allow": "green",
     "remind": "yellow",
@@ -63,8 +70,13 @@ def message_for_check(text: str, role: Role, now: datetime) -> ChatMessage:
     )
 
 
-def decision_json(item_id: Any, decision: Decision, text: str | None = None) -> dict[str, Any]:
-    """The ``check --json`` output line for one decision (``text`` gives a head's evidence sentence)."""
+def decision_json(
+    item_id: Any, decision: Decision, text: str | None = None, notes: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The ``check --json`` output line for one decision (``text`` gives a head's evidence sentence).
+
+    ``notes`` (``check --language``) are what the author would be sent, by action, in their language.
+    """
     return {
         "id": item_id,
         "action": decision.action.value,
@@ -85,6 +97,9 @@ def decision_json(item_id: Any, decision: Decision, text: str | None = None) -> 
             for item in decision.evidence
         ],
         "scorer": decision.scorer,
+        "language": decision.language,
+        "assessed": decision.assessed,
+        **({"notes": dict(notes)} if notes is not None else {}),
     }
 
 
@@ -110,8 +125,10 @@ def print_scorer_banner(console: Console, loaded: LoadedScorer) -> None:
         )
 
 
-def print_decision(console: Console, text: str, decision: Decision) -> None:
-    """One decision, explained, for ``classmod check``."""
+def print_decision(
+    console: Console, text: str, decision: Decision, notes: Mapping[str, str] | None = None
+) -> None:
+    """One decision, explained, for ``classmod check``; ``notes`` replace the English reminder shown."""
     style = _ACTION_STYLE[decision.action.value]
     console.print(f"[{style}]{decision.action.value.upper()}[/{style}]  {escape(decision.explanation)}")
     if decision.clauses:
@@ -126,7 +143,11 @@ def print_decision(console: Console, text: str, decision: Decision) -> None:
         for example in item.similar:
             console.print(f"    similar to: “{escape(example)}”", style="dim")
     writes = any(action.kind in (ActionKind.REMIND, ActionKind.WARN) for action in decision.actions)
-    if decision.reminder and writes:
+    if notes:
+        for kind, note in notes.items():
+            title = "formal warning to the author" if kind == "warn" else "private message to the author"
+            console.print(Panel(escape(note), title=title, border_style="yellow"))
+    elif decision.reminder and writes:
         console.print(
             Panel(escape(decision.reminder), title="private message to the author", border_style="yellow")
         )
@@ -304,6 +325,16 @@ def print_status(console: Console, services: Services) -> None:
     table.add_row("retention", f"{services.settings.retention_days} days")
     for name, count in services.store.counts().items():
         table.add_row(name.replace("_", " "), str(count))
+    since = datetime.now(UTC).date() - timedelta(days=UNASSESSED_DAYS)
+    unassessed = services.store.unassessed_counts(since)
+    table.add_row(
+        f"not fully assessed ({UNASSESSED_DAYS} days)",
+        "\n".join(
+            f"{escape(item.platform)} {escape(item.chat_id)}: {item.messages} in {escape(item.language)}"
+            for item in unassessed
+        )
+        or "none: every message was in a language the scorers cover",
+    )
     console.print(table)
 
 

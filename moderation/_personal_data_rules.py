@@ -70,7 +70,12 @@ _PHONE_SHAPE = re.compile(
 )
 _PHONE_CONTEXT = re.compile(
     r"\b(?:numbers?|no|call|text|ring|mobile|mob|phone|tel|telephone|whats\s?app|contact|reach|"
-    r"landline|cell|sms|digits)\b",
+    r"landline|cell|sms|digits"
+    # The same words in the learners' languages (issue 15): Polish, Romanian, Spanish, Ukrainian, Arabic,
+    # Persian, Sorani, Tigrinya; Chinese words have no word boundary to match on.
+    r"|numer\w{0,2}|num[aă]r\w{0,2}|telefon\w{0,3}|n[uú]mero|ll[aá]ma\w{0,3}|celular|m[oó]vil"
+    r"|номер\w{0,2}|телефон\w{0,2}|дзвони\w{0,2}|رقم\w{0,2}|هاتف\w{0,2}|اتصل\w{0,2}|شماره|تلفن|موبایل"
+    r"|ژمارە|تەلەفۆن|مۆبایل|ቁጽሪ|ስልኪ)\b|电话|號碼|号码|手机|電話",
     _I,
 )
 _SPOKEN_DIGITS = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from moderation.language_detection import assessed, detect_language
 from moderation.normalise import normalise
 from moderation.personal_data import find_personal_data
 from moderation.policy import Policy
@@ -173,13 +174,18 @@ def assess(
     if model.error is not None and not any(action.kind is ActionKind.ESCALATE for action in actions):
         # A scorer that fails never silently allows: hold the message for a person to review.
         actions = (*actions, Action(ActionKind.ESCALATE, Route.MODERATORS))
+    reminder_keys = _reminder_keys(flagged, policy, role, model, actions)
+    language = detect_language(message.text)
     return Decision(
         scores={category: round(score, 4) for category, score in scores.items()},
         flagged=flagged,
         evidence=kept_evidence,
         clauses=clauses,
         actions=actions,
-        reminder=_reminder(flagged, policy, role, model, actions),
+        reminder=policy.reminder_text(reminder_keys),
+        reminder_keys=reminder_keys,
+        language=language.code if language is not None else None,
+        assessed=assessed(language, model.languages),
         explanation=_explanation(flagged, scores, kept_evidence, policy, breaches, actions, model),
         scorer=model.scorer if model.error is None else f"{model.scorer} (failed: {model.error})",
         strikes=active_strikes(history, policy, now),
@@ -260,23 +266,27 @@ def _ordered(kinds: Iterable[ActionKind]) -> tuple[ActionKind, ...]:
     return tuple(kind for kind in _EXECUTION_ORDER if kind in present)
 
 
-def _reminder(
+def _reminder_keys(
     flagged: Sequence[Category], policy: Policy, role: Role, model: ModelScores, actions: Sequence[Action]
-) -> str | None:
+) -> tuple[str, ...]:
+    """What the learner's note is made of: the support message, or up to two clauses' reminders."""
     if Category.SAFEGUARDING in flagged:
-        return policy.support_message
+        return ("support",)
     if not flagged:
-        return policy.scorer_failure_reminder if model.error is not None and actions else None
+        return ("scorer_failure",) if model.error is not None and actions else ()
+    keys: list[str] = []
     texts: list[str] = []
     for category in flagged:
         for clause in policy.clauses_for(category, role):
             reminder = clause.reminder_for(role)
             if reminder and reminder not in texts:
                 texts.append(reminder)
+                is_staff_wording = reminder is clause.staff_reminder and reminder != clause.reminder
+                keys.append(f"{'staff' if is_staff_wording else 'clause'}:{clause.id}")
                 break
-        if len(texts) == 2:
+        if len(keys) == 2:
             break
-    return " ".join(texts) or None
+    return tuple(keys)
 
 
 def _explanation(

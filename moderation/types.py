@@ -128,6 +128,8 @@ class Author:
     id: str
     display_name: str
     role: Role = Role.LEARNER
+    locale: str | None = None
+    """The language the author's app reports (Telegram's ``language_code``), where the platform says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,8 @@ class ChatMessage:
     revision: int = 0
     reply_to: str | None = None
     chat_title: str | None = None
+    group_id: str | None = None
+    """The group the chat belongs to where that is not the chat itself (a Discord channel's server)."""
 
     @property
     def has_photo(self) -> bool:
@@ -239,6 +243,8 @@ class ModelScores:
     error: str | None = None
     hits: tuple[SemanticHit, ...] = ()
     """The trained policy heads' findings, when heads are loaded."""
+    languages: frozenset[str] = frozenset({"en"})
+    """The languages the scorers in use assess in full (``*``: every language)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +269,13 @@ class Decision:
     scorer: str
     strikes: int = 0
     """The author's active formal warnings (strikes) when the message was judged."""
+    reminder_keys: tuple[str, ...] = ()
+    """What ``reminder`` is made of, so it can be said in the learner's language
+    (:meth:`moderation.policy.Policy.reminder_text`)."""
+    language: str | None = None
+    """The language the message is written in, where it could be told (``pl``, ``ar``)."""
+    assessed: str = "full"
+    """``full``, or ``partial: personal data only`` where the scorers do not cover ``language``."""
 
     @property
     def action(self) -> ActionKind:

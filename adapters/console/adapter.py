@@ -8,7 +8,7 @@ reminder, a card in the moderators' or the safeguarding officer's channel.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import count
 
@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from adapters.base import ActionRequest
+from bot.languages import catalogue
 from moderation.types import ActionKind, Attachment, AttachmentKind, Author, ChatMessage, Role
 
 __all__ = ["ConsoleAdapter", "ConsoleChat"]
@@ -25,6 +26,7 @@ HELP = """Type a message and press Enter to post it in the class group.
   /as NAME [learner|tutor|staff|moderator]   post as someone else (e.g. /as Sam tutor)
   /photo [CAPTION]                 post a photo (with an optional caption)
   /edit TEXT                       edit your last message
+  /language CODE                   read the bot's notes in a language (pl, ar, uk, ...)
   /help                            this help
   /quit                            leave (Ctrl-D works too)"""
 _ROLES = tuple(role.value for role in Role)
@@ -51,7 +53,7 @@ class ConsoleAdapter:
             label = "warning" if kind is ActionKind.WARN else "private message"
             self.console.print(
                 Panel(
-                    escape(decision.reminder or ""),
+                    escape(request.note or decision.reminder or ""),
                     title=f"{label} to {escape(author)}",
                     border_style="yellow",
                 )
@@ -103,8 +105,18 @@ class ConsoleChat:
                 self.console.print(f"  usage: /as NAME [{'|'.join(_ROLES)}]{shown}", markup=False)
                 return None
             role = Role(parts[2]) if len(parts) == 3 else Role.LEARNER
-            self.author = Author(id=parts[1].lower(), display_name=parts[1], role=role)
+            self.author = Author(
+                id=parts[1].lower(), display_name=parts[1], role=role, locale=self.author.locale
+            )
             self.console.print(f"  now posting as {escape(parts[1])} ({role.value})")
+            return None
+        if parts[:1] == ["/language"]:
+            code = catalogue().resolve(parts[1]) if len(parts) == 2 else None
+            if code is None:
+                self.console.print(f"  usage: /language CODE, one of: {catalogue().listing()}", markup=False)
+                return None
+            self.author = replace(self.author, locale=code)
+            self.console.print(f"  the bot's notes to {escape(self.author.display_name)} are now in {code}")
             return None
         if line.startswith("/help"):
             self.console.print(HELP, markup=False)

@@ -76,6 +76,7 @@ def message_from_discord(message: discord.Message, role: Role) -> ChatMessage:
         chat_id=str(message.channel.id),
         message_id=str(message.id),
         author=Author(id=str(message.author.id), display_name=message.author.display_name, role=role),
+        group_id=str(guild.id) if guild is not None else None,
         text=message.content or "",
         sent_at=(edited or message.created_at).astimezone(UTC),
         attachments=tuple(
@@ -237,7 +238,7 @@ class DiscordAdapter:
 
     async def apply(self, request: ActionRequest) -> str | None:
         """Carry out one of the core's actions on Discord; a card's message id once posted."""
-        return await apply_action(self, request, place="server")
+        return await apply_action(self, request)
 
     async def delete_message(self, chat_id: str, message_id: str) -> None:
         """Delete one message."""
@@ -253,7 +254,7 @@ class DiscordAdapter:
             await self._call("re-post the message", lambda: channel.send(text, allowed_mentions=_NO_MENTIONS))
         elif request.action is ReviewAction.WARN:
             await self.send_private_or_nudge(
-                request.author_id, request.author_name, request.chat_id, request.text or ""
+                request.author_id, request.author_name, request.chat_id, request.text or "", request.language
             )
         elif request.action is ReviewAction.MUTE:
             member = await self._member(guild, request.author_id)
@@ -303,12 +304,14 @@ class DiscordAdapter:
             raise AdapterError(f"could not send a direct message: {exc.text or exc.status}") from exc
         return True
 
-    async def send_private_or_nudge(self, user_id: str, name: str, chat_id: str, text: str) -> None:
+    async def send_private_or_nudge(
+        self, user_id: str, name: str, chat_id: str, text: str, language: str = "en"
+    ) -> None:
         """DM; where refused, a short public nudge (a mention, not ``name``) that deletes itself."""
         if await self.send_private(user_id, text):
             return
         channel = self._channel(chat_id)
-        nudge = texts.public_nudge(PLATFORM, f"<@{user_id}>")
+        nudge = texts.public_nudge(PLATFORM, f"<@{user_id}>", language)
         await self._call(
             "post a short reminder",
             lambda: channel.send(

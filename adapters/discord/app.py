@@ -165,19 +165,25 @@ class DiscordBot:
 
         @tree.command(name="policy", description="The group's rules, in brief")
         async def policy(interaction: discord.Interaction[Any]) -> None:
-            await self._respond(interaction, Reply(self.desk.policy_text()))
+            await self._respond(interaction, Reply(self.desk.policy_text(await self._reader(interaction))))
 
         @tree.command(name="mycases", description="Your own cases and strikes")
         async def my_cases(interaction: discord.Interaction[Any]) -> None:
-            await self._respond(interaction, await self.desk.my_cases(str(interaction.user.id)))
+            language = await self._reader(interaction)
+            await self._respond(interaction, await self.desk.my_cases(str(interaction.user.id), language))
 
         @tree.command(name="appeal", description="Ask the moderators to look at one of your cases again")
         @app_commands.describe(case="the case number", reason="why it should be looked at again")
         async def appeal(interaction: discord.Interaction[Any], case: str, reason: str | None = None) -> None:
-            user = interaction.user
+            user, language = interaction.user, await self._reader(interaction)
             await self._respond(
-                interaction, await self.desk.appeal(str(user.id), user.display_name, case, reason)
+                interaction, await self.desk.appeal(str(user.id), user.display_name, case, reason, language)
             )
+
+        @tree.command(name="language", description="The language I write to you in (staff: this server's)")
+        @app_commands.describe(code="a language code, e.g. pl, ar, uk; leave out to see the choices")
+        async def language(interaction: discord.Interaction[Any], code: str | None = None) -> None:
+            await self._respond(interaction, await self._choose_language(interaction, code))
 
         @tree.command(
             name="authorise", description="Staff: moderate this server under the social media policy"
@@ -209,6 +215,23 @@ class DiscordBot:
                 roles=roles_of(interaction.user),
             )
             await self._respond(interaction, reply)
+
+    async def _reader(self, interaction: discord.Interaction[Any]) -> str:
+        """The language of whoever used a command: their choice, their Discord's, the server's."""
+        guild = interaction.guild
+        return await self.desk.language_of(
+            str(interaction.user.id),
+            str(guild.id) if guild is not None else None,
+            locale=str(interaction.locale.value),
+        )
+
+    async def _choose_language(self, interaction: discord.Interaction[Any], code: str | None) -> Reply:
+        """``/language``: staff with a code in a server set the server's; anyone else sets their own."""
+        user, guild = interaction.user, interaction.guild
+        roles = roles_of(user)
+        if guild is not None and code and self.desk.is_staff(str(user.id), roles):
+            return await self.desk.set_group_language(str(guild.id), code, by_id=str(user.id), roles=roles)
+        return await self.desk.choose_language(str(user.id), code, locale=str(interaction.locale.value))
 
     # --- events --------------------------------------------------------------------------------
 
@@ -352,12 +375,14 @@ class DiscordBot:
         """Welcome a learner privately (or in the server where DMs are closed)."""
         if member.bot or not await self._guild_authorised(member.guild):
             return
-        if not await self.adapter.send_private(str(member.id), self.desk.welcome_text(member.display_name)):
+        language = await self.desk.language_of(str(member.id), str(member.guild.id))
+        welcome = self.desk.welcome_text(member.display_name, language)
+        if not await self.adapter.send_private(str(member.id), welcome):
             channel = member.guild.system_channel
             if channel is not None:
                 await self.attempt(
                     self.adapter.post(
-                        str(channel.id), f"Welcome, {member.display_name}! Use /policy to read the rules."
+                        str(channel.id), self.desk.public_welcome(member.display_name, language)
                     )
                 )
 

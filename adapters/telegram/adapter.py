@@ -93,6 +93,7 @@ def message_from_telegram(message: Message, role: Role, *, is_edit: bool = False
         id=str(user.id) if user else "unknown",
         display_name=(user.full_name if user else None) or "someone",
         role=role,
+        locale=user.language_code if user else None,
     )
     attachments: list[Attachment] = []
     if message.photo:
@@ -165,7 +166,7 @@ class TelegramAdapter:
 
     async def apply(self, request: ActionRequest) -> str | None:
         """Carry out one of the core's actions on Telegram; a card's message id once posted."""
-        return await apply_action(self, request, place="group")
+        return await apply_action(self, request)
 
     async def delete_message(self, chat_id: str, message_id: str) -> None:
         """Delete one message."""
@@ -182,7 +183,7 @@ class TelegramAdapter:
             )
         elif request.action is ReviewAction.WARN:
             await self.send_private_or_nudge(
-                request.author_id, request.author_name, request.chat_id, request.text or ""
+                request.author_id, request.author_name, request.chat_id, request.text or "", request.language
             )
         elif request.action is ReviewAction.MUTE:
             until = datetime.now(UTC) + (request.duration or datetime.resolution)
@@ -252,11 +253,13 @@ class TelegramAdapter:
             raise
         return True
 
-    async def send_private_or_nudge(self, user_id: str, name: str, chat_id: str, text: str) -> None:
+    async def send_private_or_nudge(
+        self, user_id: str, name: str, chat_id: str, text: str, language: str = "en"
+    ) -> None:
         """Send privately; where refused, a short public nudge that names no breach and deletes itself."""
         if await self.send_private(user_id, text):
             return
-        await self.post_notice(int(chat_id), texts.public_nudge(PLATFORM, name))
+        await self.post_notice(int(chat_id), texts.public_nudge(PLATFORM, name, language))
         raise AdapterError(
             "the learner has not started a private chat with the bot; a short public nudge was posted instead"
         )

@@ -326,12 +326,11 @@ class TelegramBot:
         if (chat_id, member.id) in self._welcomed:
             return
         self._welcomed[(chat_id, member.id)] = now
-        welcome = self.desk.welcome_text(member.first_name)
+        language = await self.desk.language_of(str(member.id), str(chat_id), locale=member.language_code)
+        welcome = self.desk.welcome_text(member.first_name, language)
         if not await self.adapter.send_private(str(member.id), welcome):
             await self.attempt(
-                self.adapter.post(
-                    str(chat_id), f"Welcome, {member.first_name}! Send me /policy to read the group's rules."
-                )
+                self.adapter.post(str(chat_id), self.desk.public_welcome(member.first_name, language))
             )
 
     async def _membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

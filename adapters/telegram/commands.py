@@ -15,6 +15,7 @@ from telegram.ext import CommandHandler, ContextTypes, filters
 
 from bot import texts
 from bot.desk import Reply
+from bot.languages import ENGLISH
 
 if TYPE_CHECKING:
     from adapters.telegram.app import TelegramBot
@@ -41,22 +42,55 @@ class Commands:
         app.add_handler(CommandHandler(["mycases", "appeal"], self._private_only, filters=groups))
         app.add_handler(CommandHandler("authorise", self._authorise))
         app.add_handler(CommandHandler("consent", self._consent))
+        app.add_handler(CommandHandler("language", self._language, filters=private))
+        app.add_handler(CommandHandler("language", self._group_language, filters=groups))
+
+    async def _reader(self, update: Update) -> str:
+        """The language of the person who sent this command: their choice, their app's, the group's."""
+        user, chat = update.effective_user, update.effective_chat
+        if user is None:
+            return ENGLISH
+        in_group = chat is not None and chat.type != ChatType.PRIVATE
+        return await self._bot.desk.language_of(
+            str(user.id), str(chat.id) if in_group and chat else None, locale=user.language_code
+        )
 
     async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, self._bot.desk.start_text())
+        await self._reply(update, self._bot.desk.start_text(await self._reader(update)))
 
     async def _policy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, self._bot.desk.policy_text())
+        await self._reply(update, self._bot.desk.policy_text(await self._reader(update)))
 
     async def _my_cases(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.effective_user is not None:
-            await self._answer(update, await self._bot.desk.my_cases(str(update.effective_user.id)))
+            language = await self._reader(update)
+            await self._answer(update, await self._bot.desk.my_cases(str(update.effective_user.id), language))
 
     async def _appeal(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user, args = update.effective_user, context.args or [""]
         if user is not None:
-            reply = await self._bot.desk.appeal(str(user.id), user.full_name, args[0], " ".join(args[1:]))
+            language = await self._reader(update)
+            reply = await self._bot.desk.appeal(
+                str(user.id), user.full_name, args[0], " ".join(args[1:]), language
+            )
             await self._answer(update, reply)
+
+    async def _language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/language [code] in a private chat: the learner's own language."""
+        user = update.effective_user
+        if user is not None:
+            code = context.args[0] if context.args else None
+            reply = await self._bot.desk.choose_language(str(user.id), code, locale=user.language_code)
+            await self._answer(update, reply)
+
+    async def _group_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/language code in a group, from staff: the group's default language."""
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        code = context.args[0] if context.args else None
+        reply = await self._bot.desk.set_group_language(str(chat.id), code, by_id=str(user.id))
+        await self._answer(update, reply)
 
     async def _private_only(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/mycases or /appeal in a group: tell the learner, privately where possible, to ask in private."""
@@ -64,7 +98,7 @@ class Commands:
         if user is None or message is None or not message.text:
             return
         command = message.text.split()[0].split("@")[0]
-        note = texts.private_only(command)
+        note = texts.private_only(command, await self._reader(update))
         if not await self._bot.adapter.send_private(str(user.id), note):
             await self._bot.attempt(
                 self._bot.adapter.post_notice(message.chat_id, f"{user.first_name}: {note}")

@@ -18,14 +18,16 @@ from typing import Annotated, Any
 
 import typer
 
-from bot import views
+from bot import texts, views
 from bot.app import scoring_service
 from bot.cli import common
 from bot.cli.common import _fail, _settings, app
 from bot.config import Settings
 from bot.json_input import read_object
+from bot.languages import catalogue
 from moderation.engine import assess
 from moderation.errors import ModerationError, ScorerError
+from moderation.language_detection import covered_languages
 from moderation.policy import Policy, load_policy
 from moderation.scorers.base import hits_of
 from moderation.serving.batching import ScoringService
@@ -49,11 +51,18 @@ def check(
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON output; with no TEXT, JSON lines in and out")
     ] = False,
+    language: Annotated[
+        str | None,
+        typer.Option("--language", help="show what the author would be sent, in this language (pl, ar, ...)"),
+    ] = None,
 ) -> None:
     """Assess text statelessly (no store, no history) and show the decision."""
     settings = _settings(ctx)
     if text is None and not as_json:
         raise _fail("give TEXT, or --json to read JSON lines from standard input")
+    code = catalogue().resolve(language) if language is not None else None
+    if language is not None and code is None:
+        raise _fail(f"no texts in {language!r}; the languages are: {catalogue().listing()}")
     try:
         policy = load_policy(settings.policy_file)
         # A batch job keeps nobody waiting: batches as big as the lines it hands over at once.
@@ -61,18 +70,20 @@ def check(
         scoring = scoring_service(settings, _load_scorer(settings, policy).scorer, max_batch=batch)
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
-    with deciding(scoring, policy) as decide:
+    languages = covered_languages(scoring.name, settings.encoder_languages)
+    with deciding(scoring, policy, languages) as decide:
         if text is None:
             # Bytes, not text: one line that is not UTF-8 must not cost the lines around it.
-            for line in _check_lines(sys.stdin.buffer, decide):
+            for line in _check_lines(sys.stdin.buffer, decide, policy, code):
                 sys.stdout.buffer.write(line + b"\n")
                 sys.stdout.buffer.flush()
             return
         decision = decide([(text, role)])[0]
+    notes = None if code is None else texts.learner_notes(policy, decision, code)
     if as_json:
-        sys.stdout.buffer.write(_json_line(views.decision_json(None, decision, text)) + b"\n")
+        sys.stdout.buffer.write(_json_line(views.decision_json(None, decision, text, notes)) + b"\n")
     else:
-        views.print_decision(common.out, text, decision)
+        views.print_decision(common.out, text, decision, notes)
 
 
 def _load_scorer(settings: Settings, policy: Policy) -> LoadedScorer:
@@ -83,7 +94,9 @@ def _load_scorer(settings: Settings, policy: Policy) -> LoadedScorer:
 
 
 @contextlib.contextmanager
-def deciding(scoring: ScoringService, policy: Policy) -> Iterator[Decide]:
+def deciding(
+    scoring: ScoringService, policy: Policy, languages: frozenset[str] = frozenset({"en"})
+) -> Iterator[Decide]:
     """Decide batches of texts statelessly, as ``check`` does, scoring them through ``scoring``.
 
     The service's workers live on one event loop, kept for the whole block and stopped at its end.
@@ -93,13 +106,19 @@ def deciding(scoring: ScoringService, policy: Policy) -> Iterator[Decide]:
     """
     with asyncio.Runner() as runner:
         try:
-            yield lambda items: runner.run(_decide(items, scoring, policy))
+            yield lambda items: runner.run(_decide(items, scoring, policy, languages))
         finally:
             runner.run(scoring.close())
 
 
-def _check_lines(lines: Iterable[bytes], decide: Decide) -> Iterator[bytes]:
+def _check_lines(
+    lines: Iterable[bytes], decide: Decide, policy: Policy, language: str | None = None
+) -> Iterator[bytes]:
     pending: list[tuple[Any, str, Role]] = []
+
+    def flush() -> Iterator[bytes]:
+        return _flush(pending, decide, policy, language)
+
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -113,35 +132,42 @@ def _check_lines(lines: Iterable[bytes], decide: Decide) -> Iterator[bytes]:
             role = Role(item.get("role", "learner"))
         except ValueError as exc:
             # Keep the output in input order: finish what is pending, then report this line.
-            yield from _flush(pending, decide)
+            yield from flush()
             yield _json_line({"id": item_id, "error": f"line {number}: {exc}"})
             continue
         pending.append((item_id, text, role))
         if len(pending) >= CHECK_BATCH:
-            yield from _flush(pending, decide)
-    yield from _flush(pending, decide)
+            yield from flush()
+    yield from flush()
 
 
 def _json_line(item: dict[str, Any]) -> bytes:
     return json.dumps(item, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def _flush(pending: list[tuple[Any, str, Role]], decide: Decide) -> Iterator[bytes]:
+def _flush(
+    pending: list[tuple[Any, str, Role]], decide: Decide, policy: Policy, language: str | None
+) -> Iterator[bytes]:
     if not pending:
         return
     decisions = decide([(text, role) for _, text, role in pending])
     for (item_id, text, _), decision in zip(pending, decisions, strict=True):
-        yield _json_line(views.decision_json(item_id, decision, text))
+        notes = None if language is None else texts.learner_notes(policy, decision, language)
+        yield _json_line(views.decision_json(item_id, decision, text, notes))
     pending.clear()
 
 
-async def _decide(items: list[tuple[str, Role]], scoring: ScoringService, policy: Policy) -> list[Decision]:
+async def _decide(
+    items: list[tuple[str, Role]], scoring: ScoringService, policy: Policy, languages: frozenset[str]
+) -> list[Decision]:
     now = datetime.now(UTC)
     decisions = []
     scored = await _score([text for text, _ in items], scoring)
     for (text, role), (scores, error) in zip(items, scored, strict=True):
         message = views.message_for_check(text, role, now)
-        model = ModelScores(scorer=scoring.name, labels=scores or {}, error=error, hits=hits_of(scores))
+        model = ModelScores(
+            scorer=scoring.name, labels=scores or {}, error=error, hits=hits_of(scores), languages=languages
+        )
         decisions.append(assess(message, AuthorHistory(), policy, now, model))
     return decisions
 

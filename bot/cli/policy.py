@@ -10,8 +10,9 @@ import typer
 from bot import views
 from bot.cli import common
 from bot.cli.common import _fail, _settings
+from bot.languages import ENGLISH, catalogue, translation_gaps
 from moderation.errors import ModerationError
-from moderation.policy import load_policy
+from moderation.policy import Policy, load_policy
 
 __all__ = ["policy_app"]
 
@@ -27,8 +28,25 @@ def policy_validate(file: Annotated[Path, typer.Argument(help="policy YAML file"
         raise _fail(str(exc), code=1) from exc
     enforced = sum(1 for clause in policy.clauses if clause.is_enforced)
     common.out.print(
-        f"{file}: OK ({len(policy.clauses)} clauses, {enforced} enforced, {len(policy.detectors)} detectors)"
+        f"{file}: OK ({len(policy.clauses)} clauses, {enforced} enforced, {len(policy.detectors)} detectors)",
+        markup=False,
     )
+    shipped = catalogue().languages
+    states = [
+        f"{code} ({'reviewed' if language.reviewed and _policy_reviewed(policy, code) else 'draft'})"
+        for code, language in shipped.items()
+        if code != ENGLISH
+    ]
+    common.out.print(
+        f"languages: en, {', '.join(states)}; a draft is not yet checked by a speaker", markup=False
+    )
+    for gap in translation_gaps(policy):
+        common.out.print(f"warning: {gap} (sent in English)", markup=False)
+
+
+def _policy_reviewed(policy: Policy, code: str) -> bool:
+    translation = policy.translations.get(code)
+    return translation is not None and translation.reviewed
 
 
 @policy_app.command("show")

@@ -15,7 +15,7 @@ texts, authors' names, action-log details, appeal reasons, the inbound journal's
 values that no configured key opens.
 
 The package is cut by aggregate, one module each: handled messages (:mod:`~bot.store.seen`), read
-marks, cases with their action log, appeals, strikes, people (consents and roles), groups, leases,
+marks, cases with their action log, appeals, strikes, people (consents and roles), languages, groups, leases,
 the inbound journal, and retention (purge, re-seal, counts). Each holds a mixin over
 :class:`~bot.store.engine.StoreEngine` (the engine, opening, sessions and ``_guard``), and
 :class:`Store` is their union. Mixins rather than a facade delegating to one repository per
@@ -35,6 +35,7 @@ from bot.store.appeals import AppealStore
 from bot.store.cases import CASE_STATUSES, OUTCOMES, CaseStore
 from bot.store.groups import GroupStore
 from bot.store.journal import JournalStore
+from bot.store.languages import LanguageChoice, LanguageStore, UnassessedCount
 from bot.store.leases import LeaseStore
 from bot.store.people import PeopleStore
 from bot.store.read_marks import ReadMarkStore
@@ -50,8 +51,10 @@ __all__ = [
     "CaseRecord",
     "GroupRecord",
     "JournalledUpdate",
+    "LanguageChoice",
     "SchemaUpgrade",
     "Store",
+    "UnassessedCount",
 ]
 
 
@@ -62,6 +65,7 @@ class Store(
     CaseStore,
     StrikeStore,
     PeopleStore,
+    LanguageStore,
     GroupStore,
     LeaseStore,
     JournalStore,

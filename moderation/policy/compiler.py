@@ -11,8 +11,8 @@ from typing import Any
 
 from moderation.patterns import Pattern, PatternError, compile_patterns
 from moderation.personal_data import contact_key, find_personal_data, is_valid_phone
-from moderation.policy.model import CategoryRule, Clause, DetectorRule, Policy
-from moderation.policy.schema import PolicyFile
+from moderation.policy.model import CategoryRule, Clause, DetectorRule, Policy, Translation
+from moderation.policy.schema import PolicyFile, TranslationFile
 from moderation.policy.yaml_source import Lines, Problem, line_of, policy_error
 from moderation.types import ActionKind, Category
 
@@ -123,6 +123,10 @@ def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
             )
     idioms = _compile_patterns(document.idioms, lines, ("idioms",), problems)
     public_contacts = _public_contacts(document.public_contacts, lines, problems)
+    translations = {
+        code: _translation(code, translation, seen, lines, problems)
+        for code, translation in document.languages.items()
+    }
     if problems:
         raise policy_error(problems, name)
     return Policy(
@@ -139,7 +143,36 @@ def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
         support_message=" ".join(document.support_message.split()),
         scorer_failure_reminder=document.scorer_failure_reminder,
         public_contacts=public_contacts,
+        translations=translations,
     )
+
+
+def _translation(
+    code: str, translation: TranslationFile, clause_ids: set[str], lines: Lines, problems: list[Problem]
+) -> Translation:
+    """One language's texts, folded like the English ones; a reminder for no clause is a problem."""
+    for field in ("reminders", "staff_reminders"):
+        for clause_id in getattr(translation, field):
+            if clause_id not in clause_ids:
+                problems.append(
+                    (
+                        line_of(("languages", code, field, clause_id), lines),
+                        f"languages.{code}.{field}: clause {clause_id!r} is not in clauses",
+                    )
+                )
+    return Translation(
+        reviewed=translation.reviewed,
+        support_message=_folded(translation.support_message),
+        scorer_failure_reminder=_folded(translation.scorer_failure_reminder),
+        reminders={key: text for key, value in translation.reminders.items() if (text := _folded(value))},
+        staff_reminders={
+            key: text for key, value in translation.staff_reminders.items() if (text := _folded(value))
+        },
+    )
+
+
+def _folded(text: str | None) -> str | None:
+    return " ".join(text.split()) or None if text else None
 
 
 def _public_contacts(entries: list[str], lines: Lines, problems: list[Problem]) -> frozenset[str]:

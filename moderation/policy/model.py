@@ -5,15 +5,15 @@ Nothing here reads a file: :mod:`moderation.policy.loading` builds a :class:`Pol
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from moderation.patterns import Pattern
 from moderation.personal_data import contact_keys
 from moderation.types import ActionKind, Category, Role, Route
 
-__all__ = ["Audience", "CategoryRule", "Clause", "DetectorRule", "Policy"]
+__all__ = ["Audience", "CategoryRule", "Clause", "DetectorRule", "Policy", "Translation"]
 
 
 class Audience(StrEnum):
@@ -92,6 +92,17 @@ class DetectorRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Translation:
+    """The policy's learner-facing texts in one language (spaces folded); absent ones are English."""
+
+    reviewed: bool
+    support_message: str | None = None
+    scorer_failure_reminder: str | None = None
+    reminders: Mapping[str, str] = field(default_factory=dict)
+    staff_reminders: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """A loaded, validated policy, ready for the engine."""
 
@@ -109,6 +120,8 @@ class Policy:
     scorer_failure_reminder: str | None
     # The service's own published contacts (``contact_key`` form): not a learner's personal data.
     public_contacts: frozenset[str] = frozenset()
+    translations: Mapping[str, Translation] = field(default_factory=dict)
+    """The learner-facing texts per language code (``pl``, ``ar``); English is the fields above."""
 
     def is_public_contact(self, found: str) -> bool:
         """Whether this text is one of the published phone numbers or addresses, however it is written."""
@@ -128,6 +141,47 @@ class Policy:
             if rule.id == detector_id:
                 return rule
         return None
+
+    def reminder_text(self, keys: Sequence[str], language: str = "en") -> str | None:
+        """The learner's note made of these parts, in ``language`` (each part English where untranslated).
+
+        A part is ``support`` (the support message), ``scorer_failure``, ``clause:<id>`` (a clause's
+        reminder) or ``staff:<id>`` (its wording for staff). Unknown parts are skipped.
+        """
+        texts = [text for key in keys if (text := self._part(key, language))]
+        return " ".join(texts) or None
+
+    def is_translated(self, keys: Sequence[str], language: str) -> bool:
+        """Whether every part of such a note has its own text in ``language``."""
+        translation = self.translations.get(language)
+        return translation is not None and all(self._own(translation, key) for key in keys)
+
+    def _part(self, key: str, language: str) -> str | None:
+        translation = self.translations.get(language)
+        own = self._own(translation, key) if translation is not None else None
+        return own or self._own_english(key)
+
+    def _own_english(self, key: str) -> str | None:
+        kind, _, clause_id = key.partition(":")
+        if kind == "support":
+            return self.support_message
+        if kind == "scorer_failure":
+            return self.scorer_failure_reminder
+        clause = next((clause for clause in self.clauses if clause.id == clause_id), None)
+        if clause is None:
+            return None
+        return clause.staff_reminder if kind == "staff" else clause.reminder if kind == "clause" else None
+
+    @staticmethod
+    def _own(translation: Translation, key: str) -> str | None:
+        kind, _, clause_id = key.partition(":")
+        if kind == "support":
+            return translation.support_message
+        if kind == "scorer_failure":
+            return translation.scorer_failure_reminder
+        if kind == "staff":
+            return translation.staff_reminders.get(clause_id)
+        return translation.reminders.get(clause_id) if kind == "clause" else None
 
     def clause(self, clause_id: str) -> Clause:
         """The clause with this id.

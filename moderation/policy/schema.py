@@ -14,7 +14,7 @@ from moderation.policy.model import Audience
 from moderation.policy.yaml_source import Lines, Problem, line_of
 from moderation.types import Category, Route
 
-__all__ = ["CategoryFile", "ClauseFile", "DetectorFile", "PolicyFile", "schema_problem"]
+__all__ = ["CategoryFile", "ClauseFile", "DetectorFile", "PolicyFile", "TranslationFile", "schema_problem"]
 
 _Action = Literal["remind", "warn", "hide", "escalate"]
 
@@ -69,6 +69,19 @@ class DetectorFile(_Strict):
     clause: str | None = None
 
 
+class TranslationFile(_Strict):
+    """The learner-facing texts of the policy in one language; what is left out stays in English."""
+
+    reviewed: bool = False
+    support_message: str | None = None
+    scorer_failure_reminder: str | None = None
+    reminders: dict[str, str] = Field(default_factory=dict)
+    staff_reminders: dict[str, str] = Field(default_factory=dict)
+
+
+_LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+
+
 class PolicyFile(_Strict):
     """The whole policy file: what it must, may and may not contain."""
 
@@ -85,6 +98,7 @@ class PolicyFile(_Strict):
     detectors: list[DetectorFile] = Field(default_factory=list)
     idioms: list[str] = Field(default_factory=list)
     public_contacts: list[str] = Field(default_factory=list)
+    languages: dict[_LanguageCode, TranslationFile] = Field(default_factory=dict)
 
     @field_validator("public_contacts", mode="before")
     @classmethod

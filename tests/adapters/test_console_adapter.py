@@ -167,3 +167,15 @@ def test_the_console_adapter_can_do_everything_but_allow() -> None:
     adapter = ConsoleAdapter(Console(file=io.StringIO()))
 
     assert adapter.capabilities == frozenset(ActionKind) - {ActionKind.ALLOW}
+
+
+async def test_language_shows_the_note_the_learner_would_receive_in_that_language(
+    session: Session, policy: Policy
+) -> None:
+    output = await session.type("/language xx", "/language uk", "this homework is shit")
+
+    assert "usage: /language CODE" in output
+    ukrainian = policy.reminder_text(["clause:4.1"], "uk")
+    assert ukrainian is not None and ukrainian.split()[0] in output
+    assert "policy rule 4.1" in output  # the English underneath
+    assert len(session.messages) == 1  # the commands were not posted

@@ -14,6 +14,7 @@ import pytest
 from adapters.discord.app import ClassmodClient, DiscordBot
 from bot.app import Services
 from bot.config import Settings, load_settings
+from bot.languages import catalogue
 from bot.store import Store
 from moderation.policy import Policy, load_policy
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
@@ -773,3 +774,58 @@ async def test_a_card_posted_again_after_a_kill_appears_once(world: World) -> No
         other = await bot.adapter.post_card(replace(card, key="case-8"))
     assert first == again != other
     assert len(world.fake.sent_messages(MODS)) == 2
+
+
+# --- learners' languages (issue 15) ------------------------------------------------------------------
+
+
+async def test_a_learner_who_chooses_polish_gets_the_dm_in_polish_with_english_beneath(
+    world: World, policy: Policy
+) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        chosen = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(world.users[ANN], "language", {"code": "pl"}, channel_id=GENERAL)
+        )
+        world.fake.send_message(GENERAL, world.users[ANN], "this homework is shit")
+        await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.params.get("channel_id") == world.dm(ANN)
+        )
+    polish, english = policy.reminder_text(["clause:4.1"], "pl"), policy.reminder_text(["clause:4.1"])
+    assert chosen["data"]["flags"] & 64 and "Polski" in chosen["data"]["content"]
+    assert world.fake.dms_to(ANN)[0]["content"] == f"{polish}\n\n{english}"
+
+
+async def test_discords_locale_picks_the_language_and_staff_set_the_servers(world: World) -> None:
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        mine = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(
+                world.users[BEN], "mycases", channel_id=GENERAL, guild_id=CLASS, locale="es-ES"
+            )
+        )
+        not_staff = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(
+                world.users[SID], "language", {"code": "zh"}, channel_id=GENERAL, guild_id=CLASS
+            )
+        )
+        server = await world.fake.wait_for_interaction_response(
+            world.fake.slash_command(
+                world.users[TESS], "language", {"code": "zh"}, channel_id=GENERAL, guild_id=CLASS
+            )
+        )
+        world.fake.send_message(GENERAL, world.users[SID], "this homework is shit")
+        await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.params.get("channel_id") == world.dm(SID)
+        )
+    texts = catalogue()
+    assert mine["data"]["content"] == f"{texts.text('cases.none', 'es')}\n\n{texts.text('cases.none')}"
+    # A learner's /language with a code sets their own language, not the server's.
+    assert "简体中文" in not_staff["data"]["content"]
+    assert world.store.language_choice("discord", str(SID)).chosen == "zh"
+    assert "简体中文" in server["data"]["content"]
+    assert world.store.language_choice("discord", str(BEN), str(CLASS)).group_default == "zh"
+    chinese = world.services.policy.reminder_text(["clause:4.1"], "zh")
+    assert chinese and world.fake.dms_to(SID)[0]["content"].startswith(chinese)

@@ -17,6 +17,7 @@ from telegram import Update
 from adapters.telegram.app import TelegramBot, build_application
 from bot.app import Services, load_scorer, open_store
 from bot.config import Settings, load_settings
+from bot.languages import catalogue
 from bot.sealing import new_key
 from bot.store import Store
 from moderation.policy import Policy, load_policy
@@ -328,7 +329,13 @@ async def test_a_429_storm_loses_nothing(world: World) -> None:
             lambda: len([c for c in world.fake.calls_to("sendMessage") if c.ok]) == 3, timeout=15
         )
     ok = [(call.method, call.params["chat_id"]) for call in world.fake.calls_to() if call.ok]
-    assert ok == [("deleteMessage", GROUP), ("sendMessage", BEN), ("sendMessage", MODS), ("sendMessage", ANN)]
+    # Each once; Ben's message hidden first, his warning before its card. Ann's reminder need not wait
+    # for the card of the message before hers.
+    assert sorted(ok) == sorted(
+        [("deleteMessage", GROUP), ("sendMessage", BEN), ("sendMessage", MODS), ("sendMessage", ANN)]
+    )
+    assert ok[0] == ("deleteMessage", GROUP)
+    assert ok.index(("sendMessage", BEN)) < ok.index(("sendMessage", MODS))
 
 
 async def test_a_restart_mid_scenario_handles_nothing_twice_and_loses_nothing(world: World) -> None:
@@ -790,7 +797,7 @@ async def test_an_appeal_is_a_card_decided_once_and_the_learner_is_told(world: W
         assert "already been decided" in await _press(world, MOD, appeal, f"cm:{case_id}:deny")
         world.fake.private_command(world.users[BEN], "/mycases")
         mine = await world.fake.wait_for_call(
-            "sendMessage", lambda call: "appeal granted" in call.params["text"]
+            "sendMessage", lambda call: "appeal accepted" in call.params["text"]
         )
     appeal_cards = [m for m in world.fake.sent_messages(MODS) if m["text"].startswith("Appeal")]
     assert len(appeal_cards) == 1 and again.params["chat_id"] == BEN
@@ -1084,3 +1091,131 @@ async def test_a_reworded_disclosure_no_phrase_rule_knows_reaches_only_the_offic
     assert "(heads, " in card["text"] and "Similar to (safeguarding): " in card["text"]
     history = world.store.author_history("telegram", str(ANN), now=_now(), strike_lifetime=timedelta(days=30))
     assert history.strikes == ()
+
+
+# --- learners' languages (issue 15) ------------------------------------------------------------------
+
+RLI, LRI, PDI = "\u2067", "\u2066", "\u2069"
+
+
+def _learner(world: World, user_id: int, name: str, language_code: str | None) -> dict[str, Any]:
+    user = world.fake.make_user(user_id, name, language_code=language_code)
+    world.fake.allow_private(user_id)
+    world.users[user_id] = user
+    return user
+
+
+async def test_a_learner_with_telegram_in_arabic_gets_the_reminder_in_arabic_with_english_beneath(
+    world: World, policy: Policy
+) -> None:
+    amal = _learner(world, 1003, "Amal", "ar")
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, amal, "this homework is shit")
+        reminder = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == 1003)
+    text = reminder.params["text"]
+    arabic, english = policy.reminder_text(["clause:4.1"], "ar"), policy.reminder_text(["clause:4.1"])
+    assert arabic and english and arabic != english
+    # Arabic first, each paragraph isolated right-to-left; the same in English underneath.
+    top, bottom = text.split("\n\n")
+    assert top == f"{RLI}{arabic}{PDI}" and bottom == f"{LRI}{english}{PDI}"
+    assert "4.1" in top and "policy rule 4.1" in bottom
+
+
+async def test_a_disclosure_in_arabic_gets_the_arabic_support_message_and_goes_to_the_officer(
+    world: World, policy: Policy
+) -> None:
+    amal = _learner(world, 1003, "Amal", "ar")
+    async with running_application(world.bot().application):
+        world.fake.send_text(
+            GROUP, amal, "I can't come Thursday, my husband hits me and I'm scared to go home"
+        )
+        card = await _card(world, OFFICER_CHAT)
+    support = [call for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == 1003]
+    assert len(support) == 1
+    translated = policy.translations["ar"].support_message
+    assert translated and translated in support[0].params["text"]
+    assert "not in trouble" in support[0].params["text"] and "999" in support[0].params["text"]
+    assert card["text"].startswith("Safeguarding")  # staff read the card in English
+    history = world.store.author_history("telegram", "1003", now=_now(), strike_lifetime=timedelta(days=30))
+    assert history.strikes == ()
+
+
+async def test_a_learner_who_chooses_polish_gets_polish_whatever_their_app_says(
+    world: World, policy: Policy
+) -> None:
+    async with running_application(world.bot().application):
+        world.fake.private_command(world.users[ANN], "/language pl")
+        chosen = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == ANN)
+        world.fake.send_text(GROUP, world.users[ANN], "this homework is shit")
+        reminder = await world.fake.wait_for_call(
+            "sendMessage", lambda call: call.params["chat_id"] == ANN and "4.1" in call.params["text"]
+        )
+        world.fake.private_command(world.users[ANN], "/mycases")
+        cases = await world.fake.wait_for_call(
+            "sendMessage", lambda call: call.params["chat_id"] == ANN and "#" in call.params["text"]
+        )
+    assert "Polski" in chosen.params["text"] and "with English underneath" in chosen.params["text"]
+    polish = policy.reminder_text(["clause:4.1"], "pl")
+    assert reminder.params["text"] == f"{polish}\n\n{policy.reminder_text(['clause:4.1'])}"
+    assert cases.params["text"].startswith("Twoje") and "Your cases:" in cases.params["text"]
+    assert world.store.language_choice("telegram", str(ANN)).chosen == "pl"
+
+
+async def test_an_unknown_language_is_refused_with_the_list(world: World) -> None:
+    async with running_application(world.bot().application):
+        world.fake.private_command(world.users[ANN], "/language xx")
+        answer = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == ANN)
+    assert "I do not know that language" in answer.params["text"] and "pl Polski" in answer.params["text"]
+    assert world.store.language_choice("telegram", str(ANN)).chosen is None
+
+
+async def test_staff_set_a_groups_language_and_learners_without_one_get_it(world: World) -> None:
+    kemal = _learner(world, 1004, "Kemal", None)  # his app reports no language
+    async with running_application(world.bot().application):
+        world.fake.send_text(GROUP, world.users[BEN], "/language uk")
+        refused = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == GROUP)
+        world.fake.send_text(GROUP, world.users[TUTOR], "/language uk")
+        await world.fake.wait_for_call(
+            "sendMessage",
+            lambda call: call.params["chat_id"] == GROUP and "Українська" in call.params["text"],
+        )
+        world.fake.send_text(GROUP, kemal, "this homework is shit")
+        reminder = await world.fake.wait_for_call("sendMessage", lambda call: call.params["chat_id"] == 1004)
+    assert "Only tutors and staff" in refused.params["text"]
+    assert world.store.language_choice("telegram", "1004", str(GROUP)).group_default == "uk"
+    ukrainian = world.services.policy.reminder_text(["clause:4.1"], "uk")
+    assert ukrainian and reminder.params["text"].startswith(ukrainian)
+
+
+async def test_a_message_in_a_language_the_scorers_do_not_cover_is_counted_for_the_group(
+    world: World,
+) -> None:
+    async with running_application(world.bot().application):
+        world.fake.send_text(
+            GROUP, world.users[ANN], "Dzień dobry, nie mogę dziś przyjść na zajęcia, przepraszam"
+        )
+        world.fake.send_text(GROUP, world.users[ANN], "Good morning, I can't come today, sorry everyone")
+        await world.fake.wait_until(lambda: bool(world.store.unassessed_counts(_now().date())), timeout=5)
+    [count] = world.store.unassessed_counts(_now().date())
+    assert (count.chat_id, count.language, count.messages) == (str(GROUP), "pl", 1)
+    assert world.calls() == []  # nothing was said to anyone: it is counted, not acted on
+
+
+async def test_a_newcomer_is_welcomed_in_their_apps_language_in_private_or_in_the_group(world: World) -> None:
+    olena = world.fake.make_user(6003, "Olena", language_code="uk")
+    world.fake.allow_private(6003)
+    tomasz = world.fake.make_user(6004, "Tomasz", language_code="pl")  # has not started the bot
+    async with running_application(world.bot().application):
+        world.fake.members_joined(GROUP, [olena, tomasz])
+        await world.fake.wait_until(
+            lambda: any(call.params["chat_id"] == GROUP for call in world.fake.calls_to("sendMessage"))
+        )
+    sent = {
+        call.params["chat_id"]: call.params["text"] for call in world.fake.calls_to("sendMessage") if call.ok
+    }
+    texts = catalogue()
+    private, public = sent[6003], sent[GROUP]
+    assert private.startswith(texts.text("welcome", "uk", name="Olena")) and "Welcome, Olena!" in private
+    assert public == f"{texts.text('welcome.public.telegram', 'pl', name='Tomasz')}\n\n" + texts.text(
+        "welcome.public.telegram", name="Tomasz"
+    )

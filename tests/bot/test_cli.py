@@ -33,10 +33,23 @@ from tests.bot.test_learning import NARROW_FEATURES, decided_case, write_trainin
 from tests.bot.test_schema import Database, build_previous_release
 from tests.fakes.file_server import FileServer, serving
 
-CHECK_KEYS = {"id", "action", "actions", "flagged", "scores", "clauses", "evidence", "scorer"}
+# The contracted keys (issue 12 keeps them), then the message's language and how fully it was assessed.
+CHECK_KEYS = {
+    "id",
+    "action",
+    "actions",
+    "flagged",
+    "scores",
+    "clauses",
+    "evidence",
+    "scorer",
+    "language",
+    "assessed",
+}
 EVIDENCE_KEYS = {"category", "kind", "start", "end", "source", "score"}
 FALLBACK = "fallback:alt-profanity-check"
 PHONE_TEXT = "call me on 07700 900123"
+POLISH_PHONE_TEXT = "Zadzwoń do mnie wieczorem, mój numer to 07700 900456, dziękuję bardzo"
 STAFF_TEXT = "Add me on my personal instagram"
 # Environment variables the test suite itself uses; loading the settings must ignore them.
 SUITE_VARIABLES = {"CLASSMOD_TEST_POSTGRES_URL", "CLASSMOD_REQUIRE_POSTGRES", "CLASSMOD_HEADS"}
@@ -216,6 +229,35 @@ def test_check_json_prints_one_object_with_the_contracted_keys(cli: Cli) -> None
     assert PHONE_TEXT[evidence["start"] : evidence["end"]] == "07700 900123"
 
 
+def test_check_language_shows_what_the_learner_would_receive_in_it(cli: Cli) -> None:
+    [decision] = cli.json_lines("--language", "pl", PHONE_TEXT)
+    [lines] = cli.json_lines("--language", "ar", input=json.dumps({"text": PHONE_TEXT}) + "\n")
+    shown = cli("check", "--language", "pl", PHONE_TEXT)
+    unknown = cli("check", "--language", "klingon", PHONE_TEXT)
+
+    policy = load_policy()
+    polish, english = policy.reminder_text(["clause:4.7"], "pl"), policy.reminder_text(["clause:4.7"])
+    assert decision["notes"] == {"remind": f"{polish}\n\n{english}"}
+    assert set(decision) == CHECK_KEYS | {"notes"}
+    notes = lines["notes"]
+    assert isinstance(notes, dict) and notes["remind"].startswith("\u2067")  # Arabic, isolated right-to-left
+    assert "Polish" not in shown.stdout and (polish or "").split()[0] in shown.stdout
+    assert unknown.exit_code != 0 and "pl Polski" in " ".join(unknown.stderr.split())
+
+
+def test_check_json_says_the_language_and_that_another_is_assessed_in_part(cli: Cli) -> None:
+    english, polish = cli.json_lines(
+        input="\n".join(
+            json.dumps({"text": text})
+            for text in ("see you all tomorrow in room 12, bring the workbook", POLISH_PHONE_TEXT)
+        )
+    )
+
+    assert (english["language"], english["assessed"]) == ("en", "full")
+    assert (polish["language"], polish["assessed"]) == ("pl", "partial: personal data only")
+    assert polish["flagged"] == ["personal_data"]  # personal data is found in any language
+
+
 def test_check_role_option_applies_staff_only_rules(cli: Cli) -> None:
     [as_learner] = cli.json_lines(STAFF_TEXT)
     [as_tutor] = cli.json_lines("--role", "tutor", STAFF_TEXT)
@@ -386,6 +428,20 @@ def test_status_says_loudly_that_it_runs_on_the_fallback(cli: Cli) -> None:
     assert load_policy().name in result.stdout
     assert "90 days" in result.stdout
     assert re.search(rf"schema\s*│\s*revision {head_revision()}", result.stdout), result.stdout
+
+
+def test_status_counts_each_groups_messages_in_languages_the_scorers_do_not_cover(cli: Cli) -> None:
+    store = Store.open(cli.database_url)
+    try:
+        store.count_unassessed("telegram", "-1001", "pl", datetime.now(UTC).date())
+        store.count_unassessed("telegram", "-1001", "pl", datetime.now(UTC).date())
+    finally:
+        store.close()
+
+    result = cli("status")
+
+    assert result.exit_code == 0, result.output
+    assert "not fully assessed" in result.stdout and "telegram -1001: 2 in pl" in result.stdout
 
 
 def test_status_shows_detoxify_when_a_bundle_is_present(cli: Cli, detoxify_models: Path) -> None:
@@ -878,6 +934,23 @@ def test_policy_validate_accepts_the_bundled_policy(cli: Cli) -> None:
 
     assert result.exit_code == 0, result.output
     assert "OK" in result.stdout
+
+
+def test_policy_validate_lists_the_languages_and_warns_of_a_missing_translation(cli: Cli) -> None:
+    shipped = cli("policy", "validate", str(default_policy_path()))
+    source = default_policy_path().read_text(encoding="utf-8")
+    # Polish without its support message: still valid (learners get it in English), but listed.
+    start = source.index("\n  pl:\n")
+    line = source.index("    support_message:", start)
+    trimmed = cli.directory / "trimmed.yaml"
+    trimmed.write_text(source[:line] + source[source.index("\n", line) + 1 :], encoding="utf-8")
+
+    result = cli("policy", "validate", str(trimmed))
+
+    assert shipped.exit_code == 0 and "warning" not in shipped.stdout
+    assert "languages: en, ar (draft)" in " ".join(shipped.stdout.split())
+    assert result.exit_code == 0, result.output
+    assert "warning: pl: policy text(s) missing: support (sent in English)" in " ".join(result.stdout.split())
 
 
 def test_policy_validate_reports_a_bad_pattern_with_its_line(cli: Cli) -> None:

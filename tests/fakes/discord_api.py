@@ -1159,6 +1159,7 @@ class FakeDiscord(CallRecord[DiscordCall]):
         channel_id: int,
         data: JSONDict,
         message: JSONDict | None = None,
+        locale: str = "en-GB",
     ) -> JSONDict:
         user = self._user(user)
         user_id = int(user["id"])
@@ -1173,7 +1174,7 @@ class FakeDiscord(CallRecord[DiscordCall]):
             "data": data,
             "token": token,
             "version": 1,
-            "locale": "en-GB",
+            "locale": locale,
             "entitlements": [],
             "attachment_size_limit": 10 * 1024 * 1024,
             "channel_id": str(channel_id),
@@ -1261,8 +1262,11 @@ class FakeDiscord(CallRecord[DiscordCall]):
         guild_id: int | None = None,
         command_guild_id: int | None = None,
         resolved: JSONDict | None = None,
+        locale: str = "en-GB",
     ) -> JSONDict:
         """``user`` runs ``/name`` in a channel: INTERACTION_CREATE type 2 (chat input).
+
+        ``locale`` is the language the user's Discord is set to (``pl``, ``zh-CN``).
 
         ``options``: ``{"name": value}`` (str, int, float or bool; their Discord option types are
         inferred) or raw option dicts. ``command_guild_id``: set it when the command was registered
@@ -1283,7 +1287,7 @@ class FakeDiscord(CallRecord[DiscordCall]):
             data["resolved"] = resolved
         if guild_id is not None and self._channel_guild(channel_id) is not None:
             assert self._channel_guild(channel_id).id == guild_id, "guild_id does not match the channel"  # type: ignore[union-attr]
-        return self._interaction(2, user, channel_id=channel_id, data=data)
+        return self._interaction(2, user, channel_id=channel_id, data=data, locale=locale)
 
     def interaction_response(self, interaction: JSONDict | int) -> JSONDict | None:
         """The callback body the bot answered an interaction with, or None yet."""
