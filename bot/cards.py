@@ -9,7 +9,7 @@ from adapters.base import Button, Card
 from bot.buttons import GROUP_VERBS, case_button_data, group_button_data
 from moderation.personal_data import mask_personal_data
 from moderation.policy import Policy
-from moderation.types import Category, Evidence, Route
+from moderation.types import Category, Evidence, Route, Urgency
 from moderation.verdicts import APPEAL_VERBS, Verb, offered_verbs
 
 __all__ = [
@@ -101,13 +101,15 @@ def build_card(
     media: Sequence[str] = (),
     language: str | None = None,
     assessed: str = "full",
+    urgency: Urgency | None = None,
 ) -> Card:
     """Build the card posted when a case is escalated; its buttons are the decisions the case allows."""
     categories = ", ".join(category.value for category in flagged) or "held for review"
+    level = f"{urgency.value.upper()} · " if urgency is not None else ""
     title = (
-        f"Safeguarding · case #{case_id} · {categories}"
+        f"Safeguarding · {level}case #{case_id} · {categories}"
         if route is Route.SAFEGUARDING
-        else f"Case #{case_id} · {categories}"
+        else f"Case #{case_id} · {level}{categories}"
     )
     clause_titles = []
     for clause_id in clauses:

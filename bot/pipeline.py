@@ -405,6 +405,7 @@ class Pipeline:
             ],
             language=decision.language,
             assessed=decision.assessed,
+            urgency=decision.urgency,
         )
 
     def _history(self, message: ChatMessage, now: datetime) -> AuthorHistory:

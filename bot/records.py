@@ -24,6 +24,7 @@ from moderation.types import (
     Evidence,
     Role,
     Route,
+    Urgency,
 )
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ class CaseRecord:
     """The language the message was written in, where it could be told."""
     assessed: str = "full"
     """``full``, or ``partial: personal data only`` (the scorers did not cover its language)."""
+    urgency: Urgency | None = None
+    """How urgent a safeguarding case is (``None`` for any other case, and for cases before 0004)."""
 
     @property
     def is_open(self) -> bool:
@@ -161,12 +164,13 @@ def case_row(message: ChatMessage, decision: Decision, at: datetime, sealer: Sea
         reminder_keys=list(decision.reminder_keys),
         language=decision.language,
         assessed=decision.assessed,
+        urgency=_text_or_none(decision.urgency),
         explanation=decision.explanation,
         scorer=decision.scorer,
     )
 
 
-def _text_or_none(value: Route | None) -> str | None:
+def _text_or_none(value: Route | Urgency | None) -> str | None:
     return None if value is None else str(value)
 
 
@@ -195,6 +199,7 @@ def case_record(row: CaseRow, sealer: Sealer) -> CaseRecord:
         route=None if row.route is None else Route(row.route),
         reminder_keys=tuple(row.reminder_keys or ()),
         assessed=row.assessed or "full",
+        urgency=None if row.urgency is None else Urgency(row.urgency),
     )
 
 
@@ -226,6 +231,7 @@ def case_decision(case: CaseRecord) -> Decision:
         scorer=case.scorer,
         language=case.language,
         assessed=case.assessed,
+        urgency=case.urgency,
     )
 
 

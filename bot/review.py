@@ -331,6 +331,7 @@ class Review:
             was_hidden=False,
             language=case.language,
             assessed=case.assessed,
+            urgency=case.urgency,
         )
         return replace(card, buttons=(), key=f"refer-{case.id}")
 

@@ -126,6 +126,7 @@ class CaseRow(SQLModel, table=True):
     reminder_keys: list[str] | None = Field(default=None, sa_type=JSON)
     language: str | None = None
     assessed: str | None = None
+    urgency: str | None = None
     explanation: str = Field(default="", sa_type=Text)
     scorer: str = ""
     status: str = Field(default="open", index=True)

@@ -99,6 +99,7 @@ def decision_json(
         "scorer": decision.scorer,
         "language": decision.language,
         "assessed": decision.assessed,
+        "urgency": decision.urgency.value if decision.urgency is not None else None,
         **({"notes": dict(notes)} if notes is not None else {}),
     }
 
@@ -142,6 +143,8 @@ def print_decision(
         console.print(f"  {item.category.value}: {item.kind} ({item.source}, {item.score:.2f}){where}")
         for example in item.similar:
             console.print(f"    similar to: “{escape(example)}”", style="dim")
+    if decision.urgency is not None:
+        console.print(f"urgency: {decision.urgency.value}")
     writes = any(action.kind in (ActionKind.REMIND, ActionKind.WARN) for action in decision.actions)
     if notes:
         for kind, note in notes.items():
@@ -224,7 +227,7 @@ def print_queue(console: Console, cases: Sequence[CaseRecord], *, is_queue: bool
             escape(text),
             ", ".join(category.value for category in case.flagged),
             case.top_action.value,
-            case.route.value if case.route else "",
+            (case.route.value if case.route else "") + (f" · {case.urgency.value}" if case.urgency else ""),
         )
     console.print(table)
 
@@ -247,7 +250,8 @@ def print_case(
         f"author: {escape(case.author_name)} ({case.author_role.value}, id {escape(case.author_id)}) "
         f"· {case.created_at:%Y-%m-%d %H:%M} UTC",
         f"message: {escape(text)}",
-        f"flagged: {', '.join(c.value for c in case.flagged)} · clauses {', '.join(case.clauses)}",
+        f"flagged: {', '.join(c.value for c in case.flagged)} · clauses {', '.join(case.clauses)}"
+        + (f" · urgency {case.urgency.value}" if case.urgency else ""),
         f"explanation: {escape(case.explanation)}",
         f"scorer: {escape(case.scorer)}",
         "evidence:",

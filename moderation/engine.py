@@ -26,6 +26,7 @@ from moderation.types import (
     Role,
     Route,
 )
+from moderation.urgency import urgency_of
 
 __all__ = [
     "HEADS_SOURCE",
@@ -184,6 +185,7 @@ def assess(
         actions=actions,
         reminder=policy.reminder_text(reminder_keys),
         reminder_keys=reminder_keys,
+        urgency=urgency_of(policy, kept_evidence, message.text) if Category.SAFEGUARDING in flagged else None,
         language=language.code if language is not None else None,
         assessed=assessed(language, model.languages),
         explanation=_explanation(flagged, scores, kept_evidence, policy, breaches, actions, model),

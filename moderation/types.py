@@ -30,6 +30,7 @@ __all__ = [
     "Route",
     "SemanticHit",
     "Strike",
+    "Urgency",
 ]
 
 T = TypeVar("T")
@@ -94,6 +95,17 @@ class Route(StrEnum):
         Used for chats, channels and the names of settings alike.
         """
         return safeguarding if self is Route.SAFEGUARDING else moderators
+
+
+class Urgency(StrEnum):
+    """How soon a safeguarding case needs a person (the policy file's ``urgency`` rules decide)."""
+
+    IMMEDIATE = "immediate"
+    """Someone may be hurt now: suicidal intent or an overdose taken, harm now or today, a child in danger."""
+    HIGH = "high"
+    """Abuse, exploitation, forced marriage, grooming, homelessness tonight."""
+    CONCERN = "concern"
+    """Worries, low mood, food poverty."""
 
 
 class AttachmentKind(StrEnum):
@@ -276,6 +288,8 @@ class Decision:
     """The language the message is written in, where it could be told (``pl``, ``ar``)."""
     assessed: str = "full"
     """``full``, or ``partial: personal data only`` where the scorers do not cover ``language``."""
+    urgency: Urgency | None = None
+    """How urgent a safeguarding case is; ``None`` when safeguarding is not flagged."""
 
     @property
     def action(self) -> ActionKind:

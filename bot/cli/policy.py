@@ -38,7 +38,7 @@ def policy_validate(file: Annotated[Path, typer.Argument(help="policy YAML file"
         if code != ENGLISH
     ]
     common.out.print(
-        f"languages: en, {', '.join(states)}; a draft is not yet checked by a speaker", markup=False
+        f"languages: en, {', '.join(states)} (draft: not yet checked by a speaker)", markup=False
     )
     for gap in translation_gaps(policy):
         common.out.print(f"warning: {gap} (sent in English)", markup=False)

@@ -11,7 +11,7 @@ from typing import Any
 
 from moderation.patterns import Pattern, PatternError, compile_patterns
 from moderation.personal_data import contact_key, find_personal_data, is_valid_phone
-from moderation.policy.model import CategoryRule, Clause, DetectorRule, Policy, Translation
+from moderation.policy.model import CategoryRule, Clause, DetectorRule, Policy, Translation, UrgencyRule
 from moderation.policy.schema import PolicyFile, TranslationFile
 from moderation.policy.yaml_source import Lines, Problem, line_of, policy_error
 from moderation.types import ActionKind, Category
@@ -123,6 +123,10 @@ def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
             )
     idioms = _compile_patterns(document.idioms, lines, ("idioms",), problems)
     public_contacts = _public_contacts(document.public_contacts, lines, problems)
+    urgency = []
+    for index, level_rule in enumerate(document.urgency):
+        when = _compile_patterns(level_rule.when, lines, ("urgency", index, "when"), problems)
+        urgency.append(UrgencyRule(level=level_rule.level, kinds=frozenset(level_rule.kinds), when=when))
     translations = {
         code: _translation(code, translation, seen, lines, problems)
         for code, translation in document.languages.items()
@@ -144,6 +148,7 @@ def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
         scorer_failure_reminder=document.scorer_failure_reminder,
         public_contacts=public_contacts,
         translations=translations,
+        urgency=tuple(urgency),
     )
 
 

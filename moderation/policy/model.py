@@ -11,9 +11,9 @@ from enum import StrEnum
 
 from moderation.patterns import Pattern
 from moderation.personal_data import contact_keys
-from moderation.types import ActionKind, Category, Role, Route
+from moderation.types import ActionKind, Category, Role, Route, Urgency
 
-__all__ = ["Audience", "CategoryRule", "Clause", "DetectorRule", "Policy", "Translation"]
+__all__ = ["Audience", "CategoryRule", "Clause", "DetectorRule", "Policy", "Translation", "UrgencyRule"]
 
 
 class Audience(StrEnum):
@@ -92,6 +92,18 @@ class DetectorRule:
 
 
 @dataclass(frozen=True, slots=True)
+class UrgencyRule:
+    """A disclosure of one of ``kinds`` is ``level`` when ``when`` matches its normalised text.
+
+    ``kinds`` are the heads' sub-kinds and the phrase detectors' ids; without ``when`` the kind is enough.
+    """
+
+    level: Urgency
+    kinds: frozenset[str]
+    when: Pattern | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Translation:
     """The policy's learner-facing texts in one language (spaces folded); absent ones are English."""
 
@@ -121,6 +133,8 @@ class Policy:
     # The service's own published contacts (``contact_key`` form): not a learner's personal data.
     public_contacts: frozenset[str] = frozenset()
     translations: Mapping[str, Translation] = field(default_factory=dict)
+    urgency: tuple[UrgencyRule, ...] = ()
+    """How urgent a disclosure is: the first rule that matches; none matching is a concern."""
     """The learner-facing texts per language code (``pl``, ``ar``); English is the fields above."""
 
     def is_public_contact(self, found: str) -> bool:

@@ -12,9 +12,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from moderation.policy.model import Audience
 from moderation.policy.yaml_source import Lines, Problem, line_of
-from moderation.types import Category, Route
+from moderation.types import Category, Route, Urgency
 
-__all__ = ["CategoryFile", "ClauseFile", "DetectorFile", "PolicyFile", "TranslationFile", "schema_problem"]
+__all__ = [
+    "CategoryFile",
+    "ClauseFile",
+    "DetectorFile",
+    "PolicyFile",
+    "TranslationFile",
+    "UrgencyRuleFile",
+    "schema_problem",
+]
 
 _Action = Literal["remind", "warn", "hide", "escalate"]
 
@@ -69,6 +77,14 @@ class DetectorFile(_Strict):
     clause: str | None = None
 
 
+class UrgencyRuleFile(_Strict):
+    """One rule of how urgent a disclosure is: its level, the sub-kinds it covers, and optional cues."""
+
+    level: Urgency
+    kinds: list[str] = Field(min_length=1)
+    when: list[str] = Field(default_factory=list)
+
+
 class TranslationFile(_Strict):
     """The learner-facing texts of the policy in one language; what is left out stays in English."""
 
@@ -99,6 +115,7 @@ class PolicyFile(_Strict):
     idioms: list[str] = Field(default_factory=list)
     public_contacts: list[str] = Field(default_factory=list)
     languages: dict[_LanguageCode, TranslationFile] = Field(default_factory=dict)
+    urgency: list[UrgencyRuleFile] = Field(default_factory=list)
 
     @field_validator("public_contacts", mode="before")
     @classmethod

@@ -205,7 +205,9 @@ async def test_safeguarding_goes_only_to_the_officer_with_support_and_no_strike(
     assert world.summary() == [("sendMessage", ANN), ("sendMessage", OFFICER_CHAT)]
     support = world.fake.calls_to("sendMessage")[0].params["text"]
     assert "not in trouble" in support and "999" in support
-    assert card["text"].startswith("Safeguarding")
+    assert card["text"].startswith("Safeguarding · HIGH · case #")
+    case = world.store.get_case(_case_of(card))
+    assert case is not None and case.urgency is not None and case.urgency.value == "high"
     history = world.store.author_history("telegram", str(ANN), now=_now(), strike_lifetime=timedelta(days=30))
     assert history.strikes == () and history.breaches == ()
 

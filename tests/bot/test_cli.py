@@ -33,7 +33,7 @@ from tests.bot.test_learning import NARROW_FEATURES, decided_case, write_trainin
 from tests.bot.test_schema import Database, build_previous_release
 from tests.fakes.file_server import FileServer, serving
 
-# The contracted keys (issue 12 keeps them), then the message's language and how fully it was assessed.
+# The contracted keys (issue 12 keeps them), then the language, how fully it was assessed, and urgency.
 CHECK_KEYS = {
     "id",
     "action",
@@ -45,6 +45,7 @@ CHECK_KEYS = {
     "scorer",
     "language",
     "assessed",
+    "urgency",
 }
 EVIDENCE_KEYS = {"category", "kind", "start", "end", "source", "score"}
 FALLBACK = "fallback:alt-profanity-check"
@@ -256,6 +257,21 @@ def test_check_json_says_the_language_and_that_another_is_assessed_in_part(cli: 
     assert (english["language"], english["assessed"]) == ("en", "full")
     assert (polish["language"], polish["assessed"]) == ("pl", "partial: personal data only")
     assert polish["flagged"] == ["personal_data"]  # personal data is found in any language
+
+
+def test_check_json_gives_a_safeguarding_cases_urgency(cli: Cli) -> None:
+    ordinary, disclosure, now = cli.json_lines(
+        input="\n".join(
+            json.dumps({"text": text})
+            for text in (
+                "see you all tomorrow",
+                "my husband hits me and I'm scared to go home",
+                "my husband hits me, he is outside now, please help",
+            )
+        )
+    )
+    assert ordinary["urgency"] is None
+    assert (disclosure["urgency"], now["urgency"]) == ("high", "immediate")
 
 
 def test_check_role_option_applies_staff_only_rules(cli: Cli) -> None:
