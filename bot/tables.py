@@ -266,3 +266,18 @@ class LanguageCountRow(SQLModel, table=True):
     day: date
     language: str
     messages: int = 0
+
+
+class AuditRow(SQLModel, table=True):
+    """Who saw or did what to a case outside the chat cards: a safeguarding case's every view is here."""
+
+    __tablename__ = "classmod_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    actor: str
+    """``platform:id`` of the person (an officer named on the command line)."""
+    action: str
+    """``view``, ``list``."""
+    case_id: int | None = Field(default=None, index=True)
+    via: str = "cli"

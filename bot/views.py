@@ -237,8 +237,12 @@ def print_case(
     case: CaseRecord,
     actions: Sequence[ActionRecord],
     appeals: Sequence[AppealRecord] = (),
+    audit: Sequence[tuple[datetime, str, str, str]] = (),
 ) -> None:
-    """One case, in full, for a moderator; personal details are masked when personal data was flagged."""
+    """One case, in full, for a moderator; personal details are masked when personal data was flagged.
+
+    ``audit``: who has seen an officer-only case (when, who, how, via).
+    """
     text = (
         "[text purged after the retention period]"
         if case.text is None
@@ -274,6 +278,11 @@ def print_case(
         )
         for appeal in appeals
     ]
+    if audit:
+        body.append("seen by (audit log):")
+        body += [
+            f"  {at:%Y-%m-%d %H:%M} {escape(actor)} {action} via {via}" for at, actor, action, via in audit
+        ]
     console.print(Panel("\n".join(body), border_style="magenta"))
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from moderation.policy import Policy
-from moderation.types import Category, Role, Strike
+from moderation.types import Category, Role, Route, Strike
 
 __all__ = [
     "APPEAL_VERBS",
@@ -29,6 +29,7 @@ __all__ = [
     "appeal_status",
     "case_kind",
     "closing_status",
+    "is_officers_only",
     "is_sanction",
     "offered_verbs",
     "strike_for",
@@ -95,6 +96,14 @@ def case_kind(flagged: Sequence[Category]) -> CaseKind:
     if Category.STAFF_CONDUCT in flagged:
         return CaseKind.STAFF_CONDUCT
     return CaseKind.CONDUCT
+
+
+def is_officers_only(flagged: Sequence[Category], route: Route | None, status: str = "open") -> bool:
+    """Whether only safeguarding officers may see a case.
+
+    A disclosure, staff conduct, anything routed to the officer, and a case moderators referred on.
+    """
+    return case_kind(flagged) is not CaseKind.CONDUCT or route is Route.SAFEGUARDING or status == "referred"
 
 
 def offered_verbs(

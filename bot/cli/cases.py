@@ -11,8 +11,10 @@ from bot import views
 from bot.app import open_services
 from bot.cli import common
 from bot.cli.common import _fail, _settings, _store, app
-from bot.store import CASE_STATUSES
+from bot.config import Settings
+from bot.store import CASE_STATUSES, CaseRecord
 from moderation.errors import ModerationError
+from moderation.verdicts import is_officers_only
 
 __all__ = ["cases_app", "purge", "status"]
 
@@ -34,31 +36,91 @@ def status(ctx: typer.Context) -> None:
     services.store.close()
 
 
+OfficerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        metavar="PLATFORM:ID",
+        help="a safeguarding officer (e.g. telegram:33333333), to see safeguarding and staff-conduct cases; "
+        "each such view is recorded in the audit log",
+    ),
+]
+
+
 @cases_app.command("list")
 def cases_list(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help=", ".join(CASE_STATUSES))] = None,
     limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="how many cases to show")] = 50,
+    officer: OfficerOption = None,
 ) -> None:
-    """List cases, newest first."""
+    """List cases, newest first (safeguarding and staff-conduct cases only to an officer named with --as)."""
     if status is not None and status not in CASE_STATUSES:
         raise _fail(f"--status {status!r} is not a case status; use one of {', '.join(CASE_STATUSES)}")
-    store = _store(_settings(ctx))
-    views.print_queue(common.out, store.cases(status=status, limit=limit))
-    store.close()
+    settings = _settings(ctx)
+    actor = _officer(settings, officer)
+    store = _store(settings)
+    try:
+        cases = store.cases(status=status, limit=limit)
+        hidden = [case for case in cases if _officers_only(case)]
+        if actor is None:
+            cases = [case for case in cases if not _officers_only(case)]
+        else:
+            store.record_views([case.id for case in hidden], actor=actor, action="list", at=datetime.now(UTC))
+        views.print_queue(common.out, cases)
+        if actor is None and hidden:
+            common.out.print(
+                f"{len(hidden)} safeguarding or staff-conduct case(s) not shown: only a safeguarding officer "
+                "may see them (--as PLATFORM:ID)",
+                markup=False,
+            )
+    finally:
+        store.close()
 
 
 @cases_app.command("show")
-def cases_show(ctx: typer.Context, case_id: int) -> None:
+def cases_show(ctx: typer.Context, case_id: int, officer: OfficerOption = None) -> None:
     """Show one case: the message, the evidence, the decision and every action taken."""
-    store = _store(_settings(ctx))
+    settings = _settings(ctx)
+    actor = _officer(settings, officer)
+    store = _store(settings)
     try:
         case = store.get_case(case_id) if 1 <= case_id <= _MAX_CASE_ID else None
         if case is None:
             raise _fail(f"there is no case #{case_id}; `classmod cases list` shows the queue", code=1)
-        views.print_case(common.out, case, store.case_actions(case_id), store.appeals(case_id))
+        if _officers_only(case):
+            if actor is None:
+                raise _fail(
+                    f"case #{case_id} is a safeguarding or staff-conduct case: only a safeguarding officer "
+                    "may see it; name one with --as PLATFORM:ID (the view is recorded in the audit log)",
+                    code=1,
+                )
+            store.record_views([case_id], actor=actor, action="view", at=datetime.now(UTC))
+        audit = store.audit_log(case_id) if _officers_only(case) else []
+        views.print_case(common.out, case, store.case_actions(case_id), store.appeals(case_id), audit)
     finally:
         store.close()
+
+
+def _officers_only(case: CaseRecord) -> bool:
+    return is_officers_only(case.flagged, case.route, case.status)
+
+
+def _officer(settings: Settings, named: str | None) -> str | None:
+    """The officer named with --as, as ``platform:id``; refused unless the settings list them as one."""
+    if named is None:
+        return None
+    officers = {
+        *(f"telegram:{user}" for user in settings.telegram_safeguarding_officers),
+        *(f"discord:{user}" for user in settings.discord_safeguarding_officers),
+    }
+    if named.strip().lower() not in officers:
+        raise _fail(
+            f"--as {named!r} is not a safeguarding officer: officers are listed in "
+            "CLASSMOD_TELEGRAM_SAFEGUARDING_OFFICERS and CLASSMOD_DISCORD_SAFEGUARDING_OFFICERS",
+            code=1,
+        )
+    return named.strip().lower()
 
 
 @app.command()

@@ -16,7 +16,7 @@ values that no configured key opens.
 
 The package is cut by aggregate, one module each: handled messages (:mod:`~bot.store.seen`), read
 marks, cases with their action log, appeals, strikes, people (consents and roles), languages, groups, leases,
-the inbound journal, and retention (purge, re-seal, counts). Each holds a mixin over
+the inbound journal, retention and the audit log (purge, re-seal, counts). Each holds a mixin over
 :class:`~bot.store.engine.StoreEngine` (the engine, opening, sessions and ``_guard``), and
 :class:`Store` is their union. Mixins rather than a facade delegating to one repository per
 aggregate: callers keep one object with the same methods, and no method is written twice (a
@@ -32,6 +32,7 @@ from __future__ import annotations
 from bot.records import ActionRecord, AppealRecord, CaseRecord, GroupRecord, JournalledUpdate
 from bot.schema import SchemaUpgrade
 from bot.store.appeals import AppealStore
+from bot.store.audit import AuditStore
 from bot.store.cases import CASE_STATUSES, OUTCOMES, CaseStore
 from bot.store.groups import GroupStore
 from bot.store.journal import JournalStore
@@ -70,6 +71,7 @@ class Store(
     LeaseStore,
     JournalStore,
     RetentionStore,
+    AuditStore,
 ):
     """Cases, strikes, consents, groups and people, in SQLite or PostgreSQL.
 

@@ -731,12 +731,13 @@ def test_replay_into_a_store_feeds_the_moderators_queue(cli: Cli) -> None:
     missing = cli("cases", "show", "999")
 
     assert queue.exit_code == 0, queue.output
-    assert "4 shown, 3 open, 1 closed" in queue.stdout  # not called "open" while it lists closed ones
+    assert "3 shown, 2 open, 1 closed" in queue.stdout  # not called "open" while it lists closed ones
     listed = {row[0]: row for row in _table_rows(queue.stdout) if row[0].startswith("#")}
-    assert set(listed) == {"#1", "#2", "#3", "#4"}
+    # Case 4 (a tutor's message, staff conduct) is for the safeguarding officer's eyes only.
+    assert set(listed) == {"#1", "#2", "#3"}
+    assert "1 safeguarding or staff-conduct case(s) not shown" in " ".join(queue.stdout.split())
     assert listed["#1"][1] == "open" and listed["#1"][-1] == "moderators"
     assert listed["#1"][4] == "My number is [phone removed], text me"
-    assert listed["#4"][3] == "Sam" and listed["#4"][-1] == "safeguarding"
     assert listed["#2"][1] == "open" and listed["#2"][-1] == "moderators"
     assert "07700" not in queue.stdout
     assert case.exit_code == 0, case.output
@@ -749,6 +750,37 @@ def test_replay_into_a_store_feeds_the_moderators_queue(cli: Cli) -> None:
     assert "appeals: none" in case.stdout
     assert missing.exit_code == 1
     assert "no case #999" in missing.stderr
+
+
+def test_only_a_named_officer_sees_safeguarding_cases_and_each_view_is_audited(cli: Cli) -> None:
+    transcript = _class_chat(cli.directory)
+    kept = f"sqlite:///{cli.directory / 'kept.db'}"
+    assert cli("replay", str(transcript), "--database-url", kept).exit_code == 0
+    cli.setenv("CLASSMOD_DATABASE_URL", kept)
+    cli.setenv("CLASSMOD_TELEGRAM_SAFEGUARDING_OFFICERS", "[33333333]")
+    cli.setenv("CLASSMOD_TELEGRAM_MODERATORS", "[22222222]")
+
+    refused = cli("cases", "show", "4")
+    not_officer = cli("cases", "show", "4", "--as", "telegram:22222222")
+    listed = cli("cases", "list", "--as", "telegram:33333333")
+    shown = cli("cases", "show", "4", "--as", "telegram:33333333")
+
+    assert refused.exit_code == 1 and "only a safeguarding officer" in " ".join(refused.stderr.split())
+    assert "Sam" not in refused.output
+    assert not_officer.exit_code == 1 and "not a safeguarding officer" in " ".join(not_officer.stderr.split())
+    rows = {row[0]: row for row in _table_rows(listed.stdout) if row[0].startswith("#")}
+    assert rows["#4"][3] == "Sam" and rows["#4"][-1] == "safeguarding"
+    assert shown.exit_code == 0, shown.output
+    assert "case #4" in shown.stdout and "seen by (audit log)" in shown.stdout
+    store = Store.open(kept)
+    try:
+        log = store.audit_log(4)
+    finally:
+        store.close()
+    assert [(actor, action) for _, actor, action, _ in log] == [
+        ("telegram:33333333", "list"),
+        ("telegram:33333333", "view"),
+    ]
 
 
 def test_cases_show_of_an_id_beyond_any_database_says_there_is_no_such_case(cli: Cli) -> None:

@@ -1,6 +1,6 @@
-"""Safeguarding urgency: how urgent a safeguarding case is (immediate, high or concern), on the case.
+"""Safeguarding: how urgent a case is (immediate, high or concern), and the audit log of who viewed one.
 
-Nullable: cases from before read as having no level (ordinary cases never have one).
+The urgency column is nullable: cases from before read as having no level (ordinary cases never have one).
 
 Revision ID: 0004
 Revises: 0003
@@ -19,12 +19,25 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add the urgency column."""
+    """Add the urgency column and the audit table."""
     with op.batch_alter_table("classmod_cases") as table:
         table.add_column(sa.Column("urgency", sa.String(), nullable=True))
+    op.create_table(
+        "classmod_audit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(), nullable=False),
+        sa.Column("action", sa.String(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=True),
+        sa.Column("via", sa.String(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_classmod_audit_at", "classmod_audit", ["at"])
+    op.create_index("ix_classmod_audit_case_id", "classmod_audit", ["case_id"])
 
 
 def downgrade() -> None:
-    """Drop it."""
+    """Drop them (the audit log is lost)."""
+    op.drop_table("classmod_audit")
     with op.batch_alter_table("classmod_cases") as table:
         table.drop_column("urgency")
