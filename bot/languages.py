@@ -307,6 +307,7 @@ def translation_gaps(policy: Policy, texts: Catalogue | None = None) -> list[str
             key
             for key in (
                 "support",
+                *(f"support:{key}" for key in sorted(policy.support)),
                 *(["scorer_failure"] if policy.scorer_failure_reminder else []),
                 *(f"clause:{clause_id}" for clause_id in learner_clauses),
             )

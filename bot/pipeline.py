@@ -349,6 +349,7 @@ class Pipeline:
                     formal=action.kind is ActionKind.WARN,
                     language=language,
                     fallback=decision.reminder,
+                    now=now,
                 )
             request = ActionRequest(action, message, decision, case.id, masked, card, note, language)
             results.append(await self._apply(request, now, was_in_flight=was_in_flight))

@@ -10,6 +10,7 @@ Notices for staff (the unauthorised-group notices) stay in English.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from babel.dates import format_skeleton
 
@@ -219,18 +220,27 @@ def private_only(command: str, language: str = ENGLISH) -> str:
 
 
 def action_reminder(
-    policy: Policy, keys: Sequence[str], *, formal: bool, language: str = ENGLISH, fallback: str | None = None
+    policy: Policy,
+    keys: Sequence[str],
+    *,
+    formal: bool,
+    language: str = ENGLISH,
+    fallback: str | None = None,
+    now: datetime | None = None,
 ) -> str:
     """The private note for a reminder or the bot's formal warning: the policy's reminder, else a plain one.
 
     ``keys`` are the decision's reminder parts (``Decision.reminder_keys``); ``fallback`` is the English
-    reminder of a case recorded before the parts were kept, said in English alone.
+    reminder of a case recorded before the parts were kept, said in English alone. ``now`` is when it is
+    sent, for an out-of-hours support message's "staff will read this at …".
     """
     key = "warning.formal" if formal else None
-    return _about_a_message(policy, keys, key, language, fallback)
+    return _about_a_message(policy, keys, key, language, fallback, now)
 
 
-def learner_notes(policy: Policy, decision: Decision, language: str = ENGLISH) -> dict[str, str]:
+def learner_notes(
+    policy: Policy, decision: Decision, language: str = ENGLISH, now: datetime | None = None
+) -> dict[str, str]:
     """What the author of a message would be sent privately, by action (``remind``, ``warn``)."""
     return {
         action.kind.value: action_reminder(
@@ -239,6 +249,7 @@ def learner_notes(policy: Policy, decision: Decision, language: str = ENGLISH) -
             formal=action.kind is ActionKind.WARN,
             language=language,
             fallback=decision.reminder,
+            now=now,
         )
         for action in decision.actions
         if action.kind in (ActionKind.REMIND, ActionKind.WARN)
@@ -249,15 +260,23 @@ def moderator_warning(
     policy: Policy, keys: Sequence[str], *, language: str = ENGLISH, fallback: str | None = None
 ) -> str:
     """The private note when a moderator gives a formal warning from a case's card."""
-    return _about_a_message(policy, keys, "warning.moderator", language, fallback)
+    return _about_a_message(policy, keys, "warning.moderator", language, fallback, None)
 
 
 def _about_a_message(
-    policy: Policy, keys: Sequence[str], frame: str | None, language: str, fallback: str | None
+    policy: Policy,
+    keys: Sequence[str],
+    frame: str | None,
+    language: str,
+    fallback: str | None,
+    now: datetime | None,
 ) -> str:
+    hours = policy.service_hours
+
     def render(code: str) -> str:
         texts = catalogue()
-        reminder = policy.reminder_text(keys, code) or (fallback if code == ENGLISH else None)
+        when = hours.when_text(now or datetime.now(UTC), code) if hours is not None else ""
+        reminder = policy.reminder_text(keys, code, when=when) or (fallback if code == ENGLISH else None)
         reminder = reminder or texts.text("reminder.plain", code)
         return texts.text(frame, code, reminder=reminder) if frame else reminder
 

@@ -175,17 +175,19 @@ def assess(
     if model.error is not None and not any(action.kind is ActionKind.ESCALATE for action in actions):
         # A scorer that fails never silently allows: hold the message for a person to review.
         actions = (*actions, Action(ActionKind.ESCALATE, Route.MODERATORS))
-    reminder_keys = _reminder_keys(flagged, policy, role, model, actions)
+    urgency = urgency_of(policy, kept_evidence, message.text) if Category.SAFEGUARDING in flagged else None
+    reminder_keys = _reminder_keys(flagged, policy, role, model, actions, policy.support_key(urgency, now))
     language = detect_language(message.text)
+    when = policy.service_hours.when_text(now) if policy.service_hours is not None else ""
     return Decision(
         scores={category: round(score, 4) for category, score in scores.items()},
         flagged=flagged,
         evidence=kept_evidence,
         clauses=clauses,
         actions=actions,
-        reminder=policy.reminder_text(reminder_keys),
+        reminder=policy.reminder_text(reminder_keys, when=when),
         reminder_keys=reminder_keys,
-        urgency=urgency_of(policy, kept_evidence, message.text) if Category.SAFEGUARDING in flagged else None,
+        urgency=urgency,
         language=language.code if language is not None else None,
         assessed=assessed(language, model.languages),
         explanation=_explanation(flagged, scores, kept_evidence, policy, breaches, actions, model),
@@ -269,11 +271,16 @@ def _ordered(kinds: Iterable[ActionKind]) -> tuple[ActionKind, ...]:
 
 
 def _reminder_keys(
-    flagged: Sequence[Category], policy: Policy, role: Role, model: ModelScores, actions: Sequence[Action]
+    flagged: Sequence[Category],
+    policy: Policy,
+    role: Role,
+    model: ModelScores,
+    actions: Sequence[Action],
+    support: str,
 ) -> tuple[str, ...]:
-    """What the learner's note is made of: the support message, or up to two clauses' reminders."""
+    """What the learner's note is made of: the support message (``support``), or up to two reminders."""
     if Category.SAFEGUARDING in flagged:
-        return ("support",)
+        return (support,)
     if not flagged:
         return ("scorer_failure",) if model.error is not None and actions else ()
     keys: list[str] = []

@@ -7,13 +7,20 @@ the published contacts into the form the personal-data check compares.
 
 from __future__ import annotations
 
+import string
+from dataclasses import replace
+from datetime import time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
 
 from moderation.patterns import Pattern, PatternError, compile_patterns
 from moderation.personal_data import contact_key, find_personal_data, is_valid_phone
 from moderation.policy.model import CategoryRule, Clause, DetectorRule, Policy, Translation, UrgencyRule
-from moderation.policy.schema import PolicyFile, TranslationFile
+from moderation.policy.schema import PolicyFile, SupportFile, TranslationFile
 from moderation.policy.yaml_source import Lines, Problem, line_of, policy_error
+from moderation.service_hours import ServiceHours
 from moderation.types import ActionKind, Category
 
 __all__ = ["compile_policy"]
@@ -127,10 +134,19 @@ def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
     for index, level_rule in enumerate(document.urgency):
         when = _compile_patterns(level_rule.when, lines, ("urgency", index, "when"), problems)
         urgency.append(UrgencyRule(level=level_rule.level, kinds=frozenset(level_rule.kinds), when=when))
+    service_hours = _service_hours(document, lines, problems)
+    support = _support(document.support, document.helplines, ("support",), lines, problems)
     translations = {
         code: _translation(code, translation, seen, lines, problems)
         for code, translation in document.languages.items()
     }
+    for code, translation in document.languages.items():
+        if translation.support is not None:
+            path = ("languages", code, "support")
+            translations[code] = replace(
+                translations[code],
+                support=_support(translation.support, document.helplines, path, lines, problems),
+            )
     if problems:
         raise policy_error(problems, name)
     return Policy(
@@ -149,7 +165,71 @@ def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
         public_contacts=public_contacts,
         translations=translations,
         urgency=tuple(urgency),
+        service_hours=service_hours,
+        helplines=dict(document.helplines),
+        support=support,
     )
+
+
+def _service_hours(document: PolicyFile, lines: Lines, problems: list[Problem]) -> ServiceHours | None:
+    """The team's hours; an unknown time zone or bank-holiday calendar, or closing first, is refused."""
+    hours = document.service_hours
+    if hours is None:
+        return None
+    where = line_of(("service_hours",), lines)
+    try:
+        ZoneInfo(hours.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            (where, f"service_hours.timezone: {hours.timezone!r} is not a time zone (Europe/London)")
+        )
+        return None
+    if hours.bank_holidays is not None:
+        country, _, subdivision = hours.bank_holidays.partition("-")
+        try:
+            holidays.country_holidays(country, subdiv=subdivision or None)
+        except (NotImplementedError, KeyError, ValueError):
+            problems.append(
+                (
+                    where,
+                    f"service_hours.bank_holidays: {hours.bank_holidays!r} is not a known calendar (GB-ENG)",
+                )
+            )
+            return None
+    opens, closes = time.fromisoformat(hours.opens), time.fromisoformat(hours.closes)
+    if closes <= opens:
+        problems.append((where, "service_hours: closes must be after opens"))
+        return None
+    return ServiceHours(hours.timezone, frozenset(hours.days), opens, closes, hours.bank_holidays)
+
+
+def _support(
+    support: SupportFile | None,
+    helplines: dict[str, str],
+    path: tuple[str, ...],
+    lines: Lines,
+    problems: list[Problem],
+) -> dict[str, str]:
+    """The support messages by ``<urgency>:<hours>``; a placeholder not a helpline nor ``when`` is refused."""
+    if support is None:
+        return {}
+    allowed = {*helplines, "when"}
+    found: dict[str, str] = {}
+    for hours in ("in_hours", "out_of_hours"):
+        for level, text in getattr(support, hours).items():
+            names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+            unknown = sorted(names - allowed)
+            if unknown:
+                problems.append(
+                    (
+                        line_of((*path, hours, level.value), lines),
+                        f"{'.'.join(path)}.{hours}.{level.value}: {{{unknown[0]}}} is not a helpline; "
+                        f"use one of {', '.join(sorted(allowed))}",
+                    )
+                )
+                continue
+            found[f"{level.value}:{hours}"] = " ".join(text.split())
+    return found
 
 
 def _translation(

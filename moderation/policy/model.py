@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from moderation.patterns import Pattern
 from moderation.personal_data import contact_keys
+from moderation.service_hours import ServiceHours
 from moderation.types import ActionKind, Category, Role, Route, Urgency
 
 __all__ = ["Audience", "CategoryRule", "Clause", "DetectorRule", "Policy", "Translation", "UrgencyRule"]
@@ -112,6 +114,8 @@ class Translation:
     scorer_failure_reminder: str | None = None
     reminders: Mapping[str, str] = field(default_factory=dict)
     staff_reminders: Mapping[str, str] = field(default_factory=dict)
+    support: Mapping[str, str] = field(default_factory=dict)
+    """The support messages by ``<urgency>:<in_hours|out_of_hours>``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,21 @@ class Policy:
     translations: Mapping[str, Translation] = field(default_factory=dict)
     urgency: tuple[UrgencyRule, ...] = ()
     """How urgent a disclosure is: the first rule that matches; none matching is a concern."""
+    service_hours: ServiceHours | None = None
+    """When the safeguarding team is at work; ``None``: the support message does not depend on the hour."""
+    helplines: Mapping[str, str] = field(default_factory=dict)
+    """Numbers the support messages give, by name (``samaritans``: ``116 123``)."""
+    support: Mapping[str, str] = field(default_factory=dict)
+    """The support messages by ``<urgency>:<in_hours|out_of_hours>``; ``support_message`` where absent."""
+
+    def support_key(self, urgency: Urgency | None, now: datetime) -> str:
+        """The reminder part for a disclosure's support message at ``now``: by urgency and the hours."""
+        if urgency is None or self.service_hours is None:
+            return "support"
+        hours = "in_hours" if self.service_hours.is_open(now) else "out_of_hours"
+        key = f"{urgency.value}:{hours}"
+        return f"support:{key}" if key in self.support else "support"
+
     """The learner-facing texts per language code (``pl``, ``ar``); English is the fields above."""
 
     def is_public_contact(self, found: str) -> bool:
@@ -156,13 +175,21 @@ class Policy:
                 return rule
         return None
 
-    def reminder_text(self, keys: Sequence[str], language: str = "en") -> str | None:
+    def reminder_text(self, keys: Sequence[str], language: str = "en", *, when: str = "") -> str | None:
         """The learner's note made of these parts, in ``language`` (each part English where untranslated).
 
-        A part is ``support`` (the support message), ``scorer_failure``, ``clause:<id>`` (a clause's
-        reminder) or ``staff:<id>`` (its wording for staff). Unknown parts are skipped.
+        A part is ``support`` (the support message), ``support:<urgency>:<in_hours|out_of_hours>`` (the
+        one for that level and time, with the helplines' numbers and ``when`` staff will read it filled in),
+        ``scorer_failure``, ``clause:<id>`` (a clause's reminder) or ``staff:<id>`` (its wording for staff).
+        Unknown parts are skipped.
         """
-        texts = [text for key in keys if (text := self._part(key, language))]
+        texts = []
+        for key in keys:
+            text = self._part(key, language)
+            if text and key.startswith("support:"):
+                text = text.format(**self.helplines, when=when)  # placeholders checked when the file loads
+            if text:
+                texts.append(text)
         return " ".join(texts) or None
 
     def is_translated(self, keys: Sequence[str], language: str) -> bool:
@@ -178,7 +205,7 @@ class Policy:
     def _own_english(self, key: str) -> str | None:
         kind, _, clause_id = key.partition(":")
         if kind == "support":
-            return self.support_message
+            return self.support.get(clause_id, self.support_message) if clause_id else self.support_message
         if kind == "scorer_failure":
             return self.scorer_failure_reminder
         clause = next((clause for clause in self.clauses if clause.id == clause_id), None)
@@ -190,7 +217,7 @@ class Policy:
     def _own(translation: Translation, key: str) -> str | None:
         kind, _, clause_id = key.partition(":")
         if kind == "support":
-            return translation.support_message
+            return translation.support.get(clause_id) if clause_id else translation.support_message
         if kind == "scorer_failure":
             return translation.scorer_failure_reminder
         if kind == "staff":

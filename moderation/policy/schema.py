@@ -19,6 +19,8 @@ __all__ = [
     "ClauseFile",
     "DetectorFile",
     "PolicyFile",
+    "ServiceHoursFile",
+    "SupportFile",
     "TranslationFile",
     "UrgencyRuleFile",
     "schema_problem",
@@ -85,6 +87,27 @@ class UrgencyRuleFile(_Strict):
     when: list[str] = Field(default_factory=list)
 
 
+_Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_Clock = Annotated[str, Field(pattern=r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class ServiceHoursFile(_Strict):
+    """When the safeguarding team is at work, as the file writes it."""
+
+    timezone: str = "Europe/London"
+    days: list[_Day] = Field(min_length=1)
+    opens: _Clock
+    closes: _Clock
+    bank_holidays: str | None = None
+
+
+class SupportFile(_Strict):
+    """The support message a learner gets after a disclosure, by the service's hours and the urgency."""
+
+    in_hours: dict[Urgency, str] = Field(default_factory=dict)
+    out_of_hours: dict[Urgency, str] = Field(default_factory=dict)
+
+
 class TranslationFile(_Strict):
     """The learner-facing texts of the policy in one language; what is left out stays in English."""
 
@@ -93,6 +116,7 @@ class TranslationFile(_Strict):
     scorer_failure_reminder: str | None = None
     reminders: dict[str, str] = Field(default_factory=dict)
     staff_reminders: dict[str, str] = Field(default_factory=dict)
+    support: SupportFile | None = None
 
 
 _LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
@@ -116,6 +140,9 @@ class PolicyFile(_Strict):
     public_contacts: list[str] = Field(default_factory=list)
     languages: dict[_LanguageCode, TranslationFile] = Field(default_factory=dict)
     urgency: list[UrgencyRuleFile] = Field(default_factory=list)
+    service_hours: ServiceHoursFile | None = None
+    helplines: dict[str, str] = Field(default_factory=dict)
+    support: SupportFile | None = None
 
     @field_validator("public_contacts", mode="before")
     @classmethod

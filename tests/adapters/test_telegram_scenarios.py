@@ -1134,9 +1134,12 @@ async def test_a_disclosure_in_arabic_gets_the_arabic_support_message_and_goes_t
         card = await _card(world, OFFICER_CHAT)
     support = [call for call in world.fake.calls_to("sendMessage") if call.params["chat_id"] == 1003]
     assert len(support) == 1
-    translated = policy.translations["ar"].support_message
-    assert translated and translated in support[0].params["text"]
-    assert "not in trouble" in support[0].params["text"] and "999" in support[0].params["text"]
+    # The high level's message for the hour it is (in or out of the service's hours), Arabic first.
+    case = world.store.get_case(_case_of(card))
+    assert case is not None and case.urgency is not None and case.urgency.value == "high"
+    arabic, english = support[0].params["text"].split("\n\n")
+    assert arabic.startswith(RLI) and "أنت لست في أي مشكلة" in arabic and "999" in arabic
+    assert "not in trouble" in english and "999" in english
     assert card["text"].startswith("Safeguarding")  # staff read the card in English
     history = world.store.author_history("telegram", "1003", now=_now(), strike_lifetime=timedelta(days=30))
     assert history.strikes == ()

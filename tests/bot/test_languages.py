@@ -67,13 +67,14 @@ def test_every_learner_policy_text_is_translated_keeping_rule_and_phone_numbers(
     assert translation_gaps(policy) == []
     translation = policy.translations[code]
     assert not translation.reviewed
-    parts = ["support", "scorer_failure"] + [
+    parts = ["support", "scorer_failure", *(f"support:{key}" for key in policy.support)] + [
         f"clause:{clause.id}"
         for clause in policy.clauses
         if clause.is_enforced and clause.reminder and clause.applies_to is not Audience.STAFF
     ]
     for part in parts:
-        own, source = policy.reminder_text([part], code), policy.reminder_text([part])
+        own = policy.reminder_text([part], code, when="Monday 09:00")
+        source = policy.reminder_text([part], when="Monday 09:00")
         assert own and source and own != source, part
         for number in NUMBERS.findall(source):
             assert number in own.replace("\u200e", ""), f"{code} {part} lost {number!r}"

@@ -244,7 +244,9 @@ def test_safeguarding_is_never_punished_and_goes_only_to_the_officer(policy: Pol
     assert Category.SAFEGUARDING in decision.flagged
     assert kinds == {ActionKind.REMIND, ActionKind.ESCALATE}
     assert decision.route is Route.SAFEGUARDING
-    assert decision.reminder == policy.support_message
+    # The support message for its urgency at the hour it came (never a rule's reminder).
+    assert decision.reminder_keys == (policy.support_key(decision.urgency, NOW),)
+    assert decision.reminder is not None and "You are not in trouble" in decision.reminder
     assert "999" in decision.reminder
 
 
