@@ -69,6 +69,8 @@ _ALIASES = {
     "en-gb": "en",
     "en-us": "en",
 }
+# Traditional Chinese is not the Simplified the bot writes: a learner reading it gets the next choice.
+_NOT_SHIPPED = frozenset({"zh-hant", "zh-tw", "zh-hk", "zh-mo", "zh-hant-tw", "zh-hant-hk"})
 _CODE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8}){0,2}")
 
 
@@ -203,7 +205,7 @@ def normalise_code(code: str | None) -> str | None:
     if not code:
         return None
     tag = code.strip().lower().replace("_", "-")
-    if not _CODE.fullmatch(tag):
+    if not _CODE.fullmatch(tag) or tag in _NOT_SHIPPED:
         return None
     return _ALIASES.get(tag, tag)
 
@@ -276,8 +278,19 @@ def _isolated(text: str, start: str) -> str:
 
 
 def placeholders(text: str) -> list[str]:
-    """The ``{placeholders}`` in a text, sorted, each as often as it occurs."""
-    return sorted(name for _, name, _, _ in string.Formatter().parse(text) if name is not None)
+    """The ``{placeholders}`` in a text as written (with any conversion or format), sorted, with repeats.
+
+    A text whose braces do not parse gives ``["<malformed>"]``, so it never matches English's.
+    """
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError:
+        return ["<malformed>"]
+    return sorted(
+        f"{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}"
+        for _, name, spec, conversion in fields
+        if name is not None
+    )
 
 
 def translation_gaps(policy: Policy, texts: Catalogue | None = None) -> list[str]:

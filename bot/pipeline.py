@@ -343,14 +343,7 @@ class Pipeline:
             note, language = None, ENGLISH
             if action.kind in (ActionKind.REMIND, ActionKind.WARN):
                 language = await self._language_of(message)
-                note = texts.action_reminder(
-                    self.policy,
-                    decision.reminder_keys,
-                    formal=action.kind is ActionKind.WARN,
-                    language=language,
-                    fallback=decision.reminder,
-                    now=now,
-                )
+                note = self._note(decision, action.kind, language, now)
             request = ActionRequest(action, message, decision, case.id, masked, card, note, language)
             results.append(await self._apply(request, now, was_in_flight=was_in_flight))
         if decision.route is None:
@@ -365,6 +358,26 @@ class Pipeline:
             case.id,
         )
         return Outcome(key=key, decision=decision, case_id=case.id, actions=tuple(results))
+
+    def _note(self, decision: Decision, kind: ActionKind, language: str, now: datetime) -> str:
+        """The learner's private note in their language; English, then the plain reminder, if that fails.
+
+        Nothing about a note (a translation, the hours) may stop what comes after it: the officer's card.
+        """
+        formal = kind is ActionKind.WARN
+        for code in (language, ENGLISH):
+            try:
+                return texts.action_reminder(
+                    self.policy,
+                    decision.reminder_keys,
+                    formal=formal,
+                    language=code,
+                    fallback=decision.reminder,
+                    now=now,
+                )
+            except Exception:  # a broken text must cost its words, not the case
+                logger.exception("could not write a %s note in %s; trying English", kind.value, code)
+        return decision.reminder or "Please remember the rules of this class group."
 
     async def _language_of(self, message: ChatMessage) -> str:
         """The language the author reads; their app's locale is kept for later notes (a moderator's)."""

@@ -17,7 +17,7 @@ from babel.dates import format_skeleton
 from bot.languages import ENGLISH, catalogue, esol_form
 from bot.store import AppealRecord, CaseRecord
 from moderation.policy import Policy
-from moderation.types import ActionKind, Decision
+from moderation.types import ActionKind, Decision, Urgency
 
 __all__ = [
     "APPEAL_SYNTAX",
@@ -272,6 +272,9 @@ def _about_a_message(
     now: datetime | None,
 ) -> str:
     hours = policy.service_hours
+    if now is not None:
+        # The hours are those at sending (a note resumed after a restart may go out after closing).
+        keys = [_support_now(policy, key, now) for key in keys]
 
     def render(code: str) -> str:
         texts = catalogue()
@@ -281,6 +284,14 @@ def _about_a_message(
         return texts.text(frame, code, reminder=reminder) if frame else reminder
 
     return render(ENGLISH) if fallback and not keys else in_language(language, render)
+
+
+def _support_now(policy: Policy, key: str, now: datetime) -> str:
+    kind, _, rest = key.partition(":")
+    level, _, hours = rest.partition(":")
+    if kind != "support" or not hours or level not in {urgency.value for urgency in Urgency}:
+        return key
+    return policy.support_key(Urgency(level), now)
 
 
 def public_nudge(platform: str, who: str, language: str = ENGLISH) -> str:

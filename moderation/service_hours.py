@@ -16,10 +16,12 @@ import holidays
 from babel import UnknownLocaleError
 from babel.dates import format_datetime
 
-__all__ = ["DAYS", "ServiceHours"]
+__all__ = ["ANSWER_MARGIN", "DAYS", "ServiceHours"]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _LOOK_AHEAD_DAYS = 30  # the longest a service is closed (Christmas) is far shorter
+ANSWER_MARGIN = timedelta(hours=1)
+"""Staff must be at work this much longer for a message to be answered "in hours"."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,18 @@ class ServiceHours:
             day += timedelta(days=1)
         raise ValueError(f"the service is not open on any day in the next {_LOOK_AHEAD_DAYS}")
 
+    def is_answering(self, moment: datetime) -> bool:
+        """Whether staff are at work at ``moment`` and will be for another hour, time enough to answer.
+
+        In the last hour before closing the out-of-hours message is sent: it promises less (staff may yet
+        see it sooner) and gives the numbers to call now.
+        """
+        return self.is_open(moment) and self.is_open(moment + ANSWER_MARGIN)
+
     def when_text(self, moment: datetime, language: str = "en") -> str:
         """When staff will next read a message sent at ``moment``, as a learner reads it: ``Monday 09:00``."""
-        opening = self.next_opening(moment).astimezone(self.zone)
+        later = moment if self.is_answering(moment) else moment + ANSWER_MARGIN
+        opening = self.next_opening(later).astimezone(self.zone)
         try:
             return format_datetime(opening, "EEEE HH:mm", tzinfo=self.zone, locale=language)
         except (UnknownLocaleError, ValueError):

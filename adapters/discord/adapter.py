@@ -13,6 +13,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import discord
@@ -39,6 +40,7 @@ from moderation.types import ActionKind, Attachment, AttachmentKind, Author, Cha
 
 __all__ = [
     "MAX_TIMEOUT",
+    "MESSAGE_LIMIT",
     "PLATFORM",
     "CaseButton",
     "DiscordAdapter",
@@ -297,7 +299,8 @@ class DiscordAdapter:
         """Send a direct message; ``False`` when Discord refuses (DMs closed, no shared server)."""
         try:
             user = self.client.get_user(int(user_id)) or await self.client.fetch_user(int(user_id))
-            await user.send(text[:2000])
+            for part in message_parts(text):
+                await user.send(part)
         except discord.Forbidden:
             return False
         except discord.HTTPException as exc:
@@ -325,7 +328,8 @@ class DiscordAdapter:
     async def post(self, chat_id: str, text: str) -> None:
         """Post a plain message in a channel."""
         channel = self._channel(chat_id)
-        await self._call("post a message", lambda: channel.send(text[:2000], allowed_mentions=_NO_MENTIONS))
+        for part in message_parts(text):
+            await self._call("post a message", partial(channel.send, part, allowed_mentions=_NO_MENTIONS))
 
     async def leave(self, chat_id: str) -> None:
         """Leave a server (``chat_id`` is the server's id: a bot is in a server, not in one channel)."""
@@ -381,3 +385,25 @@ def _timestamp(value: object) -> datetime | None:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+MESSAGE_LIMIT = 2000
+"""Discord's limit on a message's characters."""
+
+
+def message_parts(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """``text`` in messages Discord accepts, cut between paragraphs, then lines, then anywhere.
+
+    A note in the learner's language with English underneath can pass 2,000 characters; cutting it would
+    lose the English (and leave a right-to-left isolate open), so it goes as two messages instead.
+    """
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"))
+        cut = cut if cut > limit // 4 else limit
+        parts.append(rest[:cut].rstrip("\n"))
+        rest = rest[cut:].lstrip("\n")
+    parts.append(rest)
+    return [part for part in parts if part] or [""]

@@ -33,6 +33,7 @@ from adapters.discord.adapter import (
     case_view,
     message_from_discord,
     message_from_edit,
+    message_parts,
     roles_of,
 )
 from adapters.discord.authorisation import ServerAuthorisation, permission_problems
@@ -448,7 +449,10 @@ class DiscordBot:
             await self.attempt(self.adapter.post(str(channel), text))
 
     async def _respond(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
-        await self.attempt(interaction.response.send_message(reply.text[:2000], ephemeral=True))
+        first, *more = message_parts(reply.text)
+        await self.attempt(interaction.response.send_message(first, ephemeral=True))
+        for part in more:  # a long answer in two languages: the rest as follow-ups only they see
+            await self.attempt(interaction.followup.send(part, ephemeral=True))
         await self.tell_moderators(reply.notice)
         if reply.card is not None:
             await self.attempt(self.adapter.post_card(reply.card))

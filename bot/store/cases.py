@@ -15,7 +15,7 @@ from sqlmodel import Session, SQLModel, col, select
 from bot.records import ActionRecord, CaseRecord, action_record, case_record, case_row
 from bot.store.engine import StoreEngine, _utc
 from bot.tables import CaseActionRow, CaseRow, SeenMessageRow
-from moderation.types import ChatMessage, Decision
+from moderation.types import ChatMessage, Decision, Route
 
 __all__ = ["CASE_STATUSES", "OUTCOMES", "CaseStore"]
 
@@ -174,10 +174,13 @@ class CaseStore(StoreEngine):
         """
         if status not in CASE_STATUSES or status == "open":
             raise ValueError(f"cannot close a case as {status!r}; use one of {CASE_STATUSES[1:]}")
+        # A case moderators refer on is the safeguarding officer's from then on, whatever happens to it
+        # later (a granted appeal restores the message, not the moderators' sight of it).
+        routed = {"route": str(Route.SAFEGUARDING)} if status == "referred" else {}
         statement = (
             update(CaseRow)
             .where(col(CaseRow.id) == case_id, col(CaseRow.status) == "open")
-            .values(status=status, closed_by=actor, closed_at=_utc(at))
+            .values(status=status, closed_by=actor, closed_at=_utc(at), **routed)
         )
         with self._guard("close a case"), self._session() as session:
             result = session.exec(statement)

@@ -7,6 +7,7 @@ keeps what it chooses from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,6 +20,9 @@ from bot.tables import GroupRow, LanguageCountRow, PersonRow
 from moderation.types import Role
 
 __all__ = ["LanguageChoice", "LanguageStore", "UnassessedCount"]
+
+_MAX_LOCALE = 35  # BCP 47 tags in practice (Discord's and Telegram's are 2-7 characters)
+_TAG = re.compile(r"[a-z]{2,3}(?:[-_][a-z0-9]{2,8}){0,3}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +56,13 @@ class LanguageStore(StoreEngine):
         self._save_person(platform, user_id, change, "record a language")
 
     def note_locale(self, platform: str, user_id: str, locale: str | None) -> None:
-        """Remember the language someone's app reported, when it differs from what is kept."""
-        if not locale or self.language_choice(platform, user_id).locale == locale:
+        """Remember the language tag someone's app reported, when it differs from the one kept."""
+        locale = locale.strip().lower()[:_MAX_LOCALE] if locale else None
+        if (
+            not locale
+            or not _TAG.fullmatch(locale)
+            or self.language_choice(platform, user_id).locale == locale
+        ):
             return
 
         def change(row: PersonRow) -> None:

@@ -7,6 +7,7 @@ the published contacts into the form the personal-data check compares.
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import replace
 from datetime import time
@@ -135,7 +136,12 @@ def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
         when = _compile_patterns(level_rule.when, lines, ("urgency", index, "when"), problems)
         urgency.append(UrgencyRule(level=level_rule.level, kinds=frozenset(level_rule.kinds), when=when))
     service_hours = _service_hours(document, lines, problems)
-    support = _support(document.support, document.helplines, ("support",), lines, problems)
+    helplines = _helplines(document.helplines, lines, problems)
+    support = _support(document.support, helplines, ("support",), lines, problems)
+    if document.support is not None and document.service_hours is None:
+        problems.append(
+            (line_of(("support",), lines), "support needs service_hours: when is the team at work?")
+        )
     translations = {
         code: _translation(code, translation, seen, lines, problems)
         for code, translation in document.languages.items()
@@ -145,7 +151,7 @@ def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
             path = ("languages", code, "support")
             translations[code] = replace(
                 translations[code],
-                support=_support(translation.support, document.helplines, path, lines, problems),
+                support=_support(translation.support, helplines, path, lines, problems, english=support),
             )
     if problems:
         raise policy_error(problems, name)
@@ -166,7 +172,7 @@ def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
         translations=translations,
         urgency=tuple(urgency),
         service_hours=service_hours,
-        helplines=dict(document.helplines),
+        helplines=helplines,
         support=support,
     )
 
@@ -209,27 +215,62 @@ def _support(
     path: tuple[str, ...],
     lines: Lines,
     problems: list[Problem],
+    english: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The support messages by ``<urgency>:<hours>``; a placeholder not a helpline nor ``when`` is refused."""
+    """The support messages by ``<urgency>:<hours>``, each checked to fill in safely when it is sent.
+
+    A placeholder must be a helpline's name or ``when``, plain (no conversion, no format spec: a bad one
+    would fail on every disclosure); a translation must name the same placeholders as English.
+    """
     if support is None:
         return {}
     allowed = {*helplines, "when"}
     found: dict[str, str] = {}
     for hours in ("in_hours", "out_of_hours"):
         for level, text in getattr(support, hours).items():
-            names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-            unknown = sorted(names - allowed)
-            if unknown:
-                problems.append(
-                    (
-                        line_of((*path, hours, level.value), lines),
-                        f"{'.'.join(path)}.{hours}.{level.value}: {{{unknown[0]}}} is not a helpline; "
-                        f"use one of {', '.join(sorted(allowed))}",
-                    )
-                )
+            key = f"{level.value}:{hours}"
+            where = line_of((*path, hours, level.value), lines)
+            name = f"{'.'.join(path)}.{hours}.{level.value}"
+            try:
+                fields = [
+                    (field, spec, conversion) for _, field, spec, conversion in string.Formatter().parse(text)
+                ]
+            except ValueError as exc:
+                problems.append((where, f"{name}: {exc}; write a brace as {{{{ or }}}}"))
                 continue
-            found[f"{level.value}:{hours}"] = " ".join(text.split())
+            names = sorted({field for field, _, _ in fields if field is not None})
+            problem = next(
+                (
+                    f"{{{field}}} is not a helpline; use one of {', '.join(sorted(allowed))}"
+                    if field not in allowed
+                    else f"{{{field}}} must be written plain, without a conversion or format"
+                    for field, spec, conversion in fields
+                    if field is not None and (field not in allowed or spec or conversion)
+                ),
+                None,
+            )
+            if problem is None and english is not None and key in english:
+                source = sorted({field for _, field, _, _ in string.Formatter().parse(english[key]) if field})
+                if names != source:
+                    problem = f"names {names} but the English names {source}: keep every number"
+            if problem is not None:
+                problems.append((where, f"{name}: {problem}"))
+                continue
+            found[key] = " ".join(text.split())
     return found
+
+
+def _helplines(helplines: dict[str, str], lines: Lines, problems: list[Problem]) -> dict[str, str]:
+    """Helpline names are placeholders: plain lower-case words, and not ``when`` (the time staff return)."""
+    for name in helplines:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", name) or name == "when":
+            problems.append(
+                (
+                    line_of(("helplines", name), lines),
+                    f"helplines: {name!r} cannot be a placeholder; use a lower-case word such as samaritans",
+                )
+            )
+    return dict(helplines)
 
 
 def _translation(

@@ -150,7 +150,9 @@ class Policy:
         """The reminder part for a disclosure's support message at ``now``: by urgency and the hours."""
         if urgency is None or self.service_hours is None:
             return "support"
-        hours = "in_hours" if self.service_hours.is_open(now) else "out_of_hours"
+        # "In hours" only while the team is at work now and still will be in an hour: at 16:59 on a Friday
+        # "we will contact you today" would not be true.
+        hours = "in_hours" if self.service_hours.is_answering(now) else "out_of_hours"
         key = f"{urgency.value}:{hours}"
         return f"support:{key}" if key in self.support else "support"
 

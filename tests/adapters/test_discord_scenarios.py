@@ -829,3 +829,15 @@ async def test_discords_locale_picks_the_language_and_staff_set_the_servers(worl
     assert world.store.language_choice("discord", str(BEN), str(CLASS)).group_default == "zh"
     chinese = world.services.policy.reminder_text(["clause:4.1"], "zh")
     assert chinese and world.fake.dms_to(SID)[0]["content"].startswith(chinese)
+
+
+def test_a_long_note_in_two_languages_goes_as_several_messages_not_cut() -> None:
+    from adapters.discord.adapter import MESSAGE_LIMIT, message_parts
+
+    translated, english = "\u2067" + "ب" * 1500 + "\u2069", "\u2066" + "e" * 1200 + "\u2069"
+    parts = message_parts(f"{translated}\n\n{english}")
+    assert parts == [translated, english]  # cut between the languages, each isolate closed
+    huge = "word " * 1000
+    assert all(len(part) <= MESSAGE_LIMIT for part in message_parts(huge))
+    assert "".join(message_parts(huge)) == huge
+    assert message_parts("short") == ["short"]

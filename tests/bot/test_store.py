@@ -28,6 +28,7 @@ from moderation.types import (
     Route,
     Strike,
 )
+from moderation.verdicts import is_officers_only
 
 if TYPE_CHECKING:
     from tests.bot.conftest import Backend
@@ -721,3 +722,15 @@ def test_a_forgotten_update_leaves_no_trace_in_the_sqlite_file(tmp_path: Path) -
 
         assert _fragments_left(JOURNALLED_PHRASE, _sqlite_bytes(path)) == []
         assert _fragments_left("still being handled", _sqlite_bytes(path)) == []
+
+
+def test_a_case_referred_on_stays_the_officers_even_after_a_granted_appeal(store: Store) -> None:
+    case = _case(store)
+    assert not is_officers_only(case.flagged, case.route, case.status)
+
+    assert store.claim_case(case.id, "referred", actor="mod-1", at=NOW)
+    store.overturn_case(case.id, actor="mod-2", at=NOW)
+
+    after = store.get_case(case.id)
+    assert after is not None and after.status == "restored" and after.route is Route.SAFEGUARDING
+    assert is_officers_only(after.flagged, after.route, after.status)

@@ -11,7 +11,7 @@ from moderation.engine import assess
 from moderation.errors import PolicyError
 from moderation.policy import Policy, default_policy_path, load_policy
 from moderation.service_hours import ServiceHours
-from moderation.types import AuthorHistory, Category, ModelScores, SemanticHit
+from moderation.types import AuthorHistory, Category, ModelScores, SemanticHit, Urgency
 from tests.factories import make_message
 
 HOURS = ServiceHours(
@@ -93,3 +93,54 @@ def test_bad_service_hours_are_refused(tmp_path: Path, old: str, new: str, said:
     path.write_text(source.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(PolicyError, match=said):
         load_policy(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        (
+            "at {when}. Please get help now",
+            "at {when:%A}. Please get help now",
+            "without a conversion or format",
+        ),
+        ("call {emergency}.", "call {emergency!r}.", "without a conversion or format"),
+        ("call {emergency}.", "call {emergency.", "brace"),
+        ('  emergency: "999"', '  when: "999"\n  emergency: "999"', "'when' cannot be a placeholder"),
+    ],
+)
+def test_a_support_text_that_could_fail_when_sent_is_refused_when_the_file_loads(
+    tmp_path: Path, old: str, new: str, said: str
+) -> None:
+    source = default_policy_path().read_text(encoding="utf-8")
+    assert old in source
+    path = tmp_path / "policy.yaml"
+    path.write_text(source.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(PolicyError, match=said):
+        load_policy(path)
+
+
+def test_a_translation_that_drops_a_helpline_is_refused(tmp_path: Path, policy: Policy) -> None:
+    source = default_policy_path().read_text(encoding="utf-8")
+    start = source.index("\n  pl:\n")
+    line_start = source.index("        immediate:", source.index("      out_of_hours:", start))
+    line_end = source.index("\n", line_start)
+    dropped = source[:line_start] + '        immediate: "Zadzwoń pod {emergency}."' + source[line_end:]
+    path = tmp_path / "policy.yaml"
+    path.write_text(dropped, encoding="utf-8")
+    with pytest.raises(PolicyError, match="keep every number"):
+        load_policy(path)
+
+
+def test_an_hour_before_closing_the_message_does_not_promise_today(policy: Policy) -> None:
+    friday_4_30pm = datetime(2026, 12, 11, 16, 30, tzinfo=UTC)
+    text = _support(policy, "my husband takes all my money", "coercive_control", friday_4_30pm)
+    assert "today" not in text and "Monday 09:00" in text
+
+
+def test_a_note_sent_later_says_the_hours_at_sending(policy: Policy) -> None:
+    from bot import texts
+
+    key = policy.support_key(Urgency.HIGH, TUESDAY_10AM)
+    assert key == "support:high:in_hours"
+    resumed = texts.action_reminder(policy, [key], formal=False, now=FRIDAY_10PM)
+    assert "Monday 09:00" in resumed and "today" not in resumed
