@@ -4,7 +4,7 @@ It mirrors the Telegram bot: the same pipeline, desk (roles, authorisation, comm
 Handlers route events; the adapter translates them and carries out actions. Failures are logged
 with ids (never text) and never stop the client.
 
-At about 480 lines this is past the house's size because it is where every Discord event is routed
+At about 500 lines this is past the house's size because it is where every Discord event is routed
 (messages, edits, history reads, buttons, commands, the stop); what has a life of its own lives
 beside it: the client and its URLs (``client``), servers awaiting authorisation (``authorisation``),
 reading what was missed (``history``, with bot's ``read_marks``) and the graceful stop (bot's
