@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from statistics import median
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -18,14 +19,14 @@ from rich.table import Table
 
 from bot.cards import safe_text
 from moderation.personal_data import mask_personal_data
-from moderation.types import ActionKind, Author, Category, ChatMessage, Decision, Evidence, Role
+from moderation.types import ActionKind, Author, Category, ChatMessage, Decision, Evidence, Role, Urgency
 
 if TYPE_CHECKING:
     from bot.app import Services
     from bot.learning import Learning
     from bot.pipeline import Outcome
     from bot.schema import SchemaUpgrade
-    from bot.store import ActionRecord, AppealRecord, CaseRecord, GroupRecord
+    from bot.store import ActionRecord, AppealRecord, CaseRecord, GroupRecord, ResponseTime
     from bot.transcript import TranscriptLine
     from moderation.policy import Policy
     from moderation.serving.loading import LoadedScorer
@@ -45,6 +46,8 @@ __all__ = [
     "print_status",
 ]
 
+RESPONSE_DAYS = 30
+"""How far back `classmod status` reports how fast safeguarding cases were acknowledged."""
 UNASSESSED_DAYS = 7
 """How far back `classmod status` counts messages in languages the scorers do not cover."""
 
@@ -338,6 +341,10 @@ def print_status(console: Console, services: Services) -> None:
     table.add_row("retention", f"{services.settings.retention_days} days")
     for name, count in services.store.counts().items():
         table.add_row(name.replace("_", " "), str(count))
+    table.add_row(
+        f"safeguarding response ({RESPONSE_DAYS} days)",
+        _response_summary(services.store.response_times(datetime.now(UTC) - timedelta(days=RESPONSE_DAYS))),
+    )
     since = datetime.now(UTC).date() - timedelta(days=UNASSESSED_DAYS)
     unassessed = services.store.unassessed_counts(since)
     table.add_row(
@@ -349,6 +356,32 @@ def print_status(console: Console, services: Services) -> None:
         or "none: every message was in a language the scorers cover",
     )
     console.print(table)
+
+
+def _response_summary(times: Sequence[ResponseTime]) -> str:
+    """Per level: cases, how many still unacknowledged, the median and slowest time to an answer."""
+    lines = []
+    for level in Urgency:
+        cases = [item for item in times if item.urgency is level]
+        if not cases:
+            continue
+        answered = sorted(item.seconds for item in cases if item.seconds is not None)
+        waiting = len(cases) - len(answered)
+        timing = (
+            f"; acknowledged in median {_duration(median(answered))}, slowest {_duration(answered[-1])}"
+            if answered
+            else ""
+        )
+        alert = f", [bold red]{waiting} not yet acknowledged[/bold red]" if waiting else ""
+        lines.append(f"{level.value}: {len(cases)} case(s){alert}{timing}")
+    return "\n".join(lines) or "no safeguarding cases"
+
+
+def _duration(seconds: float) -> str:
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60:.1f} h"
 
 
 def print_schema_upgrade(console: Console, upgrade: SchemaUpgrade, database: str) -> None:

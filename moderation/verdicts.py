@@ -23,6 +23,7 @@ from moderation.types import Category, Role, Route, Strike
 
 __all__ = [
     "APPEAL_VERBS",
+    "OFFICER_VERBS",
     "OVERTURNED",
     "CaseKind",
     "Verb",
@@ -68,7 +69,9 @@ class CaseKind(StrEnum):
 
 _SANCTIONS = frozenset({Verb.WARN, Verb.MUTE_1H, Verb.MUTE_24H, Verb.REMOVE})
 _CONDUCT = (Verb.UPHOLD, Verb.RESTORE, Verb.WARN, Verb.MUTE_1H, Verb.MUTE_24H, Verb.REMOVE, Verb.REFER)
-_OFFICER = (Verb.ACKNOWLEDGE, Verb.HIDE, Verb.ACTION_TAKEN, Verb.REFER_ON, Verb.NO_CONCERN)
+OFFICER_VERBS = (Verb.ACKNOWLEDGE, Verb.HIDE, Verb.ACTION_TAKEN, Verb.REFER_ON, Verb.NO_CONCERN)
+"""What the safeguarding officer's card offers; the first of them an officer presses answers the case."""
+_OFFICER = OFFICER_VERBS
 APPEAL_VERBS = (Verb.GRANT, Verb.DENY)
 """The decisions an appeal card offers."""
 

@@ -40,6 +40,7 @@ from bot.store.languages import LanguageChoice, LanguageStore, UnassessedCount
 from bot.store.leases import LeaseStore
 from bot.store.people import PeopleStore
 from bot.store.read_marks import ReadMarkStore
+from bot.store.response_times import ResponseTime, ResponseTimeStore
 from bot.store.retention import RetentionStore
 from bot.store.seen import SeenMessageStore
 from bot.store.strikes import StrikeStore
@@ -53,6 +54,7 @@ __all__ = [
     "GroupRecord",
     "JournalledUpdate",
     "LanguageChoice",
+    "ResponseTime",
     "SchemaUpgrade",
     "Store",
     "UnassessedCount",
@@ -72,6 +74,7 @@ class Store(
     JournalStore,
     RetentionStore,
     AuditStore,
+    ResponseTimeStore,
 ):
     """Cases, strikes, consents, groups and people, in SQLite or PostgreSQL.
 

@@ -460,6 +460,34 @@ def test_status_counts_each_groups_messages_in_languages_the_scorers_do_not_cove
     assert "not fully assessed" in result.stdout and "telegram -1001: 2 in pl" in result.stdout
 
 
+def test_status_shows_how_fast_safeguarding_cases_were_acknowledged(cli: Cli) -> None:
+    from moderation.types import Action, ActionKind, Decision, Route, Urgency
+    from tests.factories import make_message
+
+    disclosure = Decision(
+        scores={Category.SAFEGUARDING: 0.97},
+        flagged=(Category.SAFEGUARDING,),
+        evidence=(),
+        clauses=("5",),
+        actions=(Action(ActionKind.REMIND), Action(ActionKind.ESCALATE, Route.SAFEGUARDING)),
+        reminder=None,
+        explanation="",
+        scorer="test",
+        urgency=Urgency.IMMEDIATE,
+    )
+    store = Store.open(cli.database_url)
+    try:
+        store.record_case(make_message("I took all my tablets"), disclosure, datetime.now(UTC))
+    finally:
+        store.close()
+
+    result = cli("status")
+
+    assert result.exit_code == 0, result.output
+    shown = " ".join(result.stdout.split())
+    assert "safeguarding response" in shown and "immediate: 1 case(s), 1 not yet acknowledged" in shown
+
+
 def test_status_shows_detoxify_when_a_bundle_is_present(cli: Cli, detoxify_models: Path) -> None:
     cli.setenv("CLASSMOD_MODEL_DIR", str(detoxify_models))
     cli.setenv("CLASSMOD_REQUIRE_DETOXIFY", "true")

@@ -734,3 +734,42 @@ def test_a_case_referred_on_stays_the_officers_even_after_a_granted_appeal(store
     after = store.get_case(case.id)
     assert after is not None and after.status == "restored" and after.route is Route.SAFEGUARDING
     assert is_officers_only(after.flagged, after.route, after.status)
+
+
+def test_response_times_count_from_the_message_to_an_officers_first_answer(store: Store) -> None:
+    from datetime import timedelta
+
+    from moderation.types import Urgency
+    from moderation.verdicts import Verb
+
+    def disclosure(message_id: str, urgency: Urgency) -> CaseRecord:
+        decision = _decision(
+            flagged=(Category.SAFEGUARDING,),
+            actions=(Action(ActionKind.REMIND), Action(ActionKind.ESCALATE, Route.SAFEGUARDING)),
+            urgency=urgency,
+        )
+        return store.record_case(_message(message_id=message_id), decision, NOW)
+
+    acknowledged = disclosure("601", Urgency.IMMEDIATE)
+    decided = disclosure("602", Urgency.HIGH)
+    waiting = disclosure("603", Urgency.CONCERN)
+    store.record_action(acknowledged.id, "remind", "ok", actor="bot", at=NOW + timedelta(seconds=1))
+    store.record_action(
+        acknowledged.id, Verb.ACKNOWLEDGE.value, "ok", actor="olu", at=NOW + timedelta(minutes=5)
+    )
+    store.record_action(
+        acknowledged.id, Verb.NO_CONCERN.value, "ok", actor="olu", at=NOW + timedelta(hours=3)
+    )
+    store.record_action(decided.id, Verb.REFER_ON.value, "ok", actor="olu", at=NOW + timedelta(hours=2))
+    _case(store, message_id="604")  # an ordinary case has no level and is not counted
+
+    times = {
+        item.case_id: (item.urgency, item.seconds) for item in store.response_times(NOW - timedelta(days=1))
+    }
+
+    assert times == {
+        acknowledged.id: (Urgency.IMMEDIATE, 300.0),
+        decided.id: (Urgency.HIGH, 7200.0),
+        waiting.id: (Urgency.CONCERN, None),
+    }
+    assert store.response_times(NOW + timedelta(days=1)) == []
