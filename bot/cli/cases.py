@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot import views
+from bot import status_view, views
 from bot.app import open_services
 from bot.cli import common
 from bot.cli.common import _fail, _settings, _store, app
@@ -32,7 +32,7 @@ def status(ctx: typer.Context) -> None:
         services = open_services(settings)
     except ModerationError as exc:
         raise _fail(str(exc)) from exc
-    views.print_status(common.out, services)
+    status_view.print_status(common.out, services)
     services.store.close()
 
 
