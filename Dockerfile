@@ -19,6 +19,9 @@ COPY adapters ./adapters
 COPY moderation ./moderation
 COPY policies ./policies
 # The CPU build of torch keeps the image small; the pin in pyproject.toml matches it.
+# DejaVu Sans: the safeguarding chronology's PDF shows every script a learner writes in (not only Latin).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
  && pip install . \
  && useradd --create-home --uid 10001 classmod \

@@ -176,6 +176,10 @@ class Platform(Adapter, Protocol):
         """Send a private message; ``False`` when the platform refuses (never started, DMs closed)."""
         ...
 
+    async def send_private_card(self, user_id: str, card: Card) -> bool:
+        """Send a card (with its buttons) privately; ``False`` when the platform refuses, as above."""
+        ...
+
     async def leave(self, chat_id: str) -> None:
         """Leave a group (on Discord, the server)."""
         ...

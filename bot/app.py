@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from adapters.base import Adapter
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.pipeline import Pipeline
 from bot.sealing import Sealer
@@ -56,6 +57,8 @@ class Services:
     loaded: LoadedScorer
     scoring: ScoringService | None = None
     """The micro-batcher every pipeline of this process shares (one is made when ``None``)."""
+    clock: Clock = field(default_factory=SystemClock)
+    """The time for the rota, reminders and digest (a test's turns by hand)."""
 
 
 def load_scorer(settings: Settings, policy: Policy) -> LoadedScorer:

@@ -4,7 +4,8 @@ A case button's data is ``cm:<case>:<verb>`` (``cm:12:mute1h``); a button on the
 authorisation is ``cg:<chat>:<verb>`` (``cg:-1001234:authorise``). Every platform sends the data back
 when the button is pressed (Telegram's callback data, Discord's ``custom_id``, whose persistent buttons
 are matched by the patterns below). Reading is strict: ``cm:08:uphold`` (a leading zero),
-``cm:8:Uphold`` or ``cm:8:uphold:x`` is not a button any card ever carried.
+``cm:8:Uphold`` or ``cm:8:uphold:x`` is not a button any card ever carried. Discord's officers' cards also
+carry ``cn:<case>``, which opens a form for a note.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ __all__ = [
     "CASE_BUTTON_PATTERN",
     "GROUP_BUTTON_PATTERN",
     "GROUP_VERBS",
+    "NOTE_BUTTON_PATTERN",
     "case_button_data",
     "group_button_data",
+    "note_button_data",
     "parse_case_button",
     "parse_group_button",
 ]
@@ -29,6 +32,9 @@ GROUP_VERBS = {"authorise": "Authorise", "leave": "Leave"}
 """A group awaiting authorisation: verb -> button label."""
 GROUP_BUTTON_PATTERN = rf"cg:(?P<chat>-?[1-9][0-9]{{0,19}}):(?P<verb>{'|'.join(GROUP_VERBS)})"
 """A group card's button data: the platform's chat (or server) id and the verb."""
+
+NOTE_BUTTON_PATTERN = r"cn:(?P<case>[1-9][0-9]{0,11})"
+"""Discord's "Add a note" button on an officer's card (it opens a form; Telegram's officers reply instead)."""
 
 _CASE_BUTTON = re.compile(CASE_BUTTON_PATTERN)
 _GROUP_BUTTON = re.compile(GROUP_BUTTON_PATTERN)
@@ -46,6 +52,11 @@ def parse_case_button(data: str) -> tuple[int, Verb] | None:
     if match is None or match["verb"] not in _VERB_VALUES:
         return None
     return int(match["case"]), Verb(match["verb"])
+
+
+def note_button_data(case_id: int) -> str:
+    """The data of a card's "Add a note" button."""
+    return f"cn:{case_id}"
 
 
 def group_button_data(chat_id: str | int, verb: str) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
 from adapters.base import Button, Card
 from bot.buttons import GROUP_VERBS, case_button_data, group_button_data
+from bot.records import CaseRecord
 from moderation.personal_data import mask_personal_data
 from moderation.policy import Policy
 from moderation.types import Category, Evidence, Route, Urgency
@@ -18,6 +20,8 @@ __all__ = [
     "appeal_card",
     "build_card",
     "button",
+    "card_of",
+    "case_id_in",
     "group_card",
     "outcome_line",
     "safe_text",
@@ -62,6 +66,15 @@ _DONE: dict[Verb, str] = {
 }
 ActionLine = tuple[str, str, str | None]
 """An action already taken: (kind, outcome, detail)."""
+
+
+_CASE_IN_TITLE = re.compile(r"\bcase #([1-9][0-9]{0,11})\b", re.IGNORECASE)
+
+
+def case_id_in(card_text: str) -> int | None:
+    """The case a card is about, from its first line (``Safeguarding · HIGH · case #12 · …``)."""
+    match = _CASE_IN_TITLE.search(card_text.partition("\n")[0])
+    return None if match is None else int(match[1])
 
 
 def shown_text(text: str, categories: Sequence[Category]) -> str:
@@ -144,6 +157,41 @@ def build_card(
         route=route,
         media=tuple(media),
         key=f"case-{case_id}",
+    )
+
+
+def card_of(
+    case: CaseRecord,
+    policy: Policy,
+    *,
+    explanation: str | None = None,
+    is_hidden: bool = False,
+    is_acknowledged: bool = False,
+    done: Sequence[ActionLine] = (),
+) -> Card:
+    """A stored case's card, as posted again (a referral, a reminder, a rota alert): no photos."""
+    return build_card(
+        case_id=case.id,
+        policy=policy,
+        author_name=case.author_name,
+        author_role=case.author_role.value,
+        author_id=case.author_id,
+        chat_title=case.chat_id,
+        when=case.created_at,
+        text=case.text,
+        flagged=case.flagged,
+        clauses=case.clauses,
+        evidence=case.evidence,
+        scores=case.scores,
+        explanation=case.explanation if explanation is None else explanation,
+        scorer=case.scorer,
+        done=done,
+        route=case.route or Route.MODERATORS,
+        was_hidden=is_hidden,
+        is_acknowledged=is_acknowledged,
+        language=case.language,
+        assessed=case.assessed,
+        urgency=case.urgency,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -38,6 +38,7 @@ __all__ = [
     "DISCORD_API_URL",
     "DISCORD_GATEWAY_URL",
     "ConfigError",
+    "RotaMemberSetting",
     "Settings",
     "check_database_url",
     "load_settings",
@@ -48,6 +49,18 @@ DetoxifyVariant = Literal["original", "unbiased", "multilingual", "original-smal
 
 class ConfigError(ModerationError):
     """A setting is missing or invalid; the message names the variable and the fix."""
+
+
+class RotaMemberSetting(BaseModel):
+    """One person on the safeguarding rota, as written in the settings (``safeguarding_rota``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    duty: str = Field(default="officer", min_length=1, max_length=60, description="officer, deputy, …")
+    telegram: int | None = None
+    discord: int | None = None
+    hours: Literal["in_hours", "out_of_hours", "always"] = "always"
 
 
 class Settings(BaseSettings):
@@ -221,6 +234,44 @@ class Settings(BaseSettings):
         description="on SIGTERM or SIGINT, how long the bot waits for the messages in hand before it exits",
     )
 
+    safeguarding_rota: list[RotaMemberSetting] = Field(
+        default_factory=list,
+        description="the safeguarding team in order (officer, deputies, out-of-hours contact); "
+        "alerted in turn until one acknowledges a case",
+    )
+    ack_immediate_seconds: float = Field(
+        default=900, gt=0, le=86_400, description="an immediate case waits this long for each acknowledgement"
+    )
+    ack_high_seconds: float = Field(
+        default=3600, gt=0, le=604_800, description="a high case: seconds of the service's working time"
+    )
+    ack_concern_seconds: float = Field(
+        default=3600, gt=0, le=604_800, description="a concern: seconds after the next working morning"
+    )
+    ack_clock: Literal["service", "wall"] = Field(
+        default="service",
+        description="service: high counts working time, concern waits for the next working morning; "
+        "wall: every level counts plain seconds",
+    )
+    undecided_reminder_seconds: float = Field(
+        default=14_400,
+        ge=0,
+        le=604_800,
+        description="re-post a moderators' card undecided this long (0: never)",
+    )
+    digest_time: str | None = Field(
+        default="09:00",
+        pattern=r"^(off|([01][0-9]|2[0-3]):[0-5][0-9])$",
+        description="when the daily digest of open cases is posted (HH:MM in the service's time zone; off)",
+    )
+    pdf_font: Path | None = Field(
+        default=None,
+        description="a TrueType font for the chronology's PDF (default: DejaVu Sans where installed)",
+    )
+    schedule_tick_seconds: float = Field(
+        default=10, gt=0, le=600, description="how often the rota, reminders and digest are checked"
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = Field(
         default="text", description="text: one line per event; json: one JSON object per line"
@@ -294,7 +345,10 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            field = str(error["loc"][0]) if error["loc"] else "settings"
+            inside = [
+                f"entry {part + 1}" if isinstance(part, int) else str(part) for part in error["loc"][1:]
+            ]
             if error["type"] == "extra_forbidden":
                 # Only the TOML file can carry unknown keys; unknown environment variables are ignored.
                 problems.append(f"{field!r} in the configuration file is not a setting classmod knows")
@@ -303,7 +357,8 @@ def load_settings(**overrides: Any) -> Settings:
             words = error["msg"]
             if error["type"] == "value_error":
                 words = error.get("ctx", {}).get("error", words)
-            problems.append(f"{_where(field, given)}: {words}")
+            within = f" ({', '.join(inside)})" if inside else ""
+            problems.append(f"{_where(field, given)}{within}: {words}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc
     except SettingsError as exc:
         # pydantic-settings reads a list from the environment as JSON before validating it.

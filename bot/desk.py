@@ -23,6 +23,7 @@ from bot.review import Press, Review, Staff, Verdict
 from bot.store import Store
 from moderation.policy import Policy
 from moderation.types import Role, Route
+from moderation.verdicts import Verb, is_officers_only
 
 logger = logging.getLogger(__name__)
 
@@ -251,6 +252,26 @@ class Desk:
             return Reply("I do not know this group yet: authorise it first.")
         return Reply(texts.language_group_set(language), is_done=True)
 
+    # --- officers' notes -----------------------------------------------------------------------
+
+    async def add_note(self, case_id: int | None, text: str, *, by_id: str, by_name: str) -> Reply:
+        """An officer's note on one of their cases, from its card: kept for the case's chronology."""
+        if by_id not in self.staff.safeguarding_officers:
+            return Reply("Only the safeguarding team can add notes to a case.")
+        case = None if case_id is None else await asyncio.to_thread(self.store.get_case, case_id)
+        if case is None or case.platform != self.platform:
+            return Reply("That is not a case card: reply to a case's card to add a note to it.")
+        if not is_officers_only(case.flagged, case.route, case.status):
+            return Reply(f"Case #{case.id} is a moderators' case: notes are for the safeguarding record.")
+        try:
+            await asyncio.to_thread(
+                lambda: self.store.add_note(case.id, actor=by_id, actor_name=by_name, text=text, at=_now())
+            )
+        except ValueError:
+            return Reply("A note needs some text.")
+        logger.info("case %s: note added by %s", case.id, by_id)
+        return Reply(f"Note added to case #{case.id}'s chronology.", is_done=True)
+
     # --- moderators' buttons -------------------------------------------------------------------
 
     async def press(self, press: Press, now: datetime) -> Verdict:
@@ -271,6 +292,16 @@ class Desk:
         await answer.show_outcome(
             outcome_line(verdict.verb, press.presser_name, now, problems), carried.buttons
         )
+        chat = self.staff.safeguarding_chat
+        if press.is_private and verdict.verb is Verb.ACKNOWLEDGE and chat is not None:
+            # Acknowledged from a rota alert: the team sees the climb has stopped, and who has it.
+            notice = (
+                f"Case #{verdict.case.id} acknowledged by {press.presser_name} (rota alert): the rota stops."
+            )
+            try:
+                await platform.post(chat, notice)
+            except AdapterError as exc:
+                logger.warning("could not tell the safeguarding chat of an acknowledgement: %s", exc)
 
     async def carry_out(
         self,

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from adapters.base import Button, Card, ReviewAction, ReviewRequest
 from bot import texts
 from bot.buttons import parse_case_button
-from bot.cards import build_card, button, shown_text
+from bot.cards import button, card_of, shown_text
 from bot.errors import StorageError
 from bot.languages import ENGLISH, language_of
 from bot.store import ActionRecord, CaseRecord, Store
@@ -103,6 +103,8 @@ class Press:
     presser_name: str
     chat_id: str
     presser_roles: frozenset[str] = frozenset()
+    is_private: bool = False
+    """Pressed in the presser's private chat with the bot (a rota alert): only Acknowledge is taken there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +257,11 @@ class Review:
         if case is None or case.platform != self.platform:
             return "There is no such case.", None, None
         route = case.route or Route.MODERATORS
-        if press.chat_id != self.staff.chat_for(route):
+        if press.is_private:
+            # A rota alert's one button: anything else is decided on the card in the safeguarding chat.
+            if verb is not Verb.ACKNOWLEDGE or route is not Route.SAFEGUARDING:
+                return "Decide this case on its card in the safeguarding chat.", None, None
+        elif press.chat_id != self.staff.chat_for(route):
             return "This case does not belong to this chat.", None, None
         if route is Route.SAFEGUARDING:
             allowed = press.presser_id in self.staff.safeguarding_officers
@@ -311,27 +317,10 @@ class Review:
 
     def referral_card(self, case: CaseRecord) -> Card:
         """The card the safeguarding officer gets when moderators refer a case (no buttons: it is closed)."""
-        card = build_card(
-            case_id=case.id,
-            policy=self.policy,
-            author_name=case.author_name,
-            author_role=case.author_role.value,
-            author_id=case.author_id,
-            chat_title=case.chat_id,
-            when=case.created_at,
-            text=case.text,
-            flagged=case.flagged,
-            clauses=case.clauses,
-            evidence=case.evidence,
-            scores=case.scores,
+        card = card_of(
+            replace(case, route=Route.SAFEGUARDING),
+            self.policy,
             explanation=f"referred by moderators; {case.explanation}",
-            scorer=case.scorer,
-            done=[],
-            route=Route.SAFEGUARDING,
-            was_hidden=False,
-            language=case.language,
-            assessed=case.assessed,
-            urgency=case.urgency,
         )
         return replace(card, buttons=(), key=f"refer-{case.id}")
 

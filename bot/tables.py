@@ -15,10 +15,13 @@ from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Text, TypeDec
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "AlertRow",
     "AppealRow",
     "CaseActionRow",
+    "CaseNoteRow",
     "CaseRow",
     "ConsentRow",
+    "DigestRow",
     "GroupRow",
     "InboundUpdateRow",
     "LeaseRow",
@@ -281,3 +284,48 @@ class AuditRow(SQLModel, table=True):
     """``view``, ``list``."""
     case_id: int | None = Field(default=None, index=True)
     via: str = "cli"
+
+
+class AlertRow(SQLModel, table=True):
+    """One step of a climb up the safeguarding rota, or a reminder of an undecided moderators' card.
+
+    Written after it was sent, so a restart resumes from here without sending it again.
+    """
+
+    __tablename__ = "classmod_alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="classmod_cases.id", index=True)
+    step: int
+    position: int | None = None
+    """The rota member's place (0: first); ``None`` for the card posted again in a staff chat."""
+    recipient: str
+    """Whom: a member's name, or ``safeguarding chat`` / ``moderators chat``."""
+    outcome: str
+    """``ok``, ``refused`` (private messages closed) or ``failed``."""
+    detail: str | None = Field(default=None, sa_type=Text)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CaseNoteRow(SQLModel, table=True):
+    """An officer's note on a case, added from its card: part of the case's chronology (text sealed)."""
+
+    __tablename__ = "classmod_case_notes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="classmod_cases.id", index=True)
+    actor: str
+    actor_name: str = Field(sa_type=Text)
+    text: str | None = Field(default=None, sa_type=Text)
+    """``None`` once purged with the case's text."""
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DigestRow(SQLModel, table=True):
+    """A daily digest sent: one per platform and day, whichever process sends it first."""
+
+    __tablename__ = "classmod_digests"
+
+    platform: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    sent_at: datetime = Field(sa_type=UTCDateTime)

@@ -60,6 +60,23 @@ class ServiceHours:
             day += timedelta(days=1)
         raise ValueError(f"the service is not open on any day in the next {_LOOK_AHEAD_DAYS}")
 
+    def after_working_time(self, since: datetime, duration: timedelta) -> datetime:
+        """When ``duration`` of working time has passed since ``since`` (the clock stops while closed)."""
+        moment, left = since, duration
+        while left > timedelta(0):
+            moment = self.next_opening(moment)
+            local = moment.astimezone(self.zone)
+            closing = datetime.combine(local.date(), self.closes, tzinfo=self.zone)
+            spent = min(left, closing - local)
+            moment, left = moment + spent, left - spent
+        return moment
+
+    def next_working_morning(self, since: datetime) -> datetime:
+        """When staff start work on the first working day after the day of ``since``."""
+        local = since.astimezone(self.zone)
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=self.zone)
+        return self.next_opening(midnight)
+
     def is_answering(self, moment: datetime) -> bool:
         """Whether staff are at work at ``moment`` and will be for another hour, time enough to answer.
 

@@ -27,12 +27,14 @@ from adapters.base import (
     apply_action,
     card_destination,
 )
+from adapters.discord.notes import NoteButton
 from bot import texts
 from bot.buttons import (
     CASE_BUTTON_PATTERN,
     GROUP_BUTTON_PATTERN,
     case_button_data,
     group_button_data,
+    parse_case_button,
     parse_group_button,
 )
 from bot.errors import AdapterError
@@ -134,17 +136,25 @@ def render_card(card: Card, *, outcome: str | None = None) -> tuple[discord.Embe
     embed = discord.Embed(title=card.title[:256], description=description[:4000], colour=colour)
     if card.media:
         embed.set_image(url=card.media[0])
-    return embed, None if outcome is not None else case_view(card.buttons)
+    return embed, None if outcome is not None else case_view(
+        card.buttons, notes=card.route is Route.SAFEGUARDING
+    )
 
 
-def case_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
-    """A card's buttons as a view of persistent case buttons; ``None`` when there are none."""
+def case_view(buttons: tuple[Button, ...], *, notes: bool = False) -> discord.ui.View | None:
+    """A card's buttons as a view of persistent case buttons; ``None`` when there are none.
+
+    ``notes``: an officer's card, which also offers "Add a note" while it offers decisions.
+    """
     if not buttons:
         return None
     view = discord.ui.View(timeout=None)
     for button in buttons:
         kind = GroupButton if parse_group_button(button.data) else CaseButton
         view.add_item(kind.from_data(button.label, button.data))
+    parsed = parse_case_button(buttons[0].data)
+    if notes and parsed is not None:
+        view.add_item(NoteButton(parsed[0]))
     return view
 
 
@@ -301,6 +311,21 @@ class DiscordAdapter:
             user = self.client.get_user(int(user_id)) or await self.client.fetch_user(int(user_id))
             for part in message_parts(text):
                 await user.send(part)
+        except discord.Forbidden:
+            return False
+        except discord.HTTPException as exc:
+            raise AdapterError(f"could not send a direct message: {exc.text or exc.status}") from exc
+        return True
+
+    async def send_private_card(self, user_id: str, card: Card) -> bool:
+        """Send a card with its buttons as a direct message; ``False`` when Discord refuses (DMs closed)."""
+        embed, view = render_card(card)
+        try:
+            user = self.client.get_user(int(user_id)) or await self.client.fetch_user(int(user_id))
+            if view is None:
+                await user.send(embed=embed)
+            else:
+                await user.send(embed=embed, view=view)
         except discord.Forbidden:
             return False
         except discord.HTTPException as exc:

@@ -39,8 +39,10 @@ from adapters.discord.adapter import (
 from adapters.discord.authorisation import ServerAuthorisation, permission_problems
 from adapters.discord.client import ClassmodClient, intents
 from adapters.discord.history import Channel, MissedMessages
+from adapters.discord.notes import NoteButton, NoteModal
 from bot.app import Services, make_pipeline
 from bot.buttons import case_button_data
+from bot.cards import case_id_in
 from bot.config import ConfigError, Settings
 from bot.desk import Desk, Reply
 from bot.errors import StorageError
@@ -48,6 +50,8 @@ from bot.ordering import InOrder
 from bot.read_marks import ReadMarks
 from bot.redaction import Redaction
 from bot.review import Press, Staff
+from bot.rota import rota_from
+from bot.scheduler import scheduler_for
 from bot.shutdown import WorkInHand, serve_until_stopped
 from moderation.types import ChatMessage, Role
 
@@ -94,16 +98,26 @@ class DiscordBot:
             take=lambda message: self._take(message, from_history=True),
             is_stopping=lambda: self._work.is_stopping,
         )
+        rota = rota_from(settings, services.policy.service_hours)
         staff = Staff.of(
             moderators=settings.discord_moderators,
-            safeguarding_officers=settings.discord_safeguarding_officers,
+            safeguarding_officers=[*settings.discord_safeguarding_officers, *rota.ids_on(PLATFORM)],
             moderators_chat=settings.discord_moderators_channel,
             safeguarding_chat=settings.discord_safeguarding_channel,
             moderator_roles=[settings.discord_moderator_role or ""],
             staff_roles=[settings.discord_staff_role or ""],
         )
         self.desk = Desk(platform=PLATFORM, store=services.store, policy=services.policy, staff=staff)
+        self.scheduler = scheduler_for(
+            settings=settings,
+            policy=services.policy,
+            store=services.store,
+            platform=self.adapter,
+            staff=staff,
+            clock=services.clock,
+        )
         CaseButton.handler = self.on_case_button
+        NoteButton.handler = self.on_note_button
         self.authorisation = ServerAuthorisation(self)
         GroupButton.handler = self.authorisation.on_button
         self._register()
@@ -257,6 +271,7 @@ class DiscordBot:
                 await self.tell_moderators(problem)
         # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card).
         self.pipeline.resume_in_background(PLATFORM, chat_title=self._channel_title)
+        self.scheduler.start()  # the safeguarding rota, the moderators' reminders, the daily digest
 
     async def on_shard_ready(self, shard_id: int) -> None:
         """A shard has a new session (start-up, or Discord dropped the old one): read what was missed.
@@ -294,7 +309,41 @@ class DiscordBot:
         if self._work.is_stopping:
             return  # not taken: the read mark stays before it, so the next start reads it
         with self._work.track():
+            if self._is_note(message):
+                await self._note(message)
+                return
             await self._take(message)
+
+    def _is_note(self, message: discord.Message) -> bool:
+        """A reply to a card in the safeguarding channel: an officer's note on its case."""
+        return (
+            message.channel.id == self.settings.discord_safeguarding_channel
+            and message.reference is not None
+            and message.reference.message_id is not None
+            and not message.author.bot
+        )
+
+    async def _note(self, message: discord.Message) -> None:
+        reference = message.reference
+        card = reference.resolved if reference is not None else None
+        if not isinstance(card, discord.Message) and reference is not None and reference.message_id:
+            try:
+                card = await message.channel.fetch_message(reference.message_id)
+            except discord.HTTPException:
+                card = None
+        title = card.embeds[0].title if isinstance(card, discord.Message) and card.embeds else None
+        is_ours = (
+            isinstance(card, discord.Message)
+            and self.client.user is not None
+            and (card.author.id == self.client.user.id)
+        )
+        reply = await self.desk.add_note(
+            case_id_in(title or "") if is_ours else None,
+            message.content,
+            by_id=str(message.author.id),
+            by_name=message.author.display_name,
+        )
+        await self.attempt(message.channel.send(reply.text, reference=message, mention_author=False))
 
     async def _take(self, message: discord.Message, *, from_history: bool = False) -> None:
         if not _is_moderated(message) or message.guild is None:
@@ -403,8 +452,22 @@ class DiscordBot:
             presser_name=interaction.user.display_name,
             chat_id=str(interaction.channel_id),
             presser_roles=roles_of(interaction.user),
+            is_private=interaction.guild_id is None,
         )
         await self.desk.decide(press, self.adapter, _CardPress(self, interaction))
+
+    async def on_note_button(self, interaction: discord.Interaction[Any], case_id: int) -> None:
+        """An officer pressed "Add a note": the form opens; the note is kept when they submit it."""
+        by_id, by_name = str(interaction.user.id), interaction.user.display_name
+        if by_id not in self.desk.staff.safeguarding_officers:
+            answer = "Only the safeguarding team can add notes to a case."
+            await self.attempt(interaction.response.send_message(answer, ephemeral=True))
+            return
+
+        async def save(text: str) -> str:
+            return (await self.desk.add_note(case_id, text, by_id=by_id, by_name=by_name)).text
+
+        await self.attempt(interaction.response.send_modal(NoteModal(case_id, save)))
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -485,7 +548,12 @@ class _CardPress:
         if message is not None and message.embeds:
             embed = message.embeds[0]
             embed.description = f"{embed.description or ''}\n\n**{outcome}**"[:4000]
-            await self._bot.attempt(message.edit(embed=embed, view=case_view(buttons)))
+            notes = any(
+                str(getattr(item, "custom_id", "")).startswith("cn:")
+                for row in message.components
+                for item in getattr(row, "children", ())
+            )
+            await self._bot.attempt(message.edit(embed=embed, view=case_view(buttons, notes=notes)))
 
 
 def _is_moderated(message: discord.Message) -> bool:

@@ -27,6 +27,7 @@ import yarl
 from discord import app_commands
 
 from adapters.discord.adapter import CaseButton, GroupButton
+from adapters.discord.notes import NoteButton
 from bot.config import DISCORD_API_URL, DISCORD_GATEWAY_URL
 
 if TYPE_CHECKING:
@@ -73,17 +74,18 @@ class ClassmodClient(discord.AutoShardedClient):
 
     async def setup_hook(self) -> None:
         """Register the persistent case buttons before the gateway connects."""
-        self.add_dynamic_items(CaseButton, GroupButton)
+        self.add_dynamic_items(CaseButton, GroupButton, NoteButton)
 
     async def launch_shard(self, gateway: yarl.URL, shard_id: int, *, initial: bool = False) -> None:
         """Open a shard at the configured gateway, not at the one ``/gateway/bot`` names."""
         await super().launch_shard(yarl.URL(self.gateway_url), shard_id, initial=initial)
 
     async def close(self) -> None:
-        """Close the connection, then stop the scoring worker, and give discord.py its URLs back."""
+        """Close the connection, stop the scheduler and the scoring worker, give discord.py its URLs back."""
         try:
             await super().close()
             if self.bot is not None:
+                await self.bot.scheduler.stop()
                 await self.bot.pipeline.close()
         finally:
             if self._restore_urls is not None:

@@ -253,6 +253,20 @@ class TelegramAdapter:
             raise
         return True
 
+    async def send_private_card(self, user_id: str, card: Card) -> bool:
+        """Send a card with its buttons privately; ``False`` when Telegram refuses (never started the bot)."""
+        text, markup = render_card(card)
+        try:
+            await self._call(
+                "send a card privately",
+                lambda: self.bot.send_message(int(user_id), text, reply_markup=markup),
+            )
+        except AdapterError as exc:
+            if isinstance(exc.__cause__, Forbidden | BadRequest):
+                return False
+            raise
+        return True
+
     async def send_private_or_nudge(
         self, user_id: str, name: str, chat_id: str, text: str, language: str = "en"
     ) -> None:

@@ -35,12 +35,15 @@ from adapters.telegram.adapter import PLATFORM, ModerationRateLimiter, TelegramA
 from adapters.telegram.commands import Commands
 from adapters.telegram.journal import JournalledApplication, JournallingQueue, JournalProcessor, UpdateJournal
 from bot.app import Services, make_pipeline
+from bot.cards import case_id_in
 from bot.config import ConfigError, Settings
 from bot.desk import Desk
 from bot.errors import AdapterError
 from bot.ordering import InOrder
 from bot.redaction import Redaction
 from bot.review import Press, Staff
+from bot.rota import rota_from
+from bot.scheduler import scheduler_for
 
 __all__ = ["TelegramBot", "build_application", "prepare"]
 
@@ -115,14 +118,23 @@ class TelegramBot:
             notice_lifetime=settings.notice_lifetime_seconds,
         )
         self.pipeline = make_pipeline(services, self.adapter)
+        rota = rota_from(settings, services.policy.service_hours)
         staff = Staff.of(
             moderators=settings.telegram_moderators,
-            safeguarding_officers=settings.telegram_safeguarding_officers,
+            safeguarding_officers=[*settings.telegram_safeguarding_officers, *rota.ids_on(PLATFORM)],
             moderators_chat=settings.telegram_moderators_chat,
             safeguarding_chat=settings.telegram_safeguarding_chat,
             staff=settings.telegram_staff,
         )
         self.desk = Desk(platform=PLATFORM, store=services.store, policy=services.policy, staff=staff)
+        self.scheduler = scheduler_for(
+            settings=settings,
+            policy=services.policy,
+            store=services.store,
+            platform=self.adapter,
+            staff=staff,
+            clock=services.clock,
+        )
         self._reported: set[int] = set()
         self._welcomed: dict[tuple[int, int], float] = {}
         self._in_order = InOrder()
@@ -143,6 +155,11 @@ class TelegramBot:
         app.add_handler(MessageHandler(groups & content, self._group_message), group=_MODERATION)
         self.commands.register(app)
         app.add_handler(CallbackQueryHandler(self._button))
+        if self.settings.telegram_safeguarding_chat is not None:  # a reply to a card there is a note
+            officers = filters.Chat(chat_id=self.settings.telegram_safeguarding_chat)
+            app.add_handler(
+                MessageHandler(officers & filters.REPLY & filters.TEXT & ~filters.COMMAND, self._note)
+            )
         app.add_handler(ChatMemberHandler(self._membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(ChatMemberHandler(self._member_joined, ChatMemberHandler.CHAT_MEMBER))
         app.add_handler(MessageHandler(groups & filters.StatusUpdate.NEW_CHAT_MEMBERS, self._joined))
@@ -151,6 +168,7 @@ class TelegramBot:
         app.post_shutdown = self._shutdown
 
     async def _shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self.scheduler.stop()
         await self.adapter.close()
         await self.pipeline.close()
 
@@ -238,6 +256,7 @@ class TelegramBot:
         await self.startup_checks()
         # Finish what a stopped bot left half done in the last 48 hours (hide, remind, card).
         self.pipeline.resume_in_background(PLATFORM)
+        self.scheduler.start()  # the safeguarding rota, the moderators' reminders, the daily digest
 
     async def startup_checks(self) -> None:
         """Check privacy mode and the bot's rights in every authorised group; tell the moderators."""
@@ -367,6 +386,22 @@ class TelegramBot:
         for problem in await self._rights_problems(chat_id, title):
             await self.tell_moderators(problem)
 
+    # --- officers' notes ------------------------------------------------------------------------
+
+    async def _note(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or message.from_user is None or message.reply_to_message is None:
+            return
+        card = message.reply_to_message
+        is_ours = card.from_user is not None and card.from_user.id == self.application.bot.id
+        reply = await self.desk.add_note(
+            case_id_in(card.text or "") if is_ours else None,
+            message.text or "",
+            by_id=str(message.from_user.id),
+            by_name=message.from_user.full_name,
+        )
+        await self.attempt(message.reply_text(reply.text))
+
     # --- buttons -----------------------------------------------------------------------------
 
     async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -380,6 +415,7 @@ class TelegramBot:
             presser_id=str(query.from_user.id),
             presser_name=query.from_user.full_name,
             chat_id=str(card.chat_id) if card else "",
+            is_private=card is not None and card.chat.type == ChatType.PRIVATE,
         )
         await self.desk.decide(press, self.adapter, _CardPress(self, query, card))
 

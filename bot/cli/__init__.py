@@ -15,6 +15,7 @@ from bot.cli.database import db_app, keys_app
 from bot.cli.groups import consent_app, groups_app
 from bot.cli.model import model_app
 from bot.cli.policy import policy_app
+from bot.cli.safeguarding import safeguarding_app
 
 __all__ = ["app", "load_scorer"]
 
@@ -25,3 +26,4 @@ app.add_typer(groups_app, name="groups")
 app.add_typer(consent_app, name="consent")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(safeguarding_app, name="safeguarding")

@@ -12,16 +12,17 @@ from bot.app import open_services
 from bot.cli import common
 from bot.cli.common import _fail, _settings, _store, app
 from bot.config import Settings
+from bot.rota import rota_from
 from bot.store import CASE_STATUSES, CaseRecord
 from moderation.errors import ModerationError
 from moderation.verdicts import is_officers_only
 
-__all__ = ["cases_app", "purge", "status"]
+__all__ = ["MAX_CASE_ID", "OfficerOption", "cases_app", "officer_named", "purge", "status"]
 
 cases_app = typer.Typer(help="The moderators' queue.", no_args_is_help=True)
 MAX_LIMIT = 1000
 MAX_PERIOD = timedelta(days=3650)
-_MAX_CASE_ID = 2**63 - 1  # no database here holds a larger id, and SQLite overflows on one
+MAX_CASE_ID = 2**63 - 1  # no database here holds a larger id, and SQLite overflows on one
 
 
 @app.command()
@@ -58,7 +59,7 @@ def cases_list(
     if status is not None and status not in CASE_STATUSES:
         raise _fail(f"--status {status!r} is not a case status; use one of {', '.join(CASE_STATUSES)}")
     settings = _settings(ctx)
-    actor = _officer(settings, officer)
+    actor = officer_named(settings, officer)
     store = _store(settings)
     try:
         cases = store.cases(status=status, limit=limit)
@@ -82,10 +83,10 @@ def cases_list(
 def cases_show(ctx: typer.Context, case_id: int, officer: OfficerOption = None) -> None:
     """Show one case: the message, the evidence, the decision and every action taken."""
     settings = _settings(ctx)
-    actor = _officer(settings, officer)
+    actor = officer_named(settings, officer)
     store = _store(settings)
     try:
-        case = store.get_case(case_id) if 1 <= case_id <= _MAX_CASE_ID else None
+        case = store.get_case(case_id) if 1 <= case_id <= MAX_CASE_ID else None
         if case is None:
             raise _fail(f"there is no case #{case_id}; `classmod cases list` shows the queue", code=1)
         if _officers_only(case):
@@ -106,18 +107,21 @@ def _officers_only(case: CaseRecord) -> bool:
     return is_officers_only(case.flagged, case.route, case.status)
 
 
-def _officer(settings: Settings, named: str | None) -> str | None:
+def officer_named(settings: Settings, named: str | None) -> str | None:
     """The officer named with --as, as ``platform:id``; refused unless the settings list them as one."""
     if named is None:
         return None
-    officers = {
-        *(f"telegram:{user}" for user in settings.telegram_safeguarding_officers),
-        *(f"discord:{user}" for user in settings.discord_safeguarding_officers),
+    rota = rota_from(settings, None)
+    listed = {
+        "telegram": [*settings.telegram_safeguarding_officers, *rota.ids_on("telegram")],
+        "discord": [*settings.discord_safeguarding_officers, *rota.ids_on("discord")],
     }
+    officers = {f"{platform}:{user}" for platform, users in listed.items() for user in users}
     if named.strip().lower() not in officers:
         raise _fail(
             f"--as {named!r} is not a safeguarding officer: officers are listed in "
-            "CLASSMOD_TELEGRAM_SAFEGUARDING_OFFICERS and CLASSMOD_DISCORD_SAFEGUARDING_OFFICERS",
+            "CLASSMOD_TELEGRAM_SAFEGUARDING_OFFICERS, CLASSMOD_DISCORD_SAFEGUARDING_OFFICERS and "
+            "the safeguarding rota (CLASSMOD_SAFEGUARDING_ROTA)",
             code=1,
         )
     return named.strip().lower()

@@ -10,13 +10,15 @@ purged text does not linger in the file) and checkpoints the WAL after a purge. 
 old row versions stay in the table file until (auto)vacuum reclaims them.
 
 Given keys (``CLASSMOD_DATA_KEYS``), the store seals what people wrote before it is written (case
-texts, authors' names, action-log details, appeal reasons, the inbound journal's payloads: see
+texts, authors' names, action-log details, appeal reasons, officers' notes, the inbound journal's
+payloads: see
 :mod:`bot.sealing`) and opens it as it is read; :meth:`Store.open` refuses a store holding sealed
 values that no configured key opens.
 
 The package is cut by aggregate, one module each: handled messages (:mod:`~bot.store.seen`), read
 marks, cases with their action log, appeals, strikes, people (consents and roles), languages, groups, leases,
-the inbound journal, retention and the audit log (purge, re-seal, counts). Each holds a mixin over
+the inbound journal, retention (purge, re-seal, counts), the audit log, alerts (the rota's steps,
+reminders, digests) and officers' notes on cases. Each holds a mixin over
 :class:`~bot.store.engine.StoreEngine` (the engine, opening, sessions and ``_guard``), and
 :class:`Store` is their union. Mixins rather than a facade delegating to one repository per
 aggregate: callers keep one object with the same methods, and no method is written twice (a
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 from bot.records import ActionRecord, AppealRecord, CaseRecord, GroupRecord, JournalledUpdate
 from bot.schema import SchemaUpgrade
+from bot.store.alerts import AlertRecord, AlertStore
 from bot.store.appeals import AppealStore
 from bot.store.audit import AuditStore
 from bot.store.cases import CASE_STATUSES, OUTCOMES, CaseStore
@@ -38,6 +41,7 @@ from bot.store.groups import GroupStore
 from bot.store.journal import JournalStore
 from bot.store.languages import LanguageChoice, LanguageStore, UnassessedCount
 from bot.store.leases import LeaseStore
+from bot.store.notes import CaseNote, NoteStore
 from bot.store.people import PeopleStore
 from bot.store.read_marks import ReadMarkStore
 from bot.store.response_times import ResponseTime, ResponseTimeStore
@@ -49,7 +53,9 @@ __all__ = [
     "CASE_STATUSES",
     "OUTCOMES",
     "ActionRecord",
+    "AlertRecord",
     "AppealRecord",
+    "CaseNote",
     "CaseRecord",
     "GroupRecord",
     "JournalledUpdate",
@@ -65,6 +71,7 @@ class Store(
     SeenMessageStore,
     ReadMarkStore,
     AppealStore,
+    NoteStore,
     CaseStore,
     StrikeStore,
     PeopleStore,
@@ -75,6 +82,7 @@ class Store(
     RetentionStore,
     AuditStore,
     ResponseTimeStore,
+    AlertStore,
 ):
     """Cases, strikes, consents, groups and people, in SQLite or PostgreSQL.
 

@@ -26,7 +26,7 @@ from bot import schema
 from bot.errors import StorageError
 from bot.schema import SchemaUpgrade
 from bot.sealing import MARKER, Sealer
-from bot.tables import AppealRow, CaseActionRow, CaseRow, InboundUpdateRow
+from bot.tables import AlertRow, AppealRow, CaseActionRow, CaseNoteRow, CaseRow, InboundUpdateRow
 
 __all__ = ["StoreEngine"]
 
@@ -37,6 +37,8 @@ _SEALED_COLUMNS: tuple[tuple[type[SQLModel], tuple[str, ...]], ...] = (
     (CaseRow, ("text", "author_name")),
     (CaseActionRow, ("detail",)),
     (AppealRow, ("reason",)),
+    (CaseNoteRow, ("text", "actor_name")),
+    (AlertRow, ("detail",)),
     (InboundUpdateRow, ("payload",)),
 )
 _Row = TypeVar("_Row", bound=SQLModel)

@@ -15,7 +15,7 @@ from bot.errors import StorageError
 from bot.sealing import KEYS_VARIABLE
 from bot.store.cases import CASE_STATUSES
 from bot.store.engine import _SEALED_COLUMNS, StoreEngine, _utc
-from bot.tables import AppealRow, CaseRow, ConsentRow, GroupRow, SeenMessageRow, StrikeRow
+from bot.tables import AppealRow, CaseNoteRow, CaseRow, ConsentRow, GroupRow, SeenMessageRow, StrikeRow
 
 __all__ = ["RetentionStore"]
 
@@ -28,7 +28,8 @@ class RetentionStore(StoreEngine):
     def purge(self, *, older_than: timedelta, now: datetime) -> int:
         """Erase the text of cases created before ``now - older_than``; return how many were purged.
 
-        Text, reminder, evidence spans and appeal reasons go; the case, its decision metadata,
+        Text, reminder, evidence spans, appeal reasons and officers' notes
+        go; the case, its decision metadata,
         explanation and action log stay for audit. Handled-message ids older than that go too.
         """
         now = _utc(now)
@@ -39,6 +40,11 @@ class RetentionStore(StoreEngine):
                 update(AppealRow)
                 .where(col(AppealRow.case_id).in_(select(CaseRow.id).where(*due)))
                 .values(reason=None)
+            )
+            session.exec(
+                update(CaseNoteRow)
+                .where(col(CaseNoteRow.case_id).in_(select(CaseRow.id).where(*due)))
+                .values(text=None)
             )
             rows = session.exec(select(CaseRow).where(*due)).all()
             for row in rows:

@@ -713,11 +713,19 @@ async def test_a_disclosure_card_offers_the_officer_no_sanction_and_keeps_open_a
         await world.fake.wait_for_call(
             "PATCH", MESSAGE, lambda call: call.params.get("channel_id") == OFFICER_ROOM
         )
-    assert labels == ["Acknowledge", "Hide the message", "Action taken", "Referred on", "No concern"]
+    assert labels == [
+        "Acknowledge",
+        "Hide the message",
+        "Action taken",
+        "Referred on",
+        "No concern",
+        "Add a note",  # the officer's card only: a form for a note (Telegram's officers reply to the card)
+    ]
     edited = world.fake.message(OFFICER_ROOM, int(card["id"]))
     assert "Acknowledged by" in edited["embeds"][0]["description"]
     assert [item["custom_id"] for row in edited["components"] for item in row["components"]] == [
-        f"cm:{case_id}:{verb}" for verb in ("hide", "actioned", "referon", "noconcern")
+        *(f"cm:{case_id}:{verb}" for verb in ("hide", "actioned", "referon", "noconcern")),
+        f"cn:{case_id}",
     ]
     assert world.store.get_case(case_id).is_open  # type: ignore[union-attr]
     assert world.fake.dms_to(ANN)[0]["content"].count("warning") == 0

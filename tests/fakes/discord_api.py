@@ -1252,6 +1252,18 @@ class FakeDiscord(CallRecord[DiscordCall]):
             message=current,
         )
 
+    def submit_modal(
+        self, user: JSONDict, channel_id: int, custom_id: str, values: Mapping[str, str]
+    ) -> JSONDict:
+        """``user`` submits a form (modal) the bot opened: INTERACTION_CREATE type 5 with its text inputs."""
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": name, "value": value}]}
+            for name, value in values.items()
+        ]
+        return self._interaction(
+            5, user, channel_id=channel_id, data={"custom_id": custom_id, "components": rows}
+        )
+
     def slash_command(
         self,
         user: JSONDict,
