@@ -20,6 +20,7 @@ from bot.cards import shown_text
 from bot.escalation import waited_text
 from bot.records import CaseRecord
 from bot.store import Store
+from moderation.types import Route
 from moderation.verdicts import OFFICER_VERBS
 
 __all__ = ["FONT_PATHS", "Chronology", "Entry", "chronology", "to_markdown", "write_pdf"]
@@ -36,7 +37,7 @@ _DONE_BY_BOT = {
     "remind": "Support message sent to the learner privately",
     "warn": "Warning sent to the author",
     "hide": "Message hidden from the group",
-    "escalate": "Card posted for staff",
+    "escalate": "Card posted in the {chat}",
 }
 _DONE_BY_STAFF = {
     "ack": "Acknowledged",
@@ -83,11 +84,15 @@ def chronology(
         Entry(case.created_at, "classmod", _detected(case)),
     ]
     answered: tuple[datetime, str] | None = None
+    chat = (case.route or Route.MODERATORS).pick(
+        moderators="moderators' chat", safeguarding="safeguarding chat"
+    )
     for item in store.case_actions(case.id):
         if item.outcome == "started":
             continue
         by_bot = item.actor == "bot"
         label = (_DONE_BY_BOT if by_bot else _DONE_BY_STAFF).get(item.action, item.action)
+        label = label.format(chat=chat)
         if item.outcome != "ok":
             label = f"{label}: {item.outcome}" + (f" ({item.detail})" if item.detail else "")
         entries.append(Entry(item.at, name(item.actor), label))

@@ -264,6 +264,13 @@ class Settings(BaseSettings):
         pattern=r"^(off|([01][0-9]|2[0-3]):[0-5][0-9])$",
         description="when the daily digest of open cases is posted (HH:MM in the service's time zone; off)",
     )
+    console_host: str = Field(default="127.0.0.1", description="the web console's address (classmod console)")
+    console_port: int = Field(default=8080, ge=1, le=65535, description="the web console's port")
+    console_url: str = Field(
+        default="http://127.0.0.1:8080",
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="the console's address as staff reach it (behind HTTPS: https://…); sign-in links use it",
+    )
     pdf_font: Path | None = Field(
         default=None,
         description="a TrueType font for the chronology's PDF (default: DejaVu Sans where installed)",

@@ -21,13 +21,14 @@ from bot.errors import AdapterError, StorageError
 from bot.languages import ENGLISH, catalogue, language_of
 from bot.review import Press, Review, Staff, Verdict
 from bot.store import Store
+from bot.store.notes import MAX_NOTE
 from moderation.policy import Policy
 from moderation.types import Role, Route
 from moderation.verdicts import Verb, is_officers_only
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Carried", "Desk", "PressAnswer", "Reply"]
+__all__ = ["MAX_NOTE", "Carried", "Desk", "PressAnswer", "Reply"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,18 @@ class PressAnswer(Protocol):
 class Desk:
     """Commands, roles and authorisation for one platform."""
 
-    def __init__(self, *, platform: str, store: Store, policy: Policy, staff: Staff) -> None:
+    def __init__(
+        self,
+        *,
+        platform: str,
+        store: Store,
+        policy: Policy,
+        staff: Staff,
+        console_links: Callable[[str, datetime], str] | None = None,
+    ) -> None:
         self.platform = platform
+        self.console_links = console_links
+        """Makes a person's one-time sign-in link to the web console (``None``: no console configured)."""
         self.store = store
         self.policy = policy
         self.staff = staff
@@ -251,6 +262,21 @@ class Desk:
         if not await asyncio.to_thread(self.store.set_group_language, self.platform, chat_id, language):
             return Reply("I do not know this group yet: authorise it first.")
         return Reply(texts.language_group_set(language), is_done=True)
+
+    # --- the web console ------------------------------------------------------------------------
+
+    async def console_link(self, user_id: str) -> Reply:
+        """``/console`` in a private chat: a one-time sign-in link for listed moderators and officers."""
+        if self.console_links is None:
+            return Reply("The web console is not set up here.")
+        links = self.console_links
+        try:
+            url = await asyncio.to_thread(links, user_id, _now())
+        except PermissionError:
+            return Reply("The web console is for listed moderators and safeguarding officers.")
+        return Reply(
+            f"Your sign-in link to the console (one use, for 10 minutes; keep it to yourself):\n{url}"
+        )
 
     # --- officers' notes -----------------------------------------------------------------------
 

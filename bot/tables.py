@@ -21,6 +21,8 @@ __all__ = [
     "CaseNoteRow",
     "CaseRow",
     "ConsentRow",
+    "ConsoleLinkRow",
+    "ConsoleSessionRow",
     "DigestRow",
     "GroupRow",
     "InboundUpdateRow",
@@ -329,3 +331,32 @@ class DigestRow(SQLModel, table=True):
     platform: str = Field(primary_key=True)
     day: date = Field(primary_key=True)
     sent_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ConsoleLinkRow(SQLModel, table=True):
+    """A one-time sign-in link to the web console: its token's hash, whom and which role it is for."""
+
+    __tablename__ = "classmod_console_links"
+
+    token_hash: str = Field(primary_key=True)
+    platform: str
+    user_id: str
+    role: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ConsoleSessionRow(SQLModel, table=True):
+    """A signed-in web console session: its cookie's hash, the person, their role and the form token."""
+
+    __tablename__ = "classmod_console_sessions"
+
+    token_hash: str = Field(primary_key=True)
+    platform: str
+    user_id: str = Field(index=True)
+    role: str
+    csrf: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -53,6 +54,7 @@ from bot.review import Press, Staff
 from bot.rota import rota_from
 from bot.scheduler import scheduler_for
 from bot.shutdown import WorkInHand, serve_until_stopped
+from bot.web.auth import issue_link
 from moderation.types import ChatMessage, Role
 
 __all__ = ["ClassmodClient", "DiscordBot", "intents", "prepare"]
@@ -107,7 +109,13 @@ class DiscordBot:
             moderator_roles=[settings.discord_moderator_role or ""],
             staff_roles=[settings.discord_staff_role or ""],
         )
-        self.desk = Desk(platform=PLATFORM, store=services.store, policy=services.policy, staff=staff)
+        self.desk = Desk(
+            platform=PLATFORM,
+            store=services.store,
+            policy=services.policy,
+            staff=staff,
+            console_links=partial(issue_link, services.store, settings, PLATFORM),
+        )
         self.scheduler = scheduler_for(
             settings=settings,
             policy=services.policy,
@@ -220,6 +228,12 @@ class DiscordBot:
                 await self.watch_from_now(guild)
                 for problem in permission_problems(guild):
                     await self.tell_moderators(problem)
+
+        @tree.command(
+            name="console", description="Moderators and officers: a sign-in link to the web console"
+        )
+        async def console(interaction: discord.Interaction[Any]) -> None:
+            await self._respond(interaction, await self.desk.console_link(str(interaction.user.id)))
 
         @tree.command(name="consent", description="Tutors: record a learner's written photo consent")
         async def consent(interaction: discord.Interaction[Any], learner: discord.Member) -> None:

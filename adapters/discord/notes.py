@@ -13,7 +13,7 @@ from typing import Any
 import discord
 
 from bot.buttons import NOTE_BUTTON_PATTERN, note_button_data
-from bot.store.notes import MAX_NOTE
+from bot.desk import MAX_NOTE
 
 __all__ = ["NoteButton", "NoteModal"]
 

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import urlsplit
 
 from telegram import CallbackQuery, Chat, Message, Update, User
@@ -44,6 +45,7 @@ from bot.redaction import Redaction
 from bot.review import Press, Staff
 from bot.rota import rota_from
 from bot.scheduler import scheduler_for
+from bot.web.auth import issue_link
 
 __all__ = ["TelegramBot", "build_application", "prepare"]
 
@@ -126,7 +128,13 @@ class TelegramBot:
             safeguarding_chat=settings.telegram_safeguarding_chat,
             staff=settings.telegram_staff,
         )
-        self.desk = Desk(platform=PLATFORM, store=services.store, policy=services.policy, staff=staff)
+        self.desk = Desk(
+            platform=PLATFORM,
+            store=services.store,
+            policy=services.policy,
+            staff=staff,
+            console_links=partial(issue_link, services.store, settings, PLATFORM),
+        )
         self.scheduler = scheduler_for(
             settings=settings,
             policy=services.policy,

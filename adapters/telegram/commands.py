@@ -1,4 +1,4 @@
-"""Telegram's commands: /start, /policy, /mycases, /appeal, /authorise and /consent.
+"""Telegram's commands: /start, /policy, /mycases, /appeal, /language, /authorise, /consent and /console.
 
 What each answers comes from the desk every platform shares; this is Telegram's side of it (who may
 send what where, replying in the chat, the private-only commands sent in a group).
@@ -43,6 +43,7 @@ class Commands:
         app.add_handler(CommandHandler("authorise", self._authorise))
         app.add_handler(CommandHandler("consent", self._consent))
         app.add_handler(CommandHandler("language", self._language, filters=private))
+        app.add_handler(CommandHandler("console", self._console, filters=private))
         app.add_handler(CommandHandler("language", self._group_language, filters=groups))
 
     async def _reader(self, update: Update) -> str:
@@ -91,6 +92,11 @@ class Commands:
         code = context.args[0] if context.args else None
         reply = await self._bot.desk.set_group_language(str(chat.id), code, by_id=str(user.id))
         await self._answer(update, reply)
+
+    async def _console(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/console in a private chat: a sign-in link to the web console, for moderators and officers."""
+        if update.effective_user is not None:
+            await self._answer(update, await self._bot.desk.console_link(str(update.effective_user.id)))
 
     async def _private_only(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/mycases or /appeal in a group: tell the learner, privately where possible, to ask in private."""

@@ -11,6 +11,7 @@ from bot.app import load_scorer
 from bot.cli import check, replay, run  # noqa: F401  (their commands register on import)
 from bot.cli.cases import cases_app
 from bot.cli.common import app
+from bot.cli.console import console_app
 from bot.cli.database import db_app, keys_app
 from bot.cli.groups import consent_app, groups_app
 from bot.cli.model import model_app
@@ -27,3 +28,4 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(safeguarding_app, name="safeguarding")
+app.add_typer(console_app, name="console")

@@ -18,7 +18,7 @@ values that no configured key opens.
 The package is cut by aggregate, one module each: handled messages (:mod:`~bot.store.seen`), read
 marks, cases with their action log, appeals, strikes, people (consents and roles), languages, groups, leases,
 the inbound journal, retention (purge, re-seal, counts), the audit log, alerts (the rota's steps,
-reminders, digests) and officers' notes on cases. Each holds a mixin over
+reminders, digests), officers' notes on cases and the web console's sign-in. Each holds a mixin over
 :class:`~bot.store.engine.StoreEngine` (the engine, opening, sessions and ``_guard``), and
 :class:`Store` is their union. Mixins rather than a facade delegating to one repository per
 aggregate: callers keep one object with the same methods, and no method is written twice (a
@@ -37,6 +37,7 @@ from bot.store.alerts import AlertRecord, AlertStore
 from bot.store.appeals import AppealStore
 from bot.store.audit import AuditStore
 from bot.store.cases import CASE_STATUSES, OUTCOMES, CaseStore
+from bot.store.console import ConsoleSession, ConsoleStore
 from bot.store.groups import GroupStore
 from bot.store.journal import JournalStore
 from bot.store.languages import LanguageChoice, LanguageStore, UnassessedCount
@@ -57,6 +58,7 @@ __all__ = [
     "AppealRecord",
     "CaseNote",
     "CaseRecord",
+    "ConsoleSession",
     "GroupRecord",
     "JournalledUpdate",
     "LanguageChoice",
@@ -83,6 +85,7 @@ class Store(
     AuditStore,
     ResponseTimeStore,
     AlertStore,
+    ConsoleStore,
 ):
     """Cases, strikes, consents, groups and people, in SQLite or PostgreSQL.
 

@@ -211,3 +211,16 @@ async def test_an_officer_adds_a_note_from_the_cards_form(world: World) -> None:
     assert [(note.actor, note.text) for note in world.store.notes(case_id)] == [
         (str(OLU), "Rang Ann; safe tonight.")
     ]
+
+
+async def test_console_gives_staff_a_sign_in_link_only_they_see(world: World) -> None:
+    async with running_client(await _running(world), world.fake.token):
+        await world.fake.wait_for_call("PUT", "/applications/{application_id}/commands")
+        answers = {}
+        for user in (OLU, ANN):
+            command = world.fake.slash_command(
+                world.users[user], "console", channel_id=world.fake.dm_channel_id(user)
+            )
+            answers[user] = (await world.fake.wait_for_interaction_response(command))["data"]
+    assert answers[OLU]["flags"] & 64 and "/signin/" in answers[OLU]["content"]
+    assert answers[ANN]["content"] == "The web console is for listed moderators and safeguarding officers."

@@ -176,7 +176,8 @@ async def test_an_unacknowledged_immediate_case_climbs_the_rota_in_order(world: 
     assert all(item.outcome == "ok" for item in steps)
     posted = world.store.get_case(case_id).created_at  # type: ignore[union-attr]
     for item in steps:  # the climb as the note shows it (pytest -s)
-        print(f"+{(item.at - posted).total_seconds():5.0f} s  step {item.step}: {item.recipient} ({item.outcome})")
+        offset = (item.at - posted).total_seconds()
+        print(f"+{offset:5.0f} s  step {item.step}: {item.recipient} ({item.outcome})")
     gaps = [(later.at - earlier.at).total_seconds() for earlier, later in itertools.pairwise(steps)]
     assert [gap for gap in gaps if gap] == [TIMEOUT, TIMEOUT, TIMEOUT]
 
@@ -254,3 +255,14 @@ async def test_an_officer_adds_a_note_by_replying_to_the_card(world: World) -> N
     assert [(note.actor_name, note.text) for note in world.store.notes(case_id)] == [
         ("Olu", "Rang Ann: she is at her sister's tonight.")
     ]
+
+
+async def test_console_in_a_private_chat_gives_staff_a_sign_in_link_and_nobody_else(world: World) -> None:
+    async with world.serving():
+        for user in (OFFICER, ANN):
+            world.fake.send_text(user, world.users[user], "/console")
+            await world.fake.wait_until(lambda user=user: bool(world.private(user)))
+    link = world.private(OFFICER)[-1]["text"]
+    assert "one use, for 10 minutes" in link and f"{world.settings.console_url}/signin/" in link
+    refusal = "The web console is for listed moderators and safeguarding officers."
+    assert world.private(ANN)[-1]["text"] == refusal

@@ -1,0 +1,192 @@
+"""The console's web app: sign-in, the queue, a case; every read checked against the person's role.
+
+A moderator asking for an officers' case (a disclosure, staff conduct, anything routed to the officer)
+gets the same 404 as for a case that does not exist; an officer's every view of one is in the audit log.
+Every response carries a Content-Security-Policy without inline script or style, and pages are never
+cached. The access log names the route, never the path (a link's token) or anything a learner wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.store import Store
+from bot.web.auth import ABSOLUTE_LIFETIME, Attempts, Person, csrf_matches, redeem, signed_in
+from bot.web.views import case_page, queue_page
+from moderation.policy import Policy
+
+__all__ = ["COOKIE", "create_app"]
+
+logger = logging.getLogger("classmod.console")
+access = logging.getLogger("classmod.console.access")
+
+COOKIE = "classmod_session"
+_HERE = Path(__file__).parent
+_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+
+class _Headers:
+    """Security headers on every response, and an access log line naming the route, never the path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers += [(name.encode(), value.encode()) for name, value in _HEADERS.items()]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "(no route)")
+            access.info(
+                "%s %s %s %.0f ms", scope["method"], template, status, (time.monotonic() - started) * 1000
+            )
+
+
+def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock) -> Starlette:
+    """The console over a store (SQLite or PostgreSQL, the bots' own)."""
+    templates = Jinja2Templates(directory=_HERE / "templates")
+    attempts = Attempts()
+    is_https = settings.console_url.startswith("https://")
+
+    def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    async def person_of(request: Request) -> Person | None:
+        return await asyncio.to_thread(signed_in, store, request.cookies.get(COOKIE), clock.now())
+
+    def signed_out(request: Request) -> Response:
+        return render(
+            request,
+            "message.html",
+            {
+                "person": None,
+                "title": "Sign in",
+                "text": "Send /console to the bot in a private chat for a link.",
+            },
+            401,
+        )
+
+    def not_found(request: Request, person: Person | None) -> Response:
+        return render(
+            request, "message.html", {"person": person, "title": "Not found", "text": "No such page."}, 404
+        )
+
+    async def signin_page(request: Request) -> Response:
+        # A GET only shows the button: link previews and prefetchers must not use the link up.
+        return render(request, "signin.html", {"person": None, "token": request.path_params["token"]})
+
+    async def signin(request: Request) -> Response:
+        client = request.client.host if request.client else "unknown"
+        if not attempts.allow(client):
+            return render(
+                request,
+                "message.html",
+                {"person": None, "title": "Too many tries", "text": "Wait a minute."},
+                429,
+            )
+        form = await request.form()
+        token = form.get("token")
+        done = await asyncio.to_thread(redeem, store, token if isinstance(token, str) else "", clock.now())
+        if done is None:
+            text = "This link was used, has expired or is not ours. Ask the bot for a new one (/console)."
+            return render(
+                request, "message.html", {"person": None, "title": "Link refused", "text": text}, 400
+            )
+        cookie, person = done
+        logger.info("console: %s signed in as %s", person.actor, person.role.value)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            cookie,
+            max_age=int(ABSOLUTE_LIFETIME.total_seconds()),
+            httponly=True,
+            secure=is_https,
+            samesite="strict",
+            path="/",
+        )
+        return response
+
+    async def signout(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return signed_out(request)
+        form = await request.form()
+        if not csrf_matches(person, form.get("csrf")):
+            return render(
+                request, "message.html", {"person": person, "title": "Refused", "text": "Form expired."}, 403
+            )
+        await asyncio.to_thread(store.revoke_console_sessions, person.platform, person.user_id, clock.now())
+        logger.info("console: %s signed out everywhere", person.actor)
+        response = render(
+            request, "message.html", {"person": None, "title": "Signed out", "text": "Signed out everywhere."}
+        )
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    async def queue(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return signed_out(request)
+        context = await asyncio.to_thread(queue_page, store, person, request.query_params, clock.now())
+        return render(request, "queue.html", {"person": person, **context})
+
+    async def case(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return signed_out(request)
+        context = await asyncio.to_thread(
+            case_page, store, policy, person, request.path_params["case_id"], clock.now()
+        )
+        if context is None:
+            return not_found(request, person)
+        return render(request, "case.html", {"person": person, **context})
+
+    routes = [
+        Route("/", queue),
+        Route("/cases/{case_id:int}", case),
+        Route("/signin/{token}", signin_page),
+        Route("/signin", signin, methods=["POST"]),
+        Route("/signout", signout, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(_Headers)
+    return app

@@ -1,0 +1,218 @@
+"""The web console over HTTP (issue 17, first part): sign-in by link, roles, queue, a case, security."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from bot.config import Settings, load_settings
+from bot.store import Store
+from bot.web.app import COOKIE, create_app
+from bot.web.auth import issue_link
+from moderation.policy import load_policy
+from moderation.types import Action, ActionKind, Author, Category, ChatMessage, Decision, Role, Route, Urgency
+from tests.bot.test_cli import Cli, cli  # noqa: F401  (the fixture)
+from tests.fakes.clock import FakeClock
+
+MODERATOR, OFFICER, TUTOR = "3001", "4001", "2001"
+POSTED = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+SCRIPT = 'look <script>alert("x")</script> <img src=x onerror=alert(1)> ring 07700 900123'
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings(
+        telegram_moderators=[int(MODERATOR)],
+        telegram_safeguarding_officers=[int(OFFICER)],
+        telegram_staff=[int(TUTOR)],
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(POSTED + timedelta(hours=5))
+
+
+@pytest.fixture
+def web(store: Store, settings: Settings, clock: FakeClock) -> Iterator[TestClient]:
+    app = create_app(store=store, policy=load_policy(), settings=settings, clock=clock)
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+
+
+def _case(store: Store, message_id: str, text: str, *, safeguarding: bool = False) -> int:
+    route = Route.SAFEGUARDING if safeguarding else Route.MODERATORS
+    decision = Decision(
+        scores={Category.SAFEGUARDING if safeguarding else Category.CIVILITY: 0.9},
+        flagged=(Category.SAFEGUARDING,) if safeguarding else (Category.CIVILITY, Category.PERSONAL_DATA),
+        evidence=(),
+        clauses=("5",) if safeguarding else ("4.1",),
+        actions=(Action(ActionKind.ESCALATE, route),),
+        reminder=None,
+        explanation="test",
+        scorer="test",
+        urgency=Urgency.IMMEDIATE if safeguarding else None,
+    )
+    message = ChatMessage(
+        platform="telegram",
+        chat_id="-100200",
+        message_id=message_id,
+        author=Author(id="42", display_name="Sam", role=Role.LEARNER),
+        text=text,
+        sent_at=POSTED,
+    )
+    return store.record_case(message, decision, POSTED).id
+
+
+def _sign_in(web: TestClient, store: Store, settings: Settings, clock: FakeClock, user: str) -> str:
+    link = issue_link(store, settings, "telegram", user, clock.now())
+    token = link.rsplit("/", 1)[1]
+    assert web.get(f"/signin/{token}").status_code == 200  # only a button: a preview does not use it up
+    answer = web.post("/signin", data={"token": token}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    return token
+
+
+def test_a_link_signs_in_once_to_a_strict_cookie_and_shows_the_queue(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    ordinary = _case(store, "1", "you are an idiot")
+    token = _sign_in(web, store, settings, clock, MODERATOR)
+    cookie = web.cookies.get(COOKIE)
+    assert cookie
+    header = next(value for name, value in web.get("/").request.headers.items() if name == "cookie")
+    assert COOKIE in header
+    page = web.get("/")
+    assert page.status_code == 200 and f'href="/cases/{ordinary}"' in page.text
+    fresh = TestClient(web.app)
+    again = fresh.post("/signin", data={"token": token}, follow_redirects=False)
+    assert again.status_code == 400 and "used" in again.text  # single use
+
+
+def test_the_session_cookie_is_http_only_and_same_site_strict(
+    store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    app = create_app(store=store, policy=load_policy(), settings=settings, clock=clock)
+    with TestClient(app) as client:
+        token = issue_link(store, settings, "telegram", MODERATOR, clock.now()).rsplit("/", 1)[1]
+        answer = client.post("/signin", data={"token": token}, follow_redirects=False)
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+    assert "secure" not in cookie  # plain http here; behind https (CLASSMOD_CONSOLE_URL) it is Secure
+    secure = load_settings(telegram_moderators=[int(MODERATOR)], console_url="https://console.example.org")
+    app = create_app(store=store, policy=load_policy(), settings=secure, clock=clock)
+    with TestClient(app, base_url="https://testserver") as client:
+        token = issue_link(store, secure, "telegram", MODERATOR, clock.now()).rsplit("/", 1)[1]
+        answer = client.post("/signin", data={"token": token}, follow_redirects=False)
+    assert "secure" in answer.headers["set-cookie"].lower()
+
+
+def test_an_expired_link_and_a_guessed_one_are_refused_and_guessing_is_slowed(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    token = issue_link(store, settings, "telegram", MODERATOR, clock.now()).rsplit("/", 1)[1]
+    clock.advance(minutes=10, seconds=1)
+    assert web.post("/signin", data={"token": token}).status_code == 400
+    answers = [web.post("/signin", data={"token": f"guess{index}"}).status_code for index in range(9)]
+    assert answers[-1] == 400 and web.post("/signin", data={"token": "guess"}).status_code == 429
+
+
+def test_only_listed_staff_get_a_link(store: Store, settings: Settings, clock: FakeClock) -> None:
+    with pytest.raises(PermissionError, match="not a listed moderator"):
+        issue_link(store, settings, "telegram", TUTOR, clock.now())
+
+
+def test_a_moderator_gets_404_for_an_officers_case_and_an_officers_view_is_audited(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    disclosure = _case(store, "1", "my stepdad hits me", safeguarding=True)
+    ordinary = _case(store, "2", "you are an idiot")
+    _sign_in(web, store, settings, clock, MODERATOR)
+    assert web.get(f"/cases/{disclosure}").status_code == 404
+    assert web.get(f"/cases/{disclosure}").text == web.get("/cases/999999").text  # no hint it exists
+    queue = web.get("/").text
+    assert f"/cases/{disclosure}" not in queue and f"/cases/{ordinary}" in queue
+    assert "stepdad" not in web.get(f"/cases/{ordinary}").text  # not in the learner's other cases either
+    assert store.audit_log(disclosure) == []
+
+    web.cookies.clear()
+    _sign_in(web, store, settings, clock, OFFICER)
+    page = web.get(f"/cases/{disclosure}")
+    assert page.status_code == 200 and "my stepdad hits me" in page.text and "audit log" in page.text
+    assert f"/cases/{disclosure}" in web.get("/?level=immediate").text
+    assert [(actor, action, via) for _, actor, action, via in store.audit_log(disclosure)] == [
+        (f"telegram:{OFFICER}", "view", "console")
+    ]
+
+
+def test_a_message_with_script_in_it_is_shown_as_text_with_personal_details_masked(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    case_id = _case(store, "1", SCRIPT)
+    _sign_in(web, store, settings, clock, MODERATOR)
+    page = web.get(f"/cases/{case_id}").text
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "07700 900123" not in page
+
+
+def test_every_response_carries_a_strict_policy_and_is_never_cached(web: TestClient) -> None:
+    for path in ("/", "/signin/x", "/cases/1", "/static/style.css"):
+        headers = web.get(path).headers
+        policy = headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "unsafe-inline" not in policy and "script-src" not in policy
+        assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
+        assert headers["referrer-policy"] == "no-referrer"
+
+
+def test_sign_out_needs_the_forms_token_and_ends_every_session(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    _sign_in(web, store, settings, clock, MODERATOR)
+    other = TestClient(web.app)
+    _sign_in(other, store, settings, clock, MODERATOR)  # the same person on another device
+    assert web.post("/signout", data={}).status_code == 403  # a forged form: no token
+    assert web.post("/signout", data={"csrf": "wrong"}).status_code == 403
+    assert web.get("/").status_code == 200
+    page = web.get("/").text
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    assert web.post("/signout", data={"csrf": csrf}).status_code == 200
+    assert web.get("/").status_code == 401 and other.get("/").status_code == 401
+
+
+def test_an_idle_session_ends(web: TestClient, store: Store, settings: Settings, clock: FakeClock) -> None:
+    _sign_in(web, store, settings, clock, MODERATOR)
+    clock.advance(minutes=29)
+    assert web.get("/").status_code == 200  # used: its idle time starts again
+    clock.advance(minutes=29)
+    assert web.get("/").status_code == 200
+    clock.advance(minutes=31)
+    assert web.get("/").status_code == 401
+
+
+def test_the_access_log_names_routes_never_tokens_or_texts(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    case_id = _case(store, "1", "you are an idiot")
+    with caplog.at_level(logging.INFO, logger="classmod.console"):
+        token = _sign_in(web, store, settings, clock, MODERATOR)
+        web.get(f"/cases/{case_id}")
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "GET /signin/{token} 200" in logged and "GET /cases/{case_id:int} 200" in logged
+    assert token not in logged and "idiot" not in logged
+
+
+def test_an_operator_prints_a_link_for_listed_staff_only(cli: Cli) -> None:  # noqa: F811
+    cli.setenv("CLASSMOD_TELEGRAM_SAFEGUARDING_OFFICERS", f"[{OFFICER}]")
+    cli.setenv("CLASSMOD_CONSOLE_URL", "https://console.example.org")
+
+    printed = cli("console", "link", "--platform", "telegram", "--user", OFFICER)
+    refused = cli("console", "link", "--platform", "telegram", "--user", TUTOR)
+
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout.strip().startswith("https://console.example.org/signin/")
+    assert refused.exit_code == 1 and "not a listed moderator" in " ".join(refused.stderr.split())
