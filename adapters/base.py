@@ -168,6 +168,12 @@ class Platform(Adapter, Protocol):
         """Post a card where its route says (moderators or safeguarding); the posted message's id."""
         ...
 
+    async def update_case_card(
+        self, card: Card, message_id: str, outcome: str, buttons: tuple[Button, ...] = ()
+    ) -> None:
+        """Add an outcome line to a case's posted card (decided in the console); its buttons become these."""
+        ...
+
     async def post(self, chat_id: str, text: str) -> None:
         """Post a plain message in a chat or channel."""
         ...

@@ -105,6 +105,8 @@ class Press:
     presser_roles: frozenset[str] = frozenset()
     is_private: bool = False
     """Pressed in the presser's private chat with the bot (a rota alert): only Acknowledge is taken there."""
+    from_console: bool = False
+    """Pressed in the web console, which signed the presser in (there is no chat to check)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +263,7 @@ class Review:
             # A rota alert's one button: anything else is decided on the card in the safeguarding chat.
             if verb is not Verb.ACKNOWLEDGE or route is not Route.SAFEGUARDING:
                 return "Decide this case on its card in the safeguarding chat.", None, None
-        elif press.chat_id != self.staff.chat_for(route):
+        elif not press.from_console and press.chat_id != self.staff.chat_for(route):
             return "This case does not belong to this chat.", None, None
         if route is Route.SAFEGUARDING:
             allowed = press.presser_id in self.staff.safeguarding_officers

@@ -26,10 +26,11 @@ from enum import StrEnum
 from typing import Literal
 
 from bot.config import Settings
+from bot.review import Staff
 from moderation.service_hours import ServiceHours
 from moderation.types import Urgency
 
-__all__ = ["AckTimeouts", "Alerted", "Hours", "Rota", "RotaMember", "Step", "rota_from"]
+__all__ = ["AckTimeouts", "Alerted", "Hours", "Rota", "RotaMember", "Step", "rota_from", "staff_from"]
 
 
 class Hours(StrEnum):
@@ -161,3 +162,24 @@ def rota_from(settings: Settings, service: ServiceHours | None) -> Rota:
         clock=settings.ack_clock,
     )
     return Rota(members, timeouts, service)
+
+
+def staff_from(settings: Settings, platform: str) -> Staff:
+    """A platform's staff from the settings: moderators, officers (the rota's members too), chats, roles."""
+    rota = rota_from(settings, None).ids_on(platform)
+    if platform == "discord":
+        return Staff.of(
+            moderators=settings.discord_moderators,
+            safeguarding_officers=[*settings.discord_safeguarding_officers, *rota],
+            moderators_chat=settings.discord_moderators_channel,
+            safeguarding_chat=settings.discord_safeguarding_channel,
+            moderator_roles=[settings.discord_moderator_role or ""],
+            staff_roles=[settings.discord_staff_role or ""],
+        )
+    return Staff.of(
+        moderators=settings.telegram_moderators,
+        safeguarding_officers=[*settings.telegram_safeguarding_officers, *rota],
+        moderators_chat=settings.telegram_moderators_chat,
+        safeguarding_chat=settings.telegram_safeguarding_chat,
+        staff=settings.telegram_staff,
+    )

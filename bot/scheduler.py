@@ -1,4 +1,4 @@
-"""What runs on the clock beside the chat: the safeguarding rota, the moderators' reminders, the digest.
+"""What runs on the clock beside the chat: the console's decisions, the safeguarding rota, reminders, digest.
 
 One loop per platform bot: every ``schedule_tick_seconds`` on the injected :class:`~bot.clock.Clock`,
 each job's ``tick`` sends what is due. Everything a job needs to know is in the store, so the loop holds
@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import AdapterError, StorageError
 from bot.escalation import Escalation
+from bot.outbox import WebDecisions
 from bot.reminders import Reminders
 from bot.review import Staff
 from bot.rota import rota_from
@@ -102,4 +103,5 @@ def scheduler_for(
         remind_after=timedelta(seconds=settings.undecided_reminder_seconds) or None,
         digest_at=digest,
     )
-    return Scheduler((escalation, reminders), clock, settings.schedule_tick_seconds)
+    decisions = WebDecisions(platform=platform, store=store, policy=policy, staff=staff, clock=clock)
+    return Scheduler((decisions, escalation, reminders), clock, settings.schedule_tick_seconds)

@@ -27,6 +27,7 @@ __all__ = [
     "GroupRow",
     "InboundUpdateRow",
     "LeaseRow",
+    "OutboxRow",
     "PersonRow",
     "ReadMarkRow",
     "SeenMessageRow",
@@ -360,3 +361,25 @@ class ConsoleSessionRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_seen_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OutboxRow(SQLModel, table=True):
+    """A decision taken in the web console, waiting for the platform's bot to carry it out on the platform.
+
+    ``steps`` are the review's steps as JSON (sealed: a restored message or a warning is in them);
+    ``outcome`` is the line the card gets. ``done_at`` is set once the bot has done them (``error``:
+    what failed).
+    """
+
+    __tablename__ = "classmod_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(index=True)
+    case_id: int = Field(foreign_key="classmod_cases.id")
+    steps: str = Field(sa_type=Text)
+    outcome: str = Field(sa_type=Text)
+    keeps_open: bool = False
+    actor: str
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    error: str | None = Field(default=None, sa_type=Text)

@@ -305,6 +305,20 @@ class DiscordAdapter:
             )
         return str(posted.id)
 
+    async def update_case_card(
+        self, card: Card, message_id: str, outcome: str, buttons: tuple[Button, ...] = ()
+    ) -> None:
+        """Add the outcome of a decision taken in the console to the card's embed in its channel."""
+        target = card_destination(
+            card, self.moderators_channel, self.safeguarding_channel, setting="CLASSMOD_DISCORD_{}_CHANNEL"
+        )
+        channel = self._channel(str(target))
+        posted = await self._call("read the card", lambda: channel.fetch_message(int(message_id)))
+        embed = posted.embeds[0] if posted.embeds else render_card(card)[0]
+        embed.description = f"{embed.description or ''}\n\n**{outcome}**"[:4000]
+        view = case_view(buttons, notes=card.route is Route.SAFEGUARDING)
+        await self._call("update the card", lambda: posted.edit(embed=embed, view=view))
+
     async def send_private(self, user_id: str, text: str) -> bool:
         """Send a direct message; ``False`` when Discord refuses (DMs closed, no shared server)."""
         try:

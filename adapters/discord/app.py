@@ -50,8 +50,8 @@ from bot.errors import StorageError
 from bot.ordering import InOrder
 from bot.read_marks import ReadMarks
 from bot.redaction import Redaction
-from bot.review import Press, Staff
-from bot.rota import rota_from
+from bot.review import Press
+from bot.rota import staff_from
 from bot.scheduler import scheduler_for
 from bot.shutdown import WorkInHand, serve_until_stopped
 from bot.web.auth import issue_link
@@ -100,15 +100,7 @@ class DiscordBot:
             take=lambda message: self._take(message, from_history=True),
             is_stopping=lambda: self._work.is_stopping,
         )
-        rota = rota_from(settings, services.policy.service_hours)
-        staff = Staff.of(
-            moderators=settings.discord_moderators,
-            safeguarding_officers=[*settings.discord_safeguarding_officers, *rota.ids_on(PLATFORM)],
-            moderators_chat=settings.discord_moderators_channel,
-            safeguarding_chat=settings.discord_safeguarding_channel,
-            moderator_roles=[settings.discord_moderator_role or ""],
-            staff_roles=[settings.discord_staff_role or ""],
-        )
+        staff = staff_from(settings, PLATFORM)
         self.desk = Desk(
             platform=PLATFORM,
             store=services.store,

@@ -243,6 +243,15 @@ class TelegramAdapter:
             ),
         )
 
+    async def update_case_card(
+        self, card: Card, message_id: str, outcome: str, buttons: tuple[Button, ...] = ()
+    ) -> None:
+        """Add the outcome of a decision taken in the console to the card in its chat."""
+        chat = card_destination(
+            card, self.moderators_chat, self.safeguarding_chat, setting="CLASSMOD_TELEGRAM_{}_CHAT"
+        )
+        await self.update_card(chat, int(message_id), card.text, outcome, buttons)
+
     async def send_private(self, user_id: str, text: str) -> bool:
         """Send a private message; ``False`` when Telegram refuses (the user never started the bot)."""
         try:

@@ -42,8 +42,8 @@ from bot.desk import Desk
 from bot.errors import AdapterError
 from bot.ordering import InOrder
 from bot.redaction import Redaction
-from bot.review import Press, Staff
-from bot.rota import rota_from
+from bot.review import Press
+from bot.rota import staff_from
 from bot.scheduler import scheduler_for
 from bot.web.auth import issue_link
 
@@ -120,14 +120,7 @@ class TelegramBot:
             notice_lifetime=settings.notice_lifetime_seconds,
         )
         self.pipeline = make_pipeline(services, self.adapter)
-        rota = rota_from(settings, services.policy.service_hours)
-        staff = Staff.of(
-            moderators=settings.telegram_moderators,
-            safeguarding_officers=[*settings.telegram_safeguarding_officers, *rota.ids_on(PLATFORM)],
-            moderators_chat=settings.telegram_moderators_chat,
-            safeguarding_chat=settings.telegram_safeguarding_chat,
-            staff=settings.telegram_staff,
-        )
+        staff = staff_from(settings, PLATFORM)
         self.desk = Desk(
             platform=PLATFORM,
             store=services.store,

@@ -12,7 +12,7 @@ from bot.app import open_services
 from bot.cli import common
 from bot.cli.common import _fail, _settings, _store, app
 from bot.config import Settings
-from bot.rota import rota_from
+from bot.rota import staff_from
 from bot.store import CASE_STATUSES, CaseRecord
 from moderation.errors import ModerationError
 from moderation.verdicts import is_officers_only
@@ -111,12 +111,11 @@ def officer_named(settings: Settings, named: str | None) -> str | None:
     """The officer named with --as, as ``platform:id``; refused unless the settings list them as one."""
     if named is None:
         return None
-    rota = rota_from(settings, None)
-    listed = {
-        "telegram": [*settings.telegram_safeguarding_officers, *rota.ids_on("telegram")],
-        "discord": [*settings.discord_safeguarding_officers, *rota.ids_on("discord")],
+    officers = {
+        f"{platform}:{user}"
+        for platform in ("telegram", "discord")
+        for user in staff_from(settings, platform).safeguarding_officers
     }
-    officers = {f"{platform}:{user}" for platform, users in listed.items() for user in users}
     if named.strip().lower() not in officers:
         raise _fail(
             f"--as {named!r} is not a safeguarding officer: officers are listed in "

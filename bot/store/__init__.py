@@ -18,7 +18,8 @@ values that no configured key opens.
 The package is cut by aggregate, one module each: handled messages (:mod:`~bot.store.seen`), read
 marks, cases with their action log, appeals, strikes, people (consents and roles), languages, groups, leases,
 the inbound journal, retention (purge, re-seal, counts), the audit log, alerts (the rota's steps,
-reminders, digests), officers' notes on cases and the web console's sign-in. Each holds a mixin over
+reminders, digests), officers' notes on cases, the web console's sign-in and its
+outbox. Each holds a mixin over
 :class:`~bot.store.engine.StoreEngine` (the engine, opening, sessions and ``_guard``), and
 :class:`Store` is their union. Mixins rather than a facade delegating to one repository per
 aggregate: callers keep one object with the same methods, and no method is written twice (a
@@ -43,6 +44,7 @@ from bot.store.journal import JournalStore
 from bot.store.languages import LanguageChoice, LanguageStore, UnassessedCount
 from bot.store.leases import LeaseStore
 from bot.store.notes import CaseNote, NoteStore
+from bot.store.outbox import OutboxItem, OutboxStore
 from bot.store.people import PeopleStore
 from bot.store.read_marks import ReadMarkStore
 from bot.store.response_times import ResponseTime, ResponseTimeStore
@@ -62,6 +64,7 @@ __all__ = [
     "GroupRecord",
     "JournalledUpdate",
     "LanguageChoice",
+    "OutboxItem",
     "ResponseTime",
     "SchemaUpgrade",
     "Store",
@@ -86,6 +89,7 @@ class Store(
     ResponseTimeStore,
     AlertStore,
     ConsoleStore,
+    OutboxStore,
 ):
     """Cases, strikes, consents, groups and people, in SQLite or PostgreSQL.
 

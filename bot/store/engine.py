@@ -26,7 +26,7 @@ from bot import schema
 from bot.errors import StorageError
 from bot.schema import SchemaUpgrade
 from bot.sealing import MARKER, Sealer
-from bot.tables import AlertRow, AppealRow, CaseActionRow, CaseNoteRow, CaseRow, InboundUpdateRow
+from bot.tables import AlertRow, AppealRow, CaseActionRow, CaseNoteRow, CaseRow, InboundUpdateRow, OutboxRow
 
 __all__ = ["StoreEngine"]
 
@@ -39,6 +39,7 @@ _SEALED_COLUMNS: tuple[tuple[type[SQLModel], tuple[str, ...]], ...] = (
     (AppealRow, ("reason",)),
     (CaseNoteRow, ("text", "actor_name")),
     (AlertRow, ("detail",)),
+    (OutboxRow, ("steps",)),
     (InboundUpdateRow, ("payload",)),
 )
 _Row = TypeVar("_Row", bound=SQLModel)

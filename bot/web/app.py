@@ -13,6 +13,7 @@ import logging
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,10 +25,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.outbox import decide_on_web
 from bot.store import Store
 from bot.web.auth import ABSOLUTE_LIFETIME, Attempts, Person, csrf_matches, redeem, signed_in
-from bot.web.views import case_page, queue_page
+from bot.web.views import case_page, queue_page, visible_case
 from moderation.policy import Policy
+from moderation.verdicts import is_officers_only
 
 __all__ = ["COOKIE", "create_app"]
 
@@ -177,11 +180,78 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
         )
         if context is None:
             return not_found(request, person)
-        return render(request, "case.html", {"person": person, **context})
+        said = {key: request.query_params.get(key, "")[:200] for key in ("recorded", "refused")}
+        return render(request, "case.html", {"person": person, "said": said, **context})
+
+    async def form_of(request: Request) -> tuple[Person | None, Any, Response | None]:
+        """The signed-in person and their form, or the answer refusing it (signed out, no form token)."""
+        person = await person_of(request)
+        if person is None:
+            return None, None, signed_out(request)
+        form = await request.form()
+        if not csrf_matches(person, form.get("csrf")):
+            text = "This form has expired or was not sent from the console."
+            context = {"person": person, "title": "Refused", "text": text}
+            return person, form, render(request, "message.html", context, 403)
+        return person, form, None
+
+    async def decide(request: Request) -> Response:
+        person, form, refusal = await form_of(request)
+        if refusal is not None or person is None:
+            return refusal or signed_out(request)
+        case_id = request.path_params["case_id"]
+        if await asyncio.to_thread(visible_case, store, person, case_id) is None:
+            return not_found(request, person)
+        verb = form.get("verb")
+        verdict = await asyncio.to_thread(
+            lambda: decide_on_web(
+                store,
+                policy,
+                settings,
+                case_id=case_id,
+                verb=verb if isinstance(verb, str) else "",
+                platform=person.platform,
+                user_id=person.user_id,
+                name=person.actor,
+                now=clock.now(),
+            )
+        )
+        said = "recorded" if verdict.accepted else "refused"
+        return RedirectResponse(f"/cases/{case_id}?{said}={quote(verdict.message[:200])}", status_code=303)
+
+    async def add_note(request: Request) -> Response:
+        person, form, refusal = await form_of(request)
+        if refusal is not None or person is None:
+            return refusal or signed_out(request)
+        case_id = request.path_params["case_id"]
+        found = await asyncio.to_thread(visible_case, store, person, case_id)
+        if (
+            found is None
+            or not person.is_officer
+            or not is_officers_only(found.flagged, found.route, found.status)
+        ):
+            return not_found(request, person)
+        text = form.get("note")
+        try:
+            await asyncio.to_thread(
+                lambda: store.add_note(
+                    case_id,
+                    actor=person.user_id,
+                    actor_name=person.actor,
+                    text=str(text or ""),
+                    at=clock.now(),
+                )
+            )
+        except ValueError:
+            said = quote("A note needs some text.")
+            return RedirectResponse(f"/cases/{case_id}?refused={said}", status_code=303)
+        return RedirectResponse(f"/cases/{case_id}?recorded={quote('Note added.')}", status_code=303)
 
     routes = [
         Route("/", queue),
         Route("/cases/{case_id:int}", case),
+        Route("/cases/{case_id:int}/decide", decide, methods=["POST"]),
+        Route("/cases/{case_id:int}/notes", add_note, methods=["POST"]),
         Route("/signin/{token}", signin_page),
         Route("/signin", signin, methods=["POST"]),
         Route("/signout", signout, methods=["POST"]),

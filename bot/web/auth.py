@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.config import Settings
-from bot.rota import rota_from
+from bot.rota import staff_from
 from bot.store import ConsoleSession, Store
 
 __all__ = [
@@ -76,18 +76,12 @@ def _hash(token: str) -> str:
 
 def role_of(settings: Settings, platform: str, user_id: str) -> ConsoleRole | None:
     """A person's role from the settings: officer (listed, or on the rota), moderator, or none."""
-    rota = rota_from(settings, None).ids_on(platform)
-    officers = {
-        "telegram": [*map(str, settings.telegram_safeguarding_officers), *rota],
-        "discord": [*map(str, settings.discord_safeguarding_officers), *rota],
-    }
-    moderators = {
-        "telegram": [str(user) for user in settings.telegram_moderators],
-        "discord": [str(user) for user in settings.discord_moderators],
-    }
-    if user_id in officers.get(platform, []):
+    if platform not in ("telegram", "discord"):
+        return None
+    staff = staff_from(settings, platform)
+    if user_id in staff.safeguarding_officers:
         return ConsoleRole.OFFICER
-    if user_id in moderators.get(platform, []):
+    if user_id in staff.moderators:
         return ConsoleRole.MODERATOR
     return None
 

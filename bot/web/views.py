@@ -11,16 +11,18 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.cards import VERBS
 from bot.escalation import waited_text
 from bot.records import CaseRecord
+from bot.review import case_state
 from bot.store import Store
 from bot.web.auth import Person
 from moderation.personal_data import mask_personal_data
 from moderation.policy import Policy
 from moderation.types import Category, Urgency
-from moderation.verdicts import is_officers_only
+from moderation.verdicts import is_officers_only, offered_verbs
 
-__all__ = ["AGES", "case_page", "queue_page", "visible"]
+__all__ = ["AGES", "case_page", "queue_page", "visible", "visible_case"]
 
 AGES = {
     "": None,
@@ -81,12 +83,18 @@ def queue_page(store: Store, person: Person, query: Mapping[str, str], now: date
     }
 
 
+def visible_case(store: Store, person: Person, case_id: int) -> CaseRecord | None:
+    """The case, if it exists and this person may see it."""
+    case = store.get_case(case_id) if 1 <= case_id < 2**63 else None
+    return case if case is not None and visible(case, person) else None
+
+
 def case_page(
     store: Store, policy: Policy, person: Person, case_id: int, now: datetime
 ) -> dict[str, Any] | None:
     """One case as the console shows it; ``None`` when it does not exist or is not this person's to see."""
-    case = store.get_case(case_id) if 1 <= case_id < 2**63 else None
-    if case is None or not visible(case, person):
+    case = visible_case(store, person, case_id)
+    if case is None:
         return None
     officers_only = is_officers_only(case.flagged, case.route, case.status)
     if officers_only:
@@ -102,8 +110,20 @@ def case_page(
         for item in store.cases_for_author(case.platform, case.author_id, limit=20)
         if item.id != case.id and visible(item, person)
     ]
+    actions = store.case_actions(case.id)
+    is_hidden, is_acknowledged = case_state(actions)
+    decisions = (
+        [
+            (verb.value, VERBS[verb])
+            for verb in offered_verbs(case.flagged, is_hidden=is_hidden, is_acknowledged=is_acknowledged)
+        ]
+        if case.is_open and case.platform == person.platform
+        else []
+    )
     return {
         "case": _row(case, now),
+        "decisions": decisions,
+        "can_note": officers_only and person.is_officer,
         "when": f"{case.created_at:%a %d %b %Y %H:%M} UTC",
         "author_id": case.author_id,
         "role": case.author_role.value,
@@ -126,7 +146,7 @@ def case_page(
                 "action": item.action,
                 "outcome": item.outcome,
             }
-            for item in store.case_actions(case.id)
+            for item in actions
         ],
         "alerts": [
             {

@@ -216,3 +216,60 @@ def test_an_operator_prints_a_link_for_listed_staff_only(cli: Cli) -> None:  # n
     assert printed.exit_code == 0, printed.output
     assert printed.stdout.strip().startswith("https://console.example.org/signin/")
     assert refused.exit_code == 1 and "not a listed moderator" in " ".join(refused.stderr.split())
+
+
+def _csrf(web: TestClient, path: str = "/") -> str:
+    return web.get(path).text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def test_a_moderator_decides_on_the_web_through_the_review_and_the_bot_is_asked_to_carry_it_out(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    case_id = _case(store, "1", "you are an idiot")
+    disclosure = _case(store, "2", "my stepdad hits me", safeguarding=True)
+    _sign_in(web, store, settings, clock, MODERATOR)
+    page = web.get(f"/cases/{case_id}").text
+    assert 'data-verb="warn"' in page and 'data-verb="restore"' not in page  # what the case offers now
+    assert web.post(f"/cases/{case_id}/decide", data={"verb": "warn"}).status_code == 403  # no form token
+    assert (
+        web.post(f"/cases/{disclosure}/decide", data={"verb": "warn", "csrf": _csrf(web)}).status_code == 404
+    )
+    assert store.get_case(case_id).is_open  # type: ignore[union-attr]
+
+    answer = web.post(f"/cases/{case_id}/decide", data={"verb": "warn", "csrf": _csrf(web)})
+    assert (
+        answer.status_code == 200
+        and "Done: warn." in answer.text
+        and "carries it out on telegram" in answer.text
+    )
+    case = store.get_case(case_id)
+    assert case is not None and case.status == "warned" and case.closed_by == MODERATOR
+    history = store.author_history("telegram", "42", now=clock.now(), strike_lifetime=timedelta(days=30))
+    assert len(history.strikes) == 1  # the same review as the card's button: a warning is a strike
+    (item,) = store.outbox("telegram")
+    assert item.case_id == case_id and '"action": "warn"' in item.steps
+    assert item.outcome.startswith(f"Outcome: Warned by telegram:{MODERATOR} (console)")
+    again = web.post(f"/cases/{case_id}/decide", data={"verb": "remove", "csrf": _csrf(web)})
+    assert (
+        "Not done: This case is already closed (warned)." in again.text and len(store.outbox("telegram")) == 1
+    )
+
+
+def test_no_sanction_on_a_disclosure_from_the_web_either_and_officers_add_notes(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    disclosure = _case(store, "1", "my stepdad hits me", safeguarding=True)
+    _sign_in(web, store, settings, clock, OFFICER)
+    page = web.get(f"/cases/{disclosure}").text
+    assert 'data-verb="ack"' in page and 'data-verb="warn"' not in page
+    forged = web.post(f"/cases/{disclosure}/decide", data={"verb": "warn", "csrf": _csrf(web)})
+    assert "Not done: warn is not a decision for a disclosure case." in forged.text
+    acknowledged = web.post(f"/cases/{disclosure}/decide", data={"verb": "ack", "csrf": _csrf(web)})
+    assert "Acknowledged." in acknowledged.text and 'data-verb="ack"' not in acknowledged.text
+    noted = web.post(f"/cases/{disclosure}/notes", data={"note": "Rang Sam <b>today</b>", "csrf": _csrf(web)})
+    assert "Rang Sam &lt;b&gt;today&lt;/b&gt;" in noted.text
+    assert [note.text for note in store.notes(disclosure)] == ["Rang Sam <b>today</b>"]
+    assert (
+        store.author_history("telegram", "42", now=clock.now(), strike_lifetime=timedelta(days=30)).strikes
+        == ()
+    )

@@ -1,0 +1,44 @@
+"""A decision taken in the web console, carried out by the running Telegram bot (issue 17).
+
+The console records the decision through the review; the bot, on its scheduler's tick, does on Telegram
+what the card's button would have done and shows the outcome on the card, which loses its buttons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.outbox import decide_on_web
+from tests.adapters.test_telegram_rota import ANN, MOD, MODS, TICK, World, policy, world  # noqa: F401
+
+
+async def test_a_web_decision_is_carried_out_by_the_bot_and_shown_on_the_card(world: World) -> None:  # noqa: F811
+    async with world.serving():
+        world.fake.send_text(-1001111111111, world.users[ANN], "you are a stupid idiot Mo")
+        call = await world.fake.wait_for_call(
+            "sendMessage", lambda call: call.params["chat_id"] == MODS and "reply_markup" in call.params
+        )
+        card = world.fake.sent_messages(MODS)[-1]
+        case_id = int(call.params["text"].split("#", 1)[1].split(" ", 1)[0])
+        reminders = len(world.private(ANN))
+        verdict = await asyncio.to_thread(
+            lambda: decide_on_web(
+                world.store,
+                world.services.policy,
+                world.settings,
+                case_id=case_id,
+                verb="warn",
+                platform="telegram",
+                user_id=str(MOD),
+                name=f"telegram:{MOD}",
+                now=world.clock.now(),
+            )
+        )
+        assert verdict.accepted
+        await world.turn(TICK)
+        edited = world.fake.message(MODS, card["message_id"])
+    assert "Outcome: Warned by telegram:3001 (console)" in edited["text"] and not edited.get("reply_markup")
+    assert len(world.private(ANN)) == reminders + 1  # the warning, privately
+    actions = [(item.action, item.actor, item.outcome) for item in world.store.case_actions(case_id)]
+    assert ("warn", str(MOD), "ok") in actions and ("warn-done", str(MOD), "ok") in actions
+    assert world.store.outbox("telegram") == []  # done once
