@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := $(if $(WHEELS),--find-links $(WHEELS),)
 
-.PHONY: demo test test-slow install lint typecheck bench bench-heads bench-hostile eval eval-public train clean
+.PHONY: demo test test-slow screenshots install lint typecheck bench bench-heads bench-hostile eval eval-public train clean
 
 $(BIN)/classmod: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: install
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no slow tests"; exit 1; fi; exit $$status
+
+# The README's screenshots of the web console, taken by its browser tests (Chromium: see the README).
+screenshots: install
+	CLASSMOD_REQUIRE_BROWSER=1 CLASSMOD_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser
 
 lint: install
 	$(BIN)/ruff check .
