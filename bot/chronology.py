@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from fpdf import FPDF
-
 from bot.cards import shown_text
 from bot.escalation import waited_text
+from bot.pdf import FONT_PATHS, text_pdf
 from bot.records import CaseRecord
 from bot.store import Store
 from moderation.types import Route
@@ -25,13 +24,6 @@ from moderation.verdicts import OFFICER_VERBS
 
 __all__ = ["FONT_PATHS", "Chronology", "Entry", "chronology", "to_markdown", "write_pdf"]
 
-FONT_PATHS = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),  # Debian, Ubuntu (fonts-dejavu-core)
-    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),  # Fedora
-    Path("/usr/share/fonts/TTF/DejaVuSans.ttf"),  # Arch
-    Path("/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf"),
-)
-"""Where a font with every script's letters is looked for (``CLASSMOD_PDF_FONT`` names another)."""
 
 _DONE_BY_BOT = {
     "remind": "Support message sent to the learner privately",
@@ -191,58 +183,12 @@ def _cell(text: str) -> str:
 
 def write_pdf(record: Chronology, path: Path, font: Path | None = None) -> bool:
     """Write the chronology as a PDF; ``False`` where no font with every script was found (Latin only)."""
-    pdf = FPDF(format="A4")
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-    chosen = (
-        font
-        if font is not None
-        else next((candidate for candidate in FONT_PATHS if candidate.is_file()), None)
+    summary = [f"{label}: {value}" for label, value in _summary(record)]
+    entries = [f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.who}: {entry.what}" for entry in record.entries]
+    data, is_unicode = text_pdf(
+        f"Safeguarding chronology: case #{record.case.id}",
+        [("", summary), ("The message", [_message(record.case)]), ("What happened (times in UTC)", entries)],
+        font,
     )
-    is_unicode = chosen is not None and chosen.is_file()
-    if is_unicode:
-        pdf.add_font("Body", "", str(chosen))
-        family = "Body"
-    else:
-        family = "Helvetica"
-
-    def text(value: str) -> str:
-        return value if is_unicode else value.encode("latin-1", "replace").decode("latin-1")
-
-    width = pdf.epw
-    pdf.set_font(family, size=15)
-    pdf.multi_cell(
-        width, 8, text(f"Safeguarding chronology: case #{record.case.id}"), new_x="LMARGIN", new_y="NEXT"
-    )
-    pdf.set_font(family, size=10)
-    if not is_unicode:
-        pdf.multi_cell(
-            width,
-            5,
-            "No font with every script was found (set CLASSMOD_PDF_FONT): letters outside Latin show as ?; "
-            "the Markdown file has them all.",
-            new_x="LMARGIN",
-            new_y="NEXT",
-        )
-    pdf.ln(2)
-    for label, value in _summary(record):
-        pdf.multi_cell(width, 5, text(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
-    pdf.set_font(family, size=12)
-    pdf.multi_cell(width, 6, "The message", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(family, size=10)
-    pdf.multi_cell(width, 5, text(_message(record.case)), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
-    pdf.set_font(family, size=12)
-    pdf.multi_cell(width, 6, "What happened (times in UTC)", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(family, size=9)
-    for entry in record.entries:
-        pdf.multi_cell(
-            width,
-            5,
-            text(f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.who}: {entry.what}"),
-            new_x="LMARGIN",
-            new_y="NEXT",
-        )
-    path.write_bytes(bytes(pdf.output()))
+    path.write_bytes(data)
     return is_unicode

@@ -29,13 +29,36 @@ class RetentionStore(StoreEngine):
         """Erase the text of cases created before ``now - older_than``; return how many were purged.
 
         Text, reminder, evidence spans, appeal reasons and officers' notes
-        go; the case, its decision metadata,
-        explanation and action log stay for audit. Handled-message ids older than that go too.
+        go; the case, its decision metadata, explanation and action log stay for audit. Handled-message ids
+        older than that go too.
         """
         now = _utc(now)
         cutoff = now - older_than
-        due = (col(CaseRow.created_at) < cutoff, col(CaseRow.purged_at).is_(None))
+        purged = self._erase((col(CaseRow.created_at) < cutoff,), now)
         with self._guard("purge old cases"), self._session() as session:
+            session.exec(delete(SeenMessageRow).where(col(SeenMessageRow.handled_at) < cutoff))
+            session.commit()
+        if self._is_sqlite:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return purged
+
+    def erase_author_texts(self, platform: str, author_id: str, *, now: datetime) -> int:
+        """Erase what one person wrote, in every case of theirs (a request for erasure); how many cases.
+
+        As a purge: the cases, their decisions and action logs stay, without the words.
+        """
+        erased = self._erase(
+            (col(CaseRow.platform) == platform, col(CaseRow.author_id) == author_id), _utc(now)
+        )
+        if self._is_sqlite:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return erased
+
+    def _erase(self, conditions: tuple[Any, ...], now: datetime) -> int:
+        due = (*conditions, col(CaseRow.purged_at).is_(None))
+        with self._guard("erase case texts"), self._session() as session:
             session.exec(
                 update(AppealRow)
                 .where(col(AppealRow.case_id).in_(select(CaseRow.id).where(*due)))
@@ -51,11 +74,7 @@ class RetentionStore(StoreEngine):
                 row.text, row.reminder, row.purged_at = None, None, now
                 row.evidence = [{**item, "start": None, "end": None} for item in row.evidence]
                 session.add(row)
-            session.exec(delete(SeenMessageRow).where(col(SeenMessageRow.handled_at) < cutoff))
             session.commit()
-            if self._is_sqlite:
-                with self._engine.connect() as connection:
-                    connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(rows)
 
     def reseal(self, *, batch_size: int = _RESEAL_BATCH) -> int:

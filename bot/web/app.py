@@ -9,6 +9,7 @@ cached. The access log names the route, never the path (a link's token) or anyth
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from bot.config import Settings
 from bot.outbox import decide_on_web
 from bot.store import Store
 from bot.web.auth import ABSOLUTE_LIFETIME, Attempts, Person, csrf_matches, redeem, signed_in
+from bot.web.learners import learner_page, subject_access, subject_access_pdf
 from bot.web.views import case_page, queue_page, visible_case
 from moderation.policy import Policy
 from moderation.verdicts import is_officers_only
@@ -247,8 +249,72 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
             return RedirectResponse(f"/cases/{case_id}?refused={said}", status_code=303)
         return RedirectResponse(f"/cases/{case_id}?recorded={quote('Note added.')}", status_code=303)
 
+    async def learner(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return signed_out(request)
+        platform, user_id = request.path_params["platform"], request.path_params["user_id"]
+        context = await asyncio.to_thread(learner_page, store, policy, person, platform, user_id, clock.now())
+        if context is None:
+            return not_found(request, person)
+        said = {key: request.query_params.get(key, "")[:200] for key in ("recorded", "refused")}
+        return render(request, "learner.html", {"person": person, "said": said, **context})
+
+    async def export(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return signed_out(request)
+        platform, user_id = request.path_params["platform"], request.path_params["user_id"]
+        kind = request.path_params["kind"]
+        found = await asyncio.to_thread(store.cases_for_author, platform, user_id, limit=1)
+        if not person.is_officer or not found or kind not in ("json", "pdf"):
+            return not_found(request, person)
+        now = clock.now()
+        data = await asyncio.to_thread(
+            lambda: subject_access(store, policy, platform, user_id, now=now, by=person.actor)
+        )
+        case_ids = [item["case"] for item in data["cases"]]
+        await asyncio.to_thread(
+            lambda: store.record_views(
+                case_ids, actor=person.actor, action=f"export-{kind}", at=now, via="console"
+            )
+        )
+        name = f"classmod-{platform}-{user_id}"
+        if kind == "json":
+            body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+            media = "application/json"
+        else:
+            body = await asyncio.to_thread(subject_access_pdf, data, settings.pdf_font)
+            media = "application/pdf"
+        disposition = f'attachment; filename="{quote(name)}.{kind}"'
+        return Response(body, media_type=media, headers={"content-disposition": disposition})
+
+    async def erase(request: Request) -> Response:
+        person, _, refusal = await form_of(request)
+        if refusal is not None or person is None:
+            return refusal or signed_out(request)
+        platform, user_id = request.path_params["platform"], request.path_params["user_id"]
+        cases = await asyncio.to_thread(store.cases_for_author, platform, user_id, limit=500)
+        if not person.is_officer or not cases:
+            return not_found(request, person)
+        now = clock.now()
+        erased = await asyncio.to_thread(lambda: store.erase_author_texts(platform, user_id, now=now))
+        await asyncio.to_thread(
+            lambda: store.record_views(
+                [case.id for case in cases], actor=person.actor, action="erase", at=now, via="console"
+            )
+        )
+        logger.info("console: %s erased the texts of %s case(s) of one learner", person.actor, erased)
+        said = quote(f"The words of {erased} case(s) erased; the cases and decisions stay.")
+        return RedirectResponse(
+            f"/learners/{quote(platform)}/{quote(user_id)}?recorded={said}", status_code=303
+        )
+
     routes = [
         Route("/", queue),
+        Route("/learners/{platform:str}/{user_id:str}", learner),
+        Route("/learners/{platform:str}/{user_id:str}/export.{kind:str}", export),
+        Route("/learners/{platform:str}/{user_id:str}/erase", erase, methods=["POST"]),
         Route("/cases/{case_id:int}", case),
         Route("/cases/{case_id:int}/decide", decide, methods=["POST"]),
         Route("/cases/{case_id:int}/notes", add_note, methods=["POST"]),

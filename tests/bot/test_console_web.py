@@ -273,3 +273,51 @@ def test_no_sanction_on_a_disclosure_from_the_web_either_and_officers_add_notes(
         store.author_history("telegram", "42", now=clock.now(), strike_lifetime=timedelta(days=30)).strikes
         == ()
     )
+
+
+def test_a_learner_page_shows_what_the_role_may_see_with_strikes_and_when_they_lapse(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    ordinary = _case(store, "1", "you are an idiot")
+    disclosure = _case(store, "2", "my stepdad hits me", safeguarding=True)
+    _sign_in(web, store, settings, clock, MODERATOR)
+    web.post(f"/cases/{ordinary}/decide", data={"verb": "warn", "csrf": _csrf(web)})
+    page = web.get("/learners/telegram/42")
+    assert page.status_code == 200 and f'href="/cases/{ordinary}"' in page.text
+    assert (
+        f'href="/cases/{disclosure}"' not in page.text
+        and "1 more case(s) only a safeguarding officer" in page.text
+    )
+    assert "civility under 4.1, lapses" in page.text
+    assert "Export as JSON" not in page.text  # subject access is the officers'
+    assert web.get("/learners/telegram/42/export.json").status_code == 404
+    assert web.get("/learners/telegram/nobody").status_code == 404
+
+
+def test_an_officer_exports_everything_held_and_erases_the_words(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    ordinary = _case(store, "1", "you are an idiot")
+    disclosure = _case(store, "2", "my stepdad hits me", safeguarding=True)
+    store.add_note(disclosure, actor=OFFICER, actor_name="Olu", text="Rang Sam.", at=clock.now())
+    _sign_in(web, store, settings, clock, OFFICER)
+    exported = web.get("/learners/telegram/42/export.json")
+    assert exported.headers["content-disposition"] == 'attachment; filename="classmod-telegram-42.json"'
+    data = exported.json()
+    assert data["subject"]["names"] == ["Sam"] and data["exported_by"] == f"telegram:{OFFICER}"
+    assert {case["case"]: case["text"] for case in data["cases"]} == {
+        ordinary: "you are an idiot",
+        disclosure: "my stepdad hits me",
+    }
+    assert data["cases"][0]["officers_notes"][0]["text"] == "Rang Sam."
+    pdf = web.get("/learners/telegram/42/export.pdf")
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    assert {action for _, _, action, _ in store.audit_log(disclosure)} >= {"export-json", "export-pdf"}
+
+    assert web.post("/learners/telegram/42/erase", data={}).status_code == 403  # no form token
+    erased = web.post("/learners/telegram/42/erase", data={"csrf": _csrf(web)})
+    assert "The words of 2 case(s) erased" in erased.text
+    assert [store.get_case(case_id).text for case_id in (ordinary, disclosure)] == [None, None]  # type: ignore[union-attr]
+    assert store.get_case(ordinary).status == "open"  # type: ignore[union-attr]  (the case stays)
+    after = web.get("/learners/telegram/42/export.json").json()
+    assert all(case["text"] is None and case["text_erased_at"] for case in after["cases"])
