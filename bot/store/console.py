@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import String, cast, update
 from sqlmodel import col, select
 
 from bot.records import CaseRecord, case_record
 from bot.store.engine import StoreEngine, _utc
 from bot.tables import CaseRow, ConsoleLinkRow, ConsoleSessionRow
-from moderation.types import Route
+from moderation.types import Category, Route
 
 __all__ = ["ConsoleSession", "ConsoleStore"]
 
@@ -136,19 +136,23 @@ class ConsoleStore(StoreEngine):
         *,
         officer: bool,
         group: str | None = None,
+        category: Category | None = None,
         level: str | None = None,
         before: datetime | None = None,
         limit: int = 200,
     ) -> list[CaseRecord]:
         """Open cases, oldest first; a moderator's queue leaves out the officers' (their route says so).
 
-        ``group``: one chat; ``level``: one urgency; ``before``: posted before then (older than an age).
+        ``group``: one chat; ``category``: flagged with it; ``level``: one urgency; ``before``: posted
+        before then (older than an age).
         """
         query = select(CaseRow).where(col(CaseRow.status) == "open")
         if not officer:
             query = query.where(col(CaseRow.route) != str(Route.SAFEGUARDING))
         if group:
             query = query.where(col(CaseRow.chat_id) == group)
+        if category is not None:  # the flagged list as JSON text holds the category's quoted name
+            query = query.where(cast(CaseRow.flagged, String).like(f'%"{category.value}"%'))
         if level:
             query = query.where(col(CaseRow.urgency) == level)
         if before is not None:

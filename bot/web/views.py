@@ -61,18 +61,16 @@ def queue_page(store: Store, person: Person, query: Mapping[str, str], now: date
     level = query.get("level") or ""
     age = query.get("age") or ""
     older = AGES.get(age)
+    known = {item.value: item for item in Category}
     cases = store.console_queue(
         officer=person.is_officer,
         group=group,
+        category=known.get(category),
         level=level if level in {item.value for item in Urgency} else None,
         before=None if older is None else now - older,
         limit=_QUEUE_LIMIT,
     )
-    chosen = [
-        case
-        for case in cases
-        if visible(case, person) and (not category or category in {item.value for item in case.flagged})
-    ]
+    chosen = [case for case in cases if visible(case, person)]
     return {
         "rows": [_row(case, now) for case in chosen],
         "filters": {"group": group or "", "category": category, "level": level, "age": age},

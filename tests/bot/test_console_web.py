@@ -321,3 +321,16 @@ def test_an_officer_exports_everything_held_and_erases_the_words(
     assert store.get_case(ordinary).status == "open"  # type: ignore[union-attr]  (the case stays)
     after = web.get("/learners/telegram/42/export.json").json()
     assert all(case["text"] is None and case["text_erased_at"] for case in after["cases"])
+
+
+def test_the_queue_filters_by_category_in_the_database(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    rude = _case(store, "1", "you are an idiot")  # civility and personal data
+    disclosure = _case(store, "2", "my stepdad hits me", safeguarding=True)
+    _sign_in(web, store, settings, clock, OFFICER)
+    assert f"/cases/{rude}" in web.get("/?category=personal_data").text
+    page = web.get("/?category=safeguarding").text
+    assert f"/cases/{disclosure}" in page and f"/cases/{rude}" not in page
+    assert "No open cases match these filters" in web.get("/?category=sexual").text
+    assert f"/cases/{rude}" in web.get("/?category=nonsense").text  # an unknown category filters nothing
