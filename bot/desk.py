@@ -21,6 +21,7 @@ from bot.errors import AdapterError, StorageError
 from bot.languages import ENGLISH, catalogue, language_of
 from bot.review import Press, Review, Staff, Verdict
 from bot.store import Store
+from bot.store.groups import GROUP_MODES
 from bot.store.notes import MAX_NOTE
 from moderation.policy import Policy
 from moderation.types import Role, Route
@@ -140,14 +141,47 @@ class Desk:
         """Authorise a group, if the person asking is staff."""
         if not self.is_staff(by_id, roles):
             return Reply("Only listed staff can authorise a group.")
-        await asyncio.to_thread(
-            self.store.authorise_group, self.platform, chat_id, title=title, authorised_by=by_id, at=_now()
+        group = await asyncio.to_thread(
+            lambda: self.store.authorise_group(
+                self.platform,
+                chat_id,
+                title=title,
+                authorised_by=by_id,
+                at=_now(),
+                mode=self.policy.new_group_mode,
+            )
         )
+        if group.mode == "shadow":
+            return Reply(
+                f"{title} is authorised in shadow mode: I record what I would do and do nothing to anyone "
+                "yet (a disclosure still reaches the safeguarding officer). Staff: /mode enforce when ready.",
+                notice=f"{title} (id {chat_id}) authorised by {by_name}, in shadow mode.",
+                is_done=True,
+            )
         return Reply(
             f"{title} is now moderated under the social media policy.",
             notice=f"{title} (id {chat_id}) authorised by {by_name}.",
             is_done=True,
         )
+
+    async def set_mode(
+        self, chat_id: str, mode: str | None, *, by_id: str, roles: frozenset[str] = frozenset()
+    ) -> Reply:
+        """``/mode enforce|shadow`` in a group, from staff: act on its messages, or only record."""
+        if not self.is_staff(by_id, roles):
+            return Reply("Only listed staff can change how this group is moderated.")
+        if mode not in GROUP_MODES:
+            current = await asyncio.to_thread(self.store.group_mode, self.platform, chat_id)
+            return Reply(f"This group is in {current} mode. Staff: /mode enforce or /mode shadow.")
+        if not await asyncio.to_thread(self.store.set_group_mode, self.platform, chat_id, mode):
+            return Reply("I do not know this group yet: authorise it first.")
+        said = (
+            "I now act on breaches of the policy here."
+            if mode == "enforce"
+            else "Shadow mode: I record what I would do and do nothing to anyone (a disclosure still reaches "
+            "the safeguarding officer)."
+        )
+        return Reply(said, notice=f"Group {chat_id} put in {mode} mode by {by_id}.", is_done=True)
 
     # --- learners' and tutors' commands ---------------------------------------------------------
 

@@ -32,9 +32,11 @@ from moderation.policy import Policy
 from moderation.scorers.base import TextScorer, hits_of
 from moderation.serving.batching import ScoringService
 from moderation.types import (
+    Action,
     ActionKind,
     AttachmentKind,
     AuthorHistory,
+    Category,
     ChatMessage,
     Decision,
     ModelScores,
@@ -316,13 +318,32 @@ class Pipeline:
         }
         last = {record.action: record.outcome for record in records}
         in_flight = {action for action, outcome in last.items() if outcome == "started"}
-        if "strike" not in logged and any(action.kind is ActionKind.WARN for action in case.actions):
+        group = message.group_id or message.chat_id
+        is_shadow = await asyncio.to_thread(self.store.group_mode, message.platform, group) == "shadow"
+        if (
+            not is_shadow
+            and "strike" not in logged
+            and any(action.kind is ActionKind.WARN for action in case.actions)
+        ):
             # The strike counts even when the platform cannot deliver the warning.
             await asyncio.to_thread(self._record_strike, case.id, message, decision, strike_at or now)
         masked = mask_personal_data(message.text)
         results: list[ActionOutcome] = []
         for action in case.actions:
             earlier = logged.get(action.kind.value)
+            if is_shadow and not _goes_in_shadow(action, decision):
+                # Shadow mode: recorded as what would have been done; nothing is done to the learner.
+                if earlier is None:
+                    await asyncio.to_thread(
+                        self.store.record_action,
+                        case.id,
+                        action.kind.value,
+                        "shadow",
+                        detail="shadow mode",
+                        at=now,
+                    )
+                results.append(ActionOutcome(action.kind, "shadow", "shadow mode"))
+                continue
             if earlier is not None and earlier.outcome == "started":
                 # A private message cut short by a stop: it may have gone, so it is not sent again.
                 results.append(ActionOutcome(action.kind, "unknown", "cut short by a restart; not repeated"))
@@ -346,8 +367,8 @@ class Pipeline:
                 note = self._note(decision, action.kind, language, now)
             request = ActionRequest(action, message, decision, case.id, masked, card, note, language)
             results.append(await self._apply(request, now, was_in_flight=was_in_flight))
-        if decision.route is None:
-            # Nothing for a person to review: the bot's actions settle it, so it leaves the queue.
+        if decision.route is None or (is_shadow and decision.route is Route.MODERATORS):
+            # Nothing for a person to review (or, in shadow mode, nothing was escalated): it leaves the queue.
             await asyncio.to_thread(self.store.close_case, case.id, "closed", actor="bot", at=now)
         await asyncio.to_thread(self.store.mark_seen, *key, now)
         logger.info(
@@ -493,6 +514,13 @@ class Pipeline:
         self.store.record_action(
             case_id, "strike", "ok", detail=f"{strike.category.value} under {strike.clause_id}", at=now
         )
+
+
+def _goes_in_shadow(action: Action, decision: Decision) -> bool:
+    """In shadow mode, what still goes: a disclosure's support message and the officer's card."""
+    if action.kind is ActionKind.ESCALATE:
+        return action.route is Route.SAFEGUARDING
+    return action.kind is ActionKind.REMIND and Category.SAFEGUARDING in decision.flagged
 
 
 def _sanitised(message: ChatMessage) -> ChatMessage:

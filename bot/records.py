@@ -116,6 +116,8 @@ class GroupRecord:
     authorised_by: str | None
     authorised_at: datetime | None
     added_at: datetime
+    mode: str | None = None
+    """``enforce`` or ``shadow``; ``None`` for a group authorised before modes existed (enforced)."""
 
 
 @dataclass(frozen=True, slots=True)

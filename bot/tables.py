@@ -83,6 +83,8 @@ class GroupRow(SQLModel, table=True):
     added_at: datetime = Field(sa_type=UTCDateTime)
     language: str | None = None
     """The language staff set for the group's learners (``/language`` in the group), if any."""
+    mode: str | None = None
+    """``enforce`` or ``shadow`` (``/mode``, the console); ``None`` for groups from before 0008: enforced."""
 
 
 class PersonRow(SQLModel, table=True):

@@ -222,6 +222,23 @@ class DiscordBot:
                     await self.tell_moderators(problem)
 
         @tree.command(
+            name="mode", description="Staff: enforce the policy here, or shadow (record, do nothing)"
+        )
+        @app_commands.describe(mode="enforce or shadow; leave out to see this server's")
+        async def mode(interaction: discord.Interaction[Any], mode: str | None = None) -> None:
+            guild = interaction.guild
+            if guild is None:
+                await self._respond(interaction, Reply("Use /mode in the class server."))
+                return
+            reply = await self.desk.set_mode(
+                str(guild.id),
+                mode.lower() if mode else None,
+                by_id=str(interaction.user.id),
+                roles=roles_of(interaction.user),
+            )
+            await self._respond(interaction, reply)
+
+        @tree.command(
             name="console", description="Moderators and officers: a sign-in link to the web console"
         )
         async def console(interaction: discord.Interaction[Any]) -> None:

@@ -1,4 +1,4 @@
-"""Telegram's commands: /start, /policy, /mycases, /appeal, /language, /authorise, /consent and /console.
+"""Telegram's commands: /start, /policy, /mycases, /appeal, /language, /authorise, /consent, /mode, /console.
 
 What each answers comes from the desk every platform shares; this is Telegram's side of it (who may
 send what where, replying in the chat, the private-only commands sent in a group).
@@ -44,6 +44,7 @@ class Commands:
         app.add_handler(CommandHandler("consent", self._consent))
         app.add_handler(CommandHandler("language", self._language, filters=private))
         app.add_handler(CommandHandler("console", self._console, filters=private))
+        app.add_handler(CommandHandler("mode", self._mode, filters=groups))
         app.add_handler(CommandHandler("language", self._group_language, filters=groups))
 
     async def _reader(self, update: Update) -> str:
@@ -92,6 +93,13 @@ class Commands:
         code = context.args[0] if context.args else None
         reply = await self._bot.desk.set_group_language(str(chat.id), code, by_id=str(user.id))
         await self._answer(update, reply)
+
+    async def _mode(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/mode enforce|shadow in a group, from staff: act on its messages, or only record."""
+        user, chat = update.effective_user, update.effective_chat
+        if user is not None and chat is not None:
+            mode = context.args[0].lower() if context.args else None
+            await self._answer(update, await self._bot.desk.set_mode(str(chat.id), mode, by_id=str(user.id)))
 
     async def _console(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/console in a private chat: a sign-in link to the web console, for moderators and officers."""

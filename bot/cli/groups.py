@@ -10,6 +10,7 @@ import typer
 from bot import views
 from bot.cli import common
 from bot.cli.common import _settings, _store
+from moderation.policy import load_policy
 
 __all__ = ["consent_app", "groups_app"]
 
@@ -27,9 +28,13 @@ def groups_authorise(
     by: Annotated[str, typer.Option(help="who authorised it")] = "cli",
 ) -> None:
     """Authorise a group so the bot moderates it."""
-    store = _store(_settings(ctx))
-    store.authorise_group(platform, chat_id, title=title or chat_id, authorised_by=by, at=datetime.now(UTC))
-    common.out.print(f"{platform} group {chat_id} is authorised")
+    settings = _settings(ctx)
+    mode = load_policy(settings.policy_file).new_group_mode
+    store = _store(settings)
+    group = store.authorise_group(
+        platform, chat_id, title=title or chat_id, authorised_by=by, at=datetime.now(UTC), mode=mode
+    )
+    common.out.print(f"{platform} group {chat_id} is authorised ({group.mode or 'enforce'} mode)")
     store.close()
 
 

@@ -37,8 +37,9 @@ CASE_STATUSES = (
 _UNREVIEWED = frozenset({"open", "closed"})
 """Statuses no person chose: awaiting review, or settled by the bot's own actions."""
 
-OUTCOMES = ("started", "ok", "failed", "skipped")
-"""How an entry in the action log turned out; ``started`` is written before a platform call (its intent)."""
+OUTCOMES = ("started", "ok", "failed", "skipped", "shadow")
+"""How an entry in the action log turned out; ``started`` is written before a platform call (its intent);
+``shadow``: what the bot would have done in a group in shadow mode, and did not."""
 
 
 class CaseStore(StoreEngine):

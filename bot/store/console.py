@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from bot.records import CaseRecord, case_record
 from bot.store.engine import StoreEngine, _utc
-from bot.tables import CaseRow, ConsoleLinkRow, ConsoleSessionRow
+from bot.tables import CaseActionRow, CaseRow, ConsoleLinkRow, ConsoleSessionRow
 from moderation.types import Category, Route
 
 __all__ = ["ConsoleSession", "ConsoleStore"]
@@ -160,3 +160,33 @@ class ConsoleStore(StoreEngine):
         query = query.order_by(col(CaseRow.created_at), col(CaseRow.id)).limit(limit)
         with self._guard("read the console queue"), self._session() as session:
             return [case_record(row, self._sealer) for row in session.exec(query)]
+
+    def group_cases(
+        self, platform: str, chat_id: str, *, since: datetime, limit: int = 5000
+    ) -> list[CaseRecord]:
+        """A group's cases since ``since``, oldest first (for its page's charts and calibration report)."""
+        query = (
+            select(CaseRow)
+            .where(
+                col(CaseRow.platform) == platform,
+                col(CaseRow.chat_id) == chat_id,
+                col(CaseRow.created_at) >= _utc(since),
+            )
+            .order_by(col(CaseRow.created_at), col(CaseRow.id))
+            .limit(limit)
+        )
+        with self._guard("read a group's cases"), self._session() as session:
+            return [case_record(row, self._sealer) for row in session.exec(query)]
+
+    def shadow_actions(self, case_ids: list[int]) -> dict[int, list[str]]:
+        """What the bot would have done on these cases in shadow mode: case id -> actions recorded as shadow."""
+        found: dict[int, list[str]] = {}
+        if not case_ids:
+            return found
+        query = select(CaseActionRow.case_id, CaseActionRow.action).where(
+            col(CaseActionRow.case_id).in_(case_ids), col(CaseActionRow.outcome) == "shadow"
+        )
+        with self._guard("read shadow actions"), self._session() as session:
+            for case_id, action in session.exec(query):
+                found.setdefault(case_id, []).append(action)
+        return found

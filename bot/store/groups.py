@@ -13,7 +13,10 @@ from bot.records import GroupRecord, group_record
 from bot.store.engine import StoreEngine, _utc
 from bot.tables import GroupRow
 
-__all__ = ["GroupStore"]
+__all__ = ["GROUP_MODES", "GroupStore"]
+
+GROUP_MODES = ("enforce", "shadow")
+"""How the bot treats a group: acting on its messages, or only recording what it would do."""
 
 
 class GroupStore(StoreEngine):
@@ -28,14 +31,26 @@ class GroupStore(StoreEngine):
         return group_record(self._save_group(platform, chat_id, at, change, "record a group"))
 
     def authorise_group(
-        self, platform: str, chat_id: str, *, title: str, authorised_by: str, at: datetime
+        self,
+        platform: str,
+        chat_id: str,
+        *,
+        title: str,
+        authorised_by: str,
+        at: datetime,
+        mode: str | None = None,
     ) -> GroupRecord:
-        """Mark a group as authorised by the service, so the bot moderates it."""
+        """Mark a group as authorised by the service, so the bot moderates it.
+
+        ``mode``: how a group with no mode yet starts (the policy's ``new_group_mode``); a group that has one
+        keeps it.
+        """
         at = _utc(at)
 
         def change(row: GroupRow) -> None:
             row.title, row.is_authorised = title, True
             row.authorised_by, row.authorised_at = authorised_by, at
+            row.mode = row.mode or mode
 
         return group_record(self._save_group(platform, chat_id, at, change, "authorise a group"))
 
@@ -50,6 +65,22 @@ class GroupStore(StoreEngine):
             revoked = session.exec(statement).rowcount
             session.commit()
         return bool(revoked)
+
+    def set_group_mode(self, platform: str, chat_id: str, mode: str) -> bool:
+        """Put a known group in ``enforce`` or ``shadow`` mode; ``False`` for a group nobody knows."""
+        if mode not in GROUP_MODES:
+            raise ValueError(f"a group's mode is one of {GROUP_MODES}, not {mode!r}")
+        statement = update(GroupRow).where(*self._group_key(platform, chat_id)).values(mode=mode)
+        with self._guard("set a group's mode"), self._session() as session:
+            changed = session.exec(statement).rowcount
+            session.commit()
+        return bool(changed)
+
+    def group_mode(self, platform: str, chat_id: str) -> str:
+        """A group's mode: ``shadow`` only when set so (a group from before modes is enforced)."""
+        query = select(GroupRow.mode).where(*self._group_key(platform, chat_id))
+        with self._guard("read a group's mode"), self._session() as session:
+            return session.exec(query).first() or "enforce"
 
     def is_authorised(self, platform: str, chat_id: str) -> bool:
         """Tell whether the service authorised this group."""

@@ -28,7 +28,9 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.outbox import decide_on_web
 from bot.store import Store
+from bot.store.groups import GROUP_MODES
 from bot.web.auth import ABSOLUTE_LIFETIME, Attempts, Person, csrf_matches, redeem, signed_in
+from bot.web.groups import group_page, groups_page
 from bot.web.learners import learner_page, subject_access, subject_access_pdf
 from bot.web.views import case_page, queue_page, visible_case
 from moderation.policy import Policy
@@ -310,8 +312,45 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
             f"/learners/{quote(platform)}/{quote(user_id)}?recorded={said}", status_code=303
         )
 
+    async def groups(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return signed_out(request)
+        context = await asyncio.to_thread(groups_page, store, person, clock.now())
+        return render(request, "groups.html", {"person": person, **context})
+
+    async def group(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return signed_out(request)
+        platform, chat_id = request.path_params["platform"], request.path_params["chat_id"]
+        context = await asyncio.to_thread(group_page, store, person, platform, chat_id, clock.now())
+        if context is None:
+            return not_found(request, person)
+        said = {key: request.query_params.get(key, "")[:200] for key in ("recorded", "refused")}
+        return render(request, "group.html", {"person": person, "said": said, **context})
+
+    async def group_mode(request: Request) -> Response:
+        person, form, refusal = await form_of(request)
+        if refusal is not None or person is None:
+            return refusal or signed_out(request)
+        platform, chat_id = request.path_params["platform"], request.path_params["chat_id"]
+        mode = form.get("mode")
+        if mode not in GROUP_MODES:
+            return not_found(request, person)
+        if not await asyncio.to_thread(store.set_group_mode, platform, chat_id, str(mode)):
+            return not_found(request, person)
+        logger.info("console: %s put group %s %s in %s mode", person.actor, platform, chat_id, mode)
+        said = quote(f"This group is now in {mode} mode.")
+        return RedirectResponse(
+            f"/groups/{quote(platform)}/{quote(chat_id)}?recorded={said}", status_code=303
+        )
+
     routes = [
         Route("/", queue),
+        Route("/groups", groups),
+        Route("/groups/{platform:str}/{chat_id:str}", group),
+        Route("/groups/{platform:str}/{chat_id:str}/mode", group_mode, methods=["POST"]),
         Route("/learners/{platform:str}/{user_id:str}", learner),
         Route("/learners/{platform:str}/{user_id:str}/export.{kind:str}", export),
         Route("/learners/{platform:str}/{user_id:str}/erase", erase, methods=["POST"]),

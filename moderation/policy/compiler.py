@@ -166,6 +166,7 @@ def compile_policy(document: PolicyFile, name: str, lines: Lines) -> Policy:
         detectors=tuple(detectors),
         idioms=idioms,
         strike_lifetime_days=document.strike_lifetime_days,
+        new_group_mode=document.new_group_mode,
         support_message=" ".join(document.support_message.split()),
         scorer_failure_reminder=document.scorer_failure_reminder,
         public_contacts=public_contacts,

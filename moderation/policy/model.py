@@ -138,6 +138,8 @@ class Policy:
     public_contacts: frozenset[str] = frozenset()
     translations: Mapping[str, Translation] = field(default_factory=dict)
     urgency: tuple[UrgencyRule, ...] = ()
+    new_group_mode: str = "enforce"
+    """``enforce``, or ``shadow`` (decisions recorded, nothing done to learners) for a new group."""
     """How urgent a disclosure is: the first rule that matches; none matching is a concern."""
     service_hours: ServiceHours | None = None
     """When the safeguarding team is at work; ``None``: the support message does not depend on the hour."""

@@ -130,6 +130,7 @@ class PolicyFile(_Strict):
     version: str
     source: str
     strike_lifetime_days: int = Field(ge=1, le=3650)
+    new_group_mode: Literal["enforce", "shadow"] = "enforce"
     support_message: str
     scorer_failure_reminder: str | None = None
     model_labels: dict[str, Category]

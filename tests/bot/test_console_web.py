@@ -334,3 +334,30 @@ def test_the_queue_filters_by_category_in_the_database(
     assert f"/cases/{disclosure}" in page and f"/cases/{rude}" not in page
     assert "No open cases match these filters" in web.get("/?category=sexual").text
     assert f"/cases/{rude}" in web.get("/?category=nonsense").text  # an unknown category filters nothing
+
+
+def test_a_groups_charts_its_mode_and_the_shadow_calibration_report(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    store.authorise_group("telegram", "-100200", title="ESOL Entry 3", authorised_by="test", at=POSTED)
+    rude = _case(store, "1", "you are an idiot")
+    disclosure = _case(store, "2", "my stepdad hits me", safeguarding=True)
+    for action in ("hide", "remind", "escalate"):
+        store.record_action(rude, action, "shadow", detail="shadow mode", at=POSTED)
+    _sign_in(web, store, settings, clock, MODERATOR)
+    listing = web.get("/groups").text
+    assert 'href="/groups/telegram/-100200"' in listing and ">enforce<" in listing
+    page = web.get("/groups/telegram/-100200").text
+    assert (
+        page.count("<rect x=") == 1 and "1 civility</title>" in page
+    )  # the moderator's count: no disclosure
+    assert "safeguarding</title>" not in page and f"/cases/{disclosure}" not in page
+    assert "would have: escalated 1, hidden 1, reminded 1" in page and f'href="/cases/{rude}"' in page
+    assert web.post("/groups/telegram/-100200/mode", data={"mode": "shadow"}).status_code == 403  # no token
+    switched = web.post("/groups/telegram/-100200/mode", data={"mode": "shadow", "csrf": _csrf(web)})
+    assert "now in shadow mode" in switched.text and store.group_mode("telegram", "-100200") == "shadow"
+    assert web.get("/groups/telegram/-100999").status_code == 404
+
+    web.cookies.clear()
+    _sign_in(web, store, settings, clock, OFFICER)
+    assert "1 safeguarding</title>" in web.get("/groups/telegram/-100200").text

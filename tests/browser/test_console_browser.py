@@ -226,3 +226,52 @@ def test_an_expired_link_is_refused_in_the_browser(
     browser.delete_all_cookies()
     _sign_in(browser, link)
     _wait_for_heading(browser, "Link refused")
+
+
+def test_a_groups_charts_and_its_mode_in_a_real_browser(
+    browser: webdriver.Chrome, served: tuple[str, Store, FakeClock], settings: Settings, tmp_path: Path
+) -> None:
+    base, store, clock = served
+    store.authorise_group(
+        "telegram", "-1001111111111", title="ESOL Entry 3 (Mon)", authorised_by="t", at=clock.now()
+    )
+    kinds = (Category.CIVILITY, Category.HARASSMENT, Category.PERSONAL_DATA, Category.SEXUAL)
+    for index in range(60):
+        posted = clock.now() - timedelta(days=index % 50, hours=index % 7)
+        category = kinds[index % len(kinds)] if index % 9 else Category.SAFEGUARDING
+        decision = Decision(
+            scores={category: 0.9},
+            flagged=(category,),
+            evidence=(),
+            clauses=("4.1",),
+            actions=(Action(ActionKind.ESCALATE, Route.MODERATORS),),
+            reminder=None,
+            explanation="",
+            scorer="heads",
+        )
+        message = ChatMessage(
+            platform="telegram",
+            chat_id="-1001111111111",
+            message_id=f"g{index}",
+            author=Author(id=f"u{index % 9}", display_name=f"Learner {index % 9}", role=Role.LEARNER),
+            text="a message",
+            sent_at=posted,
+        )
+        case = store.record_case(message, decision, posted)
+        if index % 3:
+            store.claim_case(case.id, "upheld", actor=MODERATOR, at=posted + timedelta(hours=1 + index % 11))
+    link = issue_link(store, settings, "telegram", OFFICER, clock.now()).replace(
+        "http://127.0.0.1:8080", base
+    )
+    browser.delete_all_cookies()
+    _sign_in(browser, link)
+    _wait_for_heading(
+        browser, f"Open cases {len(browser.find_elements(By.CSS_SELECTOR, 'table.queue tbody tr'))}"
+    )
+    browser.get(f"{base}/groups/telegram/-1001111111111")
+    charts = browser.find_elements(By.CSS_SELECTOR, "svg.chart")
+    assert len(charts) == 2 and len(charts[0].find_elements(By.TAG_NAME, "rect")) > 8
+    _screenshot(browser, tmp_path, "group")
+    browser.find_element(By.ID, "shadow").click()
+    WebDriverWait(browser, 10).until(lambda current: current.find_element(By.ID, "mode").text == "shadow")
+    assert store.group_mode("telegram", "-1001111111111") == "shadow"
