@@ -32,7 +32,7 @@ from bot.store.groups import GROUP_MODES
 from bot.web.auth import ABSOLUTE_LIFETIME, Attempts, Person, csrf_matches, redeem, signed_in
 from bot.web.groups import group_page, groups_page
 from bot.web.learners import learner_page, subject_access, subject_access_pdf
-from bot.web.views import case_page, queue_page, visible_case
+from bot.web.views import case_page, policy_page, queue_page, visible_case
 from moderation.policy import Policy
 from moderation.verdicts import is_officers_only
 
@@ -346,8 +346,15 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
             f"/groups/{quote(platform)}/{quote(chat_id)}?recorded={said}", status_code=303
         )
 
+    async def policy_view(request: Request) -> Response:
+        person = await person_of(request)
+        if person is None:
+            return signed_out(request)
+        return render(request, "policy.html", {"person": person, **policy_page(policy)})
+
     routes = [
         Route("/", queue),
+        Route("/policy", policy_view),
         Route("/groups", groups),
         Route("/groups/{platform:str}/{chat_id:str}", group),
         Route("/groups/{platform:str}/{chat_id:str}/mode", group_mode, methods=["POST"]),

@@ -22,7 +22,7 @@ from moderation.policy import Policy
 from moderation.types import Category, Urgency
 from moderation.verdicts import is_officers_only, offered_verbs
 
-__all__ = ["AGES", "case_page", "queue_page", "visible", "visible_case"]
+__all__ = ["AGES", "case_page", "policy_page", "queue_page", "visible", "visible_case"]
 
 AGES = {
     "": None,
@@ -168,4 +168,39 @@ def case_page(
         ],
         "earlier": earlier,
         "officers_only": officers_only,
+    }
+
+
+def policy_page(policy: Policy) -> dict[str, Any]:
+    """The policy as the bot enforces it: each clause, who it applies to, its reminder; the languages."""
+    languages = sorted(policy.translations.items())
+    return {
+        "name": policy.name,
+        "version": policy.version,
+        "new_group_mode": policy.new_group_mode,
+        "strike_lifetime_days": policy.strike_lifetime_days,
+        "clauses": [
+            {
+                "id": clause.id,
+                "title": clause.title,
+                "wording": clause.wording,
+                "applies_to": str(clause.applies_to),
+                "categories": ", ".join(category.value for category in clause.categories) or "-",
+                "enforced": clause.is_enforced,
+                "why_not": clause.not_enforced_reason or "",
+                "reminder": clause.reminder or "",
+                "staff_reminder": clause.staff_reminder or "",
+                "translated": [code for code, text in languages if clause.id in text.reminders],
+            }
+            for clause in policy.clauses
+        ],
+        "languages": [
+            {
+                "code": code,
+                "reviewed": text.reviewed,
+                "reminders": len(text.reminders),
+                "support": len(text.support),
+            }
+            for code, text in languages
+        ],
     }

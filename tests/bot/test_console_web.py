@@ -361,3 +361,14 @@ def test_a_groups_charts_its_mode_and_the_shadow_calibration_report(
     web.cookies.clear()
     _sign_in(web, store, settings, clock, OFFICER)
     assert "1 safeguarding</title>" in web.get("/groups/telegram/-100200").text
+
+
+def test_the_policy_page_shows_each_clause_its_reminder_and_the_languages(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    _sign_in(web, store, settings, clock, MODERATOR)
+    page = web.get("/policy").text
+    policy = load_policy()
+    clause = next(item for item in policy.clauses if item.reminder)
+    assert f"{clause.id} {clause.title}" in page
+    assert "New groups start in enforce mode." in page and "<td>pl</td><td>draft</td>" in page
