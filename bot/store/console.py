@@ -179,7 +179,7 @@ class ConsoleStore(StoreEngine):
             return [case_record(row, self._sealer) for row in session.exec(query)]
 
     def shadow_actions(self, case_ids: list[int]) -> dict[int, list[str]]:
-        """What the bot would have done on these cases in shadow mode: case id -> actions recorded as shadow."""
+        """What the bot would have done on these cases in shadow mode: case id -> its shadow actions."""
         found: dict[int, list[str]] = {}
         if not case_ids:
             return found

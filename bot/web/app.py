@@ -38,8 +38,8 @@ from moderation.verdicts import is_officers_only
 
 __all__ = ["COOKIE", "create_app"]
 
-logger = logging.getLogger("classmod.console")
-access = logging.getLogger("classmod.console.access")
+logger = logging.getLogger(__name__)
+access = logging.getLogger("bot.web.access")
 
 COOKIE = "classmod_session"
 _HERE = Path(__file__).parent
