@@ -220,6 +220,13 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
                 now=clock.now(),
             )
         )
+        if verdict.accepted:  # every decision in the audit log, as every view of an officers' case
+            action = f"decide-{verdict.verb.value if verdict.verb else verb}"
+            await asyncio.to_thread(
+                lambda: store.record_views(
+                    [case_id], actor=person.actor, action=action, at=clock.now(), via="console"
+                )
+            )
         said = "recorded" if verdict.accepted else "refused"
         return RedirectResponse(f"/cases/{case_id}?{said}={quote(verdict.message[:200])}", status_code=303)
 
@@ -249,6 +256,11 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
         except ValueError:
             said = quote("A note needs some text.")
             return RedirectResponse(f"/cases/{case_id}?refused={said}", status_code=303)
+        await asyncio.to_thread(
+            lambda: store.record_views(
+                [case_id], actor=person.actor, action="note", at=clock.now(), via="console"
+            )
+        )
         return RedirectResponse(f"/cases/{case_id}?recorded={quote('Note added.')}", status_code=303)
 
     async def learner(request: Request) -> Response:
@@ -324,7 +336,7 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
         if person is None:
             return signed_out(request)
         platform, chat_id = request.path_params["platform"], request.path_params["chat_id"]
-        context = await asyncio.to_thread(group_page, store, person, platform, chat_id, clock.now())
+        context = await asyncio.to_thread(group_page, store, policy, person, platform, chat_id, clock.now())
         if context is None:
             return not_found(request, person)
         said = {key: request.query_params.get(key, "")[:200] for key in ("recorded", "refused")}

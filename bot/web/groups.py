@@ -16,6 +16,7 @@ from typing import Any
 from bot.store import Store
 from bot.web.auth import Person
 from bot.web.views import _row, visible
+from moderation.policy import Policy
 from moderation.types import Category
 
 __all__ = ["WEEKS", "group_page", "groups_page"]
@@ -62,7 +63,7 @@ def _week(moment: datetime) -> datetime:
 
 
 def group_page(
-    store: Store, person: Person, platform: str, chat_id: str, now: datetime
+    store: Store, policy: Policy, person: Person, platform: str, chat_id: str, now: datetime
 ) -> dict[str, Any] | None:
     """One group: its mode, charts over the last eight weeks and the shadow calibration report."""
     group = next(
@@ -88,6 +89,14 @@ def group_page(
         "chat_id": chat_id,
         "title": group.title or chat_id,
         "mode": group.mode or "enforce",
+        "thresholds": [
+            (
+                category.value,
+                f"{rule.threshold:.2f}",
+                " → ".join("+".join(k.value for k in step) for step in rule.ladder),
+            )
+            for category, rule in policy.categories.items()
+        ],
         "categories_chart": _stacked(weeks, per_week),
         "waits_chart": _bars(
             weeks, {week: statistics.median(values) if values else 0.0 for week, values in waits.items()}

@@ -270,6 +270,8 @@ def test_no_sanction_on_a_disclosure_from_the_web_either_and_officers_add_notes(
     noted = web.post(f"/cases/{disclosure}/notes", data={"note": "Rang Sam <b>today</b>", "csrf": _csrf(web)})
     assert "Rang Sam &lt;b&gt;today&lt;/b&gt;" in noted.text
     assert [note.text for note in store.notes(disclosure)] == ["Rang Sam <b>today</b>"]
+    audited = [action for _, _, action, via in store.audit_log(disclosure) if via == "console"]
+    assert "decide-ack" in audited and "note" in audited
     assert (
         store.author_history("telegram", "42", now=clock.now(), strike_lifetime=timedelta(days=30)).strikes
         == ()
