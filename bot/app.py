@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
-from adapters.base import Adapter
+from adapters.base import Adapter, Platform
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.desk import Desk
 from bot.pipeline import Pipeline
+from bot.rota import staff_from
+from bot.scheduler import Scheduler, scheduler_for
 from bot.sealing import Sealer
 from bot.store import Store
 from bot.transcript import TranscriptError, demo_transcript_path, read_transcript
+from bot.web.auth import issue_link
 from moderation.errors import ScorerError
 from moderation.heads.model import default_heads_dir, load_heads
 from moderation.language_detection import covered_languages
@@ -59,6 +64,32 @@ class Services:
     """The micro-batcher every pipeline of this process shares (one is made when ``None``)."""
     clock: Clock = field(default_factory=SystemClock)
     """The time for the rota, reminders and digest (a test's turns by hand)."""
+
+
+def desk_and_scheduler(services: Services, platform: Platform) -> tuple[Desk, Scheduler]:
+    """What a platform's bot runs beside its pipeline: its front desk and its scheduler.
+
+    The desk answers commands, buttons, notes and ``/console``; the scheduler carries out the console's
+    decisions and runs the safeguarding rota, the reminders and the digest.
+    """
+    settings = services.settings
+    staff = staff_from(settings, platform.name)
+    desk = Desk(
+        platform=platform.name,
+        store=services.store,
+        policy=services.policy,
+        staff=staff,
+        console_links=partial(issue_link, services.store, settings, platform.name),
+    )
+    scheduler = scheduler_for(
+        settings=settings,
+        policy=services.policy,
+        store=services.store,
+        platform=platform,
+        staff=staff,
+        clock=services.clock,
+    )
+    return desk, scheduler
 
 
 def load_scorer(settings: Settings, policy: Policy) -> LoadedScorer:

@@ -3,9 +3,10 @@
 Every failure is handled here, once: it is recorded on the case (or logged with the message's ids
 and categories, never its text) and the pipeline carries on with the next message.
 
-At about 500 lines this is past the house's size because handling a message and resuming one after a
+At about 530 lines this is past the house's size because handling a message and resuming one after a
 restart are one rule: both carry out a case through ``_act``, which reads the action log to do nothing
-twice and reconciles what was in flight at a stop. Per-group ordering lives in ``bot/ordering.py``.
+twice, reconciles what was in flight at a stop, and holds back in a group in shadow mode all but a
+disclosure's support message and card. Per-group ordering lives in ``bot/ordering.py``.
 """
 
 from __future__ import annotations

@@ -4,11 +4,11 @@ It mirrors the Telegram bot: the same pipeline, desk (roles, authorisation, comm
 Handlers route events; the adapter translates them and carries out actions. Failures are logged
 with ids (never text) and never stop the client.
 
-At about 500 lines this is past the house's size because it is where every Discord event is routed
+At about 530 lines this is past the house's size because it is where every Discord event is routed
 (messages, edits, history reads, buttons, commands, the stop); what has a life of its own lives
 beside it: the client and its URLs (``client``), servers awaiting authorisation (``authorisation``),
-reading what was missed (``history``, with bot's ``read_marks``) and the graceful stop (bot's
-``shutdown``).
+officers' notes (``notes``), reading what was missed (``history``, with bot's ``read_marks``) and the
+graceful stop (bot's ``shutdown``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import aiohttp
@@ -40,21 +39,17 @@ from adapters.discord.adapter import (
 from adapters.discord.authorisation import ServerAuthorisation, permission_problems
 from adapters.discord.client import ClassmodClient, intents
 from adapters.discord.history import Channel, MissedMessages
-from adapters.discord.notes import NoteButton, NoteModal
-from bot.app import Services, make_pipeline
+from adapters.discord.notes import NoteButton, OfficersNotes
+from bot.app import Services, desk_and_scheduler, make_pipeline
 from bot.buttons import case_button_data
-from bot.cards import case_id_in
 from bot.config import ConfigError, Settings
-from bot.desk import Desk, Reply
+from bot.desk import Reply
 from bot.errors import StorageError
 from bot.ordering import InOrder
 from bot.read_marks import ReadMarks
 from bot.redaction import Redaction
 from bot.review import Press
-from bot.rota import staff_from
-from bot.scheduler import scheduler_for
 from bot.shutdown import WorkInHand, serve_until_stopped
-from bot.web.auth import issue_link
 from moderation.types import ChatMessage, Role
 
 __all__ = ["ClassmodClient", "DiscordBot", "intents", "prepare"]
@@ -100,24 +95,10 @@ class DiscordBot:
             take=lambda message: self._take(message, from_history=True),
             is_stopping=lambda: self._work.is_stopping,
         )
-        staff = staff_from(settings, PLATFORM)
-        self.desk = Desk(
-            platform=PLATFORM,
-            store=services.store,
-            policy=services.policy,
-            staff=staff,
-            console_links=partial(issue_link, services.store, settings, PLATFORM),
-        )
-        self.scheduler = scheduler_for(
-            settings=settings,
-            policy=services.policy,
-            store=services.store,
-            platform=self.adapter,
-            staff=staff,
-            clock=services.clock,
-        )
+        self.desk, self.scheduler = desk_and_scheduler(services, self.adapter)
         CaseButton.handler = self.on_case_button
-        NoteButton.handler = self.on_note_button
+        self.notes = OfficersNotes(self)
+        NoteButton.handler = self.notes.on_button
         self.authorisation = ServerAuthorisation(self)
         GroupButton.handler = self.authorisation.on_button
         self._register()
@@ -332,41 +313,10 @@ class DiscordBot:
         if self._work.is_stopping:
             return  # not taken: the read mark stays before it, so the next start reads it
         with self._work.track():
-            if self._is_note(message):
-                await self._note(message)
+            if self.notes.is_note(message):
+                await self.notes.add_from_reply(message)
                 return
             await self._take(message)
-
-    def _is_note(self, message: discord.Message) -> bool:
-        """A reply to a card in the safeguarding channel: an officer's note on its case."""
-        return (
-            message.channel.id == self.settings.discord_safeguarding_channel
-            and message.reference is not None
-            and message.reference.message_id is not None
-            and not message.author.bot
-        )
-
-    async def _note(self, message: discord.Message) -> None:
-        reference = message.reference
-        card = reference.resolved if reference is not None else None
-        if not isinstance(card, discord.Message) and reference is not None and reference.message_id:
-            try:
-                card = await message.channel.fetch_message(reference.message_id)
-            except discord.HTTPException:
-                card = None
-        title = card.embeds[0].title if isinstance(card, discord.Message) and card.embeds else None
-        is_ours = (
-            isinstance(card, discord.Message)
-            and self.client.user is not None
-            and (card.author.id == self.client.user.id)
-        )
-        reply = await self.desk.add_note(
-            case_id_in(title or "") if is_ours else None,
-            message.content,
-            by_id=str(message.author.id),
-            by_name=message.author.display_name,
-        )
-        await self.attempt(message.channel.send(reply.text, reference=message, mention_author=False))
 
     async def _take(self, message: discord.Message, *, from_history: bool = False) -> None:
         if not _is_moderated(message) or message.guild is None:
@@ -478,19 +428,6 @@ class DiscordBot:
             is_private=interaction.guild_id is None,
         )
         await self.desk.decide(press, self.adapter, _CardPress(self, interaction))
-
-    async def on_note_button(self, interaction: discord.Interaction[Any], case_id: int) -> None:
-        """An officer pressed "Add a note": the form opens; the note is kept when they submit it."""
-        by_id, by_name = str(interaction.user.id), interaction.user.display_name
-        if by_id not in self.desk.staff.safeguarding_officers:
-            answer = "Only the safeguarding team can add notes to a case."
-            await self.attempt(interaction.response.send_message(answer, ephemeral=True))
-            return
-
-        async def save(text: str) -> str:
-            return (await self.desk.add_note(case_id, text, by_id=by_id, by_name=by_name)).text
-
-        await self.attempt(interaction.response.send_modal(NoteModal(case_id, save)))
 
     # --- helpers -------------------------------------------------------------------------------
 

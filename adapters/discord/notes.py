@@ -1,21 +1,25 @@
-"""Officers' notes on Discord: an "Add a note" button on the safeguarding card opens a form (a modal).
+"""Officers' notes on Discord: a reply to a card in the safeguarding channel, or its "Add a note" form.
 
-The note is kept by the desk (:meth:`bot.desk.Desk.add_note`), as a reply to the card is on either
-platform; the button, like the case buttons, survives restarts (its case is in its ``custom_id``).
+The note is kept by the desk (:meth:`bot.desk.Desk.add_note`), as a reply to the card is on Telegram;
+the button, like the case buttons, survives restarts (its case is in its ``custom_id``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.buttons import NOTE_BUTTON_PATTERN, note_button_data
+from bot.cards import case_id_in
 from bot.desk import MAX_NOTE
 
-__all__ = ["NoteButton", "NoteModal"]
+if TYPE_CHECKING:
+    from adapters.discord.app import DiscordBot
+
+__all__ = ["NoteButton", "NoteModal", "OfficersNotes"]
 
 NoteHandler = Callable[[discord.Interaction[Any], int], Awaitable[None]]
 
@@ -66,3 +70,53 @@ class NoteModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         """Keep the note; tell only the officer."""
         await interaction.response.send_message(await self._save(self.note.value), ephemeral=True)
+
+
+class OfficersNotes:
+    """Takes officers' notes for the bot: replies to cards, and the button's form."""
+
+    def __init__(self, bot: DiscordBot) -> None:
+        self._bot = bot
+
+    def is_note(self, message: discord.Message) -> bool:
+        """A reply to a card in the safeguarding channel: an officer's note on its case."""
+        return (
+            message.channel.id == self._bot.settings.discord_safeguarding_channel
+            and message.reference is not None
+            and message.reference.message_id is not None
+            and not message.author.bot
+        )
+
+    async def add_from_reply(self, message: discord.Message) -> None:
+        """Keep the reply as a note on the card's case; answer in the channel."""
+        reference = message.reference
+        card = reference.resolved if reference is not None else None
+        if not isinstance(card, discord.Message) and reference is not None and reference.message_id:
+            try:
+                card = await message.channel.fetch_message(reference.message_id)
+            except discord.HTTPException:
+                card = None
+        me = self._bot.client.user
+        is_ours = isinstance(card, discord.Message) and me is not None and card.author.id == me.id
+        title = card.embeds[0].title if isinstance(card, discord.Message) and card.embeds else None
+        reply = await self._bot.desk.add_note(
+            case_id_in(title or "") if is_ours else None,
+            message.content,
+            by_id=str(message.author.id),
+            by_name=message.author.display_name,
+        )
+        await self._bot.attempt(message.channel.send(reply.text, reference=message, mention_author=False))
+
+    async def on_button(self, interaction: discord.Interaction[Any], case_id: int) -> None:
+        """An officer pressed "Add a note": the form opens; the note is kept when they submit it."""
+        by_id, by_name = str(interaction.user.id), interaction.user.display_name
+        desk = self._bot.desk
+        if by_id not in desk.staff.safeguarding_officers:
+            answer = "Only the safeguarding team can add notes to a case."
+            await self._bot.attempt(interaction.response.send_message(answer, ephemeral=True))
+            return
+
+        async def save(text: str) -> str:
+            return (await desk.add_note(case_id, text, by_id=by_id, by_name=by_name)).text
+
+        await self._bot.attempt(interaction.response.send_modal(NoteModal(case_id, save)))

@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from functools import partial
 from urllib.parse import urlsplit
 
 from telegram import CallbackQuery, Chat, Message, Update, User
@@ -35,17 +34,13 @@ from adapters.base import Button
 from adapters.telegram.adapter import PLATFORM, ModerationRateLimiter, TelegramAdapter, message_from_telegram
 from adapters.telegram.commands import Commands
 from adapters.telegram.journal import JournalledApplication, JournallingQueue, JournalProcessor, UpdateJournal
-from bot.app import Services, make_pipeline
+from bot.app import Services, desk_and_scheduler, make_pipeline
 from bot.cards import case_id_in
 from bot.config import ConfigError, Settings
-from bot.desk import Desk
 from bot.errors import AdapterError
 from bot.ordering import InOrder
 from bot.redaction import Redaction
 from bot.review import Press
-from bot.rota import staff_from
-from bot.scheduler import scheduler_for
-from bot.web.auth import issue_link
 
 __all__ = ["TelegramBot", "build_application", "prepare"]
 
@@ -120,22 +115,7 @@ class TelegramBot:
             notice_lifetime=settings.notice_lifetime_seconds,
         )
         self.pipeline = make_pipeline(services, self.adapter)
-        staff = staff_from(settings, PLATFORM)
-        self.desk = Desk(
-            platform=PLATFORM,
-            store=services.store,
-            policy=services.policy,
-            staff=staff,
-            console_links=partial(issue_link, services.store, settings, PLATFORM),
-        )
-        self.scheduler = scheduler_for(
-            settings=settings,
-            policy=services.policy,
-            store=services.store,
-            platform=self.adapter,
-            staff=staff,
-            clock=services.clock,
-        )
+        self.desk, self.scheduler = desk_and_scheduler(services, self.adapter)
         self._reported: set[int] = set()
         self._welcomed: dict[tuple[int, int], float] = {}
         self._in_order = InOrder()

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from bot.config import Settings, load_settings
 from bot.store import Store
@@ -26,6 +22,7 @@ from bot.web.app import create_app
 from bot.web.auth import issue_link
 from moderation.policy import load_policy
 from moderation.types import Action, ActionKind, Author, Category, ChatMessage, Decision, Role, Route, Urgency
+from tests.browser.serving import served_app
 from tests.fakes.clock import FakeClock
 
 selenium = pytest.importorskip("selenium")
@@ -74,22 +71,10 @@ def served(tmp_path: Path, settings: Settings) -> Iterator[tuple[str, Store, Fak
     store = Store.open(f"sqlite:///{tmp_path / 'console.db'}")
     clock = FakeClock()
     app = create_app(store=store, policy=load_policy(), settings=settings, clock=clock)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", store, clock
+        with served_app(app) as base:
+            yield base, store, clock
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         store.close()
 
 

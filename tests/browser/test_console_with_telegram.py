@@ -8,17 +8,14 @@ presses Warn; the bot's next tick warns the learner and edits the card in the mo
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from bot.web.app import create_app
 from bot.web.auth import issue_link
 from tests.adapters.test_telegram_rota import ANN, GROUP, MOD, MODS, TICK, World, policy, world  # noqa: F401
+from tests.browser.serving import served_app
 from tests.browser.test_console_browser import _heading, _sign_in, browser  # noqa: F401
 
 selenium = pytest.importorskip("selenium")
@@ -32,20 +29,8 @@ def console(world: World) -> Iterator[str]:  # noqa: F811
     app = create_app(
         store=world.store, policy=world.services.policy, settings=world.settings, clock=world.clock
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_app(app) as base:
+        yield base
 
 
 async def test_a_case_decided_in_the_browser_changes_its_card_on_telegram(
