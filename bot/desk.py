@@ -314,15 +314,19 @@ class Desk:
 
     # --- officers' notes -----------------------------------------------------------------------
 
-    async def add_note(self, case_id: int | None, text: str, *, by_id: str, by_name: str) -> Reply:
-        """An officer's note on one of their cases, from its card: kept for the case's chronology."""
-        if by_id not in self.staff.safeguarding_officers:
-            return Reply("Only the safeguarding team can add notes to a case.")
+    async def add_note(
+        self, case_id: int | None, text: str, *, by_id: str, by_name: str, roles: frozenset[str] = frozenset()
+    ) -> Reply:
+        """A note on a case from its card: officers on any case, moderators on theirs; kept with the case."""
+        is_officer = by_id in self.staff.safeguarding_officers
+        is_moderator = by_id in self.staff.moderators or bool(roles & self.staff.moderator_roles)
+        if not (is_officer or is_moderator):
+            return Reply("Only moderators and the safeguarding team can add notes to a case.")
         case = None if case_id is None else await asyncio.to_thread(self.store.get_case, case_id)
         if case is None or case.platform != self.platform:
             return Reply("That is not a case card: reply to a case's card to add a note to it.")
-        if not is_officers_only(case.flagged, case.route, case.status):
-            return Reply(f"Case #{case.id} is a moderators' case: notes are for the safeguarding record.")
+        if not is_officer and is_officers_only(case.flagged, case.route, case.status):
+            return Reply("Only the safeguarding team can add notes to this case.")
         try:
             await asyncio.to_thread(
                 lambda: self.store.add_note(case.id, actor=by_id, actor_name=by_name, text=text, at=_now())

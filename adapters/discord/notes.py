@@ -1,4 +1,4 @@
-"""Officers' notes on Discord: a reply to a card in the safeguarding channel, or its "Add a note" form.
+"""Notes on Discord: a reply to a card in a staff channel, or the officer's card's "Add a note" form.
 
 The note is kept by the desk (:meth:`bot.desk.Desk.add_note`), as a reply to the card is on Telegram;
 the button, like the case buttons, survives restarts (its case is in its ``custom_id``).
@@ -79,9 +79,10 @@ class OfficersNotes:
         self._bot = bot
 
     def is_note(self, message: discord.Message) -> bool:
-        """A reply to a card in the safeguarding channel: an officer's note on its case."""
+        """A reply to a card in a staff channel: a note on its case."""
+        settings = self._bot.settings
         return (
-            message.channel.id == self._bot.settings.discord_safeguarding_channel
+            message.channel.id in (settings.discord_safeguarding_channel, settings.discord_moderators_channel)
             and message.reference is not None
             and message.reference.message_id is not None
             and not message.author.bot
@@ -89,6 +90,8 @@ class OfficersNotes:
 
     async def add_from_reply(self, message: discord.Message) -> None:
         """Keep the reply as a note on the card's case; answer in the channel."""
+        from adapters.discord.adapter import roles_of  # the adapter renders this module's button
+
         reference = message.reference
         card = reference.resolved if reference is not None else None
         if not isinstance(card, discord.Message) and reference is not None and reference.message_id:
@@ -104,6 +107,7 @@ class OfficersNotes:
             message.content,
             by_id=str(message.author.id),
             by_name=message.author.display_name,
+            roles=roles_of(message.author),
         )
         await self._bot.attempt(message.channel.send(reply.text, reference=message, mention_author=False))
 

@@ -136,10 +136,15 @@ class TelegramBot:
         app.add_handler(MessageHandler(groups & content, self._group_message), group=_MODERATION)
         self.commands.register(app)
         app.add_handler(CallbackQueryHandler(self._button))
-        if self.settings.telegram_safeguarding_chat is not None:  # a reply to a card there is a note
-            officers = filters.Chat(chat_id=self.settings.telegram_safeguarding_chat)
+        rooms = [
+            chat
+            for chat in (self.settings.telegram_safeguarding_chat, self.settings.telegram_moderators_chat)
+            if chat is not None
+        ]
+        if rooms:  # a reply to a card in a staff chat is a note on its case
+            staff_rooms = filters.Chat(chat_id=rooms)
             app.add_handler(
-                MessageHandler(officers & filters.REPLY & filters.TEXT & ~filters.COMMAND, self._note)
+                MessageHandler(staff_rooms & filters.REPLY & filters.TEXT & ~filters.COMMAND, self._note)
             )
         app.add_handler(ChatMemberHandler(self._membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(ChatMemberHandler(self._member_joined, ChatMemberHandler.CHAT_MEMBER))

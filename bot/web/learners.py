@@ -1,7 +1,7 @@
 """A learner in the console: their cases, strikes and when they lapse, appeals, languages; what is held.
 
 ``subject_access`` is everything the store holds about one person (their cases with the words they wrote,
-decisions, strikes, appeals, consent, language, officers' notes), for answering a subject access request:
+decisions, strikes, appeals, consent, language, staff's notes), for answering a subject access request:
 an officer reviews it before it is sent (safeguarding records may be withheld where the law allows).
 """
 
@@ -119,7 +119,7 @@ def subject_access(
                     }
                     for item in store.appeals(case.id)
                 ],
-                "officers_notes": [
+                "staff_notes": [
                     {"at": note.at.isoformat(timespec="seconds"), "by": note.actor_name, "text": note.text}
                     for note in store.notes(case.id)
                 ],
@@ -165,7 +165,7 @@ def subject_access_pdf(data: dict[str, Any], font: Any = None) -> bytes:
             ),
             *(
                 f"Note {item['at']} by {item['by']}: {item['text'] or '(erased)'}"
-                for item in case["officers_notes"]
+                for item in case["staff_notes"]
             ),
         ]
         sections.append((f"Case #{case['case']}", lines))

@@ -121,7 +121,7 @@ def case_page(
     return {
         "case": _row(case, now),
         "decisions": decisions,
-        "can_note": officers_only and person.is_officer,
+        "can_note": True,  # whoever may see a case may add a note to it
         "when": f"{case.created_at:%a %d %b %Y %H:%M} UTC",
         "author_id": case.author_id,
         "role": case.author_role.value,
@@ -160,9 +160,7 @@ def case_page(
         "notes": [
             {"at": f"{note.at:%d %b %H:%M}", "who": note.actor_name, "text": note.text or "(purged)"}
             for note in store.notes(case.id)
-        ]
-        if officers_only
-        else [],
+        ],
         "appeals": [
             {"at": f"{item.at:%d %b %H:%M}", "status": item.status} for item in store.appeals(case.id)
         ],

@@ -171,7 +171,7 @@ async def test_an_officer_adds_a_note_by_replying_to_the_card(world: World) -> N
         answers = [message["content"] for message in world.officers_room()[-2:]]
     assert answers == [
         f"Note added to case #{case_id}'s chronology.",
-        "Only the safeguarding team can add notes to a case.",
+        "Only moderators and the safeguarding team can add notes to a case.",
     ]
     assert [(note.actor, note.text) for note in world.store.notes(case_id)] == [
         (str(OLU), "Rang Ann: she is at her sister's tonight.")

@@ -42,3 +42,20 @@ async def test_a_web_decision_is_carried_out_by_the_bot_and_shown_on_the_card(wo
     actions = [(item.action, item.actor, item.outcome) for item in world.store.case_actions(case_id)]
     assert ("warn", str(MOD), "ok") in actions and ("warn-done", str(MOD), "ok") in actions
     assert world.store.outbox("telegram") == []  # done once
+
+
+async def test_a_moderator_adds_a_note_by_replying_to_a_card_in_their_chat(world: World) -> None:  # noqa: F811
+    async with world.serving():
+        world.fake.send_text(-1001111111111, world.users[ANN], "you are a stupid idiot Mo")
+        call = await world.fake.wait_for_call(
+            "sendMessage", lambda call: call.params["chat_id"] == MODS and "reply_markup" in call.params
+        )
+        case_id = int(call.params["text"].split("#", 1)[1].split(" ", 1)[0])
+        card = world.fake.sent_messages(MODS)[-1]
+        world.fake.send_text(MODS, world.users[MOD], "Spoke to the tutor about this.", reply_to=card)
+        await world.fake.wait_until(
+            lambda: any("Note added" in item["text"] for item in world.fake.sent_messages(MODS))
+        )
+    assert [(note.actor, note.text) for note in world.store.notes(case_id)] == [
+        (str(MOD), "Spoke to the tutor about this.")
+    ]

@@ -249,7 +249,7 @@ async def test_an_officer_adds_a_note_by_replying_to_the_card(world: World) -> N
         answers = world.in_officers_chat()[-3:]
     assert answers == [
         f"Note added to case #{case_id}'s chronology.",
-        "Only the safeguarding team can add notes to a case.",
+        "Only the safeguarding team can add notes to this case.",  # a moderator, on an officers' case
         "That is not a case card: reply to a case's card to add a note to it.",
     ]
     assert [(note.actor_name, note.text) for note in world.store.notes(case_id)] == [

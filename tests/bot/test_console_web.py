@@ -312,7 +312,7 @@ def test_an_officer_exports_everything_held_and_erases_the_words(
         ordinary: "you are an idiot",
         disclosure: "my stepdad hits me",
     }
-    assert data["cases"][0]["officers_notes"][0]["text"] == "Rang Sam."
+    assert data["cases"][0]["staff_notes"][0]["text"] == "Rang Sam."
     pdf = web.get("/learners/telegram/42/export.pdf")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
     assert {action for _, _, action, _ in store.audit_log(disclosure)} >= {"export-json", "export-pdf"}
@@ -375,3 +375,15 @@ def test_the_policy_page_shows_each_clause_its_reminder_and_the_languages(
     clause = next(item for item in policy.clauses if item.reminder)
     assert f"{clause.id} {clause.title}" in page
     assert "New groups start in enforce mode." in page and "<td>pl</td><td>draft</td>" in page
+
+
+def test_a_moderator_notes_on_an_ordinary_case_and_not_on_an_officers_one(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    ordinary = _case(store, "1", "you are an idiot")
+    disclosure = _case(store, "2", "my stepdad hits me", safeguarding=True)
+    _sign_in(web, store, settings, clock, MODERATOR)
+    noted = web.post(f"/cases/{ordinary}/notes", data={"note": "Spoke to the tutor.", "csrf": _csrf(web)})
+    assert "Spoke to the tutor." in noted.text and "Note added." in noted.text
+    refused = web.post(f"/cases/{disclosure}/notes", data={"note": "x", "csrf": _csrf(web)})
+    assert refused.status_code == 404 and store.notes(disclosure) == []
