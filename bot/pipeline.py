@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,8 @@ logger = logging.getLogger(__name__)
 MessageKey = tuple[str, str, str, int]
 # Tried once: a refused private reminder or warning may already have been replaced by a public nudge.
 _SENT_ONCE = frozenset({ActionKind.REMIND.value, ActionKind.WARN.value})
+_GROUP_POLICY_SECONDS = 30.0  # a group's own thresholds, set in the console, apply within this
+_CATEGORIES = frozenset(category.value for category in Category)
 # How far back a restart looks for cases left unfinished: Telegram deletes messages only while they
 # are under 48 hours old, and a card days late is better read in the case queue.
 RESUME_WINDOW = timedelta(hours=48)
@@ -118,6 +121,7 @@ class Pipeline:
         self.adapter = adapter
         self._clock = clock
         self._assess_budget = assess_budget_seconds
+        self._group_policies: dict[tuple[str, str], tuple[float, Policy]] = {}
         self._locks: dict[MessageKey, asyncio.Lock] = {}
         self._resuming: asyncio.Future[int] | None = None
 
@@ -212,7 +216,8 @@ class Pipeline:
 
         Over the budget the message is held for review; the thread finishes on its own, unwaited.
         """
-        judging = asyncio.to_thread(assess, message, history, self.policy, now, model)
+        policy = await self._policy_for(message)
+        judging = asyncio.to_thread(assess, message, history, policy, now, model)
         try:
             return await asyncio.wait_for(judging, self._assess_budget)
         except TimeoutError:
@@ -222,6 +227,22 @@ class Pipeline:
                 self._assess_budget,
             )
             return held_for_review(model, f"judging it took longer than {self._assess_budget:g} s")
+
+    async def _policy_for(self, message: ChatMessage) -> Policy:
+        """The policy with the message's group's own thresholds (read at most every 30 s per group)."""
+        group = (message.platform, message.group_id or message.chat_id)
+        cached = self._group_policies.get(group)
+        if cached is not None and time.monotonic() < cached[0]:
+            return cached[1]
+        try:
+            own = await asyncio.to_thread(self.store.group_thresholds, *group)
+        except StorageError:
+            return self.policy  # the policy's thresholds; the message is not held up for a group's own
+        policy = self.policy.for_group(
+            {Category(name): value for name, value in own.items() if name in _CATEGORIES}
+        )
+        self._group_policies[group] = (time.monotonic() + _GROUP_POLICY_SECONDS, policy)
+        return policy
 
     async def resume(
         self,

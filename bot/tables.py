@@ -25,6 +25,7 @@ __all__ = [
     "ConsoleSessionRow",
     "DigestRow",
     "GroupRow",
+    "GroupThresholdRow",
     "InboundUpdateRow",
     "LeaseRow",
     "OutboxRow",
@@ -385,3 +386,16 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     error: str | None = Field(default=None, sa_type=Text)
+
+
+class GroupThresholdRow(SQLModel, table=True):
+    """A group's own threshold for one category, set by staff in the console (never safeguarding's)."""
+
+    __tablename__ = "classmod_group_thresholds"
+
+    platform: str = Field(primary_key=True)
+    chat_id: str = Field(primary_key=True)
+    category: str = Field(primary_key=True)
+    threshold: float
+    set_by: str
+    set_at: datetime = Field(sa_type=UTCDateTime)

@@ -66,9 +66,8 @@ HEADS_SOURCE = "heads"
 
 
 def fires(item: Evidence, policy: Policy) -> bool:
-    """Whether one piece of evidence flags its category: its own threshold, else the policy's."""
-    threshold = item.threshold if item.threshold is not None else policy.categories[item.category].threshold
-    return item.score >= threshold
+    """Whether one piece of evidence flags its category: the group's threshold, its own, else the policy's."""
+    return item.score >= policy.threshold_for(item.category, item.threshold)
 
 
 def active_strikes(history: AuthorHistory, policy: Policy, now: datetime) -> int:
@@ -314,9 +313,7 @@ def _explanation(
         items = [item for item in evidence if item.category is category]
         kinds = _unique(f"{item.kind}" for item in items)
         strongest = max(items, key=lambda item: item.score)
-        threshold = (
-            strongest.threshold if strongest.threshold is not None else policy.categories[category].threshold
-        )
+        threshold = policy.threshold_for(category, strongest.threshold)
         count = breaches[category]
         earlier = f", {count} earlier in {policy.strike_lifetime_days} days" if count else ""
         parts.append(

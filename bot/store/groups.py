@@ -6,12 +6,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from bot.records import GroupRecord, group_record
 from bot.store.engine import StoreEngine, _utc
-from bot.tables import GroupRow
+from bot.tables import GroupRow, GroupThresholdRow
 
 __all__ = ["GROUP_MODES", "GroupStore"]
 
@@ -81,6 +81,38 @@ class GroupStore(StoreEngine):
         query = select(GroupRow.mode).where(*self._group_key(platform, chat_id))
         with self._guard("read a group's mode"), self._session() as session:
             return session.exec(query).first() or "enforce"
+
+    def group_thresholds(self, platform: str, chat_id: str) -> dict[str, float]:
+        """A group's own thresholds, by category (empty: the policy's throughout)."""
+        query = select(GroupThresholdRow.category, GroupThresholdRow.threshold).where(
+            col(GroupThresholdRow.platform) == platform, col(GroupThresholdRow.chat_id) == chat_id
+        )
+        with self._guard("read a group's thresholds"), self._session() as session:
+            return {category: float(threshold) for category, threshold in session.exec(query)}
+
+    def set_group_threshold(
+        self, platform: str, chat_id: str, category: str, threshold: float | None, *, by: str, at: datetime
+    ) -> None:
+        """Set a group's own threshold for a category, or (``None``) go back to the policy's."""
+        key = (
+            col(GroupThresholdRow.platform) == platform,
+            col(GroupThresholdRow.chat_id) == chat_id,
+            col(GroupThresholdRow.category) == category,
+        )
+        with self._guard("set a group's threshold"), self._session() as session:
+            session.exec(delete(GroupThresholdRow).where(*key))
+            if threshold is not None:
+                session.add(
+                    GroupThresholdRow(
+                        platform=platform,
+                        chat_id=chat_id,
+                        category=category,
+                        threshold=threshold,
+                        set_by=by,
+                        set_at=_utc(at),
+                    )
+                )
+            session.commit()
 
     def is_authorised(self, platform: str, chat_id: str) -> bool:
         """Tell whether the service authorised this group."""

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,7 +34,7 @@ from bot.web.auth import ABSOLUTE_LIFETIME, Attempts, Person, csrf_matches, rede
 from bot.web.groups import group_page, groups_page
 from bot.web.learners import learner_page, subject_access, subject_access_pdf
 from bot.web.views import case_page, policy_page, queue_page, visible_case
-from moderation.policy import Policy
+from moderation.policy import GROUP_TUNABLE, Policy
 
 __all__ = ["COOKIE", "create_app"]
 
@@ -359,8 +360,42 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
             return signed_out(request)
         return render(request, "policy.html", {"person": person, **policy_page(policy)})
 
+    async def group_thresholds(request: Request) -> Response:
+        person, form, refusal = await form_of(request)
+        if refusal is not None or person is None:
+            return refusal or signed_out(request)
+        platform, chat_id = request.path_params["platform"], request.path_params["chat_id"]
+        if not any(
+            g.platform == platform and g.chat_id == chat_id for g in await asyncio.to_thread(store.groups)
+        ):
+            return not_found(request, person)
+        chosen: dict[str, float | None] = {}
+        for category in sorted(GROUP_TUNABLE):
+            given = str(form.get(f"threshold_{category.value}") or "").strip()
+            try:
+                value = float(given) if given else None
+            except ValueError:
+                value = -1.0
+            if value is not None and not 0.05 <= value <= 0.99:
+                said = quote(f"{category.value}: a threshold is a number from 0.05 to 0.99, or empty.")
+                return RedirectResponse(
+                    f"/groups/{quote(platform)}/{quote(chat_id)}?refused={said}", status_code=303
+                )
+            chosen[category.value] = value
+        now = clock.now()
+        for name, value in chosen.items():
+            await asyncio.to_thread(
+                partial(store.set_group_threshold, platform, chat_id, name, value, by=person.actor, at=now)
+            )
+        logger.info("console: %s set group %s %s's thresholds", person.actor, platform, chat_id)
+        said = quote("This group's thresholds are saved; the bot uses them within 30 seconds.")
+        return RedirectResponse(
+            f"/groups/{quote(platform)}/{quote(chat_id)}?recorded={said}", status_code=303
+        )
+
     routes = [
         Route("/", queue),
+        Route("/groups/{platform:str}/{chat_id:str}/thresholds", group_thresholds, methods=["POST"]),
         Route("/policy", policy_view),
         Route("/groups", groups),
         Route("/groups/{platform:str}/{chat_id:str}", group),

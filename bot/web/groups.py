@@ -16,7 +16,7 @@ from typing import Any
 from bot.store import Store
 from bot.web.auth import Person
 from bot.web.views import _row, visible
-from moderation.policy import Policy
+from moderation.policy import GROUP_TUNABLE, Policy
 from moderation.types import Category
 
 __all__ = ["WEEKS", "group_page", "groups_page"]
@@ -83,6 +83,7 @@ def group_page(
         if case.closed_at is not None and case.closed_by not in (None, "bot"):
             waits[week].append((case.closed_at - case.created_at).total_seconds() / 3600)
     shadow = store.shadow_actions([case.id for case in cases])
+    own = store.group_thresholds(platform, chat_id)
     would = Counter(_WOULD.get(action, action) for actions in shadow.values() for action in actions)
     return {
         "platform": platform,
@@ -90,11 +91,13 @@ def group_page(
         "title": group.title or chat_id,
         "mode": group.mode or "enforce",
         "thresholds": [
-            (
-                category.value,
-                f"{rule.threshold:.2f}",
-                " → ".join("+".join(k.value for k in step) for step in rule.ladder),
-            )
+            {
+                "category": category.value,
+                "policy": f"{rule.threshold:.2f}",
+                "own": f"{own[category.value]:.2f}" if category.value in own else "",
+                "tunable": category in GROUP_TUNABLE,
+                "ladder": " → ".join("+".join(k.value for k in step) for step in rule.ladder),
+            }
             for category, rule in policy.categories.items()
         ],
         "categories_chart": _stacked(weeks, per_week),

@@ -18,10 +18,11 @@ The package keeps the policy model apart from its file loader:
 
 from moderation.errors import PolicyError
 from moderation.policy.loading import DEFAULT_POLICY, default_policy_path, load_policy, parse_policy
-from moderation.policy.model import Audience, CategoryRule, Clause, DetectorRule, Policy
+from moderation.policy.model import GROUP_TUNABLE, Audience, CategoryRule, Clause, DetectorRule, Policy
 
 __all__ = [
     "DEFAULT_POLICY",
+    "GROUP_TUNABLE",
     "Audience",
     "CategoryRule",
     "Clause",

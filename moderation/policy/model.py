@@ -6,7 +6,7 @@ Nothing here reads a file: :mod:`moderation.policy.loading` builds a :class:`Pol
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -15,7 +15,16 @@ from moderation.personal_data import contact_keys
 from moderation.service_hours import ServiceHours
 from moderation.types import ActionKind, Category, Role, Route, Urgency
 
-__all__ = ["Audience", "CategoryRule", "Clause", "DetectorRule", "Policy", "Translation", "UrgencyRule"]
+__all__ = [
+    "GROUP_TUNABLE",
+    "Audience",
+    "CategoryRule",
+    "Clause",
+    "DetectorRule",
+    "Policy",
+    "Translation",
+    "UrgencyRule",
+]
 
 
 class Audience(StrEnum):
@@ -118,6 +127,10 @@ class Translation:
     """The support messages by ``<urgency>:<in_hours|out_of_hours>``."""
 
 
+GROUP_TUNABLE = frozenset(Category) - {Category.SAFEGUARDING, Category.STAFF_CONDUCT}
+"""Categories a group may have its own threshold for: never a disclosure's or a concern about staff."""
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """A loaded, validated policy, ready for the engine."""
@@ -138,6 +151,9 @@ class Policy:
     public_contacts: frozenset[str] = frozenset()
     translations: Mapping[str, Translation] = field(default_factory=dict)
     urgency: tuple[UrgencyRule, ...] = ()
+    threshold_overrides: Mapping[Category, float] = field(default_factory=dict)
+    """One group's own thresholds (set in the console), which take precedence over every other; never
+    safeguarding's (see :data:`GROUP_TUNABLE`)."""
     new_group_mode: str = "enforce"
     """``enforce``, or ``shadow`` (decisions recorded, nothing done to learners) for a new group."""
     """How urgent a disclosure is: the first rule that matches; none matching is a concern."""
@@ -147,6 +163,17 @@ class Policy:
     """Numbers the support messages give, by name (``samaritans``: ``116 123``)."""
     support: Mapping[str, str] = field(default_factory=dict)
     """The support messages by ``<urgency>:<in_hours|out_of_hours>``; ``support_message`` where absent."""
+
+    def for_group(self, overrides: Mapping[Category, float]) -> Policy:
+        """The policy with one group's own thresholds (any for safeguarding or staff conduct ignored)."""
+        kept = {category: value for category, value in overrides.items() if category in GROUP_TUNABLE}
+        return replace(self, threshold_overrides=kept) if kept else self
+
+    def threshold_for(self, category: Category, own: float | None = None) -> float:
+        """The score that flags a category: the group's, else the evidence's ``own``, else the policy's."""
+        if category in self.threshold_overrides:
+            return self.threshold_overrides[category]
+        return own if own is not None else self.categories[category].threshold
 
     def support_key(self, urgency: Urgency | None, now: datetime) -> str:
         """The reminder part for a disclosure's support message at ``now``: by urgency and the hours."""

@@ -387,3 +387,25 @@ def test_a_moderator_notes_on_an_ordinary_case_and_not_on_an_officers_one(
     assert "Spoke to the tutor." in noted.text and "Note added." in noted.text
     refused = web.post(f"/cases/{disclosure}/notes", data={"note": "x", "csrf": _csrf(web)})
     assert refused.status_code == 404 and store.notes(disclosure) == []
+
+
+def test_staff_set_a_groups_own_thresholds_but_never_safeguardings(
+    web: TestClient, store: Store, settings: Settings, clock: FakeClock
+) -> None:
+    store.authorise_group("telegram", "-100200", title="ESOL Entry 3", authorised_by="test", at=POSTED)
+    _sign_in(web, store, settings, clock, MODERATOR)
+    page = web.get("/groups/telegram/-100200").text
+    assert 'name="threshold_civility"' in page and 'name="threshold_safeguarding"' not in page
+    form = {
+        "csrf": _csrf(web, "/groups/telegram/-100200"),
+        "threshold_civility": "0.9",
+        "threshold_safeguarding": "0.99",
+    }
+    saved = web.post("/groups/telegram/-100200/thresholds", data=form)
+    assert "thresholds are saved" in saved.text and 'value="0.90"' in saved.text
+    assert store.group_thresholds("telegram", "-100200") == {"civility": 0.9}
+    bad = web.post("/groups/telegram/-100200/thresholds", data={**form, "threshold_civility": "2"})
+    assert "a threshold is a number from 0.05 to 0.99" in bad.text
+    assert store.group_thresholds("telegram", "-100200") == {"civility": 0.9}
+    cleared = web.post("/groups/telegram/-100200/thresholds", data={**form, "threshold_civility": ""})
+    assert cleared.status_code == 200 and store.group_thresholds("telegram", "-100200") == {}

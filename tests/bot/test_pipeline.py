@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -636,3 +636,18 @@ async def test_resume_runs_beside_new_messages_once_and_stops_with_the_pipeline(
     case = store.open_cases()[0]
     assert [(r.action, r.outcome) for r in store.case_actions(case.id)].count(("escalate", "started")) == 2
     assert store.unfinished_cases("test", since=NOW - timedelta(days=1)) != []  # left for the next start
+
+
+async def test_a_groups_own_threshold_applies_to_its_messages_but_never_to_a_disclosure(
+    policy: Policy, store: Store
+) -> None:
+    scorer = FixedScorer({"that homework was rubbish and so are you": {"toxicity": 0.85, "insult": 0.85}})
+    store.set_group_threshold("test", "class-1", "civility", 0.95, by="test", at=datetime.now(UTC))
+    store.set_group_threshold("test", "class-1", "safeguarding", 0.99, by="test", at=datetime.now(UTC))
+    pipeline = make_pipeline(policy, store, RecordingAdapter(), scorer)
+    tolerant = await pipeline.handle(make_message("that homework was rubbish and so are you"))
+    other = await pipeline.handle(make_message("that homework was rubbish and so are you", chat_id="class-2"))
+    disclosure = await pipeline.handle(make_message("my husband hits me and I'm scared to go home"))
+    assert tolerant.decision is not None and Category.CIVILITY not in tolerant.decision.flagged
+    assert other.decision is not None and Category.CIVILITY in other.decision.flagged
+    assert disclosure.decision is not None and Category.SAFEGUARDING in disclosure.decision.flagged
