@@ -30,7 +30,7 @@ test-slow: install
 
 # The README's screenshots of the web console, taken by its browser tests (Chromium: see the README).
 screenshots: install
-	CLASSMOD_REQUIRE_BROWSER=1 CLASSMOD_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser
+	CLASSMOD_REQUIRE_BROWSER=1 CLASSMOD_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q -m slow tests/browser
 
 lint: install
 	$(BIN)/ruff check .

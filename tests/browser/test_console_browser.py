@@ -25,12 +25,14 @@ from moderation.types import Action, ActionKind, Author, Category, ChatMessage, 
 from tests.browser.serving import served_app
 from tests.fakes.clock import FakeClock
 
+# In the slow group: `make test-slow` (and so .ci/run) runs them, with Chromium required there.
+pytestmark = pytest.mark.slow
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import (  # noqa: E402
     NoAlertPresentException,
-    NoSuchElementException,
     StaleElementReferenceException,
+    WebDriverException,
 )
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -136,7 +138,7 @@ def _heading(driver: webdriver.Chrome) -> str:
     def settled(current: webdriver.Chrome) -> str | bool:
         try:
             return str(current.find_element(By.TAG_NAME, "h1").text) or False
-        except (NoSuchElementException, StaleElementReferenceException):
+        except WebDriverException:  # not there yet, gone stale, or read mid-navigation
             return False
 
     return str(WebDriverWait(driver, 10).until(settled))

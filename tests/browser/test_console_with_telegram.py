@@ -18,6 +18,8 @@ from tests.adapters.test_telegram_rota import ANN, GROUP, MOD, MODS, TICK, World
 from tests.browser.serving import served_app
 from tests.browser.test_console_browser import _heading, _sign_in, browser  # noqa: F401
 
+# In the slow group: `make test-slow` (and so .ci/run) runs them, with Chromium required there.
+pytestmark = pytest.mark.slow
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
