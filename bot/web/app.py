@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,11 @@ class _Headers:
             )
 
 
+def _said(request: Request) -> dict[str, str]:
+    """What the last form's redirect said (recorded, or refused and why), cut to a line."""
+    return {key: request.query_params.get(key, "")[:200] for key in ("recorded", "refused")}
+
+
 def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock) -> Starlette:
     """The console over a store (SQLite or PostgreSQL, the bots' own)."""
     templates = Jinja2Templates(directory=_HERE / "templates")
@@ -95,6 +101,12 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
 
     def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
         return templates.TemplateResponse(request, name, context, status_code=status)
+
+    async def audit(person: Person, case_ids: list[int], action: str, at: datetime) -> None:
+        """Write the console's entry in the audit log (a view, a decision, a note, an export, an erasure)."""
+        await asyncio.to_thread(
+            partial(store.record_views, case_ids, actor=person.actor, action=action, at=at, via="console")
+        )
 
     async def person_of(request: Request) -> Person | None:
         return await asyncio.to_thread(signed_in, store, request.cookies.get(COOKIE), clock.now())
@@ -184,7 +196,7 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
         )
         if context is None:
             return not_found(request, person)
-        said = {key: request.query_params.get(key, "")[:200] for key in ("recorded", "refused")}
+        said = _said(request)
         return render(request, "case.html", {"person": person, "said": said, **context})
 
     async def form_of(request: Request) -> tuple[Person | None, Any, Response | None]:
@@ -222,11 +234,7 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
         )
         if verdict.accepted:  # every decision in the audit log, as every view of an officers' case
             action = f"decide-{verdict.verb.value if verdict.verb else verb}"
-            await asyncio.to_thread(
-                lambda: store.record_views(
-                    [case_id], actor=person.actor, action=action, at=clock.now(), via="console"
-                )
-            )
+            await audit(person, [case_id], action, clock.now())
         said = "recorded" if verdict.accepted else "refused"
         return RedirectResponse(f"/cases/{case_id}?{said}={quote(verdict.message[:200])}", status_code=303)
 
@@ -252,11 +260,7 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
         except ValueError:
             said = quote("A note needs some text.")
             return RedirectResponse(f"/cases/{case_id}?refused={said}", status_code=303)
-        await asyncio.to_thread(
-            lambda: store.record_views(
-                [case_id], actor=person.actor, action="note", at=clock.now(), via="console"
-            )
-        )
+        await audit(person, [case_id], "note", clock.now())
         return RedirectResponse(f"/cases/{case_id}?recorded={quote('Note added.')}", status_code=303)
 
     async def learner(request: Request) -> Response:
@@ -267,7 +271,7 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
         context = await asyncio.to_thread(learner_page, store, policy, person, platform, user_id, clock.now())
         if context is None:
             return not_found(request, person)
-        said = {key: request.query_params.get(key, "")[:200] for key in ("recorded", "refused")}
+        said = _said(request)
         return render(request, "learner.html", {"person": person, "said": said, **context})
 
     async def export(request: Request) -> Response:
@@ -284,11 +288,7 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
             lambda: subject_access(store, policy, platform, user_id, now=now, by=person.actor)
         )
         case_ids = [item["case"] for item in data["cases"]]
-        await asyncio.to_thread(
-            lambda: store.record_views(
-                case_ids, actor=person.actor, action=f"export-{kind}", at=now, via="console"
-            )
-        )
+        await audit(person, case_ids, f"export-{kind}", now)
         name = f"classmod-{platform}-{user_id}"
         if kind == "json":
             body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
@@ -309,11 +309,7 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
             return not_found(request, person)
         now = clock.now()
         erased = await asyncio.to_thread(lambda: store.erase_author_texts(platform, user_id, now=now))
-        await asyncio.to_thread(
-            lambda: store.record_views(
-                [case.id for case in cases], actor=person.actor, action="erase", at=now, via="console"
-            )
-        )
+        await audit(person, [case.id for case in cases], "erase", now)
         logger.info("console: %s erased the texts of %s case(s) of one learner", person.actor, erased)
         said = quote(f"The words of {erased} case(s) erased; the cases and decisions stay.")
         return RedirectResponse(
@@ -335,7 +331,7 @@ def create_app(*, store: Store, policy: Policy, settings: Settings, clock: Clock
         context = await asyncio.to_thread(group_page, store, policy, person, platform, chat_id, clock.now())
         if context is None:
             return not_found(request, person)
-        said = {key: request.query_params.get(key, "")[:200] for key in ("recorded", "refused")}
+        said = _said(request)
         return render(request, "group.html", {"person": person, "said": said, **context})
 
     async def group_mode(request: Request) -> Response:
