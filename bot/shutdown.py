@@ -57,8 +57,9 @@ class WorkInHand:
         """Wait up to ``grace`` seconds (or until ``hurry``) for the work in hand; return what is left."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
+        current = asyncio.current_task()  # a handler that closes the bot does not wait for itself
         while True:
-            pending = {task for task in self._tasks if not task.done()}
+            pending = {task for task in self._tasks if not task.done() and task is not current}
             remaining = deadline - loop.time()
             if not pending or remaining <= 0 or self._hurry.is_set():
                 return pending
@@ -67,6 +68,24 @@ class WorkInHand:
                 await asyncio.wait({*pending, hurry}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 hurry.cancel()
+
+    async def wind_down(self, grace: float) -> None:
+        """Take no new work, wait up to ``grace`` seconds for the work in hand, cancel what is left.
+
+        Whatever was cancelled is finished or read again at the next start. A second call finds
+        nothing in hand and returns at once.
+        """
+        self.stop()
+        left = await self.finish(grace)
+        if not left:
+            logger.info("every message in hand is finished; closing")
+            return
+        logger.warning(
+            "stopping with %d message(s) unfinished: the next start finishes or reads them again", len(left)
+        )
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left, timeout=_CANCEL_WAIT_S)
 
 
 async def serve_until_stopped(
@@ -103,17 +122,7 @@ async def serve_until_stopped(
     try:
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if not running.done():
-            left = await work.finish(grace)
-            if left:
-                logger.warning(
-                    "stopping with %d message(s) unfinished: the next start finishes or reads them again",
-                    len(left),
-                )
-                for task in left:
-                    task.cancel()
-                await asyncio.wait(left, timeout=_CANCEL_WAIT_S)
-            else:
-                logger.info("every message in hand is finished; closing")
+            await work.wind_down(grace)
             await close()
             try:
                 await running

@@ -133,6 +133,10 @@ class DiscordBot:
                 f"cannot reach Discord ({type(exc).__name__}: {reason}): check the network"
             ) from exc
 
+    async def wind_down(self) -> None:
+        """Take no new events; let those in hand finish (up to the stop's grace), then cancel the rest."""
+        await self._work.wind_down(self.settings.shutdown_grace_seconds)
+
     async def _serve(self, token: str) -> None:
         async with self.client:  # as discord.py's own Client.run
             try:

@@ -81,8 +81,14 @@ class ClassmodClient(discord.AutoShardedClient):
         await super().launch_shard(yarl.URL(self.gateway_url), shard_id, initial=initial)
 
     async def close(self) -> None:
-        """Close the connection, stop the scheduler and the scoring worker, give discord.py its URLs back."""
+        """Finish the work in hand, close the connection, stop the scheduler and the scoring worker.
+
+        Also gives discord.py its URLs back. The work in hand gets the stop's grace (a signal's stop has
+        already waited, so it finds none): a message being acted on is not cut off mid-way.
+        """
         try:
+            if self.bot is not None:
+                await self.bot.wind_down()
             await super().close()
             if self.bot is not None:
                 await self.bot.scheduler.stop()

@@ -494,6 +494,25 @@ async def test_what_was_said_while_the_bot_was_down_is_read_back_and_acted_on_in
     }
 
 
+async def test_closing_the_client_finishes_the_message_in_hand_before_the_connection_goes(
+    world: World,
+) -> None:
+    client = world.client()
+    held = world.fake.hold("DELETE /channels/{channel_id}/messages/{message_id}")
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        threat = world.fake.send_message(GENERAL, world.users[BEN], "I know where you live")
+        await asyncio.wait_for(held.reached.wait(), 5)
+        closing = asyncio.create_task(client.close())  # mid-way through hiding it
+        await asyncio.sleep(0.2)
+        held.release()
+        await asyncio.wait_for(closing, 10)
+    # The close waited for the message in hand: hidden, the learner warned, the card posted.
+    assert world.fake.is_deleted(GENERAL, int(threat["id"]))
+    assert world.fake.dms_to(BEN)
+    assert any(message.get("embeds") for message in world.fake.sent_messages(MODS))
+
+
 async def test_what_was_said_during_a_gateway_reconnect_is_read_back(world: World) -> None:
     class NoWaitClient(ClassmodClient):
         async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:

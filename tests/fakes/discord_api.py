@@ -402,6 +402,18 @@ class _Redirect:
         self.__exit__()
 
 
+class Hold:
+    """A gate on one route of the fake (:meth:`FakeDiscord.hold`): ``reached`` once a request waits."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+        self.released = asyncio.Event()
+
+    def release(self) -> None:
+        """Let the waiting requests (and every later one) through."""
+        self.released.set()
+
+
 class FakeDiscord(CallRecord[DiscordCall]):
     """A local Discord with guilds, members, messages and a gateway; see the module doc."""
 
@@ -476,6 +488,7 @@ class FakeDiscord(CallRecord[DiscordCall]):
         self._pending: list[_Event] = []
 
         self._failures: list[_Failure] = []
+        self._holds: dict[str, Hold] = {}
         self._last_snowflake = 0
         self._increment = itertools.count()
         self._session_numbers = itertools.count(1)
@@ -1605,6 +1618,11 @@ class FakeDiscord(CallRecord[DiscordCall]):
 
     # ------------------------------------------------------------------------------------ failures
 
+    def hold(self, method_and_route: str) -> Hold:
+        """Requests to ``"METHOD /route/{template}"`` wait, unanswered, until the hold is released."""
+        held = self._holds[method_and_route] = Hold()
+        return held
+
     def fail_next(
         self,
         route_or_method: str | None = None,
@@ -1806,6 +1824,10 @@ class FakeDiscord(CallRecord[DiscordCall]):
         if auth and request.headers.get("Authorization") != f"Bot {self.token}":
             self._record(req, False, 401, 0, "401: Unauthorized")
             return self._json(401, {"message": "401: Unauthorized", "code": 0}, headers)
+        held = self._holds.get(f"{method} {route}")
+        if held is not None:
+            held.reached.set()
+            await held.released.wait()
         failure = self._take_failure(method, route)
         if failure is not None:
             self._record(req, False, failure.status, failure.code, failure.message)

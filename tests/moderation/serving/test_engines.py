@@ -248,7 +248,7 @@ def test_the_export_computes_attention_eagerly_and_leaves_the_model_as_it_was(
     assert np.allclose(engine.predict(list(TEXTS)), fp32, atol=1e-5)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+@pytest.mark.parametrize("damage", [pytest.param("garbage", marks=pytest.mark.slow), "truncated"])
 def test_a_damaged_cached_export_is_rebuilt(
     tiny_scorer: DetoxifyScorer,
     tiny_bundle_dir: Path,
@@ -557,7 +557,14 @@ def test_a_warm_start_does_not_import_torch(warm_bundle: Path) -> None:
     assert done.stdout.split() == ["onnx-int8", "False", "False"], done.stderr
 
 
-@pytest.mark.parametrize("damage", ["missing", "corrupt", "other probes"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param("missing", marks=pytest.mark.slow),
+        "corrupt",
+        pytest.param("other probes", marks=pytest.mark.slow),
+    ],
+)
 def test_a_missing_or_corrupt_reference_takes_the_cold_path_and_rebuilds_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
