@@ -19,8 +19,11 @@ install: $(BIN)/classmod
 demo: install
 	$(BIN)/classmod demo
 
+# The suite runs on every core (pytest-xdist); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
+
 test: install
-	$(BIN)/python -m pytest -q; status=$$?; \
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
 # The long repeats (the kill tests' extra runs), which `make test` skips; CI runs both.

@@ -1,7 +1,8 @@
 """Session fixtures: a tiny Detoxify bundle, and a guard that keeps every test on loopback.
 
-Tests marked ``slow`` (the kill tests' extra runs) are skipped unless ``CLASSMOD_TEST_SLOW=1`` is set
-or ``-m`` names them: ``make test`` runs the kill test 3 times, ``CLASSMOD_TEST_SLOW=1 make test`` 10.
+Tests marked ``slow`` (the kill tests' extra runs, the rarer cases of slow parametrised tests) are
+skipped unless ``CLASSMOD_TEST_SLOW=1`` is set or ``-m`` names them: ``make test`` runs Telegram's kill test
+once per kill point (3) and Discord's once, ``make test-slow`` the extra runs (10 and 12).
 """
 
 from __future__ import annotations
