@@ -26,7 +26,8 @@ test: install
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
-# The long repeats (the kill tests' extra runs), which `make test` skips; CI runs both.
+# What `make test` skips (the kill tests' extra runs, the rarer engine-cache damage cases, the browser
+# tests); CI runs both.
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no slow tests"; exit 1; fi; exit $$status

@@ -75,10 +75,12 @@ class WorkInHand:
         Whatever was cancelled is finished or read again at the next start. A second call finds
         nothing in hand and returns at once.
         """
+        first = not self.is_stopping
         self.stop()
         left = await self.finish(grace)
         if not left:
-            logger.info("every message in hand is finished; closing")
+            if first:  # a close after a signal's stop has nothing new to say
+                logger.info("every message in hand is finished; closing")
             return
         logger.warning(
             "stopping with %d message(s) unfinished: the next start finishes or reads them again", len(left)
