@@ -7,8 +7,10 @@ and real learners ask of it. The held-out split is never read here.
 
 Candidates, each over the sentence encoder's embeddings:
 
-- ``logistic``: what ``classmod model train`` ships (a logistic regression per category over the
-  embedding beside hashed, TF-IDF-weighted word and character n-grams, ``C`` as in training);
+- ``logistic + parts``: what ``classmod model train`` ships (a logistic regression per category over
+  the embedding beside hashed, TF-IDF-weighted word and character n-grams, ``C`` as in training; for
+  safeguarding one more per sub-kind, blended with the head as ``PolicyHeads`` does);
+- ``logistic``: the same without the parts;
 - ``logistic, embedding only``: the same without the n-grams;
 - ``mlp``: a small multi-label network over the embedding (384 → 256 → 8, dropout, class-weighted);
 - ``logistic + mlp``: the two standardised and summed;
@@ -38,7 +40,8 @@ from bot.app import encoder_folder  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from moderation.heads.dataset import HEAD_CATEGORIES, Example, default_training_dir, read_examples  # noqa: E402
 from moderation.heads.features import Features, FeatureSpec  # noqa: E402
-from moderation.heads.training import _classifier  # noqa: E402
+from moderation.heads.model import blended_margins  # noqa: E402
+from moderation.heads.training import _classifier, _fit_all, _part_rows, _parts  # noqa: E402
 from moderation.serving.sentence_encoder import SentenceEncoder  # noqa: E402
 from moderation.types import Category  # noqa: E402
 
@@ -110,6 +113,18 @@ def candidates(
     def logistic(column: int) -> np.ndarray:
         return _classifier().fit(train_rows, labels[:, column]).decision_function(test_rows)
 
+    def with_parts(column: int) -> np.ndarray:
+        target = labels[:, column]
+        parts = _parts(train, HEAD_CATEGORIES[column], target)
+        head, *models = _fit_all(
+            [(train_rows, target), *[_part_rows(train_rows, target, p) for _, p in parts]]
+        )
+        part_margins = np.zeros((len(test), len(models)))
+        for index, model in enumerate(models):
+            part_margins[:, index] = model.decision_function(test_rows)
+        margins = head.decision_function(test_rows)[:, None]
+        return blended_margins(margins, part_margins, np.zeros(len(models), np.int32))[:, 0]
+
     def embedding_only(column: int) -> np.ndarray:
         return _classifier().fit(train_vectors, labels[:, column]).decision_function(test_vectors)
 
@@ -128,7 +143,8 @@ def candidates(
         return near - far
 
     return {
-        "logistic (shipped)": logistic,
+        "logistic + parts (shipped)": with_parts,
+        "logistic": logistic,
         "logistic, embedding only": embedding_only,
         "mlp": lambda column: network[:, column],
         "logistic + mlp": blend,

@@ -138,10 +138,14 @@ Trained {datetime.now(UTC):%Y-%m-%d} in {report.seconds:.0f} s by `{command}`.
 ## What they are
 One logistic-regression head per policy category over the sentence encoder **{encoder.name}**
 (weights sha256 `{encoder.sha256[:16]}…`) and hashed, TF-IDF-weighted word and character n-grams.
-Each head's out-of-fold margins (5-fold cross-validation) are calibrated by Platt scaling; the
-threshold is the lowest one that meets the policy's target on those out-of-fold probabilities.
+Safeguarding has one more head, a *part*, for each sub-kind with enough examples (that kind's
+disclosures against every message that is no disclosure): its score blends the head's probability
+with its best part's, half and half. Each head's out-of-fold margins (5-fold cross-validation, parts
+blended in) are calibrated by Platt scaling; the threshold is the lowest one that meets the policy's
+target on those out-of-fold probabilities.
 A message is scored whole and sentence by sentence; the highest sentence is the evidence.
-Safeguarding sub-kinds come from a multinomial classifier over the embedding.
+Safeguarding sub-kinds (named on the officer's card) come from a multinomial classifier over the
+embedding, trained on the sub-kinds that have parts.
 The staff-conduct head learns from every message but is measured, and its threshold chosen, on staff
 messages only (it never judges learners).
 

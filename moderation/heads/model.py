@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from moderation.errors import ScorerError
 from moderation.heads.dataset import HEAD_CATEGORIES
@@ -27,16 +27,45 @@ __all__ = [
     "FORMAT",
     "HEADS_FILE",
     "MANIFEST_FILE",
+    "PART_WEIGHT",
     "CurvePoint",
     "HeadTarget",
     "PolicyHeads",
+    "blended_margins",
     "default_heads_dir",
     "load_heads",
 ]
 
-FORMAT = 1
+FORMAT = 2
+"""Format 2 added parts (``part_of``); heads of format 1, with none, still load."""
+_READABLE_FORMATS = (1, FORMAT)
 MANIFEST_FILE = "heads.json"
 HEADS_FILE = "heads.npz"
+PART_WEIGHT = 0.5
+"""How much of a parted category's score comes from its best part; chosen by writer shift (see
+``moderation.heads.training``)."""
+
+
+def blended_margins(
+    margins: np.ndarray, part_margins: np.ndarray, part_of: np.ndarray, weight: float = PART_WEIGHT
+) -> np.ndarray:
+    """Each category's margin, with its best part blended in where it has parts.
+
+    Args:
+        margins: one column per category, the heads' margins.
+        part_margins: one column per part, the parts' margins.
+        part_of: for each part, the column of its category.
+        weight: the best part's share of the blended probability.
+
+    Returns:
+        The margins of ``(1 - weight) · σ(head) + weight · σ(best part)`` (unchanged without parts).
+    """
+    blended = np.array(margins, dtype=np.float64)
+    for column in np.unique(part_of):
+        best = part_margins[:, part_of == column].max(axis=1)
+        probability = (1 - weight) * expit(margins[:, column]) + weight * expit(best)
+        blended[:, column] = logit(np.clip(probability, 1e-12, 1 - 1e-12))
+    return blended
 
 
 def default_heads_dir() -> Path:
@@ -68,7 +97,7 @@ class CurvePoint:
 
 
 class PolicyHeads:
-    """One calibrated linear classifier per category over :class:`Features`."""
+    """One calibrated linear classifier per category over :class:`Features`, some with parts."""
 
     def __init__(self, path: Path, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         self.path = path
@@ -81,17 +110,19 @@ class PolicyHeads:
         width = arrays["embedding_width"].item() + self.features.ngram_width
         columns = arrays["coef_columns"]
         self._embedding_width = int(arrays["embedding_width"].item())
+        self._part_of = arrays["part_of"] if "part_of" in arrays else np.zeros(0, dtype=np.int32)
+        self._part_weight = float(manifest.get("parts", {}).get("weight", PART_WEIGHT))
+        models = len(self.categories) + len(self._part_of)
         self._weights = sparse.csr_matrix(
             (
-                arrays["coef"].ravel(),
-                (
-                    np.repeat(columns, len(self.categories)),
-                    np.tile(np.arange(len(self.categories)), len(columns)),
-                ),
+                arrays["coef"].astype(np.float32).ravel(),
+                (np.repeat(columns, models), np.tile(np.arange(models), len(columns))),
             ),
-            shape=(width, len(self.categories)),
+            shape=(width, models),
         )
         self._intercept = arrays["intercept"].astype(np.float64)
+        if len(self._intercept) != models or not np.all(self._part_of < len(self.categories)):
+            raise ValueError(f"{len(self._intercept)} intercepts for {models} heads and parts")
         self._platt = arrays["platt"].astype(np.float64)
         self.subkinds: tuple[str, ...] = tuple(manifest["subkinds"])
         self._subkind_coef = arrays["subkind_coef"].astype(np.float32)
@@ -138,7 +169,9 @@ class PolicyHeads:
                 f"the encoder gives {embeddings.shape[1]}: `classmod model train` trains heads for it"
             )
         rows = self.features.matrix(embeddings, texts)
-        margins = np.asarray((rows @ self._weights).todense(), dtype=np.float64) + self._intercept
+        every = np.asarray((rows @ self._weights).todense(), dtype=np.float64) + self._intercept
+        heads = len(self.categories)
+        margins = blended_margins(every[:, :heads], every[:, heads:], self._part_of, self._part_weight)
         return np.asarray(expit(self._platt[:, 0] * margins + self._platt[:, 1]), dtype=np.float64)
 
     def subkind(self, embedding: np.ndarray) -> str:
@@ -185,9 +218,10 @@ def load_heads(path: Path, *, encoder_sha256: str | None = None) -> PolicyHeads:
         raise ScorerError(
             f"cannot read the policy heads at {path}: {exc}; `classmod model train` rebuilds them"
         ) from exc
-    if manifest.get("format") != FORMAT:
+    if manifest.get("format") not in _READABLE_FORMATS:
         raise ScorerError(
-            f"the policy heads at {path} have format {manifest.get('format')!r}, expected {FORMAT}"
+            f"the policy heads at {path} have format {manifest.get('format')!r}, expected one of "
+            f"{', '.join(map(str, _READABLE_FORMATS))}"
         )
     if encoder_sha256 is not None and manifest["encoder"]["sha256"] != encoder_sha256:
         raise ScorerError(

@@ -11,6 +11,7 @@ import pytest
 
 from moderation.engine import assess
 from moderation.errors import PolicyError, ScorerError
+from moderation.heads import training
 from moderation.heads.dataset import HEAD_CATEGORIES, Example, load_examples, read_examples
 from moderation.heads.features import sentence_spans
 from moderation.heads.model import HEADS_FILE, MANIFEST_FILE, HeadTarget, load_heads
@@ -67,14 +68,24 @@ def _examples() -> list[Example]:
     return examples
 
 
+def _train(out: Path, examples: list[Example] | None = None, *, min_part: int = 3) -> Path:
+    # The tiny data has three disclosures of each sub-kind: enough for a part here.
+    encoder = TinyEncoder()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "_MIN_PART", min_part)
+        train_heads(
+            examples or _examples(),
+            encoder.encode,
+            encoder_name=encoder.name,
+            encoder_sha256=encoder.sha256,
+            out_dir=out,
+        )
+    return out
+
+
 @pytest.fixture(scope="module")
 def heads_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("heads") / "heads"
-    encoder = TinyEncoder()
-    train_heads(
-        _examples(), encoder.encode, encoder_name=encoder.name, encoder_sha256=encoder.sha256, out_dir=out
-    )
-    return out
+    return _train(tmp_path_factory.mktemp("heads") / "heads")
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +268,59 @@ def test_a_moderator_s_case_trains_the_heads_but_is_never_kept_as_a_neighbour(tm
     assert case_text not in manifest and _DISCLOSURES[0] in manifest
     assert json.loads(manifest)["data"]["cases"] == 1
     assert load_heads(out).description.endswith("(learned)")
+
+
+def test_each_safeguarding_sub_kind_with_enough_disclosures_gets_a_part(heads_dir: Path) -> None:
+    manifest = json.loads((heads_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    assert manifest["parts"]["names"] == {"safeguarding": ["domestic_abuse", "physical_abuse"]}
+    heads = load_heads(heads_dir)
+    texts = ["my husband hits me and takes my money", "see you tuesday"]
+    probabilities = heads.probabilities(TinyEncoder().encode(texts), texts)
+    column = heads.categories.index(Category.SAFEGUARDING)
+    assert probabilities[0, column] > 0.5 > probabilities[1, column]
+
+
+def test_a_kind_too_rare_for_a_part_never_names_a_disclosure(tmp_path: Path) -> None:
+    # A dealing line that is also a disclosure names its own kind; it must not become a sub-kind.
+    dealing = Example(
+        text="he makes me carry the bag to the flats",
+        categories=frozenset({Category.INCITEMENT, Category.SAFEGUARDING}),
+        kind="drug_dealing",
+    )
+    manifest = json.loads((_train(tmp_path / "heads", [*_examples(), dealing]) / MANIFEST_FILE).read_text())
+    assert manifest["subkinds"] == ["domestic_abuse", "physical_abuse"]
+
+
+def test_heads_written_before_parts_existed_still_load_and_score_the_same(tmp_path: Path) -> None:
+    # Heads of format 1 (a service's own, from `classmod learn` before an upgrade) have no parts.
+    plain = _train(tmp_path / "plain", min_part=1000)
+    old = tmp_path / "heads"
+    old.mkdir()
+    manifest = json.loads((plain / MANIFEST_FILE).read_text(encoding="utf-8"))
+    manifest["format"] = 1
+    del manifest["parts"]
+    (old / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
+    with np.load(plain / HEADS_FILE) as archive:
+        arrays = {name: archive[name] for name in archive.files if name != "part_of"}
+    np.savez_compressed(old / HEADS_FILE, **arrays)  # type: ignore[arg-type]
+
+    encoder = TinyEncoder()
+    texts = ["my stepdad hits me", "i will find you after class and hurt you", "see you tuesday"]
+    embeddings = encoder.encode(texts)
+    np.testing.assert_allclose(
+        load_heads(old).probabilities(embeddings, texts), load_heads(plain).probabilities(embeddings, texts)
+    )
+
+
+def test_heads_whose_parts_name_no_category_are_refused(heads_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "heads"
+    broken.mkdir()
+    (broken / MANIFEST_FILE).write_text((heads_dir / MANIFEST_FILE).read_text())
+    with np.load(heads_dir / HEADS_FILE) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["part_of"] = np.array([99], dtype=np.int32)
+    arrays["intercept"] = np.append(arrays["intercept"], 0.0)
+    arrays["coef"] = np.hstack([arrays["coef"], arrays["coef"][:, :1]])
+    np.savez_compressed(broken / HEADS_FILE, **arrays)  # type: ignore[arg-type]
+    with pytest.raises(ScorerError, match="damaged"):
+        load_heads(broken)
