@@ -89,6 +89,8 @@ class DiscordBot:
         self._in_order = InOrder()
         self._marks = ReadMarks(services.store, PLATFORM)
         self._work = WorkInHand()
+        self._authorised_from: dict[int, int] = {}
+        """Servers authorised while running: the authorisation's snowflake (older messages are their past)."""
         self._missed = MissedMessages(
             self._marks,
             started_at=datetime.now(UTC),
@@ -193,6 +195,7 @@ class DiscordBot:
             if guild is None:
                 await self._respond(interaction, Reply("Use /authorise in the class server."))
                 return
+            self.authorising(guild, interaction.id)
             reply = await self.desk.authorise(
                 str(guild.id),
                 guild.name,
@@ -306,11 +309,19 @@ class DiscordBot:
         if isinstance(channel, discord.TextChannel) and await self._authorised(channel.guild, channel.id):
             await self._marks.restart(str(channel.id), str(channel.id))  # older than any message in it
 
+    def authorising(self, guild: discord.Guild, since: int) -> None:
+        """Staff are authorising a server by an interaction (snowflake ``since``), before it is stored.
+
+        What was said there before it is the server's past and never read, even when its message
+        arrives, or waits its turn, until after the authorisation is stored.
+        """
+        self._authorised_from[guild.id] = since
+
     async def watch_from_now(self, guild: discord.Guild) -> None:
         """A server just authorised: read its channels from now on, never its past."""
-        now = str(discord.utils.time_snowflake(datetime.now(UTC)))
+        since = self._authorised_from.get(guild.id) or discord.utils.time_snowflake(datetime.now(UTC))
         for channel in _readable(guild):
-            await self._marks.restart(str(channel.id), now)
+            await self._marks.restart(str(channel.id), str(since))
 
     async def on_message(self, message: discord.Message) -> None:
         """Assess a new message in an authorised server channel (none once stopping)."""
@@ -349,6 +360,8 @@ class DiscordBot:
         try:
             if self.desk.is_staff_room(chat_id) or not await self._authorised(guild, int(chat_id)):
                 return
+            if not from_history and int(snapshot.message_id) < self._authorised_from.get(guild.id, 0):
+                return  # said before staff authorised the server: its past
             role = await self.desk.role_of(snapshot.author.id, roles)
         except StorageError as exc:
             error = str(exc)

@@ -130,6 +130,7 @@ class ServerAuthorisation:
             )
             return
         if verb == "authorise":
+            self._bot.authorising(guild, interaction.id)
             reply = await self._bot.desk.authorise(
                 str(guild_id), guild.name, by_id=str(user.id), by_name=user.display_name, roles=roles
             )

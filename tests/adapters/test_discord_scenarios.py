@@ -358,6 +358,25 @@ async def test_a_new_server_waits_for_staff_to_authorise_it_from_the_moderators_
     assert "Authorised by" in edited["embeds"][0]["description"] and not edited.get("components")
 
 
+async def test_a_message_from_before_the_authorisation_stays_unread_though_it_arrives_late(
+    world: World,
+) -> None:
+    # Discord may deliver (or the bot take) a message after the Authorise press that followed it.
+    client = world.client()
+    async with running_client(client, world.fake.token):
+        await _started(world, client)
+        _join(world, OTHER, "Unofficial study group")
+        card = await _server_card(world)
+        before = world.fake.add_undelivered_message(OTHER + 1, world.users[SID], "I know where you live")
+        world.fake.press_button(world.users[MO], card, f"cg:{OTHER}:authorise", guild_id=STAFF)
+        await world.fake.wait_for_call("PATCH", MESSAGE, lambda call: call.params.get("channel_id") == MODS)
+        world.fake.clear_calls()
+        world.fake.dispatch("MESSAGE_CREATE", before)
+        after = world.fake.send_message(OTHER + 1, world.users[SID], "I know where you live, Sid")
+        await _card(world, MODS)  # the later message's card: the channel's messages are taken in order
+    assert [case.message_id for case in world.store.cases()] == [after["id"]]
+
+
 async def test_staff_can_send_the_bot_away_from_a_new_server(world: World) -> None:
     client = world.client()
     async with running_client(client, world.fake.token):
