@@ -41,7 +41,7 @@ from bot.config import load_settings  # noqa: E402
 from moderation.heads.dataset import HEAD_CATEGORIES, Example, default_training_dir, read_examples  # noqa: E402
 from moderation.heads.features import Features, FeatureSpec  # noqa: E402
 from moderation.heads.model import blended_margins  # noqa: E402
-from moderation.heads.training import _classifier, _fit_all, _part_rows, _parts  # noqa: E402
+from moderation.heads.training import _classifier, _fit_all, _jobs, _parts  # noqa: E402
 from moderation.serving.sentence_encoder import SentenceEncoder  # noqa: E402
 from moderation.types import Category  # noqa: E402
 
@@ -116,9 +116,7 @@ def candidates(
     def with_parts(column: int) -> np.ndarray:
         target = labels[:, column]
         parts = _parts(train, HEAD_CATEGORIES[column], target)
-        head, *models = _fit_all(
-            [(train_rows, target), *[_part_rows(train_rows, target, p) for _, p in parts]]
-        )
+        head, *models = _fit_all(train_rows, _jobs(np.arange(len(train)), target, parts))
         part_margins = np.zeros((len(test), len(models)))
         for index, model in enumerate(models):
             part_margins[:, index] = model.decision_function(test_rows)

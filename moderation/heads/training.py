@@ -120,9 +120,7 @@ def train_heads(
             "curve": _curve(probability[judged], target[judged], ordinary[judged]),
             "trained_on": {"examples": len(texts), "positives": int(target.sum())},
         }
-        model, *part_models = _fit_all(
-            [(rows, target), *[_part_rows(rows, target, part) for _, part in parts]]
-        )
+        model, *part_models = _fit_all(rows, _jobs(np.arange(len(texts)), target, parts))
         coefs.append(model.coef_.ravel().astype(np.float32))
         intercepts.append(float(model.intercept_[0]))
         platts.append(platt)
@@ -199,10 +197,19 @@ def _classifier() -> LogisticRegression:
     )
 
 
-def _fit_all(jobs: Sequence[tuple[Any, np.ndarray]]) -> list[LogisticRegression]:
-    """Fit one classifier per (rows, target) pair, on every core (liblinear lets go of the GIL)."""
+def _fit_all(rows: Any, jobs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[LogisticRegression]:
+    """Fit one classifier per job (the rows' indices, their targets), on every core.
+
+    liblinear lets go of the GIL, so threads fit in parallel; each job's rows are cut out in its own
+    thread, so no more copies of them are alive than there are cores.
+    """
+
+    def fit(job: tuple[np.ndarray, np.ndarray]) -> LogisticRegression:
+        index, target = job
+        return _classifier().fit(rows[index], target)
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return list(pool.map(lambda job: _classifier().fit(*job), jobs))
+        return list(pool.map(fit, jobs))
 
 
 def _stratum(example: Example) -> str:
@@ -220,10 +227,18 @@ def _parts(
     return [(kind, target & (kinds == kind)) for kind, count in sorted(counts.items()) if count >= _MIN_PART]
 
 
-def _part_rows(rows: Any, target: np.ndarray, part: np.ndarray) -> tuple[Any, np.ndarray]:
-    """A part learns its sub-kind against every message that breaches nothing of its category."""
-    keep = part | ~target
-    return rows[keep], part[keep]
+def _jobs(
+    index: np.ndarray, target: np.ndarray, parts: Sequence[tuple[str, np.ndarray]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The head's fitting job over the examples ``index``, then each part's.
+
+    A part learns its sub-kind against every message that breaches nothing of its category.
+    """
+    jobs = [(index, target[index])]
+    for _, part in parts:
+        keep = index[part[index] | ~target[index]]
+        jobs.append((keep, part[keep]))
+    return jobs
 
 
 def _out_of_fold(
@@ -231,11 +246,8 @@ def _out_of_fold(
 ) -> np.ndarray:
     """Each example's margin from a head (and parts) fitted on the other folds, parts blended in."""
     folds = list(StratifiedKFold(_FOLDS, shuffle=True, random_state=0).split(rows, _mergeable(strata)))
-    jobs = []
-    for train, _ in folds:
-        jobs.append((rows[train], target[train]))
-        jobs += [_part_rows(rows[train], target[train], part[train]) for _, part in parts]
-    models = iter(_fit_all(jobs))
+    jobs = [job for train, _ in folds for job in _jobs(train, target, parts)]
+    models = iter(_fit_all(rows, jobs))
     margins = np.zeros((len(target), 1))
     part_margins = np.zeros((len(target), len(parts)))
     for _, test in folds:
