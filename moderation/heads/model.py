@@ -121,8 +121,10 @@ class PolicyHeads:
             shape=(width, models),
         )
         self._intercept = arrays["intercept"].astype(np.float64)
-        if len(self._intercept) != models or not np.all(self._part_of < len(self.categories)):
+        if len(self._intercept) != models:
             raise ValueError(f"{len(self._intercept)} intercepts for {models} heads and parts")
+        if not np.all((self._part_of >= 0) & (self._part_of < len(self.categories))):
+            raise ValueError(f"parts of categories {sorted(set(self._part_of.tolist()))}, not all heads")
         self._platt = arrays["platt"].astype(np.float64)
         self.subkinds: tuple[str, ...] = tuple(manifest["subkinds"])
         self._subkind_coef = arrays["subkind_coef"].astype(np.float32)

@@ -132,7 +132,9 @@ def train_heads(
             part_names[category.value] = [name for name, _ in parts]
 
     progress("training the safeguarding sub-kinds and the neighbours")
-    subkinds, subkind_coef, subkind_intercept = _subkinds(examples, embeddings)
+    subkinds, subkind_coef, subkind_intercept = _subkinds(
+        examples, embeddings, part_names.get(Category.SAFEGUARDING.value, [])
+    )
     # A moderator's case is learnt from but never kept as a neighbour: its text would outlive a purge
     # in the heads' files and be shown as evidence on other learners' cases.
     from_case = np.array([example.source.startswith("case:") for example in examples], dtype=bool)
@@ -286,13 +288,19 @@ def _curve(probability: np.ndarray, target: np.ndarray, ordinary: np.ndarray) ->
 
 
 def _subkinds(
-    examples: Sequence[Example], embeddings: np.ndarray
+    examples: Sequence[Example], embeddings: np.ndarray, kinds: Sequence[str]
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    # The sub-kinds that have parts: a line that is mainly another breach names its own kind
-    # ("weapons", "drug_dealing") even where it is also a disclosure, and must not name a disclosure.
-    target = np.array([example.has(Category.SAFEGUARDING) for example in examples])
-    kinds = [name for name, _ in _parts(examples, Category.SAFEGUARDING, target)]
-    index = [i for i, example in enumerate(examples) if target[i] and example.kind in kinds]
+    """The namer of a disclosure's sub-kind, over ``kinds``: those with parts.
+
+    A line that is mainly another breach names its own kind ("weapons", "drug_dealing") even where it
+    is also a disclosure; such kinds are too rare for a part, so they never name a disclosure.
+    """
+    kinds = list(kinds)
+    index = [
+        i
+        for i, example in enumerate(examples)
+        if example.has(Category.SAFEGUARDING) and example.kind in kinds
+    ]
     if len(kinds) < 2:
         width = embeddings.shape[1]
         return kinds, np.zeros((len(kinds), width), np.float32), np.zeros(len(kinds), np.float32)
