@@ -71,7 +71,8 @@ class ReviewAction(StrEnum):
     WARN = "warn"
     MUTE = "mute"
     REMOVE = "remove"
-    REFER = "refer"
+    POST_CARD = "card"
+    """Post ``card`` in its route's chat: a case referred to the officer, or handed back to moderators."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,8 @@ class ReviewRequest:
     """One platform step of a moderator's verdict on a case.
 
     ``text`` is what to post: the restored message (as moderators saw it, personal details masked),
-    the warning, or the private note to the author (``NOTIFY``, e.g. an appeal's outcome).
+    the warning, or the private note to the author (``NOTIFY``, e.g. an appeal's outcome); ``card``
+    the card to post (``POST_CARD``).
     """
 
     action: ReviewAction
@@ -156,8 +158,10 @@ class Platform(Adapter, Protocol):
     One signature per operation on every platform; ids are the platform's own, as strings.
     """
 
-    async def apply_review(self, request: ReviewRequest) -> None:
-        """Carry out one step of a moderator's verdict (restore, warn, mute, remove, refer, hide, notify).
+    async def apply_review(self, request: ReviewRequest) -> str | None:
+        """Carry out one step of a verdict (restore, warn, mute, remove, post a card, hide, notify).
+
+        Returns the posted message's id for a card it posted (``POST_CARD``), else ``None``.
 
         Raises:
             AdapterError: the platform refused or failed; the step is recorded as failed.

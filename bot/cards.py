@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from adapters.base import Button, Card
+from adapters.base import Button, Card, ReviewAction
 from bot.buttons import GROUP_VERBS, case_button_data, group_button_data
-from bot.records import CaseRecord
+from bot.records import ActionRecord, CaseRecord
 from moderation.personal_data import mask_personal_data
 from moderation.policy import Policy
 from moderation.types import Category, Evidence, Route, Urgency
@@ -17,6 +18,7 @@ from moderation.verdicts import APPEAL_VERBS, Verb, offered_verbs
 __all__ = [
     "VERBS",
     "ActionLine",
+    "PostedCard",
     "appeal_card",
     "build_card",
     "button",
@@ -24,6 +26,8 @@ __all__ = [
     "case_id_in",
     "group_card",
     "outcome_line",
+    "posted_card",
+    "posted_detail",
     "safe_text",
     "shown_text",
 ]
@@ -66,6 +70,38 @@ _DONE: dict[Verb, str] = {
 }
 ActionLine = tuple[str, str, str | None]
 """An action already taken: (kind, outcome, detail)."""
+
+
+_POSTED = re.compile(r"posted as message (\S+)(?: to (moderators|safeguarding))?")
+_POSTING = frozenset({"escalate", f"{ReviewAction.POST_CARD.value}-done"})
+"""Logged actions that post a case's card: the bot's escalation, a referral's or a hand-back's card."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostedCard:
+    """A case's card as posted: the platform's message id and whose chat it is in."""
+
+    message_id: str
+    route: Route | None
+    """``None`` for a card logged before the route was noted."""
+
+
+def posted_detail(message_id: str | None, route: Route | None) -> str | None:
+    """The action log's detail for a card posted as ``message_id`` in ``route``'s chat."""
+    if message_id is None:
+        return None
+    return f"posted as message {message_id}" + ("" if route is None else f" to {route.value}")
+
+
+def posted_card(actions: Sequence[ActionRecord]) -> PostedCard | None:
+    """A case's latest card, from its action log (the last card posted)."""
+    for item in reversed(actions):
+        found = (
+            _POSTED.fullmatch(item.detail or "") if item.action in _POSTING and item.outcome == "ok" else None
+        )
+        if found is not None:
+            return PostedCard(found[1], None if found[2] is None else Route(found[2]))
+    return None
 
 
 _CASE_IN_TITLE = re.compile(r"\bcase #([1-9][0-9]{0,11})\b", re.IGNORECASE)
@@ -111,6 +147,7 @@ def build_card(
     route: Route,
     was_hidden: bool,
     is_acknowledged: bool = False,
+    was_handed_back: bool = False,
     media: Sequence[str] = (),
     language: str | None = None,
     assessed: str = "full",
@@ -148,7 +185,13 @@ def build_card(
         f"Scorer: {scorer}",
         *([f"Language: {language or 'not told'} · assessed {assessed}"] if assessed != "full" else []),
     ]
-    verbs = offered_verbs(flagged, is_hidden=was_hidden, is_acknowledged=is_acknowledged)
+    verbs = offered_verbs(
+        flagged,
+        route,
+        is_hidden=was_hidden,
+        is_acknowledged=is_acknowledged,
+        was_handed_back=was_handed_back,
+    )
     buttons = tuple(button(case_id, verb) for verb in verbs)
     return Card(
         title=title,
@@ -167,6 +210,7 @@ def card_of(
     explanation: str | None = None,
     is_hidden: bool = False,
     is_acknowledged: bool = False,
+    was_handed_back: bool = False,
     done: Sequence[ActionLine] = (),
 ) -> Card:
     """A stored case's card, as posted again (a referral, a reminder, a rota alert): no photos."""
@@ -189,6 +233,7 @@ def card_of(
         route=case.route or Route.MODERATORS,
         was_hidden=is_hidden,
         is_acknowledged=is_acknowledged,
+        was_handed_back=was_handed_back,
         language=case.language,
         assessed=case.assessed,
         urgency=case.urgency,

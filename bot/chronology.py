@@ -17,10 +17,10 @@ from pathlib import Path
 from bot.cards import shown_text
 from bot.escalation import waited_text
 from bot.pdf import FONT_PATHS, text_pdf
-from bot.records import CaseRecord
+from bot.records import ActionRecord, CaseRecord
 from bot.store import Store
 from moderation.types import Route
-from moderation.verdicts import OFFICER_VERBS
+from moderation.verdicts import HANDED_BACK, OFFICER_VERBS, Verb
 
 __all__ = ["FONT_PATHS", "Chronology", "Entry", "chronology", "to_markdown", "write_pdf"]
 
@@ -39,7 +39,15 @@ _DONE_BY_STAFF = {
     "referon": "Closed: referred on",
     "noconcern": "Closed: no concern",
     "notify-done": "Learner told",
+    "refer": "Referred to the safeguarding officer by the moderators",
+    "refer-done": "Card posted in the safeguarding chat",
+    "card-done": "Card posted in the {chat}",
+    HANDED_BACK: "No safeguarding concern: handed back to the moderators",
 }
+_MOVES = {Verb.REFER.value: Route.SAFEGUARDING, HANDED_BACK: Route.MODERATORS}
+"""Logged decisions that move a case to the other chat."""
+_ANSWERS = frozenset({*(verb.value for verb in OFFICER_VERBS), HANDED_BACK})
+"""What counts as an officer's answer to a case, for its response time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +84,20 @@ def chronology(
         Entry(case.created_at, "classmod", _detected(case)),
     ]
     answered: tuple[datetime, str] | None = None
-    chat = (case.route or Route.MODERATORS).pick(
-        moderators="moderators' chat", safeguarding="safeguarding chat"
-    )
-    for item in store.case_actions(case.id):
+    actions = store.case_actions(case.id)
+    route = _first_route(case, actions)
+    for item in actions:
         if item.outcome == "started":
             continue
         by_bot = item.actor == "bot"
+        if not by_bot and item.outcome == "ok" and item.action in _MOVES:
+            route = _MOVES[item.action]
         label = (_DONE_BY_BOT if by_bot else _DONE_BY_STAFF).get(item.action, item.action)
-        label = label.format(chat=chat)
+        label = label.format(chat=route.pick(moderators="moderators' chat", safeguarding="safeguarding chat"))
         if item.outcome != "ok":
             label = f"{label}: {item.outcome}" + (f" ({item.detail})" if item.detail else "")
         entries.append(Entry(item.at, name(item.actor), label))
-        if not by_bot and item.outcome == "ok" and item.action in {v.value for v in OFFICER_VERBS}:
+        if not by_bot and item.outcome == "ok" and item.action in _ANSWERS:
             answered = answered or (item.at, name(item.actor))
     for alert in store.alerts([case.id])[case.id]:
         where = (
@@ -153,6 +162,18 @@ def _message(case: CaseRecord) -> str:
         if case.text is None
         else shown_text(case.text, case.flagged)
     )
+
+
+def _first_route(case: CaseRecord, actions: list[ActionRecord]) -> Route:
+    """The chat a case was first carded in: where its first move took it from, else where it is."""
+    moves = [
+        item.action
+        for item in actions
+        if item.actor != "bot" and item.outcome == "ok" and item.action in _MOVES
+    ]
+    if moves:
+        return Route.MODERATORS if moves[0] == Verb.REFER.value else Route.SAFEGUARDING
+    return case.route or Route.MODERATORS
 
 
 def to_markdown(record: Chronology) -> str:

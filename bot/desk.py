@@ -372,21 +372,27 @@ class Desk:
         verdict: Verdict,
         press: Press,
         now: datetime,
-        apply: Callable[[ReviewRequest], Awaitable[None]],
+        apply: Callable[[ReviewRequest], Awaitable[str | None]],
     ) -> Carried:
         """Carry out an accepted verdict's steps on the platform, each recorded; what the card shows next."""
         problems: list[str] = []
         if verdict.case is None:
             return Carried(problems, ())
         for step in verdict.steps:
-            error = None
+            error = posted = None
             try:
-                await apply(step)
+                posted = await apply(step)
             except AdapterError as exc:
                 error = str(exc)
                 problems.append(f"{step.action.value} failed: {exc}")
             await asyncio.to_thread(
-                self.review.record_step, verdict.case.id, step.action, error, actor=press.presser_id, now=now
+                self.review.record_step,
+                verdict.case.id,
+                step,
+                error,
+                actor=press.presser_id,
+                now=now,
+                posted=posted,
             )
         return Carried(problems, await asyncio.to_thread(self.review.buttons_for, verdict))
 

@@ -129,8 +129,8 @@ class Escalation:
         )
 
     def _card(self, case: CaseRecord, step: Step, now: datetime) -> Card:
-        is_hidden, _ = case_state(self.store.case_actions(case.id))
-        card = card_of(case, self.policy, is_hidden=is_hidden)
+        state = case_state(self.store.case_actions(case.id))
+        card = card_of(case, self.policy, is_hidden=state.is_hidden)
         names = ", ".join(member.label for _, member in step.members)
         waited = waited_text(now - case.created_at)
         first = (

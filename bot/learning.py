@@ -4,9 +4,13 @@ Verdicts are labels. Of the cases a person decided whose text is still kept (``S
 
 * restored or no concern: the bot was wrong, the text is an ordinary message (label ``none``);
 * upheld, warned, muted or removed: the bot was right, the case's flagged categories are the labels;
-* referred to the safeguarding officer by moderators: ``safeguarding``;
-* action taken or referred on by the officer: ``safeguarding`` for a disclosure; for a concern about
-  staff, the flagged categories (the officer confirmed the concern, not a disclosure).
+* action taken or referred on by the officer: ``safeguarding`` for a disclosure, and for a case
+  moderators referred to the officer (the officer confirmed their concern); for a concern about staff,
+  or conduct the policy routes to the officer, the flagged categories;
+* closed as referred (how a moderators' referral ended before referrals stayed open): ``safeguarding``.
+
+A referral the officer has not decided is no verdict yet; one the officer found no concern in goes
+back to the moderators, and their decision on the conduct is the label.
 
 Only the categories the heads score count: a case flagged for personal data or a photo alone is
 skipped. A text in the held-out split is set aside (it must not train what that split measures), and
@@ -30,7 +34,7 @@ import logging
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +50,7 @@ from moderation.heads.model import load_heads
 from moderation.policy import Policy
 from moderation.scorers.semantic import SemanticScorer, head_thresholds
 from moderation.types import Category
-from moderation.verdicts import OVERTURNED
+from moderation.verdicts import OVERTURNED, Verb
 
 __all__ = [
     "FALSE_POSITIVE_TOLERANCE",
@@ -119,13 +123,18 @@ def previous_heads_dir(settings: Settings) -> Path:
     return settings.model_dir / "heads.previous"
 
 
-def verdict_examples(cases: Sequence[CaseRecord], *, heldout_texts: Sequence[str] = ()) -> Verdicts:
-    """Turn reviewed cases (oldest first) into labelled examples, by the rules in this module's docstring."""
+def verdict_examples(
+    cases: Sequence[CaseRecord], *, heldout_texts: Sequence[str] = (), referred: Collection[int] = ()
+) -> Verdicts:
+    """Turn reviewed cases (oldest first) into labelled examples, by the rules in this module's docstring.
+
+    ``referred``: the ids of the cases moderators referred to the safeguarding officer.
+    """
     held = {text_key(text) for text in heldout_texts}
     skipped: Counter[str] = Counter()
     latest: dict[str, Example] = {}
     for case in cases:
-        categories = _labels(case)
+        categories = _labels(case, is_referred=case.id in referred)
         if categories is None or not case.text:
             skipped["no verdict on a category the heads score"] += 1
             continue
@@ -209,7 +218,12 @@ def learn(
             "measured against the heads in use",
             path=str(data_dir),
         )
-    verdicts = verdict_examples(store.reviewed_cases(), heldout_texts=[example.text for example in heldout])
+    reviewed = store.reviewed_cases()
+    verdicts = verdict_examples(
+        reviewed,
+        heldout_texts=[example.text for example in heldout],
+        referred=store.cases_with_action([case.id for case in reviewed], Verb.REFER.value),
+    )
     if not verdicts.examples:
         return Learning(verdicts, None, "", (), (), None)
     encoder = load_encoder()
@@ -268,7 +282,7 @@ def rollback(settings: Settings) -> str:
     return description
 
 
-def _labels(case: CaseRecord) -> frozenset[Category] | None:
+def _labels(case: CaseRecord, *, is_referred: bool) -> frozenset[Category] | None:
     flagged = frozenset(case.flagged) & _HEADS
     if not flagged:
         return None
@@ -279,7 +293,7 @@ def _labels(case: CaseRecord) -> frozenset[Category] | None:
     if case.status == _REFERRED:
         return _SAFEGUARDING
     if case.status in _OFFICER_ACTED:
-        return _SAFEGUARDING if Category.SAFEGUARDING in flagged else flagged
+        return _SAFEGUARDING if Category.SAFEGUARDING in flagged or is_referred else flagged
     return None
 
 

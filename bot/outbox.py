@@ -16,18 +16,17 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from adapters.base import Button, Card, Platform, ReviewAction, ReviewRequest
 from bot.buttons import case_button_data
-from bot.cards import card_of, outcome_line
+from bot.cards import PostedCard, card_of, outcome_line, posted_card
 from bot.clock import Clock
 from bot.config import Settings
 from bot.errors import AdapterError
-from bot.records import ActionRecord
 from bot.review import Press, Review, Staff, Verdict
 from bot.rota import staff_from
 from bot.store import Store
@@ -35,11 +34,12 @@ from moderation.policy import Policy
 from moderation.types import Route
 from moderation.verdicts import Verb
 
-__all__ = ["WebDecisions", "card_message_id", "decide_on_web", "steps_from_json", "steps_to_json"]
+__all__ = ["WebDecisions", "decide_on_web", "steps_from_json", "steps_to_json"]
 
 logger = logging.getLogger(__name__)
 
-_POSTED = "posted as message "
+_FORMER_ACTIONS = {"refer": ReviewAction.POST_CARD}
+"""Step names of earlier versions, for decisions queued before an upgrade."""
 
 
 def steps_to_json(steps: Sequence[ReviewRequest]) -> str:
@@ -65,7 +65,7 @@ def steps_from_json(text: str) -> list[ReviewRequest]:
             ReviewRequest(
                 **{
                     **values,
-                    "action": ReviewAction(values["action"]),
+                    "action": _FORMER_ACTIONS.get(values["action"]) or ReviewAction(values["action"]),
                     "duration": None if values["duration"] is None else timedelta(seconds=values["duration"]),
                     "card": None
                     if card is None
@@ -81,14 +81,6 @@ def steps_from_json(text: str) -> list[ReviewRequest]:
             )
         )
     return steps
-
-
-def card_message_id(actions: Sequence[ActionRecord]) -> str | None:
-    """The platform's id of a case's card, from the action log (the last escalation posted)."""
-    for item in reversed(actions):
-        if item.action == "escalate" and item.outcome == "ok" and (item.detail or "").startswith(_POSTED):
-            return (item.detail or "")[len(_POSTED) :]
-    return None
 
 
 def decide_on_web(
@@ -154,17 +146,26 @@ class WebDecisions:
         for item in items:
             now = self.clock.now()
             problems: list[str] = []
+            # The card the decision was taken on: the last one posted before its steps (a referral's
+            # step posts the officer's card, which keeps its own buttons).
+            decided_on = posted_card(await asyncio.to_thread(self.store.case_actions, item.case_id))
             for step in steps_from_json(item.steps):
-                error = None
+                error = posted = None
                 try:
-                    await self.platform.apply_review(step)
+                    posted = await self.platform.apply_review(step)
                 except AdapterError as exc:
                     error = str(exc)
                     problems.append(f"{step.action.value} failed: {exc}")
                 await asyncio.to_thread(
-                    self.review.record_step, item.case_id, step.action, error, actor=item.actor, now=now
+                    self.review.record_step,
+                    item.case_id,
+                    step,
+                    error,
+                    actor=item.actor,
+                    now=now,
+                    posted=posted,
                 )
-            problems += await self._show_on_card(item.case_id, item.outcome, item.keeps_open)
+            problems += await self._show_on_card(item.case_id, item.outcome, item.keeps_open, decided_on)
             await asyncio.to_thread(
                 partial(self.store.finish_outbox_item, item.id, at=now, error="; ".join(problems) or None)
             )
@@ -173,21 +174,20 @@ class WebDecisions:
             )
         return len(items)
 
-    async def _show_on_card(self, case_id: int, outcome: str, keeps_open: bool) -> list[str]:
+    async def _show_on_card(
+        self, case_id: int, outcome: str, keeps_open: bool, posted: PostedCard | None
+    ) -> list[str]:
         case = await asyncio.to_thread(self.store.get_case, case_id)
-        if case is None:
-            return []
-        actions = await asyncio.to_thread(self.store.case_actions, case_id)
-        message_id = card_message_id(actions)
-        if message_id is None:
+        if case is None or posted is None:
             return []
         buttons: tuple[Button, ...] = ()
         if keeps_open:
             verdict = Verdict(accepted=True, message="", case=case, verb=Verb.ACKNOWLEDGE, keeps_open=True)
             buttons = await asyncio.to_thread(self.review.buttons_for, verdict)
-        card = card_of(case, self.policy)
+        # The card as it stands in its chat: a referral's outcome goes on the moderators' card.
+        card = card_of(replace(case, route=posted.route or case.route), self.policy)
         try:
-            await self.platform.update_case_card(card, message_id, outcome, buttons)
+            await self.platform.update_case_card(card, posted.message_id, outcome, buttons)
         except AdapterError as exc:
             return [f"the card could not be updated: {exc}"]
         return []

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.base import ActionRequest, Adapter, Card, check_supported
 from bot import texts
-from bot.cards import build_card
+from bot.cards import build_card, posted_detail
 from bot.errors import AdapterError, StorageError
 from bot.languages import ENGLISH, language_of
 from bot.records import case_decision, case_message
@@ -523,7 +523,7 @@ class Pipeline:
             return ActionOutcome(kind, outcome, str(exc))
         except ModerationError:
             raise
-        where = f"posted as message {posted}" if posted else None
+        where = posted_detail(posted or None, request.action.route)
         await asyncio.to_thread(self.store.record_action, case_id, kind.value, "ok", detail=where, at=now)
         return ActionOutcome(kind, "ok")
 

@@ -84,8 +84,8 @@ class Reminders:
         return posted
 
     async def _repost(self, case: CaseRecord, number: int, now: datetime) -> None:
-        is_hidden, _ = case_state(await asyncio.to_thread(self.store.case_actions, case.id))
-        card = card_of(case, self.policy, is_hidden=is_hidden)
+        state = case_state(await asyncio.to_thread(self.store.case_actions, case.id))
+        card = card_of(case, self.policy, is_hidden=state.is_hidden, was_handed_back=state.was_handed_back)
         card = replace(
             card,
             title=f"Reminder · {card.title}",

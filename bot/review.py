@@ -5,8 +5,11 @@ and carries out the :class:`~adapters.base.ReviewRequest` steps it gets back. Ev
 (a forged or replayed button from a modified client does nothing): who may press (the safeguarding
 officer alone on safeguarding cases), in which chat, and whether the case allows that decision at
 all (:func:`moderation.verdicts.offered_verbs`: a disclosure is never met with a sanction). A case
-is closed once, so a double tap acts once. An appeal is decided here too, by its own card's buttons
-or by any decision on its case, and its author is told the outcome.
+is closed once, so a double tap acts once. A referral moves an open case to the safeguarding officer
+(a new card in the safeguarding chat, with the officer's buttons, climbing the rota until someone
+acknowledges it); the officer's No concern on a conduct case moves it back to the moderators, who
+decide the conduct. An appeal is decided here too, by its own card's buttons or by any decision on
+its case, and its author is told the outcome.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from datetime import datetime, timedelta
 from adapters.base import Button, Card, ReviewAction, ReviewRequest
 from bot import texts
 from bot.buttons import parse_case_button
-from bot.cards import button, card_of, shown_text
+from bot.cards import button, card_of, posted_detail, shown_text
 from bot.errors import StorageError
 from bot.languages import ENGLISH, language_of
 from bot.store import ActionRecord, CaseRecord, Store
@@ -27,16 +30,19 @@ from moderation.policy import Policy
 from moderation.types import Route
 from moderation.verdicts import (
     APPEAL_VERBS,
+    HANDED_BACK,
     CaseKind,
     Verb,
     appeal_status,
     case_kind,
     closing_status,
+    is_officers_decision,
     offered_verbs,
+    reroute_for,
     strike_for,
 )
 
-__all__ = ["Press", "Review", "Staff", "Verdict", "case_state"]
+__all__ = ["CaseState", "Press", "Review", "Staff", "Verdict", "case_state"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +53,6 @@ _STEP = {
     Verb.MUTE_1H: ReviewAction.MUTE,
     Verb.MUTE_24H: ReviewAction.MUTE,
     Verb.REMOVE: ReviewAction.REMOVE,
-    Verb.REFER: ReviewAction.REFER,
     Verb.HIDE: ReviewAction.HIDE,
 }
 
@@ -125,14 +130,30 @@ class Verdict:
     keeps_open: bool = False
 
 
-def case_state(actions: list[ActionRecord]) -> tuple[bool, bool]:
-    """From a case's action log: (the message is hidden, the safeguarding officer acknowledged it)."""
+@dataclass(frozen=True, slots=True)
+class CaseState:
+    """What a case's action log says about it, for the buttons its card offers."""
+
+    is_hidden: bool
+    """The message is no longer in the group (hidden by the bot or by staff)."""
+    is_acknowledged: bool
+    """The safeguarding officer acknowledged it."""
+    was_handed_back: bool
+    """The officer found no concern and handed it back to the moderators."""
+
+
+def case_state(actions: list[ActionRecord]) -> CaseState:
+    """A case's state, from its action log."""
     is_hidden = any(
         item.outcome == "ok"
         and (item.action == "hide-done" or (item.action == "hide" and item.actor == "bot"))
         for item in actions
     )
-    return is_hidden, any(item.action == Verb.ACKNOWLEDGE.value for item in actions)
+    return CaseState(
+        is_hidden=is_hidden,
+        is_acknowledged=any(item.action == Verb.ACKNOWLEDGE.value for item in actions),
+        was_handed_back=any(item.action == HANDED_BACK and item.outcome == "ok" for item in actions),
+    )
 
 
 class Review:
@@ -154,12 +175,13 @@ class Review:
             return Verdict(accepted=False, message=refusal or "not allowed")
         if verb in APPEAL_VERBS:
             return self._decide_appeal(case, verb, press, now)
-        is_hidden, is_acknowledged = case_state(self.store.case_actions(case.id))
+        state = case_state(self.store.case_actions(case.id))
+        route = reroute_for(verb, case.flagged)
+        if route is not None:  # a referral, or the officer's hand-back: the case moves, still open
+            return self._reroute(case, verb, route, press, now, state)
         status = closing_status(verb)
         if status is None:  # acknowledge or hide: the officer's card stays open for the decision
-            return self._keep_open(
-                case, verb, press, now, is_hidden=is_hidden, is_acknowledged=is_acknowledged
-            )
+            return self._keep_open(case, verb, press, now, state)
         if not self.store.claim_case(case.id, status, actor=press.presser_id, at=now):
             return Verdict(accepted=False, message="Someone has already acted on this case.", case=case)
         self.store.record_action(case.id, verb.value, "ok", actor=press.presser_id, at=now)
@@ -184,26 +206,32 @@ class Review:
         )
 
     def record_step(
-        self, case_id: int, step: ReviewAction, error: str | None, *, actor: str, now: datetime
+        self,
+        case_id: int,
+        step: ReviewRequest,
+        error: str | None,
+        *,
+        actor: str,
+        now: datetime,
+        posted: str | None = None,
     ) -> None:
-        """Record how a step of a decision went on the platform."""
+        """Record how a step of a decision went on the platform (``posted``: the id of the card it posted)."""
+        detail = error or posted_detail(posted, None if step.card is None else step.card.route)
         self.store.record_action(
-            case_id, f"{step.value}-done", "failed" if error else "ok", actor=actor, detail=error, at=now
+            case_id,
+            f"{step.action.value}-done",
+            "failed" if error else "ok",
+            actor=actor,
+            detail=detail,
+            at=now,
         )
 
     def _keep_open(
-        self,
-        case: CaseRecord,
-        verb: Verb,
-        press: Press,
-        now: datetime,
-        *,
-        is_hidden: bool,
-        is_acknowledged: bool,
+        self, case: CaseRecord, verb: Verb, press: Press, now: datetime, state: CaseState
     ) -> Verdict:
-        if verb is Verb.ACKNOWLEDGE and is_acknowledged:
+        if verb is Verb.ACKNOWLEDGE and state.is_acknowledged:
             return Verdict(accepted=False, message="This case is already acknowledged.", case=case)
-        if verb is Verb.HIDE and is_hidden:
+        if verb is Verb.HIDE and state.is_hidden:
             return Verdict(accepted=False, message="The message is already hidden.", case=case)
         self.store.record_action(case.id, verb.value, "ok", actor=press.presser_id, at=now)
         logger.info("case %s: %s by %s", case.id, verb.value, press.presser_id)
@@ -216,13 +244,53 @@ class Review:
             keeps_open=True,
         )
 
+    def _reroute(
+        self, case: CaseRecord, verb: Verb, route: Route, press: Press, now: datetime, state: CaseState
+    ) -> Verdict:
+        if not self.store.reroute_case(case.id, from_route=case.route, to_route=route):
+            return Verdict(accepted=False, message="Someone has already acted on this case.", case=case)
+        is_referral = route is Route.SAFEGUARDING
+        self.store.record_action(
+            case.id, verb.value if is_referral else HANDED_BACK, "ok", actor=press.presser_id, at=now
+        )
+        logger.info(
+            "case %s: %s by %s, now on the %s route", case.id, verb.value, press.presser_id, route.value
+        )
+        moved = self.store.get_case(case.id) or replace(case, route=route)
+        why = (
+            "referred by moderators"
+            if is_referral
+            else "the safeguarding officer found no safeguarding concern: the moderators decide the conduct"
+        )
+        card = card_of(
+            moved,
+            self.policy,
+            explanation=f"{why}; {case.explanation}",
+            is_hidden=state.is_hidden,
+            is_acknowledged=state.is_acknowledged,
+            was_handed_back=not is_referral,
+        )
+        posted = _request(
+            moved,
+            ReviewAction.POST_CARD,
+            card=replace(card, key=f"{'refer' if is_referral else 'back'}-{case.id}"),
+        )
+        message = "Referred to the safeguarding officer." if is_referral else "Handed back to the moderators."
+        return Verdict(accepted=True, message=message, case=moved, verb=verb, steps=(posted,))
+
     def buttons_for(self, verdict: Verdict) -> tuple[Button, ...]:
         """What the card offers once the verdict's steps are done (and recorded): none once decided."""
         if not verdict.keeps_open or verdict.case is None:
             return ()
         case = verdict.case
-        is_hidden, is_acknowledged = case_state(self.store.case_actions(case.id))
-        verbs = offered_verbs(case.flagged, is_hidden=is_hidden, is_acknowledged=is_acknowledged)
+        state = case_state(self.store.case_actions(case.id))
+        verbs = offered_verbs(
+            case.flagged,
+            case.route,
+            is_hidden=state.is_hidden,
+            is_acknowledged=state.is_acknowledged,
+            was_handed_back=state.was_handed_back,
+        )
         return tuple(button(case.id, verb) for verb in verbs)
 
     def _decide_appeal(self, case: CaseRecord, verb: Verb, press: Press, now: datetime) -> Verdict:
@@ -234,12 +302,12 @@ class Review:
         is_granted = verb is Verb.GRANT
         steps: list[ReviewRequest] = []
         if is_granted:
-            is_hidden, _ = case_state(self.store.case_actions(case.id))
+            is_hidden = case_state(self.store.case_actions(case.id)).is_hidden
             was_restored = case.status == "restored"
             self.store.overturn_case(case.id, actor=press.presser_id, at=now)
             if is_hidden and not was_restored and case.text is not None:
                 steps.extend(self._steps(case, Verb.RESTORE))
-        elif case.is_open and case_kind(case.flagged) is CaseKind.CONDUCT:
+        elif case.is_open and not is_officers_decision(case.flagged, case.route):
             # The bot was right: the case is upheld. An officer's case stays open for the officer's decision.
             self.store.claim_case(case.id, "upheld", actor=press.presser_id, at=now)
         logger.info("case %s: appeal %s by %s", case.id, verb.value, press.presser_id)
@@ -277,16 +345,21 @@ class Review:
         if verb in APPEAL_VERBS:
             return None, case, verb
         possible = {
-            *offered_verbs(case.flagged, is_hidden=False),
-            *offered_verbs(case.flagged, is_hidden=True),
+            *offered_verbs(case.flagged, case.route, is_hidden=False),
+            *offered_verbs(case.flagged, case.route, is_hidden=True),
         }
         if verb not in possible:
             # A forged press (no card of this case ever offered it): a sanction on a disclosure, say.
-            kind = case_kind(case.flagged).value.replace("_", " ")
-            logger.warning(
-                "refused %s on case %s (a %s case) pressed by %s", verb.value, case.id, kind, press.presser_id
+            kind = case_kind(case.flagged)
+            what = (
+                "a case with the safeguarding officer"
+                if kind is CaseKind.CONDUCT and route is Route.SAFEGUARDING
+                else f"a {kind.value.replace('_', ' ')} case"
             )
-            return f"{verb.value} is not a decision for a {kind} case.", None, None
+            logger.warning(
+                "refused %s on case %s (%s) pressed by %s", verb.value, case.id, what, press.presser_id
+            )
+            return f"{verb.value} is not a decision for {what}.", None, None
         if not case.is_open:
             return f"This case is already closed ({case.status}).", None, None
         return None, case, verb
@@ -304,8 +377,7 @@ class Review:
             text = texts.moderator_warning(
                 self.policy, case.reminder_keys, language=language, fallback=case.reminder
             )
-        card = self.referral_card(case) if action is ReviewAction.REFER else None
-        return (_request(case, action, text=text, duration=_MUTE.get(verb), card=card, language=language),)
+        return (_request(case, action, text=text, duration=_MUTE.get(verb), language=language),)
 
     def _notify(self, case: CaseRecord, text: str) -> ReviewRequest:
         return _request(case, ReviewAction.NOTIFY, text=text, language=self._language(case))
@@ -316,15 +388,6 @@ class Review:
         except StorageError:
             logger.warning("could not read case %s's author's language; writing in English", case.id)
             return ENGLISH
-
-    def referral_card(self, case: CaseRecord) -> Card:
-        """The card the safeguarding officer gets when moderators refer a case (no buttons: it is closed)."""
-        card = card_of(
-            replace(case, route=Route.SAFEGUARDING),
-            self.policy,
-            explanation=f"referred by moderators; {case.explanation}",
-        )
-        return replace(card, buttons=(), key=f"refer-{case.id}")
 
 
 def _request(

@@ -5,9 +5,12 @@ Each rule once, used by every path that decides (a chat button, the command line
 * :func:`case_kind`: a learner disclosing harm, a concern about a member of staff, or conduct.
 * :func:`offered_verbs`: the decisions a case's card offers. A disclosure is never met with a
   sanction: its card offers what a safeguarding officer does with one (acknowledge, hide the message
-  if it exposes the learner, record an action taken, refer on, no concern). A press of any other
-  verb on such a case is refused, whoever forged it.
+  if it exposes the learner, record an action taken, refer on, no concern), and so does any case
+  routed to the officer. A press of any other verb on such a case is refused, whoever forged it.
 * :func:`closing_status`: the status a decision closes a case with (``None``: it stays open).
+* :func:`reroute_for`: where a decision sends a case instead of closing it: moderators refer a
+  conduct case to the officer (it stays open and climbs the rota like a disclosure), and the officer's
+  "no concern" on a conduct case hands it back to the moderators, who decide the conduct.
 * :func:`strike_for`: the strike a formal warning records, and never one for a message that
   discloses harm.
 """
@@ -23,6 +26,7 @@ from moderation.types import Category, Role, Route, Strike
 
 __all__ = [
     "APPEAL_VERBS",
+    "HANDED_BACK",
     "OFFICER_VERBS",
     "OVERTURNED",
     "CaseKind",
@@ -30,9 +34,11 @@ __all__ = [
     "appeal_status",
     "case_kind",
     "closing_status",
+    "is_officers_decision",
     "is_officers_only",
     "is_sanction",
     "offered_verbs",
+    "reroute_for",
     "strike_for",
 ]
 
@@ -82,7 +88,6 @@ _CLOSES = {
     Verb.MUTE_1H: "muted",
     Verb.MUTE_24H: "muted",
     Verb.REMOVE: "removed",
-    Verb.REFER: "referred",
     Verb.ACTION_TAKEN: "actioned",
     Verb.REFER_ON: "referred_on",
     Verb.NO_CONCERN: "no_concern",
@@ -90,6 +95,9 @@ _CLOSES = {
 
 OVERTURNED = frozenset({"restored", "no_concern"})
 """Statuses of cases whose decision staff overturned: they count as no breach and carry no strike."""
+
+HANDED_BACK = "handback"
+"""The action logged when the officer finds no concern in a conduct case and hands it to the moderators."""
 
 
 def case_kind(flagged: Sequence[Category]) -> CaseKind:
@@ -101,27 +109,45 @@ def case_kind(flagged: Sequence[Category]) -> CaseKind:
     return CaseKind.CONDUCT
 
 
+def is_officers_decision(flagged: Sequence[Category], route: Route | None) -> bool:
+    """Whether the safeguarding officer decides it: a disclosure, staff conduct, anything routed to them."""
+    return case_kind(flagged) is not CaseKind.CONDUCT or route is Route.SAFEGUARDING
+
+
 def is_officers_only(flagged: Sequence[Category], route: Route | None, status: str = "open") -> bool:
     """Whether only safeguarding officers may see a case.
 
-    A disclosure, staff conduct, anything routed to the officer, and a case moderators referred on.
+    The officer's cases (:func:`is_officers_decision`), and a case moderators referred under the
+    earlier rule that closed it as ``referred``.
     """
-    return case_kind(flagged) is not CaseKind.CONDUCT or route is Route.SAFEGUARDING or status == "referred"
+    return is_officers_decision(flagged, route) or status == "referred"
 
 
 def offered_verbs(
-    flagged: Sequence[Category], *, is_hidden: bool, is_acknowledged: bool = False
+    flagged: Sequence[Category],
+    route: Route | None,
+    *,
+    is_hidden: bool,
+    is_acknowledged: bool = False,
+    was_handed_back: bool = False,
 ) -> tuple[Verb, ...]:
     """The decisions a case's card offers, in the order its buttons show.
 
     Args:
         flagged: the case's flagged categories.
+        route: whose case it is now (``None``: the moderators').
         is_hidden: the message is no longer in the group (hidden by the bot or by staff): nothing to
             hide, and (on conduct) something to restore.
         is_acknowledged: the safeguarding officer has acknowledged the case.
+        was_handed_back: the officer found no concern in it after a referral: the moderators decide it
+            and it is not referred again.
     """
-    if case_kind(flagged) is CaseKind.CONDUCT:
-        return tuple(verb for verb in _CONDUCT if verb is not Verb.RESTORE or is_hidden)
+    if not is_officers_decision(flagged, route):
+        return tuple(
+            verb
+            for verb in _CONDUCT
+            if (verb is not Verb.RESTORE or is_hidden) and (verb is not Verb.REFER or not was_handed_back)
+        )
     return tuple(
         verb
         for verb in _OFFICER
@@ -137,6 +163,21 @@ def is_sanction(verb: Verb) -> bool:
 def closing_status(verb: Verb) -> str | None:
     """The status the decision closes the case with; ``None`` for one that leaves it open."""
     return _CLOSES.get(verb)
+
+
+def reroute_for(verb: Verb, flagged: Sequence[Category]) -> Route | None:
+    """Where the decision sends an open case instead of closing it; ``None`` for one that does not.
+
+    Moderators' Refer sends a conduct case to the safeguarding officer, open, to be acknowledged and
+    decided there. The officer's No concern on a conduct case (referred, or routed to the officer by
+    the policy) sends it back to the moderators: no safeguarding concern says nothing about the
+    conduct, so it neither closes the case nor lifts its breach.
+    """
+    if verb is Verb.REFER:
+        return Route.SAFEGUARDING
+    if verb is Verb.NO_CONCERN and case_kind(flagged) is CaseKind.CONDUCT:
+        return Route.MODERATORS
+    return None
 
 
 def appeal_status(verb: Verb) -> str:

@@ -257,7 +257,7 @@ class DiscordAdapter:
         channel = self._channel(chat_id)
         await self._call("delete the message", lambda: channel.get_partial_message(int(message_id)).delete())
 
-    async def apply_review(self, request: ReviewRequest) -> None:
+    async def apply_review(self, request: ReviewRequest) -> str | None:
         """Carry out one step of a moderator's verdict (in the server of the case's channel)."""
         guild = self._guild_of(request.chat_id)
         if request.action is ReviewAction.RESTORE:
@@ -277,8 +277,8 @@ class DiscordAdapter:
         elif request.action is ReviewAction.REMOVE:
             member = await self._member(guild, request.author_id)
             await self._call("remove the member", lambda: member.kick(reason=f"case {request.case_id}"))
-        elif request.action is ReviewAction.REFER and request.card is not None:
-            await self.post_card(request.card)
+        elif request.action is ReviewAction.POST_CARD and request.card is not None:
+            return await self.post_card(request.card)
         elif request.action is ReviewAction.HIDE and request.message_id is not None:
             channel, message_id = self._channel(request.chat_id), int(request.message_id)
             await self._call("hide the message", lambda: channel.get_partial_message(message_id).delete())
@@ -286,6 +286,7 @@ class DiscordAdapter:
             request.author_id, request.text or ""
         ):
             raise AdapterError("could not tell the member: their direct messages are closed")
+        return None
 
     async def post_card(self, card: Card) -> str:
         """Post a card in the moderators' or the safeguarding officer's channel; the message's id."""

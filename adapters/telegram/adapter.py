@@ -172,7 +172,7 @@ class TelegramAdapter:
         """Delete one message."""
         await self._call("delete the message", lambda: self.bot.delete_message(int(chat_id), int(message_id)))
 
-    async def apply_review(self, request: ReviewRequest) -> None:
+    async def apply_review(self, request: ReviewRequest) -> str | None:
         """Carry out one step of a moderator's verdict."""
         chat, user = int(request.chat_id), int(request.author_id)
         if request.action is ReviewAction.RESTORE:
@@ -199,8 +199,8 @@ class TelegramAdapter:
                 "allow them to rejoin later",
                 lambda: self.bot.unban_chat_member(chat, user, only_if_banned=True),
             )
-        elif request.action is ReviewAction.REFER and request.card is not None:
-            await self.post_card(request.card)
+        elif request.action is ReviewAction.POST_CARD and request.card is not None:
+            return await self.post_card(request.card)
         elif request.action is ReviewAction.HIDE and request.message_id is not None:
             message_id = int(request.message_id)
             await self._call("hide the message", lambda: self.bot.delete_message(chat, message_id))
@@ -210,6 +210,7 @@ class TelegramAdapter:
             raise AdapterError(
                 "could not tell the learner: they have not started a private chat with the bot"
             )
+        return None
 
     async def post_card(self, card: Card) -> str:
         """Post a card in the moderators' or the safeguarding officer's chat; the message's id."""

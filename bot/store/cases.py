@@ -6,6 +6,7 @@ A case is stored before the pipeline acts on it, and every platform call is logg
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import update
@@ -27,7 +28,7 @@ CASE_STATUSES = (
     "warned",
     "muted",
     "removed",
-    "referred",
+    "referred",  # a moderators' referral, when it closed the case (older cases; it now stays open)
     "actioned",
     "referred_on",
     "no_concern",
@@ -175,15 +176,30 @@ class CaseStore(StoreEngine):
         """
         if status not in CASE_STATUSES or status == "open":
             raise ValueError(f"cannot close a case as {status!r}; use one of {CASE_STATUSES[1:]}")
-        # A case moderators refer on is the safeguarding officer's from then on, whatever happens to it
-        # later (a granted appeal restores the message, not the moderators' sight of it).
-        routed = {"route": str(Route.SAFEGUARDING)} if status == "referred" else {}
         statement = (
             update(CaseRow)
             .where(col(CaseRow.id) == case_id, col(CaseRow.status) == "open")
-            .values(status=status, closed_by=actor, closed_at=_utc(at), **routed)
+            .values(status=status, closed_by=actor, closed_at=_utc(at))
         )
         with self._guard("close a case"), self._session() as session:
+            result = session.exec(statement)
+            session.commit()
+            return bool(result.rowcount)
+
+    def reroute_case(self, case_id: int, *, from_route: Route | None, to_route: Route) -> bool:
+        """Move an open case from one route (``None``: the moderators') to another; whether this moved it.
+
+        A moderators' referral and an officer's hand-back: of two presses at once, exactly one moves it.
+        """
+        on_route = (
+            col(CaseRow.route).is_(None) if from_route is None else col(CaseRow.route) == str(from_route)
+        )
+        statement = (
+            update(CaseRow)
+            .where(col(CaseRow.id) == case_id, col(CaseRow.status) == "open", on_route)
+            .values(route=str(to_route))
+        )
+        with self._guard("re-route a case"), self._session() as session:
             result = session.exec(statement)
             session.commit()
             return bool(result.rowcount)
@@ -228,6 +244,20 @@ class CaseStore(StoreEngine):
         with self._guard("record an action"), self._session() as session:
             self._insert_for_case(session, row, case_id)
             return action_record(row, self._sealer)
+
+    def cases_with_action(self, case_ids: Iterable[int], action: str) -> frozenset[int]:
+        """Which of these cases a person took ``action`` on (successfully): moderators' referrals, say."""
+        ids = list(case_ids)
+        if not ids:
+            return frozenset()
+        query = select(CaseActionRow.case_id).where(
+            col(CaseActionRow.case_id).in_(ids),
+            col(CaseActionRow.action) == action,
+            col(CaseActionRow.actor) != "bot",
+            col(CaseActionRow.outcome) == "ok",
+        )
+        with self._guard("read the action log"), self._session() as session:
+            return frozenset(session.exec(query))
 
     def case_actions(self, case_id: int) -> list[ActionRecord]:
         """Return a case's action log, oldest first."""

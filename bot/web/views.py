@@ -109,11 +109,17 @@ def case_page(
         if item.id != case.id and visible(item, person)
     ]
     actions = store.case_actions(case.id)
-    is_hidden, is_acknowledged = case_state(actions)
+    state = case_state(actions)
     decisions = (
         [
             (verb.value, VERBS[verb])
-            for verb in offered_verbs(case.flagged, is_hidden=is_hidden, is_acknowledged=is_acknowledged)
+            for verb in offered_verbs(
+                case.flagged,
+                case.route,
+                is_hidden=state.is_hidden,
+                is_acknowledged=state.is_acknowledged,
+                was_handed_back=state.was_handed_back,
+            )
         ]
         if case.is_open and case.platform == person.platform
         else []

@@ -28,7 +28,7 @@ from tests.fakes.clock import FakeClock
 
 CLASS, GENERAL = 2_000_000_000_000_000_001, 2_000_000_000_000_000_010
 STAFF, MODS, OFFICER_ROOM = 2_000_000_000_000_000_002, 2_000_000_000_000_000_020, 2_000_000_000_000_000_021
-ANN, OLU, DEE, KIT, SID = (2_000_000_000_000_000_100 + index for index in range(5))
+ANN, OLU, DEE, KIT, SID, MO = (2_000_000_000_000_000_100 + index for index in range(6))
 MESSAGES = "/channels/{channel_id}/messages"
 IMMEDIATE = "my husband hits me, he is outside now, please help"
 TIMEOUT, TICK = 60, 5
@@ -64,7 +64,7 @@ class World:
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with FakeDiscord(redirect=False) as fake:
-        names = {ANN: "ann", OLU: "olu", DEE: "dee", KIT: "kit", SID: "sid"}
+        names = {ANN: "ann", OLU: "olu", DEE: "dee", KIT: "kit", SID: "sid", MO: "mo"}
         users = {user: fake.make_user(user, name) for user, name in names.items()}
         fake.add_guild(
             CLASS, "ESOL Entry 3", channels=[(GENERAL, "general")], members=[users[ANN], users[SID]]
@@ -73,13 +73,14 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             STAFF,
             "SCLS staff",
             channels=[(MODS, "moderators"), (OFFICER_ROOM, "safeguarding")],
-            members=[users[OLU], users[DEE], users[KIT], users[SID]],
+            members=[users[OLU], users[DEE], users[KIT], users[SID], users[MO]],
         )
         settings = load_settings(
             database_url=f"sqlite:///{tmp_path / 'discord.db'}",
             discord_token=fake.token,
             discord_moderators_channel=MODS,
             discord_safeguarding_channel=OFFICER_ROOM,
+            discord_moderators=[MO],
             discord_api_url=fake.base_url,
             discord_gateway_url=fake.gateway_url,
             safeguarding_rota=[
@@ -157,6 +158,34 @@ async def test_an_unacknowledged_case_climbs_by_direct_message_and_an_acknowledg
         assert world.counts() == [1, 1, 0]
     assert ("ack", str(DEE)) in [(item.action, item.actor) for item in world.store.case_actions(case_id)]
     assert [item.step for item in world.store.alerts([case_id])[case_id]] == [1, 2, 2]
+
+
+async def test_a_moderators_referral_gets_the_officers_buttons_and_climbs_the_rota(world: World) -> None:
+    client = await _running(world)
+    async with running_client(client, world.fake.token):
+        await world.fake.wait_for_call("PUT", "/applications/{application_id}/commands")
+        world.fake.send_message(GENERAL, world.users[ANN], "you are a stupid idiot Sid")
+        await world.fake.wait_for_call("POST", MESSAGES, lambda call: call.params.get("channel_id") == MODS)
+        card = world.fake.sent_messages(MODS)[-1]
+        case_id = int(card["embeds"][0]["title"].split("#", 1)[1].split(" ", 1)[0])
+        pressed = world.fake.press_button(world.users[MO], card, f"cm:{case_id}:refer", guild_id=STAFF)
+        await world.fake.wait_for_interaction_response(pressed)
+        await world.fake.wait_for_call(
+            "POST", MESSAGES, lambda call: call.params.get("channel_id") == OFFICER_ROOM
+        )
+        referral = world.officers_room()[-1]
+        assert referral["embeds"][0]["title"].startswith(f"Safeguarding · case #{case_id}")
+        assert [item["custom_id"] for row in referral["components"] for item in row["components"]] == [
+            *(f"cm:{case_id}:{verb}" for verb in ("ack", "actioned", "referon", "noconcern")),
+            f"cn:{case_id}",
+        ]
+        await world.turn(TICK)  # the officer is alerted by direct message, as for a disclosure
+        assert world.counts() == [1, 0, 0]
+        alert = world.dms(OLU)[0]
+        decisions = [item["custom_id"] for row in alert["components"] for item in row["components"]]
+        assert [data for data in decisions if data.startswith("cm:")] == [f"cm:{case_id}:ack"]
+    case = world.store.get_case(case_id)
+    assert case is not None and case.is_open
 
 
 async def test_an_officer_adds_a_note_by_replying_to_the_card(world: World) -> None:

@@ -19,6 +19,7 @@ from bot.store import Store
 from moderation.policy import Policy, load_policy
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
 from moderation.serving.loading import LoadedScorer
+from moderation.types import Route
 from tests.fakes import FakeDiscord, running_client
 from tests.fakes.discord_api import (
     DEFAULT_BOT_PERMISSIONS,
@@ -274,7 +275,18 @@ async def test_each_moderator_button(world: World, verb: str, expected: list[tup
     assert calls == expected
     edited = world.fake.message(MODS, int(card["id"]))
     assert "Outcome:" in edited["embeds"][0]["description"] and not edited.get("components")
-    assert not world.store.get_case(case_id).is_open  # type: ignore[union-attr]
+    case = world.store.get_case(case_id)
+    assert case is not None
+    if verb == "refer":  # the officer's now, open, with the officer's buttons on a card of its own
+        assert case.is_open and case.route is Route.SAFEGUARDING
+        referral = world.fake.sent_messages(OFFICER_ROOM)[-1]
+        referred_ids = [item["custom_id"] for row in referral["components"] for item in row["components"]]
+        assert referred_ids == [
+            *(f"cm:{case_id}:{verb}" for verb in ("ack", "actioned", "referon", "noconcern")),
+            f"cn:{case_id}",  # the officer's notes
+        ]
+    else:
+        assert not case.is_open
     if verb == "restore":
         assert "you are a stupid idiot Ann" in world.fake.sent_messages(GENERAL)[-1]["content"]
     if verb.startswith("mute"):

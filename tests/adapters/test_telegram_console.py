@@ -7,34 +7,54 @@ what the card's button would have done and shows the outcome on the card, which 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from bot.outbox import decide_on_web
-from tests.adapters.test_telegram_rota import ANN, MOD, MODS, TICK, World, policy, world  # noqa: F401
+from bot.review import Verdict
+from tests.adapters.test_telegram_rota import (  # noqa: F401
+    ANN,
+    MOD,
+    MODS,
+    OFFICER_CHAT,
+    TICK,
+    World,
+    _buttons,
+    policy,
+    world,
+)
+
+
+async def _carded(world: World) -> tuple[dict[str, Any], int]:  # noqa: F811
+    """A learner's insult, carded in the moderators' chat: the card and its case."""
+    world.fake.send_text(-1001111111111, world.users[ANN], "you are a stupid idiot Mo")
+    call = await world.fake.wait_for_call(
+        "sendMessage", lambda call: call.params["chat_id"] == MODS and "reply_markup" in call.params
+    )
+    return world.fake.sent_messages(MODS)[-1], int(call.params["text"].split("#", 1)[1].split(" ", 1)[0])
+
+
+async def _decide(world: World, case_id: int, verb: str) -> Verdict:  # noqa: F811
+    """A moderator's decision in the web console."""
+    return await asyncio.to_thread(
+        lambda: decide_on_web(
+            world.store,
+            world.services.policy,
+            world.settings,
+            case_id=case_id,
+            verb=verb,
+            platform="telegram",
+            user_id=str(MOD),
+            name=f"telegram:{MOD}",
+            now=world.clock.now(),
+        )
+    )
 
 
 async def test_a_web_decision_is_carried_out_by_the_bot_and_shown_on_the_card(world: World) -> None:  # noqa: F811
     async with world.serving():
-        world.fake.send_text(-1001111111111, world.users[ANN], "you are a stupid idiot Mo")
-        call = await world.fake.wait_for_call(
-            "sendMessage", lambda call: call.params["chat_id"] == MODS and "reply_markup" in call.params
-        )
-        card = world.fake.sent_messages(MODS)[-1]
-        case_id = int(call.params["text"].split("#", 1)[1].split(" ", 1)[0])
+        card, case_id = await _carded(world)
         reminders = len(world.private(ANN))
-        verdict = await asyncio.to_thread(
-            lambda: decide_on_web(
-                world.store,
-                world.services.policy,
-                world.settings,
-                case_id=case_id,
-                verb="warn",
-                platform="telegram",
-                user_id=str(MOD),
-                name=f"telegram:{MOD}",
-                now=world.clock.now(),
-            )
-        )
-        assert verdict.accepted
+        assert (await _decide(world, case_id, "warn")).accepted
         await world.turn(TICK)
         edited = world.fake.message(MODS, card["message_id"])
     assert "Outcome: Warned by telegram:3001 (console)" in edited["text"] and not edited.get("reply_markup")
@@ -42,6 +62,21 @@ async def test_a_web_decision_is_carried_out_by_the_bot_and_shown_on_the_card(wo
     actions = [(item.action, item.actor, item.outcome) for item in world.store.case_actions(case_id)]
     assert ("warn", str(MOD), "ok") in actions and ("warn-done", str(MOD), "ok") in actions
     assert world.store.outbox("telegram") == []  # done once
+
+
+async def test_a_referral_from_the_console_gives_the_officer_a_card_to_act_on(world: World) -> None:  # noqa: F811
+    async with world.serving():
+        card, case_id = await _carded(world)
+        assert (await _decide(world, case_id, "refer")).accepted
+        await world.turn(TICK)
+        await world.turn(TICK)  # and the rota's first step
+        moderators_card = world.fake.message(MODS, card["message_id"])
+        referral = world.fake.sent_messages(OFFICER_CHAT)[-1]
+    # The outcome goes on the card decided on; the officer's new card keeps the officer's buttons.
+    assert "Outcome: Referred to the safeguarding officer" in moderators_card["text"]
+    assert not moderators_card.get("reply_markup")
+    assert "Outcome:" not in referral["text"] and f"cm:{case_id}:ack" in _buttons(referral)
+    assert [alert.recipient for alert in world.store.alerts([case_id])[case_id]] == ["Olu (officer)"]
 
 
 async def test_a_moderator_adds_a_note_by_replying_to_a_card_in_their_chat(world: World) -> None:  # noqa: F811

@@ -14,6 +14,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ GROUP, MODS, OFFICER_CHAT = -1001111111111, -1002222222222, -1003333333333
 ANN, MOD = 1001, 3001
 OFFICER, DEPUTY, ON_CALL, STRANGER = 4001, 4002, 4003, 5001
 IMMEDIATE = "my husband hits me, he is outside now, please help"
+CONDUCT = "you are a stupid idiot Ben"
 ROTA = [
     {"name": "Olu", "duty": "officer", "telegram": OFFICER},
     {"name": "Dee", "duty": "deputy", "telegram": DEPUTY},
@@ -40,6 +42,7 @@ ROTA = [
 ]
 TIMEOUT = 60  # an immediate case waits a minute per step here (15 by default)
 TICK = 5
+HOUR = 3600  # a high case's wait on the wall clock (the default)
 
 
 @dataclass
@@ -198,6 +201,75 @@ async def test_an_acknowledgement_from_a_private_alert_stops_the_climb(world: Wo
     assert ("ack", str(DEPUTY)) in actions
     case = world.store.get_case(case_id)
     assert case is not None and case.is_open  # acknowledged, still the officer's to decide
+
+
+async def _press(world: World, user: int, message: dict[str, Any], data: str) -> dict[str, Any]:
+    """Press a button and wait for the bot's answer to it; the answer's parameters."""
+    answers = len(world.fake.calls_to("answerCallbackQuery"))
+    world.fake.press_button(world.users[user], message, data)
+    await world.fake.wait_until(lambda: len(world.fake.calls_to("answerCallbackQuery")) > answers)
+    await world.turn(0)  # and the steps after it
+    return world.fake.calls_to("answerCallbackQuery")[-1].params
+
+
+async def test_a_moderators_referral_climbs_the_rota_until_the_officer_acknowledges_it(world: World) -> None:
+    async with world.serving():
+        world.fake.send_text(GROUP, world.users[ANN], CONDUCT)
+        card = await world.fake.wait_for_call(
+            "sendMessage", lambda call: call.params["chat_id"] == MODS and "reply_markup" in call.params
+        )
+        case_id = int(card.params["text"].split("#", 1)[1].split(" ", 1)[0])
+        mods_card = world.fake.sent_messages(MODS)[-1]
+        await _press(world, MOD, mods_card, f"cm:{case_id}:refer")
+
+        referral = world.fake.sent_messages(OFFICER_CHAT)[-1]
+        assert referral["text"].startswith(f"Safeguarding · case #{case_id}")
+        assert "referred by moderators" in referral["text"]
+        assert _buttons(referral) == [
+            f"cm:{case_id}:{verb}" for verb in ("ack", "actioned", "referon", "noconcern")
+        ]
+        await world.turn(TICK)  # like a disclosure: the officer is alerted privately at once
+        assert [len(world.private(user)) for user in (OFFICER, DEPUTY, ON_CALL)] == [1, 0, 0]
+        await world.turn(HOUR)  # nobody acknowledged (a referral climbs as a high case): the deputy
+        assert [len(world.private(user)) for user in (OFFICER, DEPUTY, ON_CALL)] == [1, 1, 0]
+
+        answer = await _press(world, DEPUTY, world.fake.sent_messages(DEPUTY)[-1], f"cm:{case_id}:ack")
+        assert not answer.get("show_alert")
+        await world.turn(HOUR * 10)  # acknowledged: the climb stops
+        assert [len(world.private(user)) for user in (OFFICER, DEPUTY, ON_CALL)] == [1, 1, 0]
+    case = world.store.get_case(case_id)
+    assert case is not None and case.is_open  # the officer's to decide
+    assert world.store.awaiting_acknowledgement("telegram") == []
+
+
+async def test_no_concern_on_a_referral_hands_the_conduct_back_to_the_moderators(world: World) -> None:
+    async with world.serving():
+        world.fake.send_text(GROUP, world.users[ANN], CONDUCT)
+        await world.fake.wait_for_call(
+            "sendMessage", lambda call: call.params["chat_id"] == MODS and "reply_markup" in call.params
+        )
+        mods_card = world.fake.sent_messages(MODS)[-1]
+        case_id = int(mods_card["text"].split("#", 1)[1].split(" ", 1)[0])
+        await _press(world, MOD, mods_card, f"cm:{case_id}:refer")
+        referral = world.fake.sent_messages(OFFICER_CHAT)[-1]
+        refused = await _press(world, MOD, referral, f"cm:{case_id}:warn")  # not the moderators' now
+        assert refused.get("show_alert") is True
+
+        await _press(world, OFFICER, referral, f"cm:{case_id}:noconcern")
+
+        back = world.fake.sent_messages(MODS)[-1]
+        assert back["message_id"] != mods_card["message_id"] and f"Case #{case_id}" in back["text"]
+        assert "no safeguarding concern" in back["text"]
+        assert _buttons(back) == [
+            f"cm:{case_id}:{verb}" for verb in ("uphold", "restore", "warn", "mute1h", "mute24h", "remove")
+        ]
+        await _press(world, MOD, back, f"cm:{case_id}:warn")
+    case = world.store.get_case(case_id)
+    assert case is not None and case.status == "warned"
+    history = world.store.author_history(
+        "telegram", str(ANN), now=world.clock.now(), strike_lifetime=timedelta(days=30)
+    )
+    assert len(history.breaches) >= 1 and len(history.strikes) >= 1  # no concern lifted nothing
 
 
 async def test_only_acknowledge_is_taken_in_a_private_chat_and_only_from_the_rota(world: World) -> None:

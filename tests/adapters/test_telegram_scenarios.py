@@ -23,6 +23,7 @@ from bot.store import Store
 from moderation.policy import Policy, load_policy
 from moderation.scorers.profanity_fallback import ProfanityFallbackScorer
 from moderation.serving.loading import LoadedScorer
+from moderation.types import Route
 from tests.fakes import ApiCall, FakeBotAPI, running_application
 from tests.fakes.threaded import served_in_thread
 
@@ -241,7 +242,13 @@ async def test_each_moderator_button(world: World, verb: str, expected: list[tup
     edited = world.fake.message(MODS, card["message_id"])
     assert "Outcome:" in edited["text"] and "Mo" in edited["text"] and not edited.get("reply_markup")
     case = world.store.get_case(case_id)
-    assert case is not None and not case.is_open
+    assert case is not None
+    if verb == "refer":  # the officer's now, open, with the officer's buttons on a card of its own
+        assert case.is_open and case.route is Route.SAFEGUARDING
+        referral = world.fake.calls_to("sendMessage")[-1].params
+        assert _labels(referral) == ["Acknowledge", "Action taken", "Referred on", "No concern"]
+    else:
+        assert not case.is_open
     if verb == "restore":
         assert "you are a stupid idiot Ann" in world.fake.calls_to("sendMessage")[0].params["text"]
     if verb.startswith("mute"):

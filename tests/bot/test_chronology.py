@@ -128,3 +128,38 @@ def test_without_a_font_for_every_script_the_pdf_is_latin_only_and_says_so(tmp_p
     assert write_pdf(record, latin, font=tmp_path / "no-such-font.ttf") is False
     assert latin.read_bytes().startswith(b"%PDF-")
     assert "4003" in to_markdown(record)  # no name known for the id: the id itself
+
+
+def test_a_referred_case_tells_where_each_card_went_and_when_the_officer_answered(tmp_path: Path) -> None:
+    decision = Decision(
+        scores={Category.HARASSMENT: 0.9},
+        flagged=(Category.HARASSMENT,),
+        evidence=(),
+        clauses=("4.2",),
+        actions=(Action(ActionKind.ESCALATE, Route.MODERATORS),),
+        reminder=None,
+        explanation="",
+        scorer="heads:minilm",
+    )
+    store = Store.open(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        case = store.record_case(make_message("leave me alone or else"), decision, POSTED)
+        store.record_action(case.id, "escalate", "ok", at=POSTED + timedelta(seconds=1))
+        store.reroute_case(case.id, from_route=case.route, to_route=Route.SAFEGUARDING)
+        store.record_action(case.id, "refer", "ok", actor="3001", at=POSTED + timedelta(minutes=5))
+        store.record_action(case.id, "card-done", "ok", actor="3001", at=POSTED + timedelta(minutes=5))
+        store.record_action(case.id, "ack", "ok", actor="4001", at=POSTED + timedelta(minutes=30))
+        referred = store.get_case(case.id)
+        assert referred is not None
+        record = chronology(
+            store, referred, names={"4001": "Olu"}, made_by="telegram:4001", now=POSTED + timedelta(hours=1)
+        )
+    finally:
+        store.close()
+    assert [entry.what for entry in record.entries[2:]] == [
+        "Card posted in the moderators' chat",
+        "Referred to the safeguarding officer by the moderators",
+        "Card posted in the safeguarding chat",
+        "Acknowledged",
+    ]
+    assert record.answered_after == timedelta(minutes=30) and record.answered_by == "Olu"

@@ -167,6 +167,22 @@ def test_each_verdict_becomes_the_label_it_means(store: Store) -> None:
     )
 
 
+def test_a_referral_the_officer_acted_on_teaches_safeguarding_and_policy_routed_conduct_keeps_its_label(
+    store: Store,
+) -> None:
+    referred = decided_case(store, "my uncle keeps my wages, idiot", (Category.CIVILITY,), "actioned")
+    store.record_action(referred.id, "refer", "ok", actor="mod-1", at=NOW)
+    routed = decided_case(store, "they are all terrorists", (Category.EXTREMISM,), "actioned")
+    cases = [referred, routed]
+
+    verdicts = verdict_examples(cases, referred=store.cases_with_action([case.id for case in cases], "refer"))
+
+    assert {example.source: sorted(c.value for c in example.categories) for example in verdicts.examples} == {
+        f"case:{referred.id}": ["safeguarding"],
+        f"case:{routed.id}": ["extremism"],
+    }
+
+
 def test_held_out_texts_are_set_aside_and_the_latest_decision_on_a_text_counts(store: Store) -> None:
     first = decided_case(store, "You are  an idiot", (Category.CIVILITY,), "upheld")
     second = decided_case(store, "you are an IDIOT", (Category.CIVILITY,), "restored")

@@ -728,7 +728,10 @@ def test_a_case_referred_on_stays_the_officers_even_after_a_granted_appeal(store
     case = _case(store)
     assert not is_officers_only(case.flagged, case.route, case.status)
 
-    assert store.claim_case(case.id, "referred", actor="mod-1", at=NOW)
+    assert store.reroute_case(case.id, from_route=case.route, to_route=Route.SAFEGUARDING)
+    assert not store.reroute_case(case.id, from_route=case.route, to_route=Route.SAFEGUARDING)  # once
+    referred = store.get_case(case.id)
+    assert referred is not None and referred.is_open and referred.route is Route.SAFEGUARDING
     store.overturn_case(case.id, actor="mod-2", at=NOW)
 
     after = store.get_case(case.id)
