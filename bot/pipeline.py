@@ -3,10 +3,9 @@
 Every failure is handled here, once: it is recorded on the case (or logged with the message's ids
 and categories, never its text) and the pipeline carries on with the next message.
 
-At about 530 lines this is past the house's size because handling a message and resuming one after a
-restart are one rule: both carry out a case through ``_act``, which reads the action log to do nothing
-twice, reconciles what was in flight at a stop, and holds back in a group in shadow mode all but a
-disclosure's support message and card. Per-group ordering lives in ``bot/ordering.py``.
+Handling a message and resuming one after a restart are one rule: both carry out the case through
+:class:`bot.acting.Acting`, which reads the action log to do nothing twice. Per-group ordering lives in
+``bot/ordering.py``.
 """
 
 from __future__ import annotations
@@ -16,35 +15,27 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from adapters.base import ActionRequest, Adapter, Card, check_supported
-from bot import texts
-from bot.cards import build_card, posted_detail
-from bot.errors import AdapterError, StorageError
-from bot.languages import ENGLISH, language_of
+from adapters.base import Adapter
+from bot.acting import REPOSTED, Acting, ActionOutcome, MessageKey, Outcome, describe
+from bot.errors import StorageError
 from bot.records import case_decision, case_message
 from bot.store import CaseRecord, Store
 from moderation.engine import assess, held_for_review
-from moderation.errors import ModerationError, ScorerError
+from moderation.errors import ScorerError
 from moderation.language_detection import FULL as FULL_ASSESSMENT
-from moderation.personal_data import mask_personal_data
 from moderation.policy import Policy
 from moderation.scorers.base import TextScorer, hits_of
 from moderation.serving.batching import ScoringService
 from moderation.types import (
-    Action,
-    ActionKind,
-    AttachmentKind,
     AuthorHistory,
     Category,
     ChatMessage,
     Decision,
     ModelScores,
-    Route,
 )
-from moderation.verdicts import strike_for
 
 __all__ = [
     "DEFAULT_ASSESS_BUDGET_SECONDS",
@@ -57,44 +48,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MessageKey = tuple[str, str, str, int]
-# Tried once: a refused private reminder or warning may already have been replaced by a public nudge.
-_SENT_ONCE = frozenset({ActionKind.REMIND.value, ActionKind.WARN.value})
 _GROUP_POLICY_SECONDS = 30.0  # a group's own thresholds, set in the console, apply within this
 _CATEGORIES = frozenset(category.value for category in Category)
 # How far back a restart looks for cases left unfinished: Telegram deletes messages only while they
 # are under 48 hours old, and a card days late is better read in the case queue.
 RESUME_WINDOW = timedelta(hours=48)
-REPOSTED = "Posted again after a restart: if this case's card is also above, either works (decided once)."
-"""The line on a card posted again because the process stopped while posting it."""
 DEFAULT_ASSESS_BUDGET_SECONDS = 5.0
 """How long judging one message may take (milliseconds normally: RE2 patterns, bounded matches)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ActionOutcome:
-    """What became of one action: ``ok``, ``failed`` (with the platform's error) or ``skipped``."""
-
-    kind: ActionKind
-    outcome: str
-    detail: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The result of handling one message.
-
-    ``is_duplicate`` is true when this (platform, chat, message, revision) was handled before and
-    nothing was done again. ``error`` is set when the message could not be handled at all (for
-    example the database is down); it was not marked handled, so a redelivery tries again.
-    """
-
-    key: MessageKey
-    decision: Decision | None = None
-    case_id: int | None = None
-    actions: tuple[ActionOutcome, ...] = ()
-    is_duplicate: bool = False
-    error: str | None = None
 
 
 class Pipeline:
@@ -119,6 +79,7 @@ class Pipeline:
         self.scorer = scorer
         self.scoring = scoring or ScoringService(scorer)
         self.adapter = adapter
+        self.acting = Acting(policy=policy, store=store, adapter=adapter)
         self._clock = clock
         self._assess_budget = assess_budget_seconds
         self._group_policies: dict[tuple[str, str], tuple[float, Policy]] = {}
@@ -169,10 +130,10 @@ class Pipeline:
             async with lock:
                 return await self._handle(message, key, now or self._clock(), settled)
         except StorageError as exc:
-            logger.error("store unavailable for %s: %s", _describe(key), exc)
+            logger.error("store unavailable for %s: %s", describe(key), exc)
             return Outcome(key=key, error=str(exc))
         except Exception as exc:  # the one place that keeps a bug in one message from stopping the bot
-            logger.exception("could not handle %s (%s)", _describe(key), exc.__class__.__name__)
+            logger.exception("could not handle %s (%s)", describe(key), exc.__class__.__name__)
             return Outcome(key=key, error=f"{exc.__class__.__name__}: internal error, see the log")
         finally:
             if settled is not None:
@@ -192,12 +153,12 @@ class Pipeline:
             await self._count_unassessed(message, decision.language, now)
         if not decision.is_flagged:
             await asyncio.to_thread(self.store.mark_seen, *key, now)
-            logger.debug("allowed %s", _describe(key))
+            logger.debug("allowed %s", describe(key))
             return Outcome(key=key, decision=decision)
 
         # Write before act: the case is committed before any platform call.
         case = await asyncio.to_thread(self.store.record_case, message, decision, now)
-        return await self._act(case, message, decision, key, now, settled)
+        return await self.acting.act(case, message, decision, key, now, settled)
 
     async def _count_unassessed(self, message: ChatMessage, language: str, now: datetime) -> None:
         """Count a message the scorers could not fully assess, for its group's tutors (`status`)."""
@@ -223,7 +184,7 @@ class Pipeline:
         except TimeoutError:
             logger.warning(
                 "judging %s took over %.1f s: held for a moderator's review",
-                _describe(key),
+                describe(key),
                 self._assess_budget,
             )
             return held_for_review(model, f"judging it took longer than {self._assess_budget:g} s")
@@ -302,7 +263,9 @@ class Pipeline:
                     await asyncio.to_thread(self.store.mark_seen, *key, now)
                     return 0
                 logger.info("finishing case %s, left unfinished when the bot stopped", case.id)
-                await self._act(case, message, case_decision(case), key, now, None, strike_at=case.created_at)
+                await self.acting.act(
+                    case, message, case_decision(case), key, now, None, strike_at=case.created_at
+                )
                 return 1
         except StorageError as exc:
             logger.error("could not finish case %s: %s", case.id, exc)
@@ -312,158 +275,6 @@ class Pipeline:
             if not lock.locked():
                 self._locks.pop(key, None)
         return 0
-
-    async def _act(
-        self,
-        case: CaseRecord,
-        message: ChatMessage,
-        decision: Decision,
-        key: MessageKey,
-        now: datetime,
-        settled: asyncio.Event | None,
-        *,
-        strike_at: datetime | None = None,
-    ) -> Outcome:
-        # What the log shows done is not done again. A hide or a card that failed is tried again;
-        # a reminder or warning is tried once, since a refused private message may already have
-        # been replaced by a public nudge. An action whose last entry is its intent ("started") was
-        # in flight when the process stopped: see _apply for how it is reconciled.
-        records = [
-            record
-            for record in await asyncio.to_thread(self.store.case_actions, case.id)
-            if record.actor == "bot"
-        ]
-        logged = {
-            record.action: record
-            for record in records
-            if record.outcome == "ok" or record.action in _SENT_ONCE
-        }
-        last = {record.action: record.outcome for record in records}
-        in_flight = {action for action, outcome in last.items() if outcome == "started"}
-        group = message.group_id or message.chat_id
-        is_shadow = await asyncio.to_thread(self.store.group_mode, message.platform, group) == "shadow"
-        if (
-            not is_shadow
-            and "strike" not in logged
-            and any(action.kind is ActionKind.WARN for action in case.actions)
-        ):
-            # The strike counts even when the platform cannot deliver the warning.
-            await asyncio.to_thread(self._record_strike, case.id, message, decision, strike_at or now)
-        masked = mask_personal_data(message.text)
-        results: list[ActionOutcome] = []
-        for action in case.actions:
-            earlier = logged.get(action.kind.value)
-            if is_shadow and not _goes_in_shadow(action, decision):
-                # Shadow mode: recorded as what would have been done; nothing is done to the learner.
-                if earlier is None:
-                    await asyncio.to_thread(
-                        self.store.record_action,
-                        case.id,
-                        action.kind.value,
-                        "shadow",
-                        detail="shadow mode",
-                        at=now,
-                    )
-                results.append(ActionOutcome(action.kind, "shadow", "shadow mode"))
-                continue
-            if earlier is not None and earlier.outcome == "started":
-                # A private message cut short by a stop: it may have gone, so it is not sent again.
-                results.append(ActionOutcome(action.kind, "unknown", "cut short by a restart; not repeated"))
-                continue
-            if earlier is not None:
-                results.append(
-                    ActionOutcome(action.kind, earlier.outcome, earlier.detail or "done before a restart")
-                )
-                continue
-            if action.kind is not ActionKind.HIDE and settled is not None:
-                settled.set()  # hidden (the engine orders hiding first): the rest is sending
-            was_in_flight = action.kind.value in in_flight
-            card = None
-            if action.kind is ActionKind.ESCALATE:
-                card = self._card(case, message, decision, results)
-                if was_in_flight:  # it may have got out just before the stop (Discord's nonce dedupes it)
-                    card = replace(card, lines=(*card.lines, REPOSTED))
-            note, language = None, ENGLISH
-            if action.kind in (ActionKind.REMIND, ActionKind.WARN):
-                language = await self._language_of(message)
-                note = self._note(decision, action.kind, language, now)
-            request = ActionRequest(action, message, decision, case.id, masked, card, note, language)
-            results.append(await self._apply(request, now, was_in_flight=was_in_flight))
-        if decision.route is None or (is_shadow and decision.route is Route.MODERATORS):
-            # Nothing for a person to review (or, in shadow mode, nothing was escalated): it leaves the queue.
-            await asyncio.to_thread(self.store.close_case, case.id, "closed", actor="bot", at=now)
-        await asyncio.to_thread(self.store.mark_seen, *key, now)
-        logger.info(
-            "%s: %s (%s) case %s",
-            _describe(key),
-            decision.action.value,
-            ",".join(decision.flagged) or "-",
-            case.id,
-        )
-        return Outcome(key=key, decision=decision, case_id=case.id, actions=tuple(results))
-
-    def _note(self, decision: Decision, kind: ActionKind, language: str, now: datetime) -> str:
-        """The learner's private note in their language; English, then the plain reminder, if that fails.
-
-        Nothing about a note (a translation, the hours) may stop what comes after it: the officer's card.
-        """
-        formal = kind is ActionKind.WARN
-        for code in (language, ENGLISH):
-            try:
-                return texts.action_reminder(
-                    self.policy,
-                    decision.reminder_keys,
-                    formal=formal,
-                    language=code,
-                    fallback=decision.reminder,
-                    now=now,
-                )
-            except Exception:  # a broken text must cost its words, not the case
-                logger.exception("could not write a %s note in %s; trying English", kind.value, code)
-        return decision.reminder or "Please remember the rules of this class group."
-
-    async def _language_of(self, message: ChatMessage) -> str:
-        """The language the author reads; their app's locale is kept for later notes (a moderator's)."""
-        author = message.author
-        try:
-            if author.locale:
-                await asyncio.to_thread(self.store.note_locale, message.platform, author.id, author.locale)
-            group = message.group_id or message.chat_id
-            return await asyncio.to_thread(
-                language_of, self.store, message.platform, author.id, group, locale=author.locale
-            )
-        except StorageError:
-            logger.warning("could not read a learner's language; writing in English")
-            return ENGLISH
-
-    def _card(
-        self, case: CaseRecord, message: ChatMessage, decision: Decision, results: list[ActionOutcome]
-    ) -> Card:
-        return build_card(
-            case_id=case.id,
-            policy=self.policy,
-            author_name=message.author.display_name,
-            author_role=message.author.role.value,
-            author_id=message.author.id,
-            chat_title=message.chat_title or message.chat_id,
-            when=message.sent_at,
-            text=message.text,
-            flagged=decision.flagged,
-            clauses=decision.clauses,
-            evidence=decision.evidence,
-            scores={category.value: score for category, score in decision.scores.items()},
-            explanation=decision.explanation,
-            scorer=decision.scorer,
-            done=[(result.kind.value, result.outcome, result.detail) for result in results],
-            route=decision.route or Route.MODERATORS,
-            was_hidden=any(r.kind is ActionKind.HIDE and r.outcome == "ok" for r in results),
-            media=[
-                item.ref for item in message.attachments if item.kind is AttachmentKind.PHOTO and item.ref
-            ],
-            language=decision.language,
-            assessed=decision.assessed,
-            urgency=decision.urgency,
-        )
 
     def _history(self, message: ChatMessage, now: datetime) -> AuthorHistory:
         return self.store.author_history(
@@ -480,10 +291,10 @@ class Pipeline:
         try:
             labels = await self.scoring.score(message.text)
         except ScorerError as exc:
-            logger.error("scorer %s failed on %s: %s", self.scorer.name, _describe(key), exc)
+            logger.error("scorer %s failed on %s: %s", self.scorer.name, describe(key), exc)
             return ModelScores(scorer=self.scorer.name, error=str(exc), languages=self.languages)
         except Exception as exc:
-            logger.exception("scorer %s crashed on %s", self.scorer.name, _describe(key))
+            logger.exception("scorer %s crashed on %s", self.scorer.name, describe(key))
             return ModelScores(
                 scorer=self.scorer.name,
                 error=f"{exc.__class__.__name__} in the scorer",
@@ -493,65 +304,9 @@ class Pipeline:
             scorer=self.scorer.name, labels=labels, hits=hits_of(labels), languages=self.languages
         )
 
-    async def _apply(self, request: ActionRequest, now: datetime, *, was_in_flight: bool) -> ActionOutcome:
-        """Carry out one action, its intent recorded before the platform call and its outcome after.
-
-        ``was_in_flight``: an earlier process recorded the intent and stopped before the outcome. A
-        delete that now finds the message gone was done by that process (not "failed"); a card is
-        posted again, under the same key, which a platform that can (Discord's nonce) posts once.
-        """
-        kind = request.action.kind
-        case_id = request.case_id
-        assert case_id is not None
-        posted: str | None = None
-        try:
-            check_supported(self.adapter, kind)
-            await asyncio.to_thread(self.store.record_action, case_id, kind.value, "started", at=now)
-            posted = await self.adapter.apply(request)
-        except AdapterError as exc:
-            if was_in_flight and kind is ActionKind.HIDE and exc.is_gone:
-                detail = "already gone: hidden before a restart"
-                await asyncio.to_thread(
-                    self.store.record_action, case_id, kind.value, "ok", detail=detail, at=now
-                )
-                return ActionOutcome(kind, "ok", detail)
-            outcome = "skipped" if kind not in self.adapter.capabilities else "failed"
-            logger.warning("%s on case %s %s: %s", kind.value, case_id, outcome, exc)
-            await asyncio.to_thread(
-                self.store.record_action, case_id, kind.value, outcome, detail=str(exc), at=now
-            )
-            return ActionOutcome(kind, outcome, str(exc))
-        except ModerationError:
-            raise
-        where = posted_detail(posted or None, request.action.route)
-        await asyncio.to_thread(self.store.record_action, case_id, kind.value, "ok", detail=where, at=now)
-        return ActionOutcome(kind, "ok")
-
-    def _record_strike(self, case_id: int, message: ChatMessage, decision: Decision, now: datetime) -> None:
-        """A warning puts one strike on the author's record (never for a disclosure: ``strike_for``)."""
-        strike = strike_for(decision.flagged, decision.clauses, message.author.role, self.policy, now)
-        if strike is None:
-            return
-        self.store.add_strike(message.platform, message.author.id, strike, case_id)
-        self.store.record_action(
-            case_id, "strike", "ok", detail=f"{strike.category.value} under {strike.clause_id}", at=now
-        )
-
-
-def _goes_in_shadow(action: Action, decision: Decision) -> bool:
-    """In shadow mode, what still goes: a disclosure's support message and the officer's card."""
-    if action.kind is ActionKind.ESCALATE:
-        return action.route is Route.SAFEGUARDING
-    return action.kind is ActionKind.REMIND and Category.SAFEGUARDING in decision.flagged
-
 
 def _sanitised(message: ChatMessage) -> ChatMessage:
     """Drop what no database can store (NUL, lone surrogates) so a bad message cannot break the store."""
     text = message.text.replace("\x00", "")
     text = text.encode("utf-8", "replace").decode("utf-8")
     return message if text == message.text else replace(message, text=text)
-
-
-def _describe(key: MessageKey) -> str:
-    platform, chat_id, message_id, revision = key
-    return f"{platform}/{chat_id}/{message_id}@{revision}"

@@ -69,7 +69,11 @@ async def test_a_referral_from_the_console_gives_the_officer_a_card_to_act_on(wo
         card, case_id = await _carded(world)
         assert (await _decide(world, case_id, "refer")).accepted
         await world.turn(TICK)
+        await world.fake.wait_until(
+            lambda: "Outcome:" in world.fake.message(MODS, card["message_id"])["text"]
+        )
         await world.turn(TICK)  # and the rota's first step
+        await world.fake.wait_until(lambda: bool(world.store.alerts([case_id])[case_id]))
         moderators_card = world.fake.message(MODS, card["message_id"])
         referral = world.fake.sent_messages(OFFICER_CHAT)[-1]
     # The outcome goes on the card decided on; the officer's new card keeps the officer's buttons.

@@ -205,11 +205,16 @@ async def test_an_acknowledgement_from_a_private_alert_stops_the_climb(world: Wo
 
 async def _press(world: World, user: int, message: dict[str, Any], data: str) -> dict[str, Any]:
     """Press a button and wait for the bot's answer to it; the answer's parameters."""
-    answers = len(world.fake.calls_to("answerCallbackQuery"))
+    answers, edits = (
+        len(world.fake.calls_to("answerCallbackQuery")),
+        len(world.fake.calls_to("editMessageText")),
+    )
     world.fake.press_button(world.users[user], message, data)
     await world.fake.wait_until(lambda: len(world.fake.calls_to("answerCallbackQuery")) > answers)
-    await world.turn(0)  # and the steps after it
-    return world.fake.calls_to("answerCallbackQuery")[-1].params
+    answer = world.fake.calls_to("answerCallbackQuery")[-1].params
+    if not answer.get("show_alert"):  # accepted: its steps are done once the card shows the outcome
+        await world.fake.wait_until(lambda: len(world.fake.calls_to("editMessageText")) > edits)
+    return answer
 
 
 async def test_a_moderators_referral_climbs_the_rota_until_the_officer_acknowledges_it(world: World) -> None:
