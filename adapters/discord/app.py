@@ -4,11 +4,10 @@ It mirrors the Telegram bot: the same pipeline, desk (roles, authorisation, comm
 Handlers route events; the adapter translates them and carries out actions. Failures are logged
 with ids (never text) and never stop the client.
 
-At about 530 lines this is past the house's size because it is where every Discord event is routed
-(messages, edits, history reads, buttons, commands, the stop); what has a life of its own lives
-beside it: the client and its URLs (``client``), servers awaiting authorisation (``authorisation``),
-officers' notes (``notes``), reading what was missed (``history``, with bot's ``read_marks``) and the
-graceful stop (bot's ``shutdown``).
+This is where every Discord event is routed (messages, edits, history reads, buttons, the stop); what
+has a life of its own lives beside it: the client and its URLs (``client``), the slash commands
+(``commands``), servers awaiting authorisation (``authorisation``), officers' notes (``notes``), reading
+what was missed (``history``, with bot's ``read_marks``) and the graceful stop (bot's ``shutdown``).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from typing import Any
 
 import aiohttp
 import discord
-from discord import app_commands
 
 from adapters.base import Button
 from adapters.discord.adapter import (
@@ -33,17 +31,16 @@ from adapters.discord.adapter import (
     case_view,
     message_from_discord,
     message_from_edit,
-    message_parts,
     roles_of,
 )
 from adapters.discord.authorisation import ServerAuthorisation, permission_problems
 from adapters.discord.client import ClassmodClient, intents
+from adapters.discord.commands import SlashCommands
 from adapters.discord.history import Channel, MissedMessages
 from adapters.discord.notes import NoteButton, OfficersNotes
 from bot.app import Services, desk_and_scheduler, make_pipeline
 from bot.buttons import case_button_data
 from bot.config import ConfigError, Settings
-from bot.desk import Reply
 from bot.errors import StorageError
 from bot.ordering import InOrder
 from bot.read_marks import ReadMarks
@@ -164,100 +161,7 @@ class DiscordBot:
         client.event(self.on_raw_message_edit)
         client.event(self.on_guild_join)
         client.event(self.on_member_join)
-
-        @tree.command(name="policy", description="The group's rules, in brief")
-        async def policy(interaction: discord.Interaction[Any]) -> None:
-            await self._respond(interaction, Reply(self.desk.policy_text(await self._reader(interaction))))
-
-        @tree.command(name="mycases", description="Your own cases and strikes")
-        async def my_cases(interaction: discord.Interaction[Any]) -> None:
-            language = await self._reader(interaction)
-            await self._respond(interaction, await self.desk.my_cases(str(interaction.user.id), language))
-
-        @tree.command(name="appeal", description="Ask the moderators to look at one of your cases again")
-        @app_commands.describe(case="the case number", reason="why it should be looked at again")
-        async def appeal(interaction: discord.Interaction[Any], case: str, reason: str | None = None) -> None:
-            user, language = interaction.user, await self._reader(interaction)
-            await self._respond(
-                interaction, await self.desk.appeal(str(user.id), user.display_name, case, reason, language)
-            )
-
-        @tree.command(name="language", description="The language I write to you in (staff: this server's)")
-        @app_commands.describe(code="a language code, e.g. pl, ar, uk; leave out to see the choices")
-        async def language(interaction: discord.Interaction[Any], code: str | None = None) -> None:
-            await self._respond(interaction, await self._choose_language(interaction, code))
-
-        @tree.command(
-            name="authorise", description="Staff: moderate this server under the social media policy"
-        )
-        async def authorise(interaction: discord.Interaction[Any]) -> None:
-            guild = interaction.guild
-            if guild is None:
-                await self._respond(interaction, Reply("Use /authorise in the class server."))
-                return
-            self.authorising(guild, interaction.id)
-            reply = await self.desk.authorise(
-                str(guild.id),
-                guild.name,
-                by_id=str(interaction.user.id),
-                by_name=interaction.user.display_name,
-                roles=roles_of(interaction.user),
-            )
-            await self._respond(interaction, reply)
-            if reply.is_done:
-                await self.watch_from_now(guild)
-                for problem in permission_problems(guild):
-                    await self.tell_moderators(problem)
-
-        @tree.command(
-            name="mode", description="Staff: enforce the policy here, or shadow (record, do nothing)"
-        )
-        @app_commands.describe(mode="enforce or shadow; leave out to see this server's")
-        async def mode(interaction: discord.Interaction[Any], mode: str | None = None) -> None:
-            guild = interaction.guild
-            if guild is None:
-                await self._respond(interaction, Reply("Use /mode in the class server."))
-                return
-            reply = await self.desk.set_mode(
-                str(guild.id),
-                mode.lower() if mode else None,
-                by_id=str(interaction.user.id),
-                roles=roles_of(interaction.user),
-            )
-            await self._respond(interaction, reply)
-
-        @tree.command(
-            name="console", description="Moderators and officers: a sign-in link to the web console"
-        )
-        async def console(interaction: discord.Interaction[Any]) -> None:
-            await self._respond(interaction, await self.desk.console_link(str(interaction.user.id)))
-
-        @tree.command(name="consent", description="Tutors: record a learner's written photo consent")
-        async def consent(interaction: discord.Interaction[Any], learner: discord.Member) -> None:
-            reply = await self.desk.consent(
-                str(learner.id),
-                learner.display_name,
-                by_id=str(interaction.user.id),
-                roles=roles_of(interaction.user),
-            )
-            await self._respond(interaction, reply)
-
-    async def _reader(self, interaction: discord.Interaction[Any]) -> str:
-        """The language of whoever used a command: their choice, their Discord's, the server's."""
-        guild = interaction.guild
-        return await self.desk.language_of(
-            str(interaction.user.id),
-            str(guild.id) if guild is not None else None,
-            locale=str(interaction.locale.value),
-        )
-
-    async def _choose_language(self, interaction: discord.Interaction[Any], code: str | None) -> Reply:
-        """``/language``: staff with a code in a server set the server's; anyone else sets their own."""
-        user, guild = interaction.user, interaction.guild
-        roles = roles_of(user)
-        if guild is not None and code and self.desk.is_staff(str(user.id), roles):
-            return await self.desk.set_group_language(str(guild.id), code, by_id=str(user.id), roles=roles)
-        return await self.desk.choose_language(str(user.id), code, locale=str(interaction.locale.value))
+        SlashCommands(self).register(tree)
 
     # --- events --------------------------------------------------------------------------------
 
@@ -487,15 +391,6 @@ class DiscordBot:
         channel = self.settings.discord_moderators_channel
         if channel is not None and text:
             await self.attempt(self.adapter.post(str(channel), text))
-
-    async def _respond(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
-        first, *more = message_parts(reply.text)
-        await self.attempt(interaction.response.send_message(first, ephemeral=True))
-        for part in more:  # a long answer in two languages: the rest as follow-ups only they see
-            await self.attempt(interaction.followup.send(part, ephemeral=True))
-        await self.tell_moderators(reply.notice)
-        if reply.card is not None:
-            await self.attempt(self.adapter.post_card(reply.card))
 
     async def attempt(self, call: Any) -> None:
         """Await a platform call whose failure must not stop the handler; log its type, never its text."""
