@@ -344,9 +344,10 @@ class Review:
             return f"Only {who} can act on this case.", None, None
         if verb in APPEAL_VERBS:
             return None, case, verb
+        was_handed_back = case_state(self.store.case_actions(case.id)).was_handed_back
         possible = {
-            *offered_verbs(case.flagged, case.route, is_hidden=False),
-            *offered_verbs(case.flagged, case.route, is_hidden=True),
+            *offered_verbs(case.flagged, case.route, is_hidden=False, was_handed_back=was_handed_back),
+            *offered_verbs(case.flagged, case.route, is_hidden=True, was_handed_back=was_handed_back),
         }
         if verb not in possible:
             # A forged press (no card of this case ever offered it): a sanction on a disclosure, say.

@@ -268,6 +268,8 @@ async def test_no_concern_on_a_referral_hands_the_conduct_back_to_the_moderators
         assert _buttons(back) == [
             f"cm:{case_id}:{verb}" for verb in ("uphold", "restore", "warn", "mute1h", "mute24h", "remove")
         ]
+        forged = await _press(world, MOD, back, f"cm:{case_id}:refer")  # not offered again
+        assert forged.get("show_alert") is True
         await _press(world, MOD, back, f"cm:{case_id}:warn")
     case = world.store.get_case(case_id)
     assert case is not None and case.status == "warned"
