@@ -19,6 +19,7 @@ from moderation.heads.dataset import Example, default_training_dir, load_example
 from moderation.heads.evaluation import HeadScore, evaluate, format_table
 from moderation.heads.features import FeatureSpec
 from moderation.heads.model import CurvePoint, load_heads
+from moderation.heads.names import NAMES, NameSwap
 from moderation.heads.training import TrainingReport, train_heads
 from moderation.policy import Policy
 from moderation.scorers.semantic import SemanticScorer, TextEncoder, head_thresholds
@@ -76,6 +77,8 @@ def train_and_measure(
     data_dir = data_dir or default_training_dir()
     heldout = heldout_examples(data_dir)
     examples = [*load_examples(data_dir / "train", exclude=[example.text for example in heldout]), *extra]
+    if (data_dir / NAMES).is_dir():  # no name decides a category (moderation/heads/names.py)
+        examples = NameSwap.shipped(data_dir / NAMES).examples(examples)
     report = train_heads(
         examples,
         encoder.encode,
