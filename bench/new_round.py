@@ -18,13 +18,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import cosine_similarity
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from moderation.heads.dataset import default_training_dir, read_examples
-from moderation.heads.near_copies import NEAR_COPY, closest
+from moderation.heads.near_copies import NEAR_COPY, among, closest
 
 
 def _key(text: str) -> str:
@@ -52,8 +50,7 @@ def main() -> int:
         ]
     texts = [json.loads(line)["text"] for _, line in written]
     near_earlier = closest(texts, earlier)
-    vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True).fit(texts)
-    among = cosine_similarity(vectoriser.transform(texts))
+    pairs = among(texts)
     seen = {_key(text) for text in earlier}
     kept: list[int] = []
     dropped = {"same as an earlier line": 0, "near an earlier line": 0, "near a line of this round": 0}
@@ -62,15 +59,16 @@ def main() -> int:
             dropped["same as an earlier line"] += 1
         elif near_earlier[index] >= NEAR_COPY:
             dropped["near an earlier line"] += 1
-        elif kept and float(np.max(among[index, kept])) >= NEAR_COPY:
+        elif kept and float(np.max(pairs[index, kept])) >= NEAR_COPY:
             dropped["near a line of this round"] += 1
         else:
             seen.add(_key(text))
             kept.append(index)
     for name in dict.fromkeys(name for name, _ in written):
         lines = [written[index][1] for index in kept if written[index][0] == name]
-        (folder / "train" / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        print(f"train/{name}.jsonl: {len(lines)} lines")
+        if lines:
+            (folder / "train" / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"train/{name}.jsonl: {len(lines)} lines" + ("" if lines else " (not written)"))
     print(f"written {len(texts)}, kept {len(kept)}, dropped {dropped}")
     return 0
 
