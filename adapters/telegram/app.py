@@ -3,9 +3,9 @@
 Handlers route updates; the adapter translates them and carries out actions. Every handler's
 errors end in ``_on_error``, which logs ids (never text) and keeps the bot running.
 
-At about 430 lines this is past the house's size because every kind of Telegram update is routed here
-(group messages, joins, membership, buttons, errors, start-up checks, the stop); the commands live
-beside it (``commands``), and so do the inbound journal (``journal``) and the adapter.
+Every kind of Telegram update is routed here (group messages, joins, membership, buttons, errors,
+start-up checks, the stop); PTB's Application is built beside it (``application``), and so are the
+commands (``commands``), the inbound journal (``journal``) and the adapter.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import Conflict, InvalidToken, NetworkError
 from telegram.ext import (
     Application,
-    ApplicationBuilder,
     CallbackQueryHandler,
     ChatMemberHandler,
     ContextTypes,
@@ -31,9 +30,10 @@ from telegram.ext import (
 )
 
 from adapters.base import Button
-from adapters.telegram.adapter import PLATFORM, ModerationRateLimiter, TelegramAdapter, message_from_telegram
+from adapters.telegram.adapter import PLATFORM, TelegramAdapter, message_from_telegram
+from adapters.telegram.application import build_application
 from adapters.telegram.commands import Commands
-from adapters.telegram.journal import JournalledApplication, JournallingQueue, JournalProcessor, UpdateJournal
+from adapters.telegram.journal import UpdateJournal
 from bot.app import Services, desk_and_scheduler, make_pipeline
 from bot.cards import case_id_in
 from bot.config import ConfigError, Settings
@@ -49,45 +49,7 @@ _MEMBER = {ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberSt
 _GONE = {ChatMemberStatus.LEFT, ChatMemberStatus.BANNED}
 _MODERATION = -1  # PTB handler group: before the commands' group 0, so every message is moderated
 _WELCOME_ONCE_S = 300.0  # a join can come as a service message and as a chat_member update
-_CONCURRENT_UPDATES = 256  # PTB's own number for concurrent_updates(True)
 _CONFLICT_REPORT_INTERVAL_S = 60.0
-
-
-def build_application(
-    settings: Settings, *, group_max_rate: int = 20, group_time_period: float = 60
-) -> Application:  # type: ignore[type-arg]
-    """PTB's Application for these settings: token, Bot API URL, and Telegram's rate limits.
-
-    ``group_max_rate`` is Telegram's limit of messages per ``group_time_period`` seconds in one
-    group (20 a minute); tests change them.
-
-    Raises:
-        ConfigError: no token is set.
-    """
-    if settings.telegram_token is None:
-        raise ConfigError(
-            "CLASSMOD_TELEGRAM_TOKEN is not set: create a bot with @BotFather and set its token"
-        )
-    base = settings.telegram_api_url  # validated: it ends in /bot, and PTB appends the token
-    file_base = base.removesuffix("/bot") + "/file/bot"
-    return (
-        ApplicationBuilder()
-        .application_class(JournalledApplication)
-        .token(settings.telegram_token.get_secret_value())
-        .base_url(base)
-        .base_file_url(file_base)
-        .rate_limiter(
-            ModerationRateLimiter(
-                group_max_rate=group_max_rate, group_time_period=group_time_period, max_retries=5
-            )
-        )
-        # Every update is journalled before Telegram is told it arrived, and forgotten once handled
-        # (adapters/telegram/journal.py). Groups are handled concurrently (their messages share model
-        # batches); each group's own messages stay in order (TelegramBot serialises them per chat).
-        .update_queue(JournallingQueue())
-        .concurrent_updates(JournalProcessor(_CONCURRENT_UPDATES, grace=settings.shutdown_grace_seconds))
-        .build()
-    )
 
 
 def prepare(settings: Settings) -> Callable[[Services], None]:

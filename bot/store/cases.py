@@ -38,6 +38,8 @@ CASE_STATUSES = (
 _UNREVIEWED = frozenset({"open", "closed"})
 """Statuses no person chose: awaiting review, or settled by the bot's own actions."""
 
+_IDS_PER_QUERY = 1000
+
 OUTCOMES = ("started", "ok", "failed", "skipped", "shadow")
 """How an entry in the action log turned out; ``started`` is written before a platform call (its intent);
 ``shadow``: what the bot would have done in a group in shadow mode, and did not."""
@@ -248,16 +250,17 @@ class CaseStore(StoreEngine):
     def cases_with_action(self, case_ids: Iterable[int], action: str) -> frozenset[int]:
         """Which of these cases a person took ``action`` on (successfully): moderators' referrals, say."""
         ids = list(case_ids)
-        if not ids:
-            return frozenset()
-        query = select(CaseActionRow.case_id).where(
-            col(CaseActionRow.case_id).in_(ids),
-            col(CaseActionRow.action) == action,
-            col(CaseActionRow.actor) != "bot",
-            col(CaseActionRow.outcome) == "ok",
-        )
+        found: set[int] = set()
         with self._guard("read the action log"), self._session() as session:
-            return frozenset(session.exec(query))
+            for start in range(0, len(ids), _IDS_PER_QUERY):  # within every database's parameter limit
+                query = select(CaseActionRow.case_id).where(
+                    col(CaseActionRow.case_id).in_(ids[start : start + _IDS_PER_QUERY]),
+                    col(CaseActionRow.action) == action,
+                    col(CaseActionRow.actor) != "bot",
+                    col(CaseActionRow.outcome) == "ok",
+                )
+                found.update(session.exec(query))
+        return frozenset(found)
 
     def case_actions(self, case_id: int) -> list[ActionRecord]:
         """Return a case's action log, oldest first."""

@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.errors import StorageError
 from bot.store import CaseRecord, Store
+from bot.store import cases as cases_module
 from moderation.types import (
     Action,
     ActionKind,
@@ -776,3 +777,19 @@ def test_response_times_count_from_the_message_to_an_officers_first_answer(store
         waiting.id: (Urgency.CONCERN, None),
     }
     assert store.response_times(NOW + timedelta(days=1)) == []
+
+
+def test_the_cases_a_person_took_an_action_on_are_found_across_many_ids(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cases_module, "_IDS_PER_QUERY", 2)  # several queries for five cases
+    cases = [_case(store, message_id=str(600 + number)) for number in range(5)]
+    for case in cases[::2]:
+        store.record_action(case.id, "refer", "ok", actor="mod-1", at=NOW)
+    store.record_action(cases[1].id, "refer", "failed", actor="mod-1", at=NOW)
+    store.record_action(cases[3].id, "refer", "ok", at=NOW)  # the bot's own entry is no person's
+
+    found = store.cases_with_action([case.id for case in cases], "refer")
+
+    assert found == {cases[0].id, cases[2].id, cases[4].id}
+    assert store.cases_with_action([], "refer") == frozenset()
