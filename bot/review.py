@@ -156,6 +156,15 @@ def case_state(actions: list[ActionRecord]) -> CaseState:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Allowed:
+    """A press that passed the checks: its case, its decision, the case's state (``None``: an appeal)."""
+
+    case: CaseRecord
+    verb: Verb
+    state: CaseState | None
+
+
 class Review:
     """Checks presses and records decisions."""
 
@@ -167,15 +176,15 @@ class Review:
 
     def press(self, press: Press, now: datetime) -> Verdict:
         """Check a press and, if allowed, record the decision (blocking: run it in a thread)."""
-        refusal, case, verb = self._check(press)
-        if refusal is not None or case is None or verb is None:
+        checked = self._check(press)
+        if isinstance(checked, str):
             logger.warning(
-                "refused button press by %s in chat %s (%s)", press.presser_id, press.chat_id, refusal
+                "refused button press by %s in chat %s (%s)", press.presser_id, press.chat_id, checked
             )
-            return Verdict(accepted=False, message=refusal or "not allowed")
-        if verb in APPEAL_VERBS:
+            return Verdict(accepted=False, message=checked)
+        case, verb, state = checked.case, checked.verb, checked.state
+        if state is None:  # an appeal's decision
             return self._decide_appeal(case, verb, press, now)
-        state = case_state(self.store.case_actions(case.id))
         route = reroute_for(verb, case.flagged)
         if route is not None:  # a referral, or the officer's hand-back: the case moves, still open
             return self._reroute(case, verb, route, press, now, state)
@@ -318,21 +327,22 @@ class Review:
         message = "Appeal granted." if is_granted else "Appeal denied."
         return Verdict(accepted=True, message=message, case=decided, verb=verb, steps=tuple(steps))
 
-    def _check(self, press: Press) -> tuple[str | None, CaseRecord | None, Verb | None]:
+    def _check(self, press: Press) -> str | _Allowed:
+        """The press allowed (its case, verb and the case's state), or why it is refused."""
         parsed = parse_case_button(press.data)
         if parsed is None or press.platform != self.platform:
-            return "This button is not one of ours.", None, None
+            return "This button is not one of ours."
         case_id, verb = parsed
         case = self.store.get_case(case_id)
         if case is None or case.platform != self.platform:
-            return "There is no such case.", None, None
+            return "There is no such case."
         route = case.route or Route.MODERATORS
         if press.is_private:
             # A rota alert's one button: anything else is decided on the card in the safeguarding chat.
             if verb is not Verb.ACKNOWLEDGE or route is not Route.SAFEGUARDING:
-                return "Decide this case on its card in the safeguarding chat.", None, None
+                return "Decide this case on its card in the safeguarding chat."
         elif not press.from_console and press.chat_id != self.staff.chat_for(route):
-            return "This case does not belong to this chat.", None, None
+            return "This case does not belong to this chat."
         if route is Route.SAFEGUARDING:
             allowed = press.presser_id in self.staff.safeguarding_officers
         else:
@@ -341,10 +351,11 @@ class Review:
             )
         if not allowed:
             who = "the safeguarding officer" if route is Route.SAFEGUARDING else "listed moderators"
-            return f"Only {who} can act on this case.", None, None
+            return f"Only {who} can act on this case."
         if verb in APPEAL_VERBS:
-            return None, case, verb
-        was_handed_back = case_state(self.store.case_actions(case.id)).was_handed_back
+            return _Allowed(case, verb, None)
+        state = case_state(self.store.case_actions(case.id))
+        was_handed_back = state.was_handed_back
         possible = {
             *offered_verbs(case.flagged, case.route, is_hidden=False, was_handed_back=was_handed_back),
             *offered_verbs(case.flagged, case.route, is_hidden=True, was_handed_back=was_handed_back),
@@ -360,10 +371,10 @@ class Review:
             logger.warning(
                 "refused %s on case %s (%s) pressed by %s", verb.value, case.id, what, press.presser_id
             )
-            return f"{verb.value} is not a decision for {what}.", None, None
+            return f"{verb.value} is not a decision for {what}."
         if not case.is_open:
-            return f"This case is already closed ({case.status}).", None, None
-        return None, case, verb
+            return f"This case is already closed ({case.status})."
+        return _Allowed(case, verb, state)
 
     def _steps(self, case: CaseRecord, verb: Verb) -> tuple[ReviewRequest, ...]:
         action = _STEP.get(verb)
