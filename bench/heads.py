@@ -9,7 +9,8 @@ b. the scoring service (``ScoringService``, batches of 32, 5 ms window) on a Det
    weights, albert-base shape, built once by ``bench/scoring.py``) alone against
    ``ModelStack([detoxify, semantic])``, per engine: a burst, the median of ``--repeats``;
 c. the peak RSS of a process that loads the scorer as the bot does (``bot.app.load_scorer``) and scores
-   64 messages, heads on and off, with and without Detoxify;
+   ``--rss-messages`` messages (1,000: what a running bot settles at, not only its start), and its RSS
+   after them, heads on and off, with and without Detoxify;
 d. where the heads' time goes in ``classmod check``'s path (tokenizer, encoder forward, hashed n-grams,
    the rest of the heads, the engine) on the encoder engine ``auto`` chose, and each encoder engine
    (torch, onnx, onnx-int8) side by side: speed, lowest cosine and largest heads' probability difference
@@ -41,9 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import scoring  # noqa: E402
+from bench import scoring_bundles, scoring_measurements  # noqa: E402
 from bench.check_speed import _cli_env, bench_cli, machine_info  # noqa: E402
 from bench.messages import DEFAULT_SEED, generate_messages  # noqa: E402
+from bench.scoring_machine import maxrss_mb, status_mb  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "heads"
 RESULTS = ROOT / "bench" / "results"
@@ -77,12 +79,12 @@ def detoxify_model_dir() -> Path:
     """bench/scoring.py's random-weight unbiased-small bundle, its ONNX engines and the encoder beside it."""
     from moderation.serving.sentence_encoder import unpack_default_encoder
 
-    variant = scoring.VARIANTS["unbiased-small"]
-    if not scoring.bundle_is_built(variant, OUTPUTS):
-        scoring.build_bundle(variant, OUTPUTS)
-    bundle = scoring._bundle_dir(variant.name, OUTPUTS)
-    if not scoring.engines_cached(bundle):
-        scoring.child_prepare(bundle, None)
+    variant = scoring_bundles.VARIANTS["unbiased-small"]
+    if not scoring_bundles.bundle_is_built(variant, OUTPUTS):
+        scoring_bundles.build_bundle(variant, OUTPUTS)
+    bundle = scoring_bundles.bundle_dir(variant.name, OUTPUTS)
+    if not scoring_bundles.engines_cached(bundle):
+        scoring_measurements.child_prepare(bundle, None)
     prepare_encoder_engines(unpack_default_encoder(bundle.parent))
     return bundle.parent
 
@@ -123,19 +125,23 @@ def child_service(count: int, seed: int, repeats: int) -> dict[str, Any]:
     hf_logging.set_verbosity_error()
     settings = load_settings()
     bundle = settings.model_dir / "unbiased-small"
-    detoxify = scoring._Tracked(DetoxifyScorer(None, bundle=bundle, engine=settings.model_engine))
+    detoxify = scoring_measurements._Tracked(
+        DetoxifyScorer(None, bundle=bundle, engine=settings.model_engine)
+    )
     parts = [detoxify]
     if settings.heads:
-        parts.append(scoring._Tracked(load_semantic(settings, load_policy(settings.policy_file))))
+        parts.append(
+            scoring_measurements._Tracked(load_semantic(settings, load_policy(settings.policy_file)))
+        )
     service = ScoringService(ModelStack(parts), max_batch=32, window_ms=5.0)
     texts = [item["text"] for item in generate_messages(count, seed)]
 
     async def measure() -> list[dict[str, Any]]:
-        await scoring._burst(service, detoxify, texts[:32])  # warm-up
+        await scoring_measurements._burst(service, detoxify, texts[:32])  # warm-up
         runs = []
         for _ in range(repeats):
             marks = [len(part.calls) for part in parts]
-            run = await scoring._burst(service, detoxify, texts)
+            run = await scoring_measurements._burst(service, detoxify, texts)
             run.pop("results")
             run["part_s"] = [
                 sum(s for _, _, s in part.calls[mark:]) for part, mark in zip(parts, marks, strict=True)
@@ -168,12 +174,12 @@ def child_rss(count: int, seed: int, encoder_engine: str = "auto") -> dict[str, 
     from bot.config import load_settings
     from moderation.policy import load_policy
 
-    imports_mb = scoring._status_mb("VmRSS")
+    imports_mb = status_mb("VmRSS")
     settings = load_settings().model_copy(update={"encoder_engine": encoder_engine})
     started = time.perf_counter()
     loaded = load_scorer(settings, load_policy(settings.policy_file))
     load_s = time.perf_counter() - started
-    load_peak = scoring._maxrss_mb()
+    load_peak = maxrss_mb()
     texts = [item["text"] for item in generate_messages(count, seed)]
     for begin in range(0, len(texts), 32):
         loaded.scorer.score_batch(texts[begin : begin + 32])
@@ -182,8 +188,8 @@ def child_rss(count: int, seed: int, encoder_engine: str = "auto") -> dict[str, 
         "imports_mb": imports_mb,
         "load_s": load_s,
         "load_peak_mb": load_peak,
-        "peak_mb": scoring._maxrss_mb(),
-        "after_mb": scoring._status_mb("VmRSS"),
+        "peak_mb": maxrss_mb(),
+        "after_mb": status_mb("VmRSS"),
     }
 
 
@@ -343,6 +349,7 @@ CHILDREN: dict[str, Callable[..., dict[str, Any]]] = {
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     plain_dir, detoxify_dir = plain_model_dir(), detoxify_model_dir()
     results: dict[str, Any] = {"machine": machine_info(), "load_before": load_now(), "seed": args.seed}
+    results["rss_messages"] = args.rss_messages
     items = generate_messages(args.messages, args.seed)
     with tempfile.TemporaryDirectory(prefix="classmod-bench-heads-") as scratch_name:
         scratch = Path(scratch_name)
@@ -380,11 +387,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         ]
         print("c. peak RSS of loading the scorer...", file=sys.stderr)
         results["rss"] = [
-            child("rss", model_dir, heads, engine, count=64)
+            child("rss", model_dir, heads, engine, count=args.rss_messages)
             for model_dir, engine in ((plain_dir, "auto"), (detoxify_dir, args.engines[0]))
             for heads in (False, True)
         ]
-        results["rss_torch_encoder"] = child("rss", plain_dir, True, "auto", count=64, encoder_engine="torch")
+        results["rss_torch_encoder"] = child(
+            "rss", plain_dir, True, "auto", count=args.rss_messages, encoder_engine="torch"
+        )
         print("d. where the heads' time goes...", file=sys.stderr)
         results["profile"] = child("profile", plain_dir, True, count=args.messages)
     results["load_after"] = load_now()
@@ -397,6 +406,7 @@ def _verdict(ok: bool) -> str:
 
 def render(results: dict[str, Any], began: float) -> str:
     machine = results["machine"]
+    count = results.get("rss_messages", 64)
     lines = [
         f"Policy heads benchmark, {machine['when']}: {machine['cpu']}, {machine['usable_cores']} cores, "
         f"torch {machine['torch']} ({machine['torch_threads']} threads); load average (1, 5, 15 min) "
@@ -448,25 +458,30 @@ def render(results: dict[str, Any], began: float) -> str:
         )
     lines += [
         "",
-        "c. Peak RSS of a process that loads the scorer (bot.app.load_scorer) and scores 64 messages",
+        f"c. RSS of a process that loads the scorer (bot.app.load_scorer) and scores {count} messages",
         "",
-        "| scorer | heads | load s | RSS after imports MB | peak MB | added |",
-        "|---|---|---|---|---|---|",
+        "| scorer | heads | load s | imports MB | peak MB | after MB | added: peak | added: after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for off, on in zip(results["rss"][::2], results["rss"][1::2], strict=True):
         on["added_mb"] = on["peak_mb"] - off["peak_mb"]
+        on["added_after_mb"] = on["after_mb"] - off["after_mb"]
         for run in (off, on):
-            added = f"+{on['added_mb']:.0f} MB ({_verdict(on['added_mb'] <= TARGET_ADDED_MB)})"
+            added = (
+                f"+{on['added_mb']:.0f} MB ({_verdict(on['added_mb'] <= TARGET_ADDED_MB)}) | "
+                f"+{on['added_after_mb']:.0f} MB"
+            )
             lines.append(
                 f"| {run['scorer']} | {'on' if run['heads'] else 'off'} | "
                 f"{run['load_s']:.2f} | {run['imports_mb']:.0f} | {run['peak_mb']:.0f} | "
-                f"{added if run is on else ''} |"
+                f"{run['after_mb']:.0f} | {added if run is on else ' |'} |"
             )
     torch_rss = results["rss_torch_encoder"]
     lines.append(
         f"| {torch_rss['scorer']}, encoder on torch (as before) | on | {torch_rss['load_s']:.2f} | "
-        f"{torch_rss['imports_mb']:.0f} | {torch_rss['peak_mb']:.0f} | "
-        f"+{torch_rss['peak_mb'] - results['rss'][0]['peak_mb']:.0f} MB |"
+        f"{torch_rss['imports_mb']:.0f} | {torch_rss['peak_mb']:.0f} | {torch_rss['after_mb']:.0f} | "
+        f"+{torch_rss['peak_mb'] - results['rss'][0]['peak_mb']:.0f} MB | "
+        f"+{torch_rss['after_mb'] - results['rss'][0]['after_mb']:.0f} MB |"
     )
     profile = results["profile"]
     per_message = {
@@ -521,6 +536,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--startup-runs", type=int, default=2, help="one-message runs to time start-up")
     parser.add_argument(
         "--engines", default="onnx-int8,torch", help="Detoxify engines for b. (auto picks onnx-int8)"
+    )
+    parser.add_argument(
+        "--rss-messages", type=int, default=1000, help="messages each process of c. scores (default 1000)"
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument(

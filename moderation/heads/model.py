@@ -8,6 +8,7 @@ trained over another encoder than the one loaded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -99,27 +100,38 @@ class CurvePoint:
 class PolicyHeads:
     """One calibrated linear classifier per category over :class:`Features`, some with parts."""
 
-    def __init__(self, path: Path, manifest: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        manifest: Mapping[str, Any],
+        arrays: Mapping[str, np.ndarray],
+        *,
+        digest: str | None = None,
+    ) -> None:
         self.path = path
         self.manifest = manifest
+        self.digest = digest
+        """The SHA-256 of the heads' files as loaded (``None`` where they were not read from files)."""
         self.categories = tuple(Category(name) for name in manifest["categories"])
         spec = FeatureSpec.from_dict(manifest["features"])
         idf = np.zeros(spec.word_features + spec.char_features, dtype=np.float32)
         idf[arrays["idf_index"]] = arrays["idf_value"]
         self.features = Features(spec, idf)
         width = arrays["embedding_width"].item() + self.features.ngram_width
-        columns = arrays["coef_columns"]
         self._embedding_width = int(arrays["embedding_width"].item())
         self._part_of = arrays["part_of"] if "part_of" in arrays else np.zeros(0, dtype=np.int32)
         self._part_weight = float(manifest.get("parts", {}).get("weight", PART_WEIGHT))
         models = len(self.categories) + len(self._part_of)
-        self._weights = sparse.csr_matrix(
-            (
-                arrays["coef"].astype(np.float32).ravel(),
-                (np.repeat(columns, models), np.tile(np.arange(models), len(columns))),
-            ),
-            shape=(width, models),
-        )
+        # The features a head weighs (every model weighs the same ones), each with one row of weights,
+        # kept in half precision as stored: a batch's rows pick out the features they use and only
+        # those weights are widened, so nothing as wide as the hashed n-gram space is held, and
+        # loading builds no triplets (a sparse matrix of them peaked at four times this).
+        self._columns = arrays["coef_columns"].astype(np.int64)
+        self._weights = np.ascontiguousarray(arrays["coef"])
+        if self._weights.shape != (len(self._columns), models):
+            raise ValueError(f"weights of shape {self._weights.shape} for {len(self._columns)} features")
+        if len(self._columns) and not (0 <= self._columns.min() and self._columns.max() < width):
+            raise ValueError(f"weighted features outside the {width} the heads compute")
         self._intercept = arrays["intercept"].astype(np.float64)
         if len(self._intercept) != models:
             raise ValueError(f"{len(self._intercept)} intercepts for {models} heads and parts")
@@ -129,7 +141,7 @@ class PolicyHeads:
         self.subkinds: tuple[str, ...] = tuple(manifest["subkinds"])
         self._subkind_coef = arrays["subkind_coef"].astype(np.float32)
         self._subkind_intercept = arrays["subkind_intercept"].astype(np.float32)
-        self._neighbour_vectors = arrays["neighbour_vectors"].astype(np.float32)
+        self._neighbour_vectors = arrays["neighbour_vectors"]  # half precision, as stored (12 MB)
         self._neighbour_mask = arrays["neighbour_mask"]
         self._neighbour_texts: list[str] = list(manifest["neighbour_texts"])
         self.curves = {
@@ -171,7 +183,12 @@ class PolicyHeads:
                 f"the encoder gives {embeddings.shape[1]}: `classmod model train` trains heads for it"
             )
         rows = self.features.matrix(embeddings, texts)
-        every = np.asarray((rows @ self._weights).todense(), dtype=np.float64) + self._intercept
+        weighed = sparse.csr_matrix(rows[:, self._columns])
+        used = np.zeros(len(self._columns), dtype=bool)
+        used[weighed.indices] = True
+        used = np.flatnonzero(used)
+        products = weighed[:, used] @ self._weights[used].astype(np.float32)
+        every = np.asarray(products, dtype=np.float64) + self._intercept
         heads = len(self.categories)
         margins = blended_margins(every[:, :heads], every[:, heads:], self._part_of, self._part_weight)
         return np.asarray(expit(self._platt[:, 0] * margins + self._platt[:, 1]), dtype=np.float64)
@@ -188,7 +205,7 @@ class PolicyHeads:
         candidates = np.flatnonzero(self._neighbour_mask & bit)
         if not len(candidates):
             return ()
-        similarity = self._neighbour_vectors[candidates] @ embedding
+        similarity = self._neighbour_vectors[candidates].astype(np.float32) @ embedding
         best = candidates[np.argsort(-similarity)[:count]]
         return tuple(self._neighbour_texts[index] for index in best)
 
@@ -213,9 +230,14 @@ def load_heads(path: Path, *, encoder_sha256: str | None = None) -> PolicyHeads:
         ScorerError: a file is missing or unreadable, the format is unknown, or the encoder differs.
     """
     try:
-        manifest = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
-        with np.load(path / HEADS_FILE, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        manifest_bytes = (path / MANIFEST_FILE).read_bytes()
+        manifest = json.loads(manifest_bytes.decode("utf-8"))
+        with (path / HEADS_FILE).open("rb") as stream:
+            digest = hashlib.file_digest(stream, "sha256")
+            digest.update(manifest_bytes)
+            stream.seek(0)
+            with np.load(stream, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError) as exc:
         raise ScorerError(
             f"cannot read the policy heads at {path}: {exc}; `classmod model train` rebuilds them"
@@ -231,7 +253,7 @@ def load_heads(path: Path, *, encoder_sha256: str | None = None) -> PolicyHeads:
             f"({manifest['encoder']['name']}): `classmod model train` trains heads for the encoder configured"
         )
     try:
-        heads = PolicyHeads(path, manifest, arrays)
+        heads = PolicyHeads(path, manifest, arrays, digest=digest.hexdigest())
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         raise ScorerError(f"the policy heads at {path} are damaged ({type(exc).__name__}: {exc})") from exc
     unknown = set(heads.categories) - set(HEAD_CATEGORIES)

@@ -14,6 +14,7 @@ saves seconds of start-up and hundreds of megabytes.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import math
@@ -165,6 +166,7 @@ def load_encoder(
                 checkpoint_sha256=sha256,
                 cache_dir=cache_dir,
                 threads=threads,
+                lean=True,
             )
             if cache_dir is not None and not stored:
                 stored = _save_reference(cache_dir, sha256, probes, input_names, expected)
@@ -176,6 +178,10 @@ def load_encoder(
             if drift <= max_drift:
                 return _accepted(encoder, drift, max_drift, refusals)
             refusal = _drifted(candidate, drift, max_drift)
+            if cache_dir is not None:
+                built = _onnx_engines.cached_model_file(candidate, sha256, input_names, cache_dir)
+                if built is not None:
+                    _remember_refusal(built, heads, probes, drift)
         logger.warning("encoder engine refused: %s", refusal)
         refusals.append(refusal)
     note = f"using fp32 torch: {'; '.join(refusals)}"
@@ -207,8 +213,12 @@ def _warm_start(
         model_file = _onnx_engines.cached_model_file(candidate, sha256, reference.input_names, cache_dir)
         if model_file is None:
             return None
+        known = _known_refusal(model_file, heads, probes, max_drift)
+        if known is not None:  # this very file, these heads and probes: refused before, not loaded again
+            refusals.append(_drifted(candidate, known, max_drift) + " (measured on an earlier start)")
+            continue
         try:
-            session = _onnx_engines.load_onnx_session(model_file, device="cpu", threads=threads)
+            session = _onnx_engines.load_onnx_session(model_file, device="cpu", threads=threads, lean=True)
             forward = OnnxForward(candidate, session, reference.input_names)
             encoder = SentenceEncoder(path, sha256, tokenizer, forward)
             drift = embedding_drift(encoder.encode(probes), reference.embeddings, probes, heads)
@@ -222,6 +232,7 @@ def _warm_start(
         refusal = _drifted(candidate, drift, max_drift)
         logger.warning("encoder engine refused: %s", refusal)
         refusals.append(refusal)
+        _remember_refusal(model_file, heads, probes, drift)
     return None
 
 
@@ -238,6 +249,60 @@ def _drifted(candidate: str, drift: float, max_drift: float) -> str:
         f"{candidate} drifted {drift:.4f} from fp32 torch (heads' probabilities, embeddings' cosine), "
         f"over the allowed {max_drift:.4f}"
     )
+
+
+def _refusal_file(model_file: Path) -> Path:
+    return model_file.with_name(f"{model_file.name}.refused.json")
+
+
+def _refusal_key(model_file: Path, heads: PolicyHeads | None, probes: Sequence[str]) -> dict[str, object]:
+    """What a refusal depends on: the engine's files and runtime, the heads that judged it, the probes."""
+    return {
+        "format": _REFERENCE_FORMAT,
+        "engine_sha256": _onnx_engines.recorded_sha256(model_file),
+        "onnxruntime": importlib.metadata.version("onnxruntime"),
+        "heads_sha256": heads.digest if heads is not None else "no heads",
+        "probes_sha256": probes_digest(probes),
+    }
+
+
+def _remember_refusal(
+    model_file: Path, heads: PolicyHeads | None, probes: Sequence[str], drift: float
+) -> None:
+    """Note an engine refused for drift, so later starts skip it without loading it (it costs memory).
+
+    Heads read from no file (``digest`` ``None``) leave no note: nothing could tell them apart.
+    """
+    if heads is not None and heads.digest is None:
+        return
+    record = {**_refusal_key(model_file, heads, probes), "drift": drift if math.isfinite(drift) else None}
+    target = _refusal_file(model_file)
+    try:
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        os.replace(temporary, target)
+    except OSError as exc:
+        logger.info("cannot note the refusal of %s (%s): it is checked again next start", model_file, exc)
+
+
+def _known_refusal(
+    model_file: Path, heads: PolicyHeads | None, probes: Sequence[str], max_drift: float
+) -> float | None:
+    """The drift an earlier start measured for this engine file, if that refuses it now; else ``None``.
+
+    Only a refusal is ever taken from the note: an engine that is used is checked at every start.
+    """
+    if heads is not None and heads.digest is None:
+        return None
+    try:
+        record = json.loads(_refusal_file(model_file).read_text(encoding="utf-8"))
+        drift = math.inf if record["drift"] is None else float(record["drift"])
+        same = all(record[name] == value for name, value in _refusal_key(model_file, heads, probes).items())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # an unreadable note is no refusal: the engine is checked, and the note rewritten
+    return drift if same and drift > max_drift else None
 
 
 def _reference_file(cache_dir: Path, sha256: str, probes: Sequence[str]) -> Path:

@@ -47,6 +47,14 @@ def cache(tiny_encoder: Path) -> Path:
     return directory
 
 
+@pytest.fixture
+def own_cache(cache: Path, tmp_path: Path) -> Path:
+    """A copy of the filled cache for a test that leaves notes in it (a refusal under a skewed engine)."""
+    import shutil
+
+    return Path(shutil.copytree(cache, tmp_path / "cache"))
+
+
 def _skew_onnx(monkeypatch: pytest.MonkeyPatch) -> None:
     honest = OnnxForward.__call__
 
@@ -84,11 +92,11 @@ def test_batching_does_not_change_an_embedding(tiny_encoder: Path, cache: Path) 
 
 
 def test_a_drifting_engine_is_refused_with_the_reason(
-    tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tiny_encoder: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     _skew_onnx(monkeypatch)
     with caplog.at_level(logging.WARNING):
-        prepared = load_encoder(tiny_encoder, engine="onnx", cache_dir=cache)
+        prepared = load_encoder(tiny_encoder, engine="onnx", cache_dir=own_cache)
 
     assert prepared.fell_back and prepared.encoder.engine == "torch" and prepared.drift is None
     assert (
@@ -100,10 +108,10 @@ def test_a_drifting_engine_is_refused_with_the_reason(
 
 
 def test_auto_says_which_engines_it_skipped(
-    tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_encoder: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _skew_onnx(monkeypatch)
-    prepared = load_encoder(tiny_encoder, engine="auto", cache_dir=cache)
+    prepared = load_encoder(tiny_encoder, engine="auto", cache_dir=own_cache)
     assert prepared.fell_back and prepared.encoder.engine == "torch"
     assert (
         prepared.note is not None and "onnx-int8 drifted" in prepared.note and "onnx drifted" in prepared.note
@@ -145,14 +153,7 @@ def test_a_damaged_cached_export_is_rebuilt_not_loaded(
     damaged = bytearray(exported.read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF
     exported.write_bytes(bytes(damaged))
-    loaded: list[Path] = []
-    real_load = _onnx_engines.load_onnx_session
-
-    def spy(path: Path, **kwargs: object) -> object:
-        loaded.append(path)
-        return real_load(path, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(_onnx_engines, "load_onnx_session", spy)
+    loaded = _spy_on_sessions(monkeypatch)
     with caplog.at_level(logging.WARNING):
         prepared = load_encoder(tiny_encoder, engine="onnx", cache_dir=cache)
 
@@ -162,6 +163,69 @@ def test_a_damaged_cached_export_is_rebuilt_not_loaded(
     assert exported.read_bytes() != bytes(damaged)
     record = json.loads(exported.with_name(exported.name + ".json").read_text(encoding="utf-8"))
     assert record["sha256"] == _onnx_engines._file_sha256(exported)
+
+
+def test_damaged_weights_beside_a_cached_export_are_rebuilt_not_loaded(
+    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    load_encoder(tiny_encoder, engine="onnx", cache_dir=cache)
+    exported = _onnx_file(cache, "onnx")
+    weights = exported.with_name(exported.name + ".data")
+    damaged = bytearray(weights.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    weights.write_bytes(bytes(damaged))
+    loaded = _spy_on_sessions(monkeypatch)
+
+    prepared = load_encoder(tiny_encoder, engine="onnx", cache_dir=cache)
+
+    assert loaded == []  # the warm start found the weights unsound and never opened the file
+    assert prepared.encoder.engine == "onnx" and not prepared.fell_back
+    assert weights.read_bytes() != bytes(damaged)
+    record = json.loads(exported.with_name(exported.name + ".json").read_text(encoding="utf-8"))
+    assert record["data_sha256"] == _onnx_engines._file_sha256(weights)
+
+
+class _DigestHeads(_Heads):
+    """Duck-typed heads read from files with this digest."""
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+
+
+def _spy_on_sessions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    loaded: list[Path] = []
+    real_load = _onnx_engines.load_onnx_session
+
+    def spy(path: Path, **kwargs: object) -> object:
+        loaded.append(path)
+        return real_load(path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_onnx_engines, "load_onnx_session", spy)
+    return loaded
+
+
+def test_an_engine_refused_for_drift_is_not_loaded_again_until_the_heads_change(
+    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    # int8 moves the first embedding number (the duck heads' probability) by more than 0.001; fp32 does not.
+    strict = _DigestHeads("heads-1")
+    first = load_encoder(tiny_encoder, engine="auto", heads=strict, cache_dir=cache, max_drift=0.001)
+    assert first.encoder.engine == "onnx" and first.note is not None and "onnx-int8 drifted" in first.note
+    loaded = _spy_on_sessions(monkeypatch)
+
+    again = load_encoder(tiny_encoder, engine="auto", heads=strict, cache_dir=cache, max_drift=0.001)
+
+    assert not any(path.name.startswith("onnx-int8-") for path in loaded)  # refused before: not loaded
+    assert again.encoder.engine == "onnx"
+    assert again.note is not None and "onnx-int8 drifted" in again.note and "earlier start" in again.note
+    # Other heads judge the engine afresh; so does a looser limit the note's drift would pass.
+    load_encoder(tiny_encoder, engine="auto", heads=_DigestHeads("heads-2"), cache_dir=cache, max_drift=0.001)
+    assert any(path.name.startswith("onnx-int8-") for path in loaded)
+    loaded.clear()
+    looser = load_encoder(tiny_encoder, engine="auto", heads=strict, cache_dir=cache, max_drift=1.0)
+    assert looser.encoder.engine == "onnx-int8" and loaded[0].name.startswith("onnx-int8-")
 
 
 def test_a_damaged_reference_takes_the_path_through_torch(tiny_encoder: Path, tmp_path: Path) -> None:
