@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.errors import AdapterError
 from bot.review import Press, Review, Staff, Verdict
 from bot.rota import staff_from
-from bot.store import Store
+from bot.store import OutboxItem, Store
 from moderation.policy import Policy
 from moderation.types import Route
 from moderation.verdicts import Verb
@@ -145,11 +145,11 @@ class WebDecisions:
         items = await asyncio.to_thread(self.store.outbox, self.platform.name)
         for item in items:
             now = self.clock.now()
-            problems: list[str] = []
-            # The card the decision was taken on: the last one posted before its steps (a referral's
-            # step posts the officer's card, which keeps its own buttons).
-            decided_on = posted_card(await asyncio.to_thread(self.store.case_actions, item.case_id))
-            for step in steps_from_json(item.steps):
+            problems = [item.error] if item.error else []
+            decided_on = await self._decided_on(item)
+            for index, step in enumerate(steps_from_json(item.steps)):
+                if index < item.steps_done:
+                    continue  # carried out before the bot was interrupted: a learner is warned once
                 error = posted = None
                 try:
                     posted = await self.platform.apply_review(step)
@@ -165,6 +165,11 @@ class WebDecisions:
                     now=now,
                     posted=posted,
                 )
+                await asyncio.to_thread(
+                    partial(
+                        self.store.outbox_steps_done, item.id, index + 1, error="; ".join(problems) or None
+                    )
+                )
             problems += await self._show_on_card(item.case_id, item.outcome, item.keeps_open, decided_on)
             await asyncio.to_thread(
                 partial(self.store.finish_outbox_item, item.id, at=now, error="; ".join(problems) or None)
@@ -173,6 +178,22 @@ class WebDecisions:
                 "case %s: the console's decision carried out (%d problem(s))", item.case_id, len(problems)
             )
         return len(items)
+
+    async def _decided_on(self, item: OutboxItem) -> PostedCard | None:
+        """The card the decision was taken on, noted before its first step.
+
+        So it is the same card when an interrupted decision is carried on: a referral's step posts the
+        officer's card, which keeps its own buttons and must not get the moderators' outcome.
+        """
+        if item.card_message_id is not None:
+            return PostedCard(
+                item.card_message_id, None if item.card_route is None else Route(item.card_route)
+            )
+        decided_on = posted_card(await asyncio.to_thread(self.store.case_actions, item.case_id))
+        if decided_on is not None:
+            route = None if decided_on.route is None else decided_on.route.value
+            await asyncio.to_thread(self.store.note_outbox_card, item.id, decided_on.message_id, route)
+        return decided_on
 
     async def _show_on_card(
         self, case_id: int, outcome: str, keeps_open: bool, posted: PostedCard | None

@@ -371,7 +371,9 @@ class OutboxRow(SQLModel, table=True):
 
     ``steps`` are the review's steps as JSON (sealed: a restored message or a warning is in them);
     ``outcome`` is the line the card gets. ``done_at`` is set once the bot has done them (``error``:
-    what failed).
+    what failed). ``steps_done`` counts the steps carried out so far and ``card_*`` names the card the
+    decision was taken on, so a decision interrupted part way (the bot stopped, the database gone) is
+    carried on where it stopped, its outcome on that card, and no step is done twice.
     """
 
     __tablename__ = "classmod_outbox"
@@ -386,6 +388,9 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     error: str | None = Field(default=None, sa_type=Text)
+    steps_done: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    card_message_id: str | None = None
+    card_route: str | None = None
 
 
 class GroupThresholdRow(SQLModel, table=True):

@@ -235,14 +235,22 @@ class TelegramAdapter:
     async def update_card(
         self, chat_id: int, message_id: int, card_text: str, outcome: str, buttons: tuple[Button, ...] = ()
     ) -> None:
-        """Add the outcome line to a card; its buttons become ``buttons`` (none once decided)."""
+        """Add the outcome line to a card; its buttons become ``buttons`` (none once decided).
+
+        A card that already reads so (Telegram's "message is not modified", when a decision interrupted
+        after its card was updated is carried on) is left as it is.
+        """
         text = f"{card_text}\n{outcome}"[: MessageLimit.MAX_TEXT_LENGTH]
-        await self._call(
-            "update the card",
-            lambda: self.bot.edit_message_text(
-                text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard(buttons)
-            ),
-        )
+        try:
+            await self._call(
+                "update the card",
+                lambda: self.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard(buttons)
+                ),
+            )
+        except AdapterError as exc:
+            if not (isinstance(exc.__cause__, BadRequest) and "not modified" in str(exc.__cause__)):
+                raise
 
     async def update_case_card(
         self, card: Card, message_id: str, outcome: str, buttons: tuple[Button, ...] = ()

@@ -26,6 +26,13 @@ class OutboxItem:
     keeps_open: bool
     actor: str
     created_at: datetime
+    steps_done: int = 0
+    """Steps carried out before an interruption: they are not done again."""
+    card_message_id: str | None = None
+    card_route: str | None = None
+    """The card the decision was taken on, once the bot has noted it (``None``: not yet)."""
+    error: str | None = None
+    """What failed in the steps carried out so far."""
 
 
 class OutboxStore(StoreEngine):
@@ -75,9 +82,35 @@ class OutboxStore(StoreEngine):
                     keeps_open=row.keeps_open,
                     actor=row.actor,
                     created_at=_utc(row.created_at),
+                    steps_done=row.steps_done,
+                    card_message_id=row.card_message_id,
+                    card_route=row.card_route,
+                    error=row.error,
                 )
                 for row in session.exec(query)
             ]
+
+    def note_outbox_card(self, item_id: int, message_id: str, route: str | None) -> None:
+        """Note the card a decision was taken on, before its first step (kept if already noted)."""
+        statement = (
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == item_id, col(OutboxRow.card_message_id).is_(None))
+            .values(card_message_id=message_id, card_route=route)
+        )
+        with self._guard("note a decision's card"), self._session() as session:
+            session.exec(statement)
+            session.commit()
+
+    def outbox_steps_done(self, item_id: int, steps_done: int, *, error: str | None) -> None:
+        """Note how many of a decision's steps are carried out, and what failed in them so far."""
+        statement = (
+            update(OutboxRow)
+            .where(col(OutboxRow.id) == item_id, col(OutboxRow.done_at).is_(None))
+            .values(steps_done=steps_done, error=error)
+        )
+        with self._guard("note a decision's progress"), self._session() as session:
+            session.exec(statement)
+            session.commit()
 
     def finish_outbox_item(self, item_id: int, *, at: datetime, error: str | None = None) -> bool:
         """Mark a decision carried out; ``False`` if another process already did (it is done once)."""

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
+from bot.errors import StorageError
 from bot.outbox import decide_on_web
 from bot.review import Verdict
 from tests.adapters.test_telegram_rota import (  # noqa: F401
@@ -81,6 +84,66 @@ async def test_a_referral_from_the_console_gives_the_officer_a_card_to_act_on(wo
     assert not moderators_card.get("reply_markup")
     assert "Outcome:" not in referral["text"] and f"cm:{case_id}:ack" in _buttons(referral)
     assert [alert.recipient for alert in world.store.alerts([case_id])[case_id]] == ["Olu (officer)"]
+
+
+def _finishing_fails_once(world: World, monkeypatch: pytest.MonkeyPatch) -> list[StorageError]:  # noqa: F811
+    """The database is unreachable once, when the bot marks a decision done; the failure still to come."""
+    real_finish = world.store.finish_outbox_item
+    failures = [StorageError("the database is unreachable")]
+
+    def finish_once_unreachable(item_id: int, **kwargs: Any) -> bool:
+        if failures:
+            raise failures.pop()
+        return real_finish(item_id, **kwargs)
+
+    monkeypatch.setattr(world.store, "finish_outbox_item", finish_once_unreachable)
+    return failures
+
+
+async def test_a_decision_interrupted_before_it_is_marked_done_is_not_carried_out_twice(
+    world: World,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The database goes away just after the bot carried the decision out (or the bot is killed there):
+    # the next tick finds the decision still queued. Its steps are done; doing them again would warn the
+    # learner twice and post the officer a second card.
+    failures = _finishing_fails_once(world, monkeypatch)
+    async with world.serving():
+        card, case_id = await _carded(world)
+        reminders = len(world.private(ANN))
+        referrals = len(world.fake.sent_messages(OFFICER_CHAT))
+        assert (await _decide(world, case_id, "refer")).accepted
+        await world.turn(TICK)
+        await world.fake.wait_until(lambda: not failures)
+        await world.turn(TICK)  # the decision is still queued: carried on, not carried out again
+        await world.fake.wait_until(lambda: world.store.outbox("telegram") == [])
+        moderators_card = world.fake.message(MODS, card["message_id"])
+        officer_cards = world.fake.sent_messages(OFFICER_CHAT)[referrals:]
+    assert len(officer_cards) == 1 and f"cm:{case_id}:ack" in _buttons(officer_cards[0])
+    assert "Outcome:" not in officer_cards[0]["text"]  # the outcome went on the card decided on
+    assert "Outcome: Referred to the safeguarding officer" in moderators_card["text"]
+    assert len(world.private(ANN)) == reminders  # a referral sends the learner nothing
+    posted = [item for item in world.store.case_actions(case_id) if item.action == "card-done"]
+    assert len(posted) == 1
+
+
+async def test_a_warning_interrupted_before_it_is_marked_done_reaches_the_learner_once(
+    world: World,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    failures = _finishing_fails_once(world, monkeypatch)
+    async with world.serving():
+        card, case_id = await _carded(world)
+        reminders = len(world.private(ANN))
+        assert (await _decide(world, case_id, "warn")).accepted
+        await world.turn(TICK)
+        await world.fake.wait_until(lambda: not failures)
+        await world.turn(TICK)
+        await world.fake.wait_until(lambda: world.store.outbox("telegram") == [])
+        edited = world.fake.message(MODS, card["message_id"])
+    assert len(world.private(ANN)) == reminders + 1  # one warning, not two
+    assert "Outcome: Warned by telegram:3001 (console)" in edited["text"]
+    assert [item.action for item in world.store.case_actions(case_id)].count("warn-done") == 1
 
 
 async def test_a_moderator_adds_a_note_by_replying_to_a_card_in_their_chat(world: World) -> None:  # noqa: F811

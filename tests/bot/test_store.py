@@ -793,3 +793,38 @@ def test_the_cases_a_person_took_an_action_on_are_found_across_many_ids(
 
     assert found == {cases[0].id, cases[2].id, cases[4].id}
     assert store.cases_with_action([], "refer") == frozenset()
+
+
+def test_a_decisions_progress_is_kept_so_an_interrupted_one_is_carried_on(store: Store) -> None:
+    case = _case(store, message_id="700")
+    store.add_to_outbox(
+        platform="telegram",
+        case_id=case.id,
+        steps="[]",
+        outcome="Warned",
+        keeps_open=False,
+        actor="mod-1",
+        at=NOW,
+    )
+    [queued] = store.outbox("telegram")
+    assert (queued.steps_done, queued.card_message_id, queued.card_route, queued.error) == (
+        0,
+        None,
+        None,
+        None,
+    )
+
+    store.note_outbox_card(queued.id, "42", "moderators")
+    store.note_outbox_card(queued.id, "43", "safeguarding")  # noted once: the card decided on stays
+    store.outbox_steps_done(queued.id, 2, error="hide failed: gone")
+
+    [carried_on] = store.outbox("telegram")
+    assert (carried_on.steps_done, carried_on.card_message_id, carried_on.card_route) == (
+        2,
+        "42",
+        "moderators",
+    )
+    assert carried_on.error == "hide failed: gone"
+    assert store.finish_outbox_item(queued.id, at=NOW, error=carried_on.error)
+    store.outbox_steps_done(queued.id, 3, error=None)  # a finished decision is not reopened
+    assert store.outbox("telegram") == []
