@@ -272,6 +272,10 @@ class SentenceEncoder:
         """How many numbers an embedding has."""
         return _hidden_size(self.path)
 
+    def reads_whole(self, text: str) -> bool:
+        """Whether the encoder reads all of ``text`` (``False``: it is cut at 256 tokens, about 1 kB)."""
+        return not self.tokenizer.encode(text).overflowing
+
     def encode(self, texts: Sequence[str], *, token_budget: int = _TOKEN_BUDGET) -> np.ndarray:
         """Embed texts as L2-normalised vectors, one row each (``float32``), in order.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -160,6 +161,46 @@ def test_the_evidence_is_the_sentence_that_scored_highest(scorer: SemanticScorer
     evidence = next(item for item in decision.evidence if item.source == "heads")
     assert evidence.start is not None and evidence.end is not None
     assert text[evidence.start : evidence.end] == "My stepdad hits me when he drinks."
+
+
+class _LimitedEncoder(TinyEncoder):
+    """The tiny encoder with a reading limit, as the real one cuts texts at 256 tokens; notes what it read."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.read: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.read += texts
+        return super().encode(texts)
+
+    def reads_whole(self, text: str) -> bool:
+        return len(text) <= self.limit
+
+
+def test_a_message_too_long_to_read_whole_is_read_sentence_by_sentence(
+    heads_dir: Path, policy: Policy
+) -> None:
+    heads = load_heads(heads_dir, encoder_sha256=TinyEncoder.sha256)
+    encoder = _LimitedEncoder(limit=350)
+    scorer = SemanticScorer(encoder, heads, head_thresholds(heads, policy))
+    chat = "Good morning everyone, I hope you all had a lovely weekend with your families. "
+    long = chat * 5 + "My stepdad hits me when he drinks. See you tuesday, and thank you for the homework."
+    short = chat * 3 + "My stepdad hits me when he drinks."  # several sentences, read whole too
+
+    decision = _decide(scorer, policy, long)
+
+    assert long not in encoder.read  # only its start would have been read: its sentences are
+    assert "My stepdad hits me when he drinks." in encoder.read
+    assert decision.flagged[0] is Category.SAFEGUARDING
+    evidence = next(item for item in decision.evidence if item.source == "heads")
+    assert long[evidence.start : evidence.end] == "My stepdad hits me when he drinks."
+    encoder.read.clear()
+    scorer.score_batch([short])
+    assert len(sentence_spans(short)) > 1 and encoder.read == [
+        short,
+        *(short[start:end] for start, end in sentence_spans(short)),
+    ]
 
 
 def test_a_head_alone_never_sanctions_it_asks_a_moderator(scorer: SemanticScorer, policy: Policy) -> None:

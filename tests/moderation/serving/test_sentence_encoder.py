@@ -87,3 +87,12 @@ def test_embeddings_are_unit_vectors_and_meaning_is_near(encoder: SentenceEncode
     similar, unrelated = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
     assert similar > 0.6 > unrelated
     assert encoder.encode([]).shape == (0, 384)
+
+
+def test_the_encoder_says_which_texts_it_cannot_read_whole(encoder: SentenceEncoder) -> None:
+    paragraph = "I went to the library after class and read the chapter about the town again. "
+
+    assert encoder.reads_whole("see you tomorrow")
+    assert encoder.reads_whole(paragraph * 12)  # 200 tokens or so: read to the end
+    assert not encoder.reads_whole(paragraph * 20)  # cut at 256 tokens
+    assert not encoder.reads_whole("😀 " * 300)  # each an unknown token
