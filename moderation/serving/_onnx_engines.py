@@ -22,7 +22,6 @@ import shutil
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from moderation.errors import ScorerError
+from moderation.serving._onnx_export import SAMPLE_TEXTS, export_onnx, externalise, quantise
 
 __all__ = [
     "build_onnx_engine",
@@ -46,18 +46,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Bump when the export itself changes (inputs, outputs, options), so old cached files are rebuilt.
-# 2: exported with eager attention. 3: the weights in a data file beside the graph (see _externalise).
+# 2: exported with eager attention. 3: the weights in a data file beside the graph (_onnx_export.externalise).
 _FORMAT = 3
 _MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# Two texts of different lengths, so batch and sequence are traced as dynamic, not as 1.
-_SAMPLE_TEXTS = ["hello everyone, see you in class tomorrow", "hi"]
 _VERSIONED = ("torch", "transformers", "onnx", "onnxscript")
 # Graph rewrites that make a CPU slower: ONNX Runtime's fused SkipLayerNormalization kernel took
 # 12-15% of an int8 bert-base pass on 2 cores, and the Add plus LayerNormalization it replaces run
 # 9-11% faster in all (onnx-int8; about 2% for fp32 onnx).
 _CPU_SLOWER_FUSIONS = ("SkipLayerNormFusion",)
-# The exporter logs each graph rewrite at INFO and each torchvision operator it skips at WARNING.
-_EXPORT_LOGGERS = ("torch.onnx", "onnxscript", "onnx_ir")
 
 
 class _OnnxEngine:
@@ -141,7 +137,7 @@ def build_onnx_session(
 
 def model_input_names(model: Any, tokenizer: Any) -> list[str]:
     """The inputs the exported graph takes: those the tokenizer gives and the model's forward accepts."""
-    sample = tokenizer(_SAMPLE_TEXTS)
+    sample = tokenizer(SAMPLE_TEXTS)
     accepted = inspect.signature(model.forward).parameters
     return [each for each in _MODEL_INPUTS if each in sample and each in accepted]
 
@@ -255,12 +251,12 @@ def _model_file(
     try:
         started = time.perf_counter()
         if name == "onnx":
-            _export(model, tokenizer, input_names, build / "model.onnx")
+            export_onnx(model, tokenizer, input_names, build / "model.onnx")
         else:
             fp32_key = cache_key("onnx", str(key["checkpoint_sha256"]), input_names)
             fp32 = _model_file("onnx", fp32_key, directory, model, tokenizer, input_names)
-            _quantise(fp32, build / "model.onnx", build)
-        _publish(_externalise(build / "model.onnx", _data_file(target).name), target, key)
+            quantise(fp32, build / "model.onnx", build)
+        _publish(externalise(build / "model.onnx", _data_file(target).name), target, key)
         logger.info("built the %s engine in %.1f s: %s", name, time.perf_counter() - started, target)
     finally:
         shutil.rmtree(build, ignore_errors=True)
@@ -283,26 +279,6 @@ def _is_sound(path: Path, key: dict[str, object]) -> bool:
         return False
 
 
-def _externalise(built: Path, data_name: str) -> Path:
-    """The built graph saved again with its weights in a data file named ``data_name`` beside it.
-
-    ONNX Runtime maps such a file instead of copying the weights out of the graph, so the copy made
-    while loading goes, and the pages of weights no text touches (most of the vocabulary's embedding
-    rows) stay on disk: beside Detoxify the sentence encoder costs 44 MB less (``bench/heads.py``).
-    """
-    onnx: Any = importlib.import_module("onnx")
-    graph = built.with_name("graph.onnx")
-    onnx.save_model(
-        onnx.load(str(built)),
-        str(graph),
-        save_as_external_data=True,
-        all_tensors_to_one_file=True,
-        location=data_name,
-        size_threshold=1024,  # small constants stay in the graph: shape inference reads them
-    )
-    return graph
-
-
 def _publish(built: Path, target: Path, key: dict[str, object]) -> None:
     data = built.with_name(_data_file(target).name)
     record = {
@@ -318,75 +294,6 @@ def _publish(built: Path, target: Path, key: dict[str, object]) -> None:
     temporary = target.with_name(f".{target.name}.json.tmp")
     temporary.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     os.replace(temporary, _sidecar(target))
-
-
-def _export(model: Any, tokenizer: Any, input_names: list[str], destination: Path) -> None:
-    torch: Any = importlib.import_module("torch")
-    sample = tokenizer(_SAMPLE_TEXTS, return_tensors="pt", padding=True, truncation=True)
-    inputs = {input_name: sample[input_name].to(model.device) for input_name in input_names}
-    dynamic = torch.export.Dim.DYNAMIC
-    model.eval()
-    with warnings.catch_warnings(), _quiet(*_EXPORT_LOGGERS), _eager_attention(model):
-        # torch 2.13's own exporter trips over its pytree deprecation; nothing classmod can change.
-        warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning)
-        torch.onnx.export(
-            model,
-            (),
-            str(destination),
-            kwargs=inputs,
-            input_names=input_names,
-            output_names=["logits"],
-            dynamic_shapes={input_name: {0: dynamic, 1: dynamic} for input_name in input_names},
-            dynamo=True,
-            external_data=False,
-            verbose=False,
-        )
-
-
-@contextlib.contextmanager
-def _eager_attention(model: Any) -> Iterator[None]:
-    """Export attention as plain matmul, mask and softmax rather than through torch's SDPA.
-
-    SDPA exports with a guard that zeroes fully masked rows, run over every head's whole attention
-    matrix: on a 512-token window it took about a sixth of ONNX Runtime's time, and the eager export
-    scores such windows 8 to 14% faster on the same weights. The model is put back as it was.
-    """
-    previous = getattr(getattr(model, "config", None), "_attn_implementation", None)
-    switch: Any = getattr(model, "set_attn_implementation", None)
-    switched = False
-    if previous not in (None, "eager") and switch is not None:
-        try:
-            switch("eager")
-            switched = True
-        except (ValueError, ImportError) as exc:  # a model without eager attention exports as it is
-            logger.info("exporting with %s attention (%s)", previous, type(exc).__name__)
-    try:
-        yield
-    finally:
-        if switched:
-            switch(previous)
-
-
-def _quantise(fp32: Path, destination: Path, workspace: Path) -> None:
-    quantization: Any = importlib.import_module("onnxruntime.quantization")
-    shape_inference: Any = importlib.import_module("onnxruntime.quantization.shape_inference")
-    prepared = workspace / "prepared.onnx"
-    # The weights back inside the graph: the quantiser's pre-processing copies the graph file alone.
-    onnx: Any = importlib.import_module("onnx")
-    whole = workspace / "fp32.onnx"
-    onnx.save_model(onnx.load(str(fp32)), str(whole))
-    # Symbolic shape inference cannot follow the torch exporter's dynamic shapes; ONNX's own can.
-    root = logging.getLogger()
-    chatter = _QuantiserChatter()
-    # The quantiser logs a line per tensor through the root logger, at INFO.
-    root.addFilter(chatter)
-    try:
-        shape_inference.quant_pre_process(str(whole), str(prepared), skip_symbolic_shape=True)
-        quantization.quantize_dynamic(
-            str(prepared), str(destination), weight_type=quantization.QuantType.QInt8
-        )
-    finally:
-        root.removeFilter(chatter)
 
 
 def _providers(onnxruntime: Any, device: str) -> list[Any]:
@@ -421,24 +328,6 @@ def _workspace(cache_dir: Path | None) -> Iterator[Path]:
             return
     with tempfile.TemporaryDirectory(prefix="classmod-engine-") as scratch:
         yield Path(scratch)
-
-
-class _QuantiserChatter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or "onnxruntime" not in record.pathname
-
-
-@contextlib.contextmanager
-def _quiet(*logger_names: str) -> Iterator[None]:
-    loggers = [logging.getLogger(logger_name) for logger_name in logger_names]
-    levels = [each.level for each in loggers]
-    for each in loggers:
-        each.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for each, level in zip(loggers, levels, strict=True):
-            each.setLevel(level)
 
 
 def _data_file(path: Path) -> Path:
