@@ -298,10 +298,8 @@ def _known_refusal(
         record = json.loads(_refusal_file(model_file).read_text(encoding="utf-8"))
         drift = math.inf if record["drift"] is None else float(record["drift"])
         same = all(record[name] == value for name, value in _refusal_key(model_file, heads, probes).items())
-    except FileNotFoundError:
-        return None
     except (OSError, ValueError, KeyError, TypeError):
-        return None  # an unreadable note is no refusal: the engine is checked, and the note rewritten
+        return None  # no note, or an unreadable one: the engine is checked, and the note written again
     return drift if same and drift > max_drift else None
 
 

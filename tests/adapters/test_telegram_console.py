@@ -86,8 +86,17 @@ async def test_a_referral_from_the_console_gives_the_officer_a_card_to_act_on(wo
     assert [alert.recipient for alert in world.store.alerts([case_id])[case_id]] == ["Olu (officer)"]
 
 
-def _finishing_fails_once(world: World, monkeypatch: pytest.MonkeyPatch) -> list[StorageError]:  # noqa: F811
-    """The database is unreachable once, when the bot marks a decision done; the failure still to come."""
+async def _decide_through_an_interruption(
+    world: World,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    case_id: int,
+    verb: str,
+) -> None:
+    """A console decision whose first run is cut off just after its steps, then the run after it.
+
+    The database goes away as the bot marks the decision done (as if the bot were killed there): the
+    next tick finds the decision still queued, with its steps already done.
+    """
     real_finish = world.store.finish_outbox_item
     failures = [StorageError("the database is unreachable")]
 
@@ -97,26 +106,22 @@ def _finishing_fails_once(world: World, monkeypatch: pytest.MonkeyPatch) -> list
         return real_finish(item_id, **kwargs)
 
     monkeypatch.setattr(world.store, "finish_outbox_item", finish_once_unreachable)
-    return failures
+    assert (await _decide(world, case_id, verb)).accepted
+    await world.turn(TICK)
+    await world.fake.wait_until(lambda: not failures)
+    await world.turn(TICK)  # the decision is still queued: carried on, not carried out again
+    await world.fake.wait_until(lambda: world.store.outbox("telegram") == [])
 
 
-async def test_a_decision_interrupted_before_it_is_marked_done_is_not_carried_out_twice(
+async def test_a_referral_interrupted_before_it_is_marked_done_posts_one_officer_card(
     world: World,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The database goes away just after the bot carried the decision out (or the bot is killed there):
-    # the next tick finds the decision still queued. Its steps are done; doing them again would warn the
-    # learner twice and post the officer a second card.
-    failures = _finishing_fails_once(world, monkeypatch)
     async with world.serving():
         card, case_id = await _carded(world)
         reminders = len(world.private(ANN))
         referrals = len(world.fake.sent_messages(OFFICER_CHAT))
-        assert (await _decide(world, case_id, "refer")).accepted
-        await world.turn(TICK)
-        await world.fake.wait_until(lambda: not failures)
-        await world.turn(TICK)  # the decision is still queued: carried on, not carried out again
-        await world.fake.wait_until(lambda: world.store.outbox("telegram") == [])
+        await _decide_through_an_interruption(world, monkeypatch, case_id, "refer")
         moderators_card = world.fake.message(MODS, card["message_id"])
         officer_cards = world.fake.sent_messages(OFFICER_CHAT)[referrals:]
     assert len(officer_cards) == 1 and f"cm:{case_id}:ack" in _buttons(officer_cards[0])
@@ -131,15 +136,10 @@ async def test_a_warning_interrupted_before_it_is_marked_done_reaches_the_learne
     world: World,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    failures = _finishing_fails_once(world, monkeypatch)
     async with world.serving():
         card, case_id = await _carded(world)
         reminders = len(world.private(ANN))
-        assert (await _decide(world, case_id, "warn")).accepted
-        await world.turn(TICK)
-        await world.fake.wait_until(lambda: not failures)
-        await world.turn(TICK)
-        await world.fake.wait_until(lambda: world.store.outbox("telegram") == [])
+        await _decide_through_an_interruption(world, monkeypatch, case_id, "warn")
         edited = world.fake.message(MODS, card["message_id"])
     assert len(world.private(ANN)) == reminders + 1  # one warning, not two
     assert "Outcome: Warned by telegram:3001 (console)" in edited["text"]
