@@ -3,17 +3,22 @@
 The texts are scored through the same :class:`ScoringService` as the running bot's (built by
 ``bot.app.scoring_service``): one scoring path, with its lanes, its digest cache and its handling of a
 batch the model fails on. ``check --json`` hands it ``CHECK_BATCH`` lines at a time and lets it score
-them as one batch (the chat's smaller batches are for latency, which a batch job does not need).
+them as one batch (the chat's smaller batches are for latency, which a batch job does not need),
+and decides and prints each batch while the next is scored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from queue import Empty, Queue
 from typing import Annotated, Any
 
 import typer
@@ -34,11 +39,12 @@ from moderation.serving.batching import ScoringService
 from moderation.serving.loading import LoadedScorer
 from moderation.types import AuthorHistory, Decision, ModelScores, Role
 
-__all__ = ["CHECK_BATCH", "check", "deciding"]
+__all__ = ["CHECK_BATCH", "Decider", "check", "deciding"]
 
 RoleOption = Annotated[Role, typer.Option("--role", help="the author's role")]
 CHECK_BATCH = 128  # lines scored together by `check --json`: the encoder gains up to 1.6x over 32
-Decide = Callable[[list[tuple[str, Role]]], list[Decision]]
+_PAUSE_S = 0.05
+"""Input this late is a pause: ``check --json`` scores and prints what it has read meanwhile."""
 
 
 @app.command()
@@ -93,33 +99,118 @@ def _load_scorer(settings: Settings, policy: Policy) -> LoadedScorer:
     return cli.load_scorer(settings, policy)
 
 
+class Decider:
+    """Decides texts statelessly, as ``check`` does, with the scoring service on its own event loop.
+
+    The loop runs in a thread of its own, so scoring a batch (:meth:`start`) and deciding the batch
+    scored before it (:meth:`finish`, on the caller's thread) overlap: ``check --json`` reads and scores
+    the next lines while it decides and prints these. Calling the decider does both for one batch.
+    """
+
+    def __init__(self, scoring: ScoringService, policy: Policy, languages: frozenset[str]) -> None:
+        self.scoring = scoring
+        self.policy = policy
+        self.languages = languages
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="classmod-check", daemon=True)
+        self._thread.start()
+
+    def start(self, items: list[tuple[str, Role]]) -> Scored:
+        """Start scoring the texts; the decisions come from :meth:`finish`."""
+        future = asyncio.run_coroutine_threadsafe(_score([t for t, _ in items], self.scoring), self._loop)
+        return Scored(items, future)
+
+    def finish(self, scored: Scored) -> list[Decision]:
+        """The decisions on a batch :meth:`start` began, in its order (waiting for its scores)."""
+        now = datetime.now(UTC)
+        decisions = []
+        for (text, role), (scores, error) in zip(scored.items, scored.future.result(), strict=True):
+            message = views.message_for_check(text, role, now)
+            model = ModelScores(
+                scorer=self.scoring.name,
+                labels=scores or {},
+                error=error,
+                hits=hits_of(scores),
+                languages=self.languages,
+            )
+            decisions.append(assess(message, AuthorHistory(), self.policy, now, model))
+        return decisions
+
+    def __call__(self, items: list[tuple[str, Role]]) -> list[Decision]:
+        """Score and decide one batch."""
+        return self.finish(self.start(items))
+
+    def close(self) -> None:
+        """Stop the scoring service's workers, then the loop and its thread."""
+        try:
+            asyncio.run_coroutine_threadsafe(self.scoring.close(), self._loop).result()
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A batch being scored: its (text, role) pairs and, when done, each text's scores or error."""
+
+    items: list[tuple[str, Role]]
+    future: concurrent.futures.Future[list[tuple[dict[str, float] | None, str | None]]]
+
+
 @contextlib.contextmanager
 def deciding(
     scoring: ScoringService, policy: Policy, languages: frozenset[str] = frozenset({"en"})
-) -> Iterator[Decide]:
-    """Decide batches of texts statelessly, as ``check`` does, scoring them through ``scoring``.
-
-    The service's workers live on one event loop, kept for the whole block and stopped at its end.
-
-    Yields:
-        A function from (text, role) pairs to their decisions, in the same order.
-    """
-    with asyncio.Runner() as runner:
-        try:
-            yield lambda items: runner.run(_decide(items, scoring, policy, languages))
-        finally:
-            runner.run(scoring.close())
+) -> Iterator[Decider]:
+    """A :class:`Decider` for the block, its scoring service stopped at the block's end."""
+    decider = Decider(scoring, policy, languages)
+    try:
+        yield decider
+    finally:
+        decider.close()
 
 
 def _check_lines(
-    lines: Iterable[bytes], decide: Decide, policy: Policy, language: str | None = None
+    lines: Iterable[bytes], decider: Decider, policy: Policy, language: str | None = None
 ) -> Iterator[bytes]:
-    pending: list[tuple[Any, str, Role]] = []
+    """Each line's output, in input order.
 
-    def flush() -> Iterator[bytes]:
-        return _flush(pending, decide, policy, language)
+    Lines are scored ``CHECK_BATCH`` at a time, each batch while the one before it is decided and
+    printed, so the model is not idle while decisions are written. When the input pauses (a stream,
+    not a file), what has been read is scored and printed without waiting for a whole batch.
+    """
+    chunk: list[tuple[Any, str, Role] | bytes] = []  # lines in order: items to decide, or error lines
+    previous: tuple[list[tuple[Any, str, Role] | bytes], Scored] | None = None
 
-    for number, raw in enumerate(lines, start=1):
+    def finish() -> Iterator[bytes]:
+        nonlocal previous
+        if previous is None:
+            return
+        entries, scored = previous
+        previous = None
+        decisions = iter(decider.finish(scored))
+        for entry in entries:
+            if isinstance(entry, bytes):
+                yield entry
+                continue
+            item_id, text, _ = entry
+            decision = next(decisions)
+            notes = None if language is None else texts.learner_notes(policy, decision, language)
+            yield _json_line(views.decision_json(item_id, decision, text, notes))
+
+    def close_chunk() -> Iterator[bytes]:
+        nonlocal chunk, previous
+        scored = decider.start([(entry[1], entry[2]) for entry in chunk if not isinstance(entry, bytes)])
+        yield from finish()
+        previous, chunk = (chunk, scored), []
+
+    items = 0
+    number = 0
+    for raw in _read_ahead(lines):
+        if raw is None:  # a pause in the input
+            yield from close_chunk() if chunk else finish()
+            continue
+        number += 1
         if not raw.strip():
             continue
         item_id: Any = number
@@ -131,45 +222,45 @@ def _check_lines(
                 raise ValueError("'text' must be a string")
             role = Role(item.get("role", "learner"))
         except ValueError as exc:
-            # Keep the output in input order: finish what is pending, then report this line.
-            yield from flush()
-            yield _json_line({"id": item_id, "error": f"line {number}: {exc}"})
+            chunk.append(_json_line({"id": item_id, "error": f"line {number}: {exc}"}))
             continue
-        pending.append((item_id, text, role))
-        if len(pending) >= CHECK_BATCH:
-            yield from flush()
-    yield from flush()
+        chunk.append((item_id, text, role))
+        items += 1
+        if items % CHECK_BATCH == 0:
+            yield from close_chunk()
+    if chunk:
+        yield from close_chunk()
+    yield from finish()
+
+
+def _read_ahead(lines: Iterable[bytes]) -> Iterator[bytes | None]:
+    """The lines, read in a thread of their own; ``None`` each time the next is ``_PAUSE_S`` late."""
+    queue: Queue[bytes | BaseException | None] = Queue(maxsize=2 * CHECK_BATCH)
+
+    def read() -> None:
+        try:
+            for line in lines:
+                queue.put(line)
+        except BaseException as exc:  # an unreadable input ends it; the reader says why
+            queue.put(exc)
+        queue.put(None)
+
+    threading.Thread(target=read, name="classmod-check-input", daemon=True).start()
+    while True:
+        try:
+            line = queue.get(timeout=_PAUSE_S)
+        except Empty:
+            yield None
+            continue
+        if line is None:
+            return
+        if isinstance(line, BaseException):
+            raise line
+        yield line
 
 
 def _json_line(item: dict[str, Any]) -> bytes:
     return json.dumps(item, ensure_ascii=False, allow_nan=False).encode("utf-8")
-
-
-def _flush(
-    pending: list[tuple[Any, str, Role]], decide: Decide, policy: Policy, language: str | None
-) -> Iterator[bytes]:
-    if not pending:
-        return
-    decisions = decide([(text, role) for _, text, role in pending])
-    for (item_id, text, _), decision in zip(pending, decisions, strict=True):
-        notes = None if language is None else texts.learner_notes(policy, decision, language)
-        yield _json_line(views.decision_json(item_id, decision, text, notes))
-    pending.clear()
-
-
-async def _decide(
-    items: list[tuple[str, Role]], scoring: ScoringService, policy: Policy, languages: frozenset[str]
-) -> list[Decision]:
-    now = datetime.now(UTC)
-    decisions = []
-    scored = await _score([text for text, _ in items], scoring)
-    for (text, role), (scores, error) in zip(items, scored, strict=True):
-        message = views.message_for_check(text, role, now)
-        model = ModelScores(
-            scorer=scoring.name, labels=scores or {}, error=error, hits=hits_of(scores), languages=languages
-        )
-        decisions.append(assess(message, AuthorHistory(), policy, now, model))
-    return decisions
 
 
 async def _score(

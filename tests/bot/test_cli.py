@@ -7,10 +7,13 @@ import json
 import logging
 import os
 import re
+import selectors
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import detoxify.detoxify
 import pytest
@@ -21,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
+from bot.cli.check import CHECK_BATCH
 from bot.schema import VERSION_TABLE, head_revision
 from bot.store import CASE_STATUSES, Store
 from moderation.errors import ScorerError
@@ -325,14 +329,67 @@ def test_check_json_lines_answers_each_line_in_order_and_survives_bad_ones(cli: 
 
 
 def test_check_json_lines_keeps_order_across_batches(cli: Cli) -> None:
-    lines = [json.dumps({"id": number, "text": f"message number {number}"}) for number in range(70)]
-    lines[40] = "{broken"
+    # Batches are decided while the next is scored: order must hold across each boundary.
+    count = 2 * CHECK_BATCH + 30
+    lines = [json.dumps({"id": number, "text": f"message number {number}"}) for number in range(count)]
+    broken = {40, CHECK_BATCH - 1, CHECK_BATCH, 2 * CHECK_BATCH + 1, count - 1}
+    for number in broken:
+        lines[number] = "{broken"
+    lines[CHECK_BATCH + 5] = json.dumps({"id": CHECK_BATCH + 5, "text": PHONE_TEXT})
 
     results = cli.json_lines(input="\n".join(lines))
 
     # A line that cannot be read has no id of its own: its line number stands in.
-    assert [result["id"] for result in results] == [*range(40), 41, *range(41, 70)]
-    assert set(results[40]) == {"id", "error"}
+    assert [result["id"] for result in results] == [
+        number + 1 if number in broken else number for number in range(count)
+    ]
+    assert all(set(results[number]) == {"id", "error"} for number in broken)
+    assert results[CHECK_BATCH + 5]["action"] == "escalate"
+    assert all(results[n]["action"] == "allow" for n in range(count) if n not in broken | {CHECK_BATCH + 5})
+
+
+def test_check_json_lines_answers_a_stream_as_it_comes(tmp_path: Path) -> None:
+    # A program that sends a few lines and waits for their answers before sending more is answered:
+    # check --json does not wait for a whole batch or for the end of its input.
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("CLASSMOD_")}
+    environment |= {
+        "CLASSMOD_MODEL_DIR": str(tmp_path / "models"),
+        "CLASSMOD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "CLASSMOD_HEADS": "false",
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from bot.cli import app; sys.exit(app())",
+        "check",
+        "--json",
+    ]
+    with subprocess.Popen(
+        command, env=environment, cwd=tmp_path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
+    ) as process:  # unbuffered: a line read is never one the selector has not been told of
+        assert process.stdin is not None and process.stdout is not None
+        answers = []
+        for turn, texts in enumerate([["See you on Monday", PHONE_TEXT], ["thanks"]]):
+            for number, text in enumerate(texts):
+                process.stdin.write(json.dumps({"id": f"{turn}.{number}", "text": text}).encode() + b"\n")
+            process.stdin.flush()
+            answers += [_line_within(process.stdout, seconds=60) for _ in texts]
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+
+    assert [(answer["id"], answer["action"]) for answer in answers] == [
+        ("0.0", "allow"),
+        ("0.1", "escalate"),
+        ("1.0", "allow"),
+    ]
+
+
+def _line_within(stream: IO[bytes], seconds: float) -> dict[str, object]:
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        assert selector.select(seconds), f"no answer within {seconds} s"
+    answer: dict[str, object] = json.loads(stream.readline())
+    return answer
 
 
 def test_check_json_lines_reports_a_line_that_is_not_utf8_and_carries_on(cli: Cli) -> None:
