@@ -100,7 +100,10 @@ class Settings(BaseSettings):
         default="auto", description="auto: cuda when torch sees a GPU, else cpu"
     )
     model_threads: int | None = Field(
-        default=None, ge=1, le=256, description="torch threads; all cores when unset"
+        default=None,
+        ge=1,
+        le=256,
+        description="torch and ONNX Runtime threads; all cores when unset (the encoder: a pass on each core)",
     )
     model_engine: Literal["auto", "torch", "torch-int8", "onnx", "onnx-int8"] = Field(
         default="auto",

@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -287,10 +288,25 @@ class SentenceEncoder:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         tokens = [encoding.ids for encoding in self.tokenizer.encode_batch(list(texts))]
         result = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        for batch in _padded_batches([len(ids) for ids in tokens], token_budget):
+
+        def encode_pass(batch: list[int]) -> None:
             input_ids, mask = _pad([tokens[index] for index in batch])
             result[batch] = _mean_pooled(self.forward(input_ids, mask), mask)
+
+        batches = _padded_batches([len(ids) for ids in tokens], token_budget)
+        callers = min(getattr(self.forward, "callers", 1), len(batches))
+        if callers > 1:  # the longest passes first, so no core is left with a long one at the end
+            list(_passes(callers).map(encode_pass, batches[::-1]))
+        else:
+            for batch in batches:
+                encode_pass(batch)
         return result
+
+
+@functools.cache
+def _passes(callers: int) -> ThreadPoolExecutor:
+    """The threads that run an engine's passes side by side (one pool per width, kept for the process)."""
+    return ThreadPoolExecutor(max_workers=callers, thread_name_prefix="classmod-encoder")
 
 
 def _pad(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:

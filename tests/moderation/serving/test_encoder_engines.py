@@ -91,6 +91,21 @@ def test_batching_does_not_change_an_embedding(tiny_encoder: Path, cache: Path) 
     assert np.abs(together - alone).max() < 1e-5
 
 
+def test_passes_run_side_by_side_give_each_text_its_own_embedding(tiny_encoder: Path, cache: Path) -> None:
+    side_by_side = load_encoder(tiny_encoder, engine="onnx", cache_dir=cache).encoder
+    one_at_a_time = load_encoder(tiny_encoder, engine="onnx", cache_dir=cache, threads=2).encoder
+    assert isinstance(side_by_side.forward, OnnxForward) and isinstance(one_at_a_time.forward, OnnxForward)
+    # Unset threads: a pass on each usable core at once; set: that many threads share one pass at a time.
+    assert side_by_side.forward.callers == len(os.sched_getaffinity(0))
+    assert one_at_a_time.forward.callers == 1
+    side_by_side.forward.callers = 3  # side by side on any machine
+    texts = [f"message {number}: " + "word " * (number % 17) for number in range(60)]
+
+    found = side_by_side.encode(texts, token_budget=32)  # a few texts a pass: many passes
+
+    assert np.abs(found - one_at_a_time.encode(texts, token_budget=32)).max() < 1e-5
+
+
 def test_a_drifting_engine_is_refused_with_the_reason(
     tiny_encoder: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
