@@ -40,6 +40,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from bench.messages import DEFAULT_SEED, generate_messages, to_jsonl  # noqa: E402
+from bench.scoring_machine import cpu_flags, vector_units  # noqa: E402
 from moderation.engine import assess  # noqa: E402
 from moderation.normalise import normalise  # noqa: E402
 from moderation.personal_data import find_personal_data  # noqa: E402
@@ -80,6 +81,7 @@ def machine_info() -> dict[str, Any]:
         "torch": torch_version,
         "torch_threads": torch_threads,
         "platform": platform.platform(),
+        "vectors": vector_units(cpu_flags()),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -401,7 +403,8 @@ def render(console: Console, results: dict[str, Any]) -> None:
         f"mean {results['mean_chars']:.0f} chars)"
     )
     console.print(
-        f"machine: {machine['cpu']} · {machine['cores']} cores ({machine['usable_cores']} usable) · "
+        f"machine: {machine['cpu']} ({machine['vectors']}) · {machine['cores']} cores "
+        f"({machine['usable_cores']} usable) · "
         f"Python {machine['python']} · torch {machine['torch']} ({machine['torch_threads']} threads) · "
         f"{machine['platform']}",
         highlight=False,

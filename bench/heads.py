@@ -11,7 +11,7 @@ b. the scoring service (``ScoringService``, batches of 32, 5 ms window) on a Det
 c. the peak RSS of a process that loads the scorer as the bot does (``bot.app.load_scorer``) and scores
    ``--rss-messages`` messages (1,000: what a running bot settles at, not only its start), and its RSS
    after them, heads on and off, with and without Detoxify;
-d. where the heads' time goes in ``classmod check``'s path (tokenizer, encoder forward, hashed n-grams,
+d. where the heads' time goes in ``classmod check``'s path (tokenizer, encoder passes, hashed n-grams,
    the rest of the heads, the engine) on the encoder engine ``auto`` chose, and each encoder engine
    (torch, onnx, onnx-int8) side by side: speed, lowest cosine and largest heads' probability difference
    from torch, messages whose flags change.
@@ -217,13 +217,20 @@ class _Clock:
 
 
 class _TokenizerClock:
-    """The Rust tokenizer, its ``encode_batch`` and ``encode`` (a long message's length check) timed."""
+    """The Rust tokenizer, its ``encode_batch`` and ``encode`` (a long message's length check) timed.
+
+    ``batches`` counts only ``encode_batch``, the part inside the encoder's own ``encode``.
+    """
 
     def __init__(self, wrapped: Any) -> None:
-        self.wrapped, self.clock = wrapped, _Clock(wrapped.encode_batch)
+        self.wrapped, self.clock, self.batches = wrapped, _Clock(wrapped.encode_batch), 0.0
 
     def encode_batch(self, texts: list[str]) -> Any:
-        return self.clock(texts)
+        before = self.clock.seconds
+        try:
+            return self.clock(texts)
+        finally:
+            self.batches += self.clock.seconds - before
 
     def encode(self, text: str) -> Any:
         started = time.perf_counter()
@@ -231,6 +238,27 @@ class _TokenizerClock:
             return self.wrapped.encode(text)
         finally:
             self.clock.seconds += time.perf_counter() - started
+
+
+class _EncoderClock:
+    """The sentence encoder with its ``encode`` timed by the wall clock.
+
+    Its passes may run side by side (one per core), so the seconds inside each forward call add up to
+    more than the time they took: the wall time of ``encode``, less its tokenising, is the passes'.
+    """
+
+    def __init__(self, wrapped: Any) -> None:
+        self.wrapped, self.seconds = wrapped, 0.0
+
+    def encode(self, texts: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.wrapped.encode(texts)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
 
 
 def _score_all(scorer: Any, texts: list[str]) -> tuple[float, list[Any]]:
@@ -263,15 +291,14 @@ def child_profile(count: int, seed: int) -> dict[str, Any]:
     _score_all(semantic, texts[:64])  # warm-up
     encoder, features = semantic.encoder, semantic.heads.features
     tokenizer = _TokenizerClock(encoder.tokenizer)
+    forward = _Clock(encoder.forward)  # counts the tokens; its seconds overlap when passes run side by side
     clocks = {
         "tokenizer": tokenizer.clock,
-        f"encoder forward ({encoder.engine})": _Clock(encoder.forward),
         "hashed n-grams (HashingVectorizer)": _Clock(features._counts),
         "heads (features + linear + Platt)": _Clock(semantic.heads.probabilities),
     }
-    semantic.encoder = dataclasses.replace(
-        encoder, tokenizer=tokenizer, forward=clocks[f"encoder forward ({encoder.engine})"]
-    )
+    timed = _EncoderClock(dataclasses.replace(encoder, tokenizer=tokenizer, forward=forward))
+    semantic.encoder = timed  # type: ignore[assignment]
     features._counts = clocks["hashed n-grams (HashingVectorizer)"]
     semantic.heads.probabilities = clocks["heads (features + linear + Platt)"]  # type: ignore[method-assign]
     total_s, _ = _score_all(semantic, texts)
@@ -320,18 +347,19 @@ def child_profile(count: int, seed: int) -> dict[str, Any]:
         assess(message_for_check(item["text"], Role(item["role"]), now), AuthorHistory(), policy, now, model)
     assess_s = time.perf_counter() - started
     stages = {name: clock.seconds for name, clock in clocks.items()}
+    passes = f"encoder passes ({encoder.engine}, {getattr(encoder.forward, 'callers', 1)} at once)"
+    stages[passes] = timed.seconds - tokenizer.batches
     heads_s = stages.pop("heads (features + linear + Platt)")
     stages["rest of the heads (features, linear, Platt)"] = (
         heads_s - stages["hashed n-grams (HashingVectorizer)"]
     )
-    stages["rest of SemanticScorer (padding, pooling, spans, evidence)"] = total_s - sum(stages.values())
+    stages["rest of SemanticScorer (spans, evidence)"] = total_s - sum(stages.values())
     stages["engine (assess)"] = assess_s
     pieces = 0
     for text in texts:
         if text.strip():
             sentences = sentence_spans(text)
             pieces += len(sentences) + (not sentences or encoder.reads_whole(text[:_MAX_ENCODED_CHARS]))
-    forward = clocks[f"encoder forward ({encoder.engine})"]
     return {
         "messages": count,
         "pieces": pieces,
@@ -419,7 +447,8 @@ def render(results: dict[str, Any], began: float) -> str:
     machine = results["machine"]
     count = results.get("rss_messages", 64)
     lines = [
-        f"Policy heads benchmark, {machine['when']}: {machine['cpu']}, {machine['usable_cores']} cores, "
+        f"Policy heads benchmark, {machine['when']}: {machine['cpu']} ({machine.get('vectors', '?')}), "
+        f"{machine['usable_cores']} cores, "
         f"torch {machine['torch']} ({machine['torch_threads']} threads); load average (1, 5, 15 min) "
         f"{results['load_before']} before, {results['load_after']} after; "
         f"{time.perf_counter() - began:.0f} s.",

@@ -117,6 +117,26 @@ def int8_units(flags: set[str]) -> str:
     return " + ".join(found)
 
 
+def vector_units(flags: set[str]) -> str:
+    """The CPU's widest float vectors and its int8 units: fp32 engines' speed rests on the first.
+
+    A 2-core AMD EPYC with AVX-512 ran the encoder's fp32 pass about 1.6 times as fast as one with
+    AVX2 alone (bench/heads.py, 2026-12-07), so figures from the two are not comparable.
+    """
+    widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{widest}; int8: {int8_units(flags)}"
+
+
+def cpu_flags() -> set[str]:
+    """The flags /proc/cpuinfo lists (empty where there is none)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "flags":
+                return set(value.split())
+    return set()
+
+
 # Linux x86-64: arch_prctl(ARCH_REQ_XCOMP_PERM, ...) is how a process asks to use AMX tiles, and
 # ONNX Runtime (like oneDNN) uses AMX only when the kernel grants it. A seccomp filter that answers
 # EPERM to that one request makes them fall back to AVX-512 VNNI, as on a CPU without AMX.

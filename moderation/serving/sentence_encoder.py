@@ -24,6 +24,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -282,7 +283,8 @@ class SentenceEncoder:
 
         A forward pass pads every text to its longest, so texts are tokenised first, sorted by length
         and cut into passes of at most ``token_budget`` padded tokens: one long message never makes
-        sixty chat lines pay for its padding.
+        sixty chat lines pay for its padding. An engine built for several passes at once
+        (:attr:`callers`) runs them side by side.
         """
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
@@ -293,20 +295,36 @@ class SentenceEncoder:
             input_ids, mask = _pad([tokens[index] for index in batch])
             result[batch] = _mean_pooled(self.forward(input_ids, mask), mask)
 
-        batches = _padded_batches([len(ids) for ids in tokens], token_budget)
-        callers = min(getattr(self.forward, "callers", 1), len(batches))
-        if callers > 1:  # the longest passes first, so no core is left with a long one at the end
-            list(_passes(callers).map(encode_pass, batches[::-1]))
-        else:
-            for batch in batches:
+        # The longest passes first, so no core is left with a long one at the end; this thread runs
+        # passes too, beside the pool's, so one fewer thread holds memory of its own.
+        passes = _padded_batches([len(ids) for ids in tokens], token_budget)[::-1]
+        batches, taking = iter(passes), threading.Lock()
+
+        def take_passes() -> None:
+            while True:
+                with taking:
+                    batch = next(batches, None)
+                if batch is None:
+                    return
                 encode_pass(batch)
+
+        helping = min(self.callers, len(passes)) - 1
+        helpers = [_passes(self.callers - 1).submit(take_passes) for _ in range(helping)]
+        take_passes()
+        for helper in helpers:
+            helper.result()
         return result
+
+    @property
+    def callers(self) -> int:
+        """How many passes the engine runs at once (one, unless its session is built for more)."""
+        return max(1, int(getattr(self.forward, "callers", 1)))
 
 
 @functools.cache
-def _passes(callers: int) -> ThreadPoolExecutor:
-    """The threads that run an engine's passes side by side (one pool per width, kept for the process)."""
-    return ThreadPoolExecutor(max_workers=callers, thread_name_prefix="classmod-encoder")
+def _passes(helpers: int) -> ThreadPoolExecutor:
+    """The threads that run an engine's passes beside the caller's (one pool per width, kept)."""
+    return ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="classmod-encoder")
 
 
 def _pad(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
