@@ -45,8 +45,9 @@ import csv
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,8 @@ class BotRun:
     """The bot flags an abuse category (defamation, safeguarding, personal data left out)."""
     scores: list[float]
     """The highest abuse-category score in the decision."""
+    flagged: list[set[str]] = field(default_factory=list)
+    """Every category the bot flags, each message's."""
 
 
 def decide(texts: Sequence[str], settings: Settings, scorer: TextScorer, policy: Policy) -> BotRun:
@@ -129,6 +132,7 @@ def decide(texts: Sequence[str], settings: Settings, scorer: TextScorer, policy:
                 run.abuse.append(abuse)
                 run.acts.append(abuse or decision.action is not ActionKind.ALLOW)
                 run.scores.append(max(decision.scores.get(category, 0.0) for category in ABUSE))
+                run.flagged.append({category.value for category in decision.flagged})
     return run
 
 
@@ -207,8 +211,11 @@ def evaluate(
 
     baseline = system("alt-profanity-check alone", [p >= 0.5 for p in apc], "0.5")
     systems = [system("flag everything (reference)", [True] * len(truth), "-"), baseline]
+    ordinary_flags: dict[str, dict[str, int]] = {}
     for label, (scorer, run) in bots.items():
         bot = run(public.texts)
+        ordinary = [found for found, offensive in zip(bot.flagged, truth, strict=True) if not offensive]
+        ordinary_flags[label] = dict(Counter(name for found in ordinary for name in found).most_common())
         systems.append(system(f"bot, {label} ({scorer})", bot.acts, "the policy's"))
         if bot.abuse != bot.acts:
             systems.append(system(f"bot, {label}, abuse flags only", bot.abuse, "the policy's"))
@@ -228,6 +235,7 @@ def evaluate(
         "offensive": sum(truth),
         "also_in_training": sum(1 for text in public.texts if text.strip().casefold() in trained_on),
         "systems": systems,
+        "ordinary_flagged_by_category": ordinary_flags,
     }
 
 
@@ -258,6 +266,10 @@ def render(results: dict[str, Any]) -> str:
                 f"{matched['f1']:.3f} ({matched['cut']:.3f}) | "
                 f"{row['f1'] - matched['f1']:+.3f} [{row['f1_gap_95'][0]:+.3f}, {row['f1_gap_95'][1]:+.3f}] |"
             )
+        negatives = each["messages"] - each["offensive"]
+        for label, counts in each.get("ordinary_flagged_by_category", {}).items():
+            listed = ", ".join(f"{name} {count}" for name, count in counts.items()) or "none"
+            lines.append(f"\nThe {negatives} non-offensive messages' flags, bot {label}: {listed}.")
         lines.append("")
     return "\n".join(lines)
 
