@@ -183,6 +183,10 @@ def load_encoder(
     refusals: list[str] = []
     intra_op, callers = session_threads(threads)
     for candidate in candidates:
+        known = _cached_refusal(candidate, torch_forward, sha256, heads, probes, max_drift, cache_dir)
+        if known is not None:  # asked for by name: torch is the fallback, and the engine is not loaded
+            refusals.append(known)
+            continue
         try:
             session, input_names = _onnx_engines.build_onnx_session(
                 candidate,
@@ -243,7 +247,7 @@ def _warm_start(
             return None
         known = _known_refusal(model_file, heads, probes, max_drift)
         if known is not None:  # this very file, these heads and probes: refused before, not loaded again
-            refusals.append(_drifted(candidate, known, max_drift) + " (measured on an earlier start)")
+            refusals.append(_refused_earlier(candidate, known, max_drift))
             continue
         try:
             session = _onnx_engines.load_onnx_session(model_file, device="cpu", threads=intra_op, lean=True)
@@ -264,6 +268,24 @@ def _warm_start(
     return None
 
 
+def _cached_refusal(
+    candidate: str,
+    torch_forward: TorchForward,
+    sha256: str,
+    heads: PolicyHeads | None,
+    probes: Sequence[str],
+    max_drift: float,
+    cache_dir: Path | None,
+) -> str | None:
+    """Why an earlier start refused this engine's cached file, if that still refuses it; else ``None``."""
+    if cache_dir is None:
+        return None
+    input_names = _onnx_engines.model_input_names(torch_forward.model, torch_forward.tokenizer)
+    model_file = _onnx_engines.cached_model_file(candidate, sha256, input_names, cache_dir)
+    known = _known_refusal(model_file, heads, probes, max_drift) if model_file is not None else None
+    return None if known is None else _refused_earlier(candidate, known, max_drift)
+
+
 def _accepted(
     encoder: SentenceEncoder, drift: float, max_drift: float, refusals: list[str]
 ) -> PreparedEncoder:
@@ -277,6 +299,10 @@ def _drifted(candidate: str, drift: float, max_drift: float) -> str:
         f"{candidate} drifted {drift:.4f} from fp32 torch (heads' probabilities, embeddings' cosine), "
         f"over the allowed {max_drift:.4f}"
     )
+
+
+def _refused_earlier(candidate: str, drift: float, max_drift: float) -> str:
+    return _drifted(candidate, drift, max_drift) + " (measured on an earlier start)"
 
 
 def _refusal_file(model_file: Path) -> Path:

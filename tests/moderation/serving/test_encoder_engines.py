@@ -243,6 +243,35 @@ def test_an_engine_refused_for_drift_is_not_loaded_again_until_the_heads_change(
     assert looser.encoder.engine == "onnx-int8" and loaded[0].name.startswith("onnx-int8-")
 
 
+def test_an_engine_asked_for_by_name_and_refused_before_is_not_loaded_again(
+    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    strict = _DigestHeads("heads-1")
+    first = load_encoder(tiny_encoder, engine="onnx-int8", heads=strict, cache_dir=cache, max_drift=0.001)
+    assert first.fell_back and first.encoder.engine == "torch"
+    loaded = _spy_on_sessions(monkeypatch)
+    built: list[str] = []
+    real_build = _onnx_engines.build_onnx_session
+
+    def spy(name: str, *args: object, **kwargs: object) -> object:
+        built.append(name)
+        return real_build(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_onnx_engines, "build_onnx_session", spy)
+
+    again = load_encoder(tiny_encoder, engine="onnx-int8", heads=strict, cache_dir=cache, max_drift=0.001)
+
+    assert again.fell_back and again.encoder.engine == "torch"
+    assert again.note is not None and "onnx-int8 drifted" in again.note and "earlier start" in again.note
+    assert not built and not loaded  # neither built nor loaded only to be refused again
+    # Other heads judge it afresh (on the warm path, from the stored reference), once.
+    load_encoder(
+        tiny_encoder, engine="onnx-int8", heads=_DigestHeads("heads-2"), cache_dir=cache, max_drift=0.001
+    )
+    assert [path.name.startswith("onnx-int8-") for path in loaded] == [True] and not built
+
+
 def test_a_damaged_reference_takes_the_path_through_torch(tiny_encoder: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     load_encoder(tiny_encoder, engine="onnx", cache_dir=cache)
