@@ -9,7 +9,9 @@ b. the whole bot's decision, as ``classmod check`` makes it (``bot.cli.check.dec
    category: precision, recall and the false positive rate on ordinary (label ``none``) messages; heads
    on (no Detoxify here: the heads are the model) and heads off (the profanity fallback and the phrases).
    Each message's author has the example's role (staff conduct is written by tutors);
-c. the whole bot's safeguarding recall per sub-kind (the ``kind`` field).
+c. the whole bot's safeguarding recall per sub-kind (the ``kind`` field);
+d. threshold-free, the heads' recall where the issue sets its targets on this split's own curve (how
+   well they rank it; the thresholds are never set here).
 
 It prints Markdown tables and writes ``bench/results/heads-eval-<date>.json``.
 """
@@ -28,13 +30,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from bench.heads import load_now, plain_model_dir, write_results  # noqa: E402
+from bench.writer_shift import recall_at_target  # noqa: E402
 from bot.app import load_scorer, load_semantic, scoring_service  # noqa: E402
 from bot.cli.check import CHECK_BATCH, deciding  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from moderation.heads.dataset import HEAD_CATEGORIES, Example, default_training_dir, read_examples  # noqa: E402
 from moderation.heads.evaluation import evaluate, format_table  # noqa: E402
 from moderation.policy import Policy, load_policy  # noqa: E402
+from moderation.scorers.semantic import LABEL_PREFIX, SemanticScorer  # noqa: E402
 from moderation.types import Category, Role  # noqa: E402
 
 HELDOUT = default_training_dir() / "heldout" / "heldout.jsonl"
@@ -101,6 +107,32 @@ def by_subkind(examples: Sequence[Example], runs: dict[str, list[set[str]]]) -> 
     return sorted(rows, key=lambda row: (row["heads on"], row["kind"]))
 
 
+def operating_points(semantic: SemanticScorer, examples: Sequence[Example]) -> list[dict[str, Any]]:
+    """Threshold-free: each head's recall where the issue sets its targets, on this split's own curve.
+
+    Safeguarding's recall at the lowest cut where 0.90 of its flags are disclosures, the others' at the
+    cut that flags 3% of this split's ordinary messages (tutors' for staff conduct), as
+    ``bench/writer_shift.py`` measures a writer's round. It says how well the heads rank this split; the
+    bot's thresholds come from cross-validation on the training data and are never moved by it.
+    """
+    texts = [example.text for example in examples]
+    scored = [
+        result
+        for begin in range(0, len(texts), 64)
+        for result in semantic.score_batch(texts[begin : begin + 64])
+    ]
+    truth = np.array([[example.has(category) for category in HEAD_CATEGORIES] for example in examples])
+    ordinary = ~truth.any(axis=1)
+    tutors = np.array([example.role == Role.TUTOR.value for example in examples])
+    rows = []
+    for column, category in enumerate(HEAD_CATEGORIES):
+        score = np.array([result.get(LABEL_PREFIX + category.value, 0.0) for result in scored])
+        judged = tutors if category is Category.STAFF_CONDUCT else np.ones(len(examples), bool)
+        recall = recall_at_target(score[judged], truth[judged, column], ordinary[judged], category)
+        rows.append({"category": category.value, "recall": recall})
+    return rows
+
+
 def render(results: dict[str, Any]) -> str:
     lines = [
         f"Held-out evaluation, {results['when']}: {results['examples']} examples "
@@ -135,6 +167,20 @@ def render(results: dict[str, Any]) -> str:
     lines += [
         f"| {row['kind']} | {row['positives']} | {row['heads on']:.2f} | {row['heads off']:.2f} |"
         for row in results["subkinds"]
+    ]
+    lines += [
+        "",
+        "d. Threshold-free, the heads alone: recall where the issue sets its targets, on this split's own "
+        "curve (safeguarding at precision 0.90, the others at 3% of this split's ordinary messages flagged). "
+        "How well the heads rank this split, not what the bot does: its thresholds come from the training "
+        "data's cross-validation and are never set here.",
+        "",
+        "| category | recall | target |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {row['category']} | {row['recall']:.3f} | {0.95 if row['category'] == 'safeguarding' else 0.85} |"
+        for row in results["operating_points"]
     ]
     return "\n".join(lines)
 
@@ -179,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scorers": scorers,
         "bot": {label: measure(examples, flagged) for label, flagged in runs.items()},
         "subkinds": by_subkind(examples, runs),
+        "operating_points": operating_points(semantic, examples),
         "load_before": load_before,
         "load_after": load_now(),
         "seconds": time.perf_counter() - began,
