@@ -172,7 +172,7 @@ def test_a_damaged_cached_export_is_rebuilt_not_loaded(
     with caplog.at_level(logging.WARNING):
         prepared = load_encoder(tiny_encoder, engine="onnx", cache_dir=cache)
 
-    assert loaded == []  # the warm start found the file unsound and never opened it
+    assert loaded == ["onnx-built"]  # the warm start found the file unsound and never opened it
     assert "is damaged: rebuilding it" in caplog.text
     assert prepared.encoder.engine == "onnx" and not prepared.fell_back
     assert exported.read_bytes() != bytes(damaged)
@@ -194,7 +194,7 @@ def test_damaged_weights_beside_a_cached_export_are_rebuilt_not_loaded(
 
     prepared = load_encoder(tiny_encoder, engine="onnx", cache_dir=cache)
 
-    assert loaded == []  # the warm start found the weights unsound and never opened the file
+    assert loaded == ["onnx-built"]  # the warm start found the weights unsound and never opened the file
     assert prepared.encoder.engine == "onnx" and not prepared.fell_back
     assert weights.read_bytes() != bytes(damaged)
     record = json.loads(exported.with_name(exported.name + ".json").read_text(encoding="utf-8"))
@@ -208,68 +208,47 @@ class _DigestHeads(_Heads):
         self.digest = digest
 
 
-def _spy_on_sessions(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    loaded: list[Path] = []
-    real_load = _onnx_engines.load_onnx_session
+def _spy_on_sessions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The engine files loaded from then on, by name, and ``<engine>-built`` for each built or rebuilt."""
+    loaded: list[str] = []
+    real_load, real_build = _onnx_engines.load_onnx_session, _onnx_engines.build_onnx_session
 
-    def spy(path: Path, **kwargs: object) -> object:
-        loaded.append(path)
+    def load(path: Path, **kwargs: object) -> object:
+        loaded.append(path.name)
         return real_load(path, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_onnx_engines, "load_onnx_session", spy)
+    def build(name: str, *args: object, **kwargs: object) -> object:
+        loaded.append(f"{name}-built")
+        return real_build(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_onnx_engines, "load_onnx_session", load)
+    monkeypatch.setattr(_onnx_engines, "build_onnx_session", build)
     return loaded
 
 
+@pytest.mark.parametrize(("engine", "used"), [("auto", "onnx"), ("onnx-int8", "torch")])
 def test_an_engine_refused_for_drift_is_not_loaded_again_until_the_heads_change(
-    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: str, used: str
 ) -> None:
+    # Asked for by name, a refused engine falls back to torch: it is not loaded only to be refused either.
     cache = tmp_path / "cache"
     # int8 moves the first embedding number (the duck heads' probability) by more than 0.001; fp32 does not.
     strict = _DigestHeads("heads-1")
-    first = load_encoder(tiny_encoder, engine="auto", heads=strict, cache_dir=cache, max_drift=0.001)
-    assert first.encoder.engine == "onnx" and first.note is not None and "onnx-int8 drifted" in first.note
+    first = load_encoder(tiny_encoder, engine=engine, heads=strict, cache_dir=cache, max_drift=0.001)
+    assert first.encoder.engine == used and first.note is not None and "onnx-int8 drifted" in first.note
     loaded = _spy_on_sessions(monkeypatch)
 
-    again = load_encoder(tiny_encoder, engine="auto", heads=strict, cache_dir=cache, max_drift=0.001)
+    again = load_encoder(tiny_encoder, engine=engine, heads=strict, cache_dir=cache, max_drift=0.001)
 
-    assert not any(path.name.startswith("onnx-int8-") for path in loaded)  # refused before: not loaded
-    assert again.encoder.engine == "onnx"
+    assert not any(name.startswith("onnx-int8-") for name in loaded)  # refused before: not loaded
+    assert again.encoder.engine == used
     assert again.note is not None and "onnx-int8 drifted" in again.note and "earlier start" in again.note
     # Other heads judge the engine afresh; so does a looser limit the note's drift would pass.
-    load_encoder(tiny_encoder, engine="auto", heads=_DigestHeads("heads-2"), cache_dir=cache, max_drift=0.001)
-    assert any(path.name.startswith("onnx-int8-") for path in loaded)
+    load_encoder(tiny_encoder, engine=engine, heads=_DigestHeads("heads-2"), cache_dir=cache, max_drift=0.001)
+    assert any(name.startswith("onnx-int8-") for name in loaded)
     loaded.clear()
-    looser = load_encoder(tiny_encoder, engine="auto", heads=strict, cache_dir=cache, max_drift=1.0)
-    assert looser.encoder.engine == "onnx-int8" and loaded[0].name.startswith("onnx-int8-")
-
-
-def test_an_engine_asked_for_by_name_and_refused_before_is_not_loaded_again(
-    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache = tmp_path / "cache"
-    strict = _DigestHeads("heads-1")
-    first = load_encoder(tiny_encoder, engine="onnx-int8", heads=strict, cache_dir=cache, max_drift=0.001)
-    assert first.fell_back and first.encoder.engine == "torch"
-    loaded = _spy_on_sessions(monkeypatch)
-    built: list[str] = []
-    real_build = _onnx_engines.build_onnx_session
-
-    def spy(name: str, *args: object, **kwargs: object) -> object:
-        built.append(name)
-        return real_build(name, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(_onnx_engines, "build_onnx_session", spy)
-
-    again = load_encoder(tiny_encoder, engine="onnx-int8", heads=strict, cache_dir=cache, max_drift=0.001)
-
-    assert again.fell_back and again.encoder.engine == "torch"
-    assert again.note is not None and "onnx-int8 drifted" in again.note and "earlier start" in again.note
-    assert not built and not loaded  # neither built nor loaded only to be refused again
-    # Other heads judge it afresh (on the warm path, from the stored reference), once.
-    load_encoder(
-        tiny_encoder, engine="onnx-int8", heads=_DigestHeads("heads-2"), cache_dir=cache, max_drift=0.001
-    )
-    assert [path.name.startswith("onnx-int8-") for path in loaded] == [True] and not built
+    looser = load_encoder(tiny_encoder, engine=engine, heads=strict, cache_dir=cache, max_drift=1.0)
+    assert looser.encoder.engine == "onnx-int8" and loaded[0].startswith("onnx-int8-")
 
 
 def test_a_damaged_reference_takes_the_path_through_torch(tiny_encoder: Path, tmp_path: Path) -> None:
