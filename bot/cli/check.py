@@ -235,7 +235,9 @@ def _check_lines(
 
 def _read_ahead(lines: Iterable[bytes]) -> Iterator[bytes | None]:
     """The lines, read in a thread of their own; ``None`` each time the next is ``_PAUSE_S`` late."""
-    queue: Queue[bytes | BaseException | None] = Queue(maxsize=2 * CHECK_BATCH)
+    # A few lines ahead is enough to keep the main thread from waiting on a read; more would only hold
+    # more of a hostile input's megabyte lines in memory beside the two batches in hand.
+    queue: Queue[bytes | BaseException | None] = Queue(maxsize=16)
 
     def read() -> None:
         try:
