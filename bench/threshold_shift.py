@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sklearn.model_selection import GroupKFold, StratifiedKFold  # noqa: E402
+from sklearn.model_selection import GroupKFold  # noqa: E402
 
 from bench.writer_shift import split  # noqa: E402
 from bot.app import encoder_folder  # noqa: E402
@@ -65,24 +65,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = np.array([[e.has(c) for c in HEAD_CATEGORIES] for e in train])
     truth = np.array([[e.has(c) for c in HEAD_CATEGORIES] for e in test])
     ordinary, test_ordinary = ~labels.any(axis=1), ~truth.any(axis=1)
-    strata = training._mergeable(np.array([training._stratum(e) for e in train]))
+    strata = np.array([training._stratum(e) for e in train])
     rounds = np.array([e.source.split("_")[0] if e.source.startswith("round") else "base" for e in train])
-    rules = {
-        "stratified 5 folds (shipped)": list(
-            StratifiedKFold(5, shuffle=True, random_state=0).split(rows, strata)
-        ),
-        "rounds never split": list(GroupKFold(5).split(rows, groups=rounds)),
-    }
+    tutors = np.array([e.role == "tutor" for e in test])
+    tutors_train = np.array([e.role == "tutor" for e in train])
     print(f"Thresholds from training without `{args.test}*`, measured on it ({len(test)} lines)\n")
     print("| category | rule | recall | FPR | precision |\n|---|---|---|---|---|")
     for column, category in enumerate(HEAD_CATEGORIES):
-        target = labels[:, column]
-        parts = training._parts(train, category, target)
-        judged = np.array([e.role == "tutor" for e in train]) if category is Category.STAFF_CONDUCT else None
-        judged_test = (
-            np.array([e.role == "tutor" for e in test]) if category is Category.STAFF_CONDUCT else None
-        )
-        head, *models = training._fit_all(rows, training._jobs(np.arange(len(train)), target, parts))
+        # What the head learns from, as training has it (training.learns_from).
+        learns = training.learns_from(category, train)
+        judged = tutors if category is Category.STAFF_CONDUCT else np.ones(len(test), bool)
+        target = labels[learns, column]
+        parts = [(name, part[learns]) for name, part in training._parts(train, category, labels[:, column])]
+        some = training._some(rows, learns)
+        head, *models = training._fit_all(some, training._jobs(np.arange(len(learns)), target, parts))
         part_margins = np.column_stack(
             [m.decision_function(test_rows) for m in models] or [np.zeros(len(test))]
         )
@@ -90,27 +86,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             head.decision_function(test_rows)[:, None],
             part_margins[:, : len(models)],
             np.zeros(len(models), np.int32),
-        )[:, 0]
-        keep = np.ones(len(train), bool) if judged is None else judged
-        keep_test = np.ones(len(test), bool) if judged_test is None else judged_test
-        y, negatives = truth[keep_test, column], test_ordinary[keep_test]
+        )[:, 0][judged]
+        y, negatives = truth[judged, column], test_ordinary[judged]
+        rules = {
+            "stratified 5 folds (shipped)": None,
+            "rounds never split": list(GroupKFold(5).split(learns, groups=rounds[learns])),
+        }
         for name, folds in rules.items():
-            jobs = [job for fit, _ in folds for job in training._jobs(fit, target, parts)]
-            fitted = iter(training._fit_all(rows, jobs))
-            margins, part_oof = np.zeros((len(train), 1)), np.zeros((len(train), len(parts)))
-            for _, held in folds:
-                margins[held, 0] = next(fitted).decision_function(rows[held])
-                for index in range(len(parts)):
-                    part_oof[held, index] = next(fitted).decision_function(rows[held])
-            oof = blended_margins(margins, part_oof, np.zeros(len(parts), np.int32))[:, 0]
-            flagged = final[keep_test] >= cut(oof[keep], target[keep], ordinary[keep], category)
+            oof = training._out_of_fold(some, target, strata[learns], parts, folds)
+            # Chosen on staff's messages for staff conduct, as training chooses it.
+            staff = tutors_train[learns] if category is Category.STAFF_CONDUCT else slice(None)
+            flagged = final >= cut(oof[staff], target[staff], ordinary[learns][staff], category)
             print(
                 f"| {category.value} | {name} | {(flagged & y).sum() / max(1, y.sum()):.3f} | "
                 f"{(flagged & negatives).sum() / max(1, negatives.sum()):.3f} | "
                 f"{(flagged & y).sum() / max(1, flagged.sum()):.3f} |",
                 flush=True,
             )
-        own = final[keep_test] >= cut(final[keep_test], y, negatives, category)
+        own = final >= cut(final, y, negatives, category)
         print(
             f"| {category.value} | the round's own cut | {(own & y).sum() / max(1, y.sum()):.3f} | "
             f"{(own & negatives).sum() / max(1, negatives.sum()):.3f} | |",

@@ -8,8 +8,9 @@ and real learners ask of it. The held-out split is never read here.
 Candidates, each over the sentence encoder's embeddings:
 
 - ``logistic + parts``: what ``classmod model train`` ships (a logistic regression per category over
-  the embedding beside hashed, TF-IDF-weighted word and character n-grams, ``C`` as in training; for
-  safeguarding one more per sub-kind, blended with the head as ``PolicyHeads`` does);
+  the embedding beside hashed, TF-IDF-weighted word and character n-grams, ``C`` as in training, the
+  staff-conduct head on staff's messages alone; for safeguarding one more per sub-kind, blended with the
+  head as ``PolicyHeads`` does);
 - ``logistic``: the same without the parts;
 - ``logistic, embedding only``: the same without the n-grams;
 - ``mlp``: a small multi-label network over the embedding (384 → 256 → 8, dropout, class-weighted);
@@ -42,7 +43,7 @@ from moderation.heads.dataset import HEAD_CATEGORIES, Example, default_training_
 from moderation.heads.features import Features, FeatureSpec  # noqa: E402
 from moderation.heads.model import blended_margins  # noqa: E402
 from moderation.heads.names import NameSwap  # noqa: E402
-from moderation.heads.training import _classifier, _fit_all, _jobs, _parts  # noqa: E402
+from moderation.heads.training import _classifier, _fit_all, _jobs, _parts, learns_from  # noqa: E402
 from moderation.serving.sentence_encoder import SentenceEncoder  # noqa: E402
 from moderation.types import Category  # noqa: E402
 
@@ -112,12 +113,16 @@ def candidates(
     test_rows = features.matrix(test_vectors, test_texts)
 
     def logistic(column: int) -> np.ndarray:
-        return _classifier().fit(train_rows, labels[:, column]).decision_function(test_rows)
+        learns = learns_from(HEAD_CATEGORIES[column], train)  # staff's messages alone for staff conduct
+        model = _classifier().fit(train_rows[learns], labels[learns, column])
+        return model.decision_function(test_rows)
 
     def with_parts(column: int) -> np.ndarray:
         target = labels[:, column]
         parts = _parts(train, HEAD_CATEGORIES[column], target)
-        head, *models = _fit_all(train_rows, _jobs(np.arange(len(train)), target, parts))
+        head, *models = _fit_all(
+            train_rows, _jobs(learns_from(HEAD_CATEGORIES[column], train), target, parts)
+        )
         part_margins = np.zeros((len(test), len(models)))
         for index, model in enumerate(models):
             part_margins[:, index] = model.decision_function(test_rows)

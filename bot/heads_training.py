@@ -149,8 +149,12 @@ target on those out-of-fold probabilities.
 A message is scored whole and sentence by sentence; the highest sentence is the evidence.
 Safeguarding sub-kinds (named on the officer's card) come from a multinomial classifier over the
 embedding, trained on the sub-kinds that have parts.
-The staff-conduct head learns from every message but is measured, and its threshold chosen, on staff
-messages only (it never judges learners).
+Every head but safeguarding learns from its own breaches against messages that breach nothing or are
+disclosures, not against other categories' breaches (an insult aimed at a person is civility and
+harassment, and writers seldom named both); safeguarding learns against every other message.
+The staff-conduct head learns from staff's messages and anyone's ordinary ones, not from learners'
+breaches (a learner's insult is civility, the same words from a tutor are staff conduct), and is measured,
+and its threshold chosen, on staff's messages (it never judges learners).
 
 ## Data
 {report.examples} training examples from `policies/training/train/` ({positives}; the rest ordinary),
@@ -160,6 +164,8 @@ see `policies/training/DATASHEET.md`. Lines that also occur in the held-out spli
 {targets}
 
 ## Cross-validated, at the chosen thresholds (training data, out of fold)
+Precision here is among the messages each head learns from (so, but for safeguarding, not counting
+other categories' breaches it flags).
 | category | threshold | precision | recall | false positives on ordinary messages |
 |---|---|---|---|---|
 {cv_rows}

@@ -29,12 +29,13 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from moderation.errors import PolicyError
 from moderation.heads.dataset import HEAD_CATEGORIES, Example
 from moderation.heads.features import Features, FeatureSpec
 from moderation.heads.model import FORMAT, HEADS_FILE, MANIFEST_FILE, PART_WEIGHT, blended_margins
 from moderation.types import Category, Role
 
-__all__ = ["Encoder", "TrainingReport", "train_heads"]
+__all__ = ["Encoder", "TrainingReport", "learns_from", "train_heads"]
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
 """Texts in, unit embeddings out (``SentenceEncoder.encode`` or a test's tiny encoder)."""
@@ -52,7 +53,26 @@ gained 0.01 on average, so they have none."""
 _MIN_PART = 30
 """A sub-kind with fewer training examples than this gets no part (its disclosures still train the head)."""
 _STAFF_ONLY = {Category.STAFF_CONDUCT: (Role.TUTOR, Role.STAFF, Role.MODERATOR)}
-"""Heads that judge only staff (the engine never applies them to learners)."""
+"""Heads that judge only staff (the engine never applies them to learners). They learn from staff's
+messages and from anyone's ordinary ones, not from learners' breaches: a learner's insult is civility, the
+same words from a tutor are staff conduct. Chosen by writer shift (``bench/writer_shift.py``, threshold-free
+recall at 3% of a held-apart round's staff ordinary messages, rounds 13 / 12 / 7): learning from every
+message, 0.48 / 0.57 / 0.54; without learners' breaches, 0.55 / 0.72 / 0.69. Staff's messages alone found
+0.74 / 0.87 / 0.77 but would flag 25-50% of learners' ordinary messages had a tutor written them ("I could
+murder a coffee", "lol I'm dead"); this way 1.3-3.9%, within the 3% the threshold allows."""
+_EVERY_BREACH_A_NEGATIVE = (Category.SAFEGUARDING,)
+"""Heads that learn from other categories' breaches as negatives. The others do not: many messages breach
+several categories (an insult aimed at a person is civility and harassment, a sexual comment about a
+classmate sexual and harassment) and the writers seldom named more than one, so a head learnt that half of
+what it should find is no breach. Disclosures stay negatives for every head, so none learns to call one a
+breach of its own. Chosen by writer shift (``bench/writer_shift.py``'s measure, threshold-free recall at 3%
+of the held-apart round's ordinary messages; rounds 13 / 12, each held apart from training): with every
+breach a negative, civility 0.54 / 0.65, harassment 0.72 / 0.76, sexual 0.92 / 0.82, incitement 0.96 /
+0.89, defamation 1.00 / 0.96; with only disclosures, civility 0.72 / 0.72, harassment 0.83 / 0.78, sexual
+0.94 / 0.84, incitement 0.96 / 0.87, defamation 1.00 / 0.99 (extremism 0.97 both ways on round 12).
+With no breach a negative it was 0.01-0.04 higher again, but a disclosure missed by the safeguarding head
+would then more often reach moderators as harassment. Safeguarding keeps every breach a negative: its
+target is precision, and a threat or an insult sent to the safeguarding officer is a false alarm there."""
 _THRESHOLDS = np.round(np.arange(0.05, 0.991, 0.01), 2)
 
 
@@ -98,8 +118,8 @@ def train_heads(
     features.fit_idf(texts)
     rows = features.matrix(embeddings, texts)
     labels = np.array([[example.has(category) for category in HEAD_CATEGORIES] for example in examples])
-    roles = np.array([example.role for example in examples])
     ordinary = np.asarray(~labels.any(axis=1), dtype=bool)
+    roles = np.array([example.role for example in examples])
     strata = np.array([_stratum(example) for example in examples])
 
     coefs, intercepts, platts, heads = [], [], [], {}
@@ -108,19 +128,31 @@ def train_heads(
         target = labels[:, column]
         parts = _parts(examples, category, target)
         progress(f"training the {category.value} head" + (f" and its {len(parts)} parts" if parts else ""))
-        margins = _out_of_fold(rows, target, strata, parts)
-        platt = _calibration(margins, target)
-        probability = expit(platt[0] * margins + platt[1])
-        # A head that judges only staff learns from every message (so ordinary chat in any voice is
-        # a negative) but is measured, and its threshold chosen, on staff messages alone.
+        # What each head learns from (see learns_from); a head that judges only staff is measured, and
+        # its threshold chosen, on staff's messages among them.
         allowed = _STAFF_ONLY.get(category)
-        judged = np.isin(roles, [role.value for role in allowed]) if allowed else np.ones(len(texts), bool)
+        judged = learns_from(category, examples)
+        measured = np.isin(roles[judged], [role.value for role in allowed]) if allowed else slice(None)
+        if len(np.unique(target[judged][measured])) < 2:
+            raise PolicyError(
+                f"cannot train the {category.value} head: it needs breaches and ordinary messages"
+                + (" written by staff" if allowed else "")
+                + " among the training examples"
+            )
+        margins = _out_of_fold(
+            _some(rows, judged),
+            target[judged],
+            strata[judged],
+            [(name, part[judged]) for name, part in parts],
+        )
+        platt = _calibration(margins, target[judged])
+        probability = expit(platt[0] * margins + platt[1])
         heads[category.value] = {
             "roles": [role.value for role in allowed] if allowed else None,
-            "curve": _curve(probability[judged], target[judged], ordinary[judged]),
-            "trained_on": {"examples": len(texts), "positives": int(target.sum())},
+            "curve": _curve(probability[measured], target[judged][measured], ordinary[judged][measured]),
+            "trained_on": {"examples": len(judged), "positives": int(target[judged].sum())},
         }
-        model, *part_models = _fit_all(rows, _jobs(np.arange(len(texts)), target, parts))
+        model, *part_models = _fit_all(rows, _jobs(judged, target, parts))
         coefs.append(model.coef_.ravel().astype(np.float32))
         intercepts.append(float(model.intercept_[0]))
         platts.append(platt)
@@ -214,6 +246,38 @@ def _fit_all(rows: Any, jobs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[L
         return list(pool.map(fit, jobs))
 
 
+def learns_from(category: Category, examples: Sequence[Example]) -> np.ndarray:
+    """The indices of the examples ``category``'s head learns from and is measured on.
+
+    For a head that judges only staff (see ``_STAFF_ONLY``), staff's messages and anyone's ordinary ones,
+    not learners' breaches. For every head but those in ``_EVERY_BREACH_A_NEGATIVE``, not a message that
+    breaches another category but not this one (see there); a disclosure stays, so no head learns to call
+    one a breach of its own.
+    """
+    allowed = _STAFF_ONLY.get(category)
+    roles = {role.value for role in allowed} if allowed else None
+    others = category not in _EVERY_BREACH_A_NEGATIVE
+    return np.array(
+        [
+            index
+            for index, example in enumerate(examples)
+            if not (roles is not None and example.role not in roles and example.categories)
+            and not (
+                others
+                and example.categories
+                and not example.has(category)
+                and not example.has(Category.SAFEGUARDING)
+            )
+        ],
+        dtype=int,
+    )
+
+
+def _some(rows: Any, index: np.ndarray) -> Any:
+    """The rows at ``index``; all of them without a copy (the n-gram matrix is the run's largest)."""
+    return rows if len(index) == rows.shape[0] else rows[index]
+
+
 def _stratum(example: Example) -> str:
     return next((category.value for category in HEAD_CATEGORIES if example.has(category)), "none")
 
@@ -244,10 +308,18 @@ def _jobs(
 
 
 def _out_of_fold(
-    rows: Any, target: np.ndarray, strata: np.ndarray, parts: Sequence[tuple[str, np.ndarray]] = ()
+    rows: Any,
+    target: np.ndarray,
+    strata: np.ndarray,
+    parts: Sequence[tuple[str, np.ndarray]] = (),
+    folds: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> np.ndarray:
-    """Each example's margin from a head (and parts) fitted on the other folds, parts blended in."""
-    folds = list(StratifiedKFold(_FOLDS, shuffle=True, random_state=0).split(rows, _mergeable(strata)))
+    """Each example's margin from a head (and parts) fitted on the other folds, parts blended in.
+
+    ``folds`` (each fold's fitting and held indices) default to stratified folds over ``strata``.
+    """
+    if folds is None:
+        folds = list(StratifiedKFold(_FOLDS, shuffle=True, random_state=0).split(rows, _mergeable(strata)))
     jobs = [job for train, _ in folds for job in _jobs(train, target, parts)]
     models = iter(_fit_all(rows, jobs))
     margins = np.zeros((len(target), 1))
@@ -264,7 +336,10 @@ def _mergeable(strata: np.ndarray) -> np.ndarray:
     """Strata with fewer members than folds are merged, so stratification never fails."""
     values, counts = np.unique(strata, return_counts=True)
     rare = set(values[counts < _FOLDS])
-    return np.array(["rare" if value in rare else value for value in strata])
+    # Too few even together (a head that learns from part of the data sees few of the other strata):
+    # they join the largest.
+    merged = "rare" if counts[counts < _FOLDS].sum() >= _FOLDS else values[np.argmax(counts)]
+    return np.array([merged if value in rare else value for value in strata])
 
 
 def _calibration(margins: np.ndarray, target: np.ndarray) -> tuple[float, float]:

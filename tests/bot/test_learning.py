@@ -52,8 +52,8 @@ _WORDS = {
 _ORDINARY = ORDINARY_CHAT
 
 
-def _line(text: str, label: str) -> str:
-    role = "tutor" if label == "staff_conduct" else "learner"
+def _line(text: str, label: str, role: str | None = None) -> str:
+    role = role or ("tutor" if label == "staff_conduct" else "learner")
     return json.dumps({"text": text, "label": label, "role": role})
 
 
@@ -66,6 +66,8 @@ def write_training_data(folder: Path) -> Path:
         train += [_line(f"{phrase} number {n}", label) for n, phrase in enumerate(phrases * 3)][:12]
         heldout += [_line(f"honestly {phrase} again", label) for phrase in phrases[:3]]
     train += [_line(f"{text} {n}", "none") for n, text in enumerate(_ORDINARY * 3)]
+    # The staff-conduct head learns from staff's messages alone: tutors' ordinary ones too.
+    train += [_line(f"{text} please", "none", "tutor") for text in _ORDINARY]
     heldout += [_line(f"{text} friends", "none") for text in _ORDINARY]
     (folder / "train" / "tiny.jsonl").write_text("\n".join(train) + "\n", encoding="utf-8")
     (folder / "heldout" / "heldout.jsonl").write_text("\n".join(heldout) + "\n", encoding="utf-8")

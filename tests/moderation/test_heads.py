@@ -55,6 +55,7 @@ def _examples() -> list[Example]:
     examples += make(_DISCLOSURES[3:], safeguarding, "physical_abuse")
     examples += make(_THREATS, frozenset({Category.HARASSMENT}))
     examples += make(_ORDINARY * 2, frozenset())
+    examples += [Example(text=f"{text} please", categories=frozenset(), role="tutor") for text in _ORDINARY]
     # Every head needs positives of its own to train; these few are enough for the tiny encoder.
     for category in HEAD_CATEGORIES:
         if category not in (Category.SAFEGUARDING, Category.HARASSMENT):
@@ -224,6 +225,54 @@ def test_the_staff_conduct_head_never_judges_a_learner(scorer: SemanticScorer, p
     text = "staff_conduct breach number 3 staff_conduct"
     assert Category.STAFF_CONDUCT in _decide(scorer, policy, text, Role.TUTOR).flagged
     assert Category.STAFF_CONDUCT not in _decide(scorer, policy, text, Role.LEARNER).flagged
+
+
+def test_the_staff_conduct_head_learns_from_staff_not_from_learners_saying_the_same(
+    tmp_path: Path, policy: Policy
+) -> None:
+    # A learner calling the class thick is civility; a tutor saying it belittles learners. Learners'
+    # insults must not teach the staff-conduct head that a tutor's are no breach.
+    def said(texts: list[str], role: str, categories: frozenset[Category]) -> list[Example]:
+        return [Example(text=text, categories=categories, role=role, source="t.jsonl") for text in texts]
+
+    belittling = [f"are you lot thick or what {word}" for word in ("today", "again", "honestly", "now")]
+    belittling += ["you are all thick as bricks", "how many times, are you thick"]
+    insults = [f"{text}{end}" for text in belittling for end in ("", "!", " 😂")]
+    examples = _examples()
+    examples += said(belittling, "tutor", frozenset({Category.STAFF_CONDUCT}))
+    examples += said(insults, "learner", frozenset({Category.CIVILITY}))
+    heads = load_heads(_train(tmp_path / "heads", examples), encoder_sha256=TinyEncoder.sha256)
+    scorer = SemanticScorer(TinyEncoder(), heads, head_thresholds(heads, policy))
+
+    belittled = "are you lot thick, honestly"
+    assert Category.STAFF_CONDUCT in _decide(scorer, policy, belittled, Role.TUTOR).flagged
+    # Learning from learners too, the head was unsure (0.26) of what it had been taught as a breach.
+    assert scorer.score_batch([belittled])[0]["head:staff_conduct"] > 0.9
+    assert (
+        Category.STAFF_CONDUCT not in _decide(scorer, policy, "thank you for the lesson", Role.TUTOR).flagged
+    )
+
+
+def test_a_head_learns_nothing_from_other_categories_breaches_but_disclosures(
+    tmp_path: Path, policy: Policy
+) -> None:
+    # The same insult is civility, and harassment when aimed at a classmate again and again; writers
+    # seldom label both. Harassment's lines must not teach the civility head that insults are fine,
+    # while a disclosure stays a negative for it.
+    insults = [
+        f"you are a useless idiot {word}" for word in ("today", "again", "honestly", "now", "mate", "lol")
+    ]
+    aimed = [f"{text}{end}" for text in insults for end in ("", "!", " 😂")]
+    examples = _examples()
+    examples += [Example(text=t, categories=frozenset({Category.CIVILITY}), source="t") for t in insults]
+    examples += [Example(text=t, categories=frozenset({Category.HARASSMENT}), source="t") for t in aimed]
+    heads = load_heads(_train(tmp_path / "heads", examples), encoder_sha256=TinyEncoder.sha256)
+    scorer = SemanticScorer(TinyEncoder(), heads, head_thresholds(heads, policy))
+
+    scores = scorer.score_batch(["you are a useless idiot, honestly", _DISCLOSURES[1]])
+    # Learning from harassment's lines as negatives, the head was unsure (about one half).
+    assert scores[0]["head:civility"] > 0.9
+    assert scores[1]["head:civility"] < 0.1
 
 
 @pytest.mark.parametrize(
