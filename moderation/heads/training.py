@@ -118,8 +118,8 @@ def train_heads(
     features.fit_idf(texts)
     rows = features.matrix(embeddings, texts)
     labels = np.array([[example.has(category) for category in HEAD_CATEGORIES] for example in examples])
-    ordinary = np.asarray(~labels.any(axis=1), dtype=bool)
     roles = np.array([example.role for example in examples])
+    ordinary = np.asarray(~labels.any(axis=1), dtype=bool)
     strata = np.array([_stratum(example) for example in examples])
 
     coefs, intercepts, platts, heads = [], [], [], {}
@@ -247,12 +247,12 @@ def _fit_all(rows: Any, jobs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[L
 
 
 def learns_from(category: Category, examples: Sequence[Example]) -> np.ndarray:
-    """The indices of the examples ``category``'s head learns from and is measured on.
+    """The indices of the examples ``category``'s head learns from (and is measured on).
 
     For a head that judges only staff (see ``_STAFF_ONLY``), staff's messages and anyone's ordinary ones,
-    not learners' breaches. For every head but those in ``_EVERY_BREACH_A_NEGATIVE``, not a message that
-    breaches another category but not this one (see there); a disclosure stays, so no head learns to call
-    one a breach of its own.
+    not learners' breaches; it is measured on staff's messages among them. For every head but those in
+    ``_EVERY_BREACH_A_NEGATIVE``, not a message that breaches another category but not this one (see
+    there); a disclosure stays, so no head learns to call one a breach of its own.
     """
     allowed = _STAFF_ONLY.get(category)
     roles = {role.value for role in allowed} if allowed else None
