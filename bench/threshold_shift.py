@@ -67,14 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ordinary, test_ordinary = ~labels.any(axis=1), ~truth.any(axis=1)
     strata = np.array([training._stratum(e) for e in train])
     rounds = np.array([e.source.split("_")[0] if e.source.startswith("round") else "base" for e in train])
-    tutors = np.array([e.role == "tutor" for e in test])
-    tutors_train = np.array([e.role == "tutor" for e in train])
     print(f"Thresholds from training without `{args.test}*`, measured on it ({len(test)} lines)\n")
     print("| category | rule | recall | FPR | precision |\n|---|---|---|---|---|")
     for column, category in enumerate(HEAD_CATEGORIES):
         # What the head learns from, as training has it (training.learns_from).
         learns = training.learns_from(category, train)
-        judged = tutors if category is Category.STAFF_CONDUCT else np.ones(len(test), bool)
+        judged = training.judged_by(category, test)
         target = labels[learns, column]
         parts = [(name, part[learns]) for name, part in training._parts(train, category, labels[:, column])]
         some = training._some(rows, learns)
@@ -95,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, folds in rules.items():
             oof = training._out_of_fold(some, target, strata[learns], parts, folds)
             # Chosen on staff's messages for staff conduct, as training chooses it.
-            staff = tutors_train[learns] if category is Category.STAFF_CONDUCT else slice(None)
+            staff = training.judged_by(category, train)[learns]
             flagged = final >= cut(oof[staff], target[staff], ordinary[learns][staff], category)
             print(
                 f"| {category.value} | {name} | {(flagged & y).sum() / max(1, y.sum()):.3f} | "

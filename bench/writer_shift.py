@@ -43,7 +43,14 @@ from moderation.heads.dataset import HEAD_CATEGORIES, Example, default_training_
 from moderation.heads.features import Features, FeatureSpec  # noqa: E402
 from moderation.heads.model import blended_margins  # noqa: E402
 from moderation.heads.names import NameSwap  # noqa: E402
-from moderation.heads.training import _classifier, _fit_all, _jobs, _parts, learns_from  # noqa: E402
+from moderation.heads.training import (  # noqa: E402
+    _classifier,
+    _fit_all,
+    _jobs,
+    _parts,
+    judged_by,
+    learns_from,
+)
 from moderation.serving.sentence_encoder import SentenceEncoder  # noqa: E402
 from moderation.types import Category  # noqa: E402
 
@@ -166,7 +173,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     encoder = SentenceEncoder.load(encoder_folder(settings), threads=settings.model_threads)
     truth = np.array([[e.has(c) for c in HEAD_CATEGORIES] for e in test])
     ordinary = ~truth.any(axis=1)
-    tutors = np.array([e.role == "tutor" for e in test])
     positives = ", ".join(f"{c.value} {int(n)}" for c, n in zip(HEAD_CATEGORIES, truth.sum(0), strict=True))
     print(
         f"Writer shift: trained on {len(train)} lines, measured on {len(test)} lines of `{args.test}*` "
@@ -177,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, scores in candidates(train, test, encoder).items():
         cells = []
         for column, category in enumerate(HEAD_CATEGORIES):
-            judged = tutors if category is Category.STAFF_CONDUCT else np.ones(len(test), bool)
+            judged = judged_by(category, test)
             score = scores(column)
             cells.append(recall_at_target(score[judged], truth[judged, column], ordinary[judged], category))
         print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in cells) + f" | {np.nanmean(cells):.3f} |")

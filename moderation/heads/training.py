@@ -35,7 +35,7 @@ from moderation.heads.features import Features, FeatureSpec
 from moderation.heads.model import FORMAT, HEADS_FILE, MANIFEST_FILE, PART_WEIGHT, blended_margins
 from moderation.types import Category, Role
 
-__all__ = ["Encoder", "TrainingReport", "learns_from", "train_heads"]
+__all__ = ["Encoder", "TrainingReport", "judged_by", "learns_from", "train_heads"]
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
 """Texts in, unit embeddings out (``SentenceEncoder.encode`` or a test's tiny encoder)."""
@@ -118,7 +118,6 @@ def train_heads(
     features.fit_idf(texts)
     rows = features.matrix(embeddings, texts)
     labels = np.array([[example.has(category) for category in HEAD_CATEGORIES] for example in examples])
-    roles = np.array([example.role for example in examples])
     ordinary = np.asarray(~labels.any(axis=1), dtype=bool)
     strata = np.array([_stratum(example) for example in examples])
 
@@ -132,7 +131,7 @@ def train_heads(
         # its threshold chosen, on staff's messages among them.
         allowed = _STAFF_ONLY.get(category)
         judged = learns_from(category, examples)
-        measured = np.isin(roles[judged], [role.value for role in allowed]) if allowed else slice(None)
+        measured = judged_by(category, examples)[judged]
         if len(np.unique(target[judged][measured])) < 2:
             raise PolicyError(
                 f"cannot train the {category.value} head: it needs breaches and ordinary messages"
@@ -271,6 +270,14 @@ def learns_from(category: Category, examples: Sequence[Example]) -> np.ndarray:
         ],
         dtype=int,
     )
+
+
+def judged_by(category: Category, examples: Sequence[Example]) -> np.ndarray:
+    """Which examples ``category``'s head judges (the engine applies it to): staff's for a staff-only head."""
+    allowed = _STAFF_ONLY.get(category)
+    if not allowed:
+        return np.ones(len(examples), dtype=bool)
+    return np.isin([example.role for example in examples], [role.value for role in allowed])
 
 
 def _some(rows: Any, index: np.ndarray) -> Any:
